@@ -1,0 +1,75 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""esi-worker --config-file /etc/heat-esi/esi-worker.conf"""
+
+import signal
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import stevedore
+
+from heat_esi import conf
+from heat_esi import etcd
+from heat_esi.worker import service
+
+LOG = logging.getLogger(__name__)
+HANDLER_NAMESPACE = 'heat_esi.handlers'
+
+
+def load_handlers(names, client, config):
+    found = {}
+    for name in names:
+        manager = stevedore.DriverManager(
+            HANDLER_NAMESPACE, name, invoke_on_load=True,
+            invoke_args=(client, config))
+        found[name] = manager.driver
+    return found
+
+
+def main(argv=None):
+    config = cfg.CONF
+    conf.register_worker_opts(config)
+    logging.register_options(config)
+    config(sys.argv[1:] if argv is None else argv, project='heat-esi',
+           prog='esi-worker')
+    logging.setup(config, 'esi-worker')
+    client = etcd.Etcd.from_conf(config)
+    try:
+        handlers = load_handlers(config.worker.enabled_handlers, client,
+                                 config)
+    except stevedore.exception.NoMatches as exc:
+        LOG.error('unknown handler in [worker] enabled_handlers: %s', exc)
+        return 2
+    worker = service.Worker(
+        client, handlers, job_slots=config.worker.job_slots,
+        claim_ttl=config.worker.claim_ttl,
+        max_attempts=config.worker.max_attempts,
+        shutdown_grace=config.worker.shutdown_grace)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        worker.start()
+    except Exception as exc:
+        LOG.error('esi-worker cannot start: %s', exc)
+        return 1
+    while not stop.wait(1.0):
+        pass
+    worker.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

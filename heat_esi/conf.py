@@ -1,0 +1,93 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Configuration options of heat-esi, in one place.
+
+``[esi_etcd]`` is read both by heat-engine (from heat.conf) and by esi-worker
+(from its own file); ``[worker]`` only by esi-worker.
+"""
+
+from oslo_config import cfg
+
+ETCD_GROUP = 'esi_etcd'
+WORKER_GROUP = 'worker'
+
+etcd_opts = [
+    cfg.HostAddressOpt('host', default='127.0.0.1',
+                       help='Address of the etcd server that holds the ESI '
+                            'configuration, jobs and states.'),
+    cfg.PortOpt('port', default=2379,
+                help='Client port of the etcd server.'),
+    cfg.StrOpt('protocol', default='http', choices=['http', 'https'],
+               help='Protocol used to reach the etcd gRPC gateway.'),
+    cfg.StrOpt('ca_file',
+               help='CA certificate used to verify the etcd server, when '
+                    'protocol is https.'),
+    cfg.StrOpt('cert_file',
+               help='Client certificate presented to etcd, when protocol is '
+                    'https.'),
+    cfg.StrOpt('key_file',
+               help='Private key of the client certificate.'),
+    cfg.FloatOpt('timeout', default=5.0, min=0.1,
+                 help='Seconds to wait for an answer from etcd before the '
+                      'request fails.'),
+]
+
+worker_opts = [
+    cfg.IntOpt('job_slots', default=8, min=1,
+               help='How many jobs this worker runs at the same time. A job '
+                    'is claimed only when a slot is free, so the remaining '
+                    'jobs stay available to other workers.'),
+    cfg.IntOpt('claim_ttl', default=60, min=2,
+               help='Seconds of the etcd lease that binds this worker\'s '
+                    'claims. If the worker stops refreshing it (crash, '
+                    'pause), its claims expire after this time and other '
+                    'workers take the jobs.'),
+    cfg.IntOpt('max_attempts', default=3, min=1,
+               help='How many times a job may be claimed. A job whose '
+                    'earlier claims all expired this many times fails with '
+                    'an error instead of being run again.'),
+    cfg.ListOpt('enabled_handlers', default=['monitoring_worker'],
+                help='Job handlers this worker runs, by their name in the '
+                     'heat_esi.handlers entry-point namespace. Jobs for other '
+                     'handlers are left to other workers.'),
+    cfg.IntOpt('shutdown_grace', default=30, min=0,
+               help='Seconds a stopping worker waits for running jobs to '
+                    'finish before it releases them to other workers.'),
+    cfg.FloatOpt('etcd_reader_timeout', default=30.0, min=0.0,
+                 help='Default seconds an etcd_reader element waits for the '
+                      'resource it reads to become ACTIVE. A template '
+                      'element overrides it with its own "timeout".'),
+    cfg.FloatOpt('etcd_reader_retry_interval', default=1.0, min=0.01,
+                 help='Default seconds between two reads of an etcd_reader '
+                      'element. A template element overrides it with '
+                      '"time_between_retries".'),
+]
+
+
+def register_etcd_opts(conf):
+    conf.register_opts(etcd_opts, group=ETCD_GROUP)
+
+
+def register_worker_opts(conf):
+    register_etcd_opts(conf)
+    conf.register_opts(worker_opts, group=WORKER_GROUP)
+
+
+def list_opts():
+    """Options read by heat-engine from heat.conf."""
+    return [(ETCD_GROUP, etcd_opts)]
+
+
+def list_worker_opts():
+    """Options read by esi-worker from its own configuration file."""
+    return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts)]

@@ -1,0 +1,316 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The Heat side of the ESI protocol, shared by every ESI:: resource type.
+
+Each action writes the resource's /config and a job in one etcd transaction,
+then its check_*_complete reads /state until the worker answers for that
+config version. The resource modules in heat_esi/resources only declare a
+schema and how properties become a config body.
+
+This module lives outside heat_esi/resources on purpose: heat-engine imports
+every module of a plugin directory, and a base class there would be loaded a
+second time under heat.engine.plugins.
+"""
+
+import time
+import uuid
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import resource
+
+from heat_esi import conf
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import templates
+
+LOG = logging.getLogger(__name__)
+
+conf.register_etcd_opts(cfg.CONF)
+
+# A check waits this long for the worker's answer before it gives the engine
+# back its thread: long enough to see a prompt answer without waiting for
+# Heat's next poll (about a second later), short enough not to stall the
+# other resources of the stack.
+CHECK_WAIT = 0.9
+
+_clients = {}
+
+
+def client():
+    """The etcd client of heat-engine, built from [esi_etcd] of heat.conf."""
+    group = cfg.CONF.esi_etcd
+    settings = (group.host, group.port, group.protocol, group.ca_file,
+                group.cert_file, group.key_file, group.timeout)
+    if settings not in _clients:
+        _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
+    return _clients[settings]
+
+
+class EsiResource(resource.Resource):
+    """Base class of the resources whose work an esi-worker does."""
+
+    # Overridden by each resource type.
+    esi_type = None
+    handler = 'monitoring_worker'
+
+    # --- what each type declares ----------------------------------------
+
+    def _create_body(self, resource_id):
+        """The /config body of a new resource, in the seed's field order."""
+        raise NotImplementedError()
+
+    def _update_body(self, body, prop_diff):
+        """The /config body after an in-place update of *prop_diff*."""
+        body = dict(body)
+        body.update(prop_diff)
+        return body
+
+    # --- keys and etcd ----------------------------------------------------
+
+    def _keys(self):
+        rid = self.resource_id
+        return (keys.config(self.esi_type, rid), keys.state(self.esi_type, rid))
+
+    def _lookup(self, resource_type, resource_id):
+        key = keys.config(resource_type, resource_id)
+        kv = client().get(key)
+        if kv is None:
+            return None
+        return records.parse_config(key, kv.value)[0]
+
+    def _job(self, action, body, version):
+        template = templates.fetch(
+            client(), templates.monitoring_template_name(self.esi_type))
+        try:
+            params = templates.build_params(template, self.esi_type, body,
+                                            version, self._lookup)
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+        return records.job(action, self.handler, self.esi_type,
+                           self.resource_id, version, params, body)
+
+    def _write(self, compare, body, version, action, marked=False):
+        """Write /config and the job for it in one transaction.
+
+        :returns: the job id, or None when *compare* failed (the config was
+            written by an earlier, retried call or changed meanwhile).
+        """
+        config_key = keys.config(self.esi_type, self.resource_id)
+        job_id, job = self._job(action, body, version)
+        ok, _ = client().txn(
+            compare,
+            [etcd.put(config_key, records.config(body, version, marked)),
+             etcd.put(keys.job(job_id), job)])
+        if ok:
+            LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
+                     {'res': self.name, 'key': config_key, 'v': version,
+                      'job': job_id})
+            return job_id
+        return None
+
+    def _read_config(self):
+        config_key = keys.config(self.esi_type, self.resource_id)
+        kv = client().get(config_key)
+        if kv is None:
+            return None, None
+        try:
+            body, version, marked = records.parse_config(config_key,
+                                                         kv.value)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+        return kv, (body, version, marked)
+
+    # --- create -----------------------------------------------------------
+
+    def handle_create(self):
+        # The id is stored before anything is written, so that a create
+        # retried after a crash finds the same keys instead of leaving an
+        # orphan behind.
+        if self.resource_id is None:
+            self.resource_id_set(str(uuid.uuid4()))
+        body = self._create_body(self.resource_id)
+        config_key = keys.config(self.esi_type, self.resource_id)
+        if self._write([etcd.absent(config_key)], body, 1,
+                       records.CREATE) is None:
+            LOG.info('%s: %s already exists, not writing it again',
+                     self.name, config_key)
+        return {'version': 1, 'action': records.CREATE}
+
+    def check_create_complete(self, cookie):
+        return self._check_done(cookie)
+
+    # --- update -----------------------------------------------------------
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if not prop_diff:
+            return None
+        kv, config = self._read_config()
+        if kv is None:
+            raise exception.Error(
+                _('%s is missing from etcd; the resource cannot be updated')
+                % keys.config(self.esi_type, self.resource_id))
+        body, version, _marked = config
+        new_body = self._update_body(body, prop_diff)
+        new_body['status'] = 'PENDING_UPDATE'
+        version += 1
+        if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
+                       new_body, version, records.MODIFY) is None:
+            raise exception.Error(
+                _('%s changed in etcd during the update; retry it')
+                % kv.key)
+        return {'version': version, 'action': records.MODIFY}
+
+    def check_update_complete(self, cookie):
+        if cookie is None:
+            return True
+        return self._check_done(cookie)
+
+    # --- delete -----------------------------------------------------------
+
+    def handle_delete(self):
+        if self.resource_id is None:
+            return None
+        kv, config = self._read_config()
+        if kv is None:
+            self._forget()
+            return None
+        body, version, marked = config
+        if marked:
+            state = self._read_state()
+            if state is None or state['version'] < version or (
+                    state['worker_state'] == records.completed(
+                        records.LOGICAL_DELETE)):
+                # An earlier delete is under way or done: wait for it.
+                return {'version': version,
+                        'action': records.LOGICAL_DELETE}
+        new_body = dict(body, status='PENDING_DELETE')
+        version += 1
+        if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
+                       new_body, version, records.LOGICAL_DELETE,
+                       marked=True) is None:
+            raise exception.Error(
+                _('%s changed in etcd during the delete; retry it') % kv.key)
+        return {'version': version, 'action': records.LOGICAL_DELETE}
+
+    def check_delete_complete(self, cookie):
+        if cookie is None:
+            return True
+        if not self._check_done(cookie):
+            return False
+        self._forget()
+        return True
+
+    def _forget(self):
+        """Remove the resource's own keys once the worker is done with it."""
+        config_key, state_key = self._keys()
+        client().txn([], [etcd.delete(config_key), etcd.delete(state_key)],
+                     key=config_key)
+
+    # --- the worker's answer ------------------------------------------------
+
+    def _read_state(self, wait=False, min_version=None):
+        """The parsed /state of this resource, or None when absent.
+
+        With *wait*, a missing or older answer is waited for (at most
+        CHECK_WAIT seconds) by watching the key, not by sleeping.
+        """
+        _, state_key = self._keys()
+        kv, revision = client().read(state_key)
+        state = self._parse_state(kv)
+        if wait and (state is None or state['version'] < min_version):
+            deadline = time.monotonic() + CHECK_WAIT
+            while time.monotonic() < deadline:
+                event = client().wait_for(state_key, revision + 1,
+                                          deadline - time.monotonic())
+                if event is None:
+                    break
+                revision = event.kv.mod_revision
+                state = self._parse_state(
+                    event.kv if event.type == etcd.PUT else None)
+                if state is not None and state['version'] >= min_version:
+                    break
+        return state
+
+    def _parse_state(self, kv):
+        if kv is None:
+            return None
+        try:
+            return records.parse_state(kv.key, kv.value)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+
+    def _check_done(self, cookie):
+        version, action = cookie['version'], cookie['action']
+        try:
+            state = self._read_state(wait=True, min_version=version)
+        except exceptions.EtcdError as exc:
+            # A short etcd outage must not fail the stack; Heat's timeout
+            # bounds the wait.
+            LOG.warning('%s: cannot read its state yet: %s', self.name, exc)
+            return False
+        if state is None or state['version'] < version:
+            return False
+        worker_state = state['worker_state']
+        if worker_state.endswith('_FAILED') or state['error']:
+            raise exception.ResourceInError(
+                resource_status=worker_state,
+                status_reason=state['error'] or worker_state)
+        if worker_state == records.completed(action):
+            return True
+        raise exception.ResourceUnknownStatus(
+            resource_status=worker_state,
+            result=_('%(type)s %(id)s answered for version %(v)s')
+            % {'type': self.esi_type, 'id': self.resource_id, 'v': version})
+
+    # --- attributes -------------------------------------------------------
+
+    def _show_resource(self):
+        if self.resource_id is None:
+            return {}
+        kv, config = self._read_config()
+        if kv is None:
+            return {}
+        body, version, marked = config
+        state = self._read_state() or {}
+        shown = dict(body)
+        shown.update(version=version, marked_for_deletion=marked,
+                     worker_state=state.get('worker_state'),
+                     state_monitoring=state.get('state_monitoring', {}),
+                     error=state.get('error', ''))
+        shown['status'] = self._status(body, state)
+        return shown
+
+    @staticmethod
+    def _status(body, state):
+        """ACTIVE once the worker completed and every part is up; ERROR when
+        the worker failed; otherwise the PENDING_* status of /config."""
+        worker_state = state.get('worker_state') or ''
+        if worker_state.endswith('_FAILED') or state.get('error'):
+            return 'ERROR'
+        if worker_state.endswith('_COMPLETED'):
+            parts = state.get('state_monitoring') or {}
+            if all(v in ('ACTIVE', 'UP') for v in parts.values()):
+                return 'ACTIVE'
+            return 'DOWN'
+        return body.get('status')
+
+    def _resolve_attribute(self, name):
+        if self.resource_id is None:
+            return None
+        return self._show_resource().get(name)

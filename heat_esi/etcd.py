@@ -1,0 +1,347 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Every etcd call of heat-esi goes through this module.
+
+A thin layer over etcd3gw's client (the v3 gRPC gateway): keys and values are
+UTF-8 text, multi-key writes are single transactions built from the
+``absent``/``value_is``/``put``/``delete`` helpers below, and etcd3gw's
+exceptions are turned at this boundary into :class:`EtcdError`, whose message
+names the endpoint and the key. etcd3gw's own watcher gives no signal when its
+stream breaks or when the start revision was compacted, so :meth:`Etcd.watch`
+reads the stream itself and raises instead.
+"""
+
+import base64
+import collections
+import json
+import threading
+
+import requests
+
+from heat_esi import exceptions
+
+KV = collections.namedtuple(
+    'KV', 'key value create_revision mod_revision version lease')
+
+Event = collections.namedtuple('Event', 'type kv prev_kv')
+PUT, DELETE = 'PUT', 'DELETE'
+
+
+def _b64(text):
+    if isinstance(text, str):
+        text = text.encode('utf-8')
+    return base64.b64encode(text).decode('ascii')
+
+
+def _unb64(data):
+    return base64.b64decode(data).decode('utf-8')
+
+
+def _range_end(prefix):
+    raw = bytearray(prefix.encode('utf-8'))
+    raw[-1] += 1
+    return base64.b64encode(bytes(raw)).decode('ascii')
+
+
+def _kv(raw):
+    if raw is None:
+        return None
+    return KV(key=_unb64(raw['key']),
+              value=_unb64(raw.get('value', '')),
+              create_revision=int(raw.get('create_revision', 0)),
+              mod_revision=int(raw.get('mod_revision', 0)),
+              version=int(raw.get('version', 0)),
+              lease=int(raw.get('lease', 0)))
+
+
+def dumps(obj):
+    """The JSON codec of every value heat-esi writes (json.dumps style)."""
+    return json.dumps(obj)
+
+
+def loads(key, text):
+    """Decode a JSON value read at *key*, naming the key when it is not."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.MalformedValue(key, 'not JSON (%s)' % exc)
+
+
+# Transaction building blocks -------------------------------------------------
+
+def absent(key):
+    """Compare: *key* does not exist."""
+    return {'key': _b64(key), 'target': 'CREATE', 'result': 'EQUAL',
+            'create_revision': 0}
+
+
+def mod_revision_is(key, revision):
+    """Compare: *key* was last written at *revision* (0: absent)."""
+    return {'key': _b64(key), 'target': 'MOD', 'result': 'EQUAL',
+            'mod_revision': revision}
+
+
+def value_is(key, value):
+    """Compare: *key* holds exactly *value* (a fence on a claim)."""
+    return {'key': _b64(key), 'target': 'VALUE', 'result': 'EQUAL',
+            'value': _b64(value)}
+
+
+def put(key, value, lease=None):
+    """Operation: write *value* (a str, or an object encoded as JSON)."""
+    if not isinstance(value, str):
+        value = dumps(value)
+    req = {'key': _b64(key), 'value': _b64(value)}
+    if lease:
+        req['lease'] = lease
+    return {'request_put': req}
+
+
+def delete(key):
+    """Operation: delete *key* (no error when it is absent)."""
+    return {'request_delete_range': {'key': _b64(key)}}
+
+
+def get(key):
+    """Operation: read *key* inside a transaction."""
+    return {'request_range': {'key': _b64(key)}}
+
+
+class Etcd(object):
+    """A connection to one etcd endpoint, safe to share between threads."""
+
+    def __init__(self, host='127.0.0.1', port=2379, protocol='http',
+                 ca_file=None, cert_file=None, key_file=None, timeout=5.0):
+        self.host = host
+        self.port = port
+        self.protocol = protocol
+        self.timeout = timeout
+        self._tls = dict(ca_file=ca_file, cert_file=cert_file,
+                         key_file=key_file)
+        host_part = '[%s]' % host if ':' in host else host
+        self.endpoint = '%s://%s:%s' % (protocol, host_part, port)
+        # requests.Session is not thread safe; one per thread.
+        self._local = threading.local()
+
+    @classmethod
+    def from_conf(cls, conf):
+        group = conf.esi_etcd
+        return cls(host=group.host, port=group.port, protocol=group.protocol,
+                   ca_file=group.ca_file, cert_file=group.cert_file,
+                   key_file=group.key_file, timeout=group.timeout)
+
+    @classmethod
+    def from_url(cls, url, timeout=5.0):
+        parsed = requests.utils.urlparse(url)
+        return cls(host=parsed.hostname, port=parsed.port or 2379,
+                   protocol=parsed.scheme or 'http', timeout=timeout)
+
+    def _session(self):
+        session = getattr(self._local, 'session', None)
+        if session is None:
+            session = requests.Session()
+            if self._tls['ca_file']:
+                session.verify = self._tls['ca_file']
+            if self._tls['cert_file'] and self._tls['key_file']:
+                session.cert = (self._tls['cert_file'], self._tls['key_file'])
+            self._local.session = session
+        return session
+
+    def _url(self, path):
+        return '%s/v3/%s' % (self.endpoint, path)
+
+    def _post(self, path, body, key, timeout=None, stream=False):
+        """POST to the gateway; every failure becomes an EtcdError."""
+        try:
+            resp = self._session().post(
+                self._url(path), data=json.dumps(body), stream=stream,
+                timeout=timeout if timeout is not None else self.timeout)
+        except requests.exceptions.Timeout:
+            raise exceptions.EtcdUnavailable(
+                self.endpoint, key,
+                'no answer within %s s' % (timeout or self.timeout))
+        except requests.exceptions.RequestException as exc:
+            raise exceptions.EtcdUnavailable(
+                self.endpoint, key, exc.__class__.__name__)
+        if resp.status_code != 200:
+            detail = resp.text.strip()[:200]
+            resp.close()
+            if resp.status_code in (503, 408):
+                raise exceptions.EtcdUnavailable(self.endpoint, key, detail)
+            raise exceptions.EtcdError(self.endpoint, key, 'HTTP %s: %s'
+                                       % (resp.status_code, detail))
+        if stream:
+            return resp
+        return resp.json()
+
+    # Reads -------------------------------------------------------------
+
+    def get(self, key, revision=None):
+        """The KV at *key*, or None when it is absent."""
+        return self.read(key, revision)[0]
+
+    def read(self, key, revision=None):
+        """(KV or None, the store's revision at that read)."""
+        body = {'key': _b64(key)}
+        if revision:
+            body['revision'] = revision
+        result = self._post('kv/range', body, key)
+        kvs = result.get('kvs') or []
+        return (_kv(kvs[0]) if kvs else None,
+                int(result['header']['revision']))
+
+    def get_json(self, key):
+        """(decoded value, KV) at *key*, or (None, None) when absent."""
+        kv = self.get(key)
+        if kv is None:
+            return None, None
+        return loads(key, kv.value), kv
+
+    def get_prefix(self, prefix, keys_only=False):
+        """([KV...] under *prefix*, the store's revision at that read)."""
+        body = {'key': _b64(prefix), 'range_end': _range_end(prefix)}
+        if keys_only:
+            body['keys_only'] = True
+        result = self._post('kv/range', body, prefix)
+        return ([_kv(r) for r in result.get('kvs') or []],
+                int(result['header']['revision']))
+
+    def revision(self):
+        """The current revision of the store."""
+        result = self._post('kv/range', {'key': _b64('\0')}, '(revision)')
+        return int(result['header']['revision'])
+
+    # Writes ------------------------------------------------------------
+
+    def put(self, key, value, lease=None):
+        self._post('kv/put', put(key, value, lease)['request_put'], key)
+
+    def delete(self, key):
+        """Delete *key*; True when something was deleted."""
+        result = self._post('kv/deleterange', {'key': _b64(key)}, key)
+        return int(result.get('deleted', 0)) > 0
+
+    def delete_prefix(self, prefix):
+        result = self._post('kv/deleterange',
+                            {'key': _b64(prefix),
+                             'range_end': _range_end(prefix)}, prefix)
+        return int(result.get('deleted', 0))
+
+    def txn(self, compare, success, failure=(), key=None):
+        """Run one transaction.
+
+        :returns: (succeeded, [responses]) where a range response is the list
+            of KVs it read.
+        :param key: the key named in an error message (default: the first
+            key the transaction touches).
+        """
+        if key is None:
+            first = (list(compare) + list(success))[0]
+            raw = first.get('key') or list(first.values())[0]['key']
+            key = _unb64(raw)
+        result = self._post('kv/txn', {'compare': list(compare),
+                                       'success': list(success),
+                                       'failure': list(failure)}, key)
+        responses = []
+        for resp in result.get('responses') or []:
+            rng = resp.get('response_range')
+            if rng is not None:
+                responses.append([_kv(r) for r in rng.get('kvs') or []])
+            else:
+                responses.append(resp)
+        return bool(result.get('succeeded')), responses
+
+    # Leases ------------------------------------------------------------
+
+    def grant_lease(self, ttl):
+        result = self._post('lease/grant', {'TTL': int(ttl)}, '(lease)')
+        return int(result['ID'])
+
+    def refresh_lease(self, lease_id):
+        """Keep *lease_id* alive; its remaining TTL, or -1 if it expired."""
+        result = self._post('lease/keepalive', {'ID': lease_id}, '(lease)')
+        return int(result.get('result', {}).get('TTL', -1))
+
+    def revoke_lease(self, lease_id):
+        self._post('lease/revoke', {'ID': lease_id}, '(lease)')
+
+    # Watches -----------------------------------------------------------
+
+    def watch(self, prefix, start_revision, prev_kv=False, timeout=None):
+        """Yield the Events under *prefix* from *start_revision* on.
+
+        Runs until the caller stops iterating or *timeout* seconds pass
+        without data (etcd sends a progress notification every ~10 min only,
+        so callers that need liveness pass a timeout and re-watch).
+
+        :raises WatchCompacted: *start_revision* is no longer in history.
+        :raises EtcdUnavailable: the stream could not start or broke.
+        """
+        create = {'key': _b64(prefix), 'range_end': _range_end(prefix),
+                  'start_revision': start_revision}
+        if prev_kv:
+            create['prev_kv'] = True
+        resp = self._post('watch', {'create_request': create}, prefix,
+                          timeout=(self.timeout, timeout), stream=True)
+        try:
+            for line in resp.iter_lines(chunk_size=None):
+                if not line.strip():
+                    continue
+                chunk = json.loads(line)
+                if 'error' in chunk:
+                    raise exceptions.EtcdError(self.endpoint, prefix,
+                                               chunk['error'])
+                result = chunk.get('result', {})
+                if int(result.get('compact_revision', 0)):
+                    raise exceptions.WatchCompacted(
+                        self.endpoint, prefix,
+                        int(result['compact_revision']))
+                if result.get('canceled'):
+                    raise exceptions.EtcdError(
+                        self.endpoint, prefix, 'watch canceled: %s'
+                        % result.get('cancel_reason', ''))
+                for ev in result.get('events') or []:
+                    yield Event(ev.get('type', PUT), _kv(ev['kv']),
+                                _kv(ev.get('prev_kv')))
+        except requests.exceptions.RequestException as exc:
+            raise exceptions.EtcdUnavailable(
+                self.endpoint, prefix,
+                'watch stream broke: %s' % exc.__class__.__name__)
+        finally:
+            resp.close()
+
+    def wait_for(self, key, start_revision, timeout):
+        """Block up to *timeout* s for a change of *key* after a read.
+
+        Returns the first Event at or after *start_revision*, or None. Used
+        where a caller would otherwise poll: it sees a write at once.
+        """
+        create = {'key': _b64(key), 'start_revision': start_revision}
+        try:
+            resp = self._post('watch', {'create_request': create}, key,
+                              timeout=(self.timeout, timeout), stream=True)
+        except exceptions.EtcdUnavailable:
+            return None
+        try:
+            for line in resp.iter_lines(chunk_size=None):
+                result = json.loads(line).get('result', {})
+                for ev in result.get('events') or []:
+                    return Event(ev.get('type', PUT), _kv(ev['kv']), None)
+                if result.get('canceled') or int(
+                        result.get('compact_revision', 0)):
+                    return None
+        except requests.exceptions.RequestException:
+            return None   # the timeout ends the wait; the caller re-reads
+        finally:
+            resp.close()
+        return None

@@ -1,0 +1,75 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The project's own exceptions; etcd3gw's never leave heat_esi.etcd."""
+
+
+class EsiError(Exception):
+    """Base class of every heat-esi error."""
+
+
+class EtcdError(EsiError):
+    """etcd could not be reached or refused a request."""
+
+    def __init__(self, endpoint, key, detail):
+        self.endpoint = endpoint
+        self.key = key
+        self.detail = detail
+        super().__init__('etcd at %s failed on key %s: %s'
+                         % (endpoint, key, detail))
+
+
+class EtcdUnavailable(EtcdError):
+    """The connection to etcd failed or timed out."""
+
+    def __init__(self, endpoint, key, detail):
+        super().__init__(endpoint, key, detail)
+        self.args = ('etcd at %s is unreachable (key %s): %s'
+                     % (endpoint, key, detail),)
+
+
+class WatchCompacted(EtcdError):
+    """A watch asked for a revision that etcd has already compacted."""
+
+    def __init__(self, endpoint, key, compact_revision):
+        self.compact_revision = compact_revision
+        super().__init__(endpoint, key, 'revision compacted up to %s'
+                         % compact_revision)
+
+
+class MalformedValue(EsiError):
+    """An etcd value does not have the shape heat-esi expects."""
+
+    def __init__(self, key, reason):
+        self.key = key
+        self.reason = reason
+        super().__init__('malformed value at %s: %s' % (key, reason))
+
+
+class TemplateError(EsiError):
+    """A heat_template (ESI job template) is missing or invalid."""
+
+
+class JobFailed(EsiError):
+    """A job could not be completed; the message goes into /state.
+
+    *outcome* holds what the job found before it failed (for instance the
+    state_monitoring of the elements it checked), recorded with the error.
+    """
+
+    def __init__(self, message, outcome=None):
+        super().__init__(message)
+        self.outcome = outcome or {}
+
+
+class JobInterrupted(EsiError):
+    """The worker is shutting down; the job is released, not recorded."""

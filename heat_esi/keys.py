@@ -1,0 +1,99 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The etcd key layout of ESI (see the seed document CreateHaRouter_01)."""
+
+import re
+import secrets
+import string
+
+API = 'v2.0'
+
+# resource_type -> plural used in keys. ESI's types are all regular plurals.
+PLURALS = {
+    'ha_router': 'ha_routers',
+    'edge_router': 'edge_routers',
+    'er_physical_interface': 'er_physical_interfaces',
+    'ha_interface': 'ha_interfaces',
+    'heat_template': 'heat_templates',
+}
+
+JOBS_ALL = '/jobs/all/'
+JOBS_WORKING = '/jobs/working/'
+JOBS_REJECTED = '/jobs/rejected/'
+JOBS = '/jobs/'
+
+
+def plural(resource_type):
+    return PLURALS.get(resource_type, resource_type + 's')
+
+
+def config(resource_type, resource_id):
+    return '/config/%s/%s/%s' % (API, plural(resource_type), resource_id)
+
+
+def config_prefix(resource_type):
+    return '/config/%s/%s/' % (API, plural(resource_type))
+
+
+def heat_template(name):
+    return config('heat_template', name)
+
+
+def job_state(resource_type, resource_id):
+    return '/esi-worker/job_state/%s/%s/%s' % (
+        API, plural(resource_type), resource_id)
+
+
+def state(resource_type, resource_id):
+    return '/state/%s/%s/%s' % (API, plural(resource_type), resource_id)
+
+
+def monitoring(resource_type, resource_id):
+    return '/monitoring/%s/%s/%s' % (API, plural(resource_type), resource_id)
+
+
+def job(job_id):
+    return JOBS_ALL + job_id
+
+
+def working(job_id):
+    return JOBS_WORKING + job_id
+
+
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_job_id(action, handler, resource_type, resource_id, version):
+    """``<action>:<handler>:<type>:<id>:<version>:<5 chars of a-z0-9>``."""
+    suffix = ''.join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+    return '%s:%s:%s:%s:%s:%s' % (action, handler, resource_type,
+                                  resource_id, version, suffix)
+
+
+def job_name(resource_type, resource_id, version):
+    return '%s:%s:%s' % (resource_type, resource_id, version)
+
+
+JOB_ID_RE = re.compile(
+    r'^(?P<action>[a-z_]+):(?P<handler>[a-z_]+):(?P<resource_type>[a-z_]+):'
+    r'(?P<resource_id>[^:]+):(?P<version>\d+):(?P<suffix>[a-z0-9]{5})$')
+
+
+def parse_job_id(job_id):
+    """The parts of a job id as a dict, or None when it is not one."""
+    match = JOB_ID_RE.match(job_id)
+    if not match:
+        return None
+    parts = match.groupdict()
+    parts['version'] = int(parts['version'])
+    return parts

@@ -1,0 +1,150 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import attributes
+from heat.engine import constraints
+from heat.engine import properties
+from heat.engine import support
+
+from heat_esi import esi_resource
+
+
+class HaRouter(esi_resource.EsiResource):
+    """A pair of ESI edge routers that back each other up.
+
+    The router's configuration and a monitoring job are written to etcd; an
+    esi-worker checks that both edge routers are active and reports back,
+    and the resource completes when it has.
+    """
+
+    support_status = support.SupportStatus(version='1.0.0')
+
+    esi_type = 'ha_router'
+
+    PROPERTIES = (
+        NAME, DESCRIPTION, PRIMARY_ROUTER_ID, SECONDARY_ROUTER_ID,
+        MAXIMUM_GATEWAYS,
+    ) = (
+        'name', 'description', 'primary_router_id', 'secondary_router_id',
+        'maximum_gateways',
+    )
+
+    ATTRIBUTES = (
+        STATUS, AVAILABLE_GATEWAYS, STATE_MONITORING, WORKER_STATE,
+    ) = (
+        'status', 'available_gateways', 'state_monitoring', 'worker_state',
+    )
+
+    properties_schema = {
+        NAME: properties.Schema(
+            properties.Schema.STRING,
+            _('Name of the HA router. Defaults to a name generated from the '
+              'stack and resource names.'),
+            update_allowed=True
+        ),
+        DESCRIPTION: properties.Schema(
+            properties.Schema.STRING,
+            _('Description of the HA router.'),
+            default='',
+            update_allowed=True
+        ),
+        PRIMARY_ROUTER_ID: properties.Schema(
+            properties.Schema.STRING,
+            _('ID of the ESI edge router that is primary in the pair.'),
+            required=True,
+            constraints=[constraints.Length(min=1)]
+        ),
+        SECONDARY_ROUTER_ID: properties.Schema(
+            properties.Schema.STRING,
+            _('ID of the ESI edge router that is secondary in the pair. It '
+              'must differ from the primary router.'),
+            required=True,
+            constraints=[constraints.Length(min=1)]
+        ),
+        MAXIMUM_GATEWAYS: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Maximum number of gateways the HA router carries.'),
+            default=500,
+            constraints=[constraints.Range(min=1)],
+            update_allowed=True
+        ),
+    }
+
+    attributes_schema = {
+        STATUS: attributes.Schema(
+            _('Status of the HA router: ACTIVE once the worker found both '
+              'edge routers active, ERROR when it failed, otherwise the '
+              'PENDING_* status of its configuration.'),
+            type=attributes.Schema.STRING
+        ),
+        AVAILABLE_GATEWAYS: attributes.Schema(
+            _('Number of gateways that can still be added.'),
+            type=attributes.Schema.INTEGER
+        ),
+        STATE_MONITORING: attributes.Schema(
+            _('Monitoring state reported by the worker, per router of the '
+              'pair, such as {"primary": "ACTIVE", "secondary": "ACTIVE"}.'),
+            type=attributes.Schema.MAP
+        ),
+        WORKER_STATE: attributes.Schema(
+            _('Last state reported by the worker, such as '
+              'CREATE_COMPLETED.'),
+            type=attributes.Schema.STRING
+        ),
+    }
+
+    def validate(self):
+        super(HaRouter, self).validate()
+        primary = self.properties[self.PRIMARY_ROUTER_ID]
+        secondary = self.properties[self.SECONDARY_ROUTER_ID]
+        if primary is not None and primary == secondary:
+            raise exception.StackValidationFailed(
+                message=_('%(p)s and %(s)s must name two different edge '
+                          'routers, both are %(id)s.')
+                % {'p': self.PRIMARY_ROUTER_ID, 's': self.SECONDARY_ROUTER_ID,
+                   'id': primary})
+
+    def _create_body(self, resource_id):
+        maximum = self.properties[self.MAXIMUM_GATEWAYS]
+        return {
+            'maximum_gateways': maximum,
+            'status': 'PENDING_CREATE',
+            'primary_router_id': self.properties[self.PRIMARY_ROUTER_ID],
+            'secondary_router_id': self.properties[self.SECONDARY_ROUTER_ID],
+            'description': self.properties[self.DESCRIPTION],
+            'tenant_id': self.stack.context.project_id,
+            'available_gateways': maximum,
+            'id': resource_id,
+            'name': (self.properties[self.NAME]
+                     or self.physical_resource_name()),
+        }
+
+    def _update_body(self, body, prop_diff):
+        new = super(HaRouter, self)._update_body(body, prop_diff)
+        if self.MAXIMUM_GATEWAYS in prop_diff:
+            in_use = body['maximum_gateways'] - body['available_gateways']
+            maximum = prop_diff[self.MAXIMUM_GATEWAYS]
+            if maximum < in_use:
+                raise exception.Error(
+                    _('maximum_gateways cannot be lowered to %(m)s: '
+                      '%(u)s gateways are in use.')
+                    % {'m': maximum, 'u': in_use})
+            new['available_gateways'] = maximum - in_use
+        if self.NAME in prop_diff and not prop_diff[self.NAME]:
+            new['name'] = self.physical_resource_name()
+        return new
+
+
+def resource_mapping():
+    return {'ESI::HaRouter': HaRouter}

@@ -1,0 +1,227 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""ESI's heat_templates: job templates, not HOT templates.
+
+A heat_template names the handler that runs a resource type's jobs, maps
+resource fields to template parameters (``parameter_mappings``) and holds a
+Jinja2 ``template_file`` that the handler renders into elements. The files
+live in templates/heat_templates/; ``heat-esi templates load`` stores them at
+/config/v2.0/heat_templates/<name>.
+"""
+
+import glob
+import os
+import sys
+
+import yaml
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+
+FIELDS = ('handler', 'id', 'parameter_mappings', 'template_file', 'watch')
+
+# Relation fields: (resource_type, field) -> the resource_type it points to.
+RELATIONS = {
+    ('ha_router', 'primary_router_id'): 'edge_router',
+    ('ha_router', 'secondary_router_id'): 'edge_router',
+    ('er_physical_interface', 'device_id'): 'edge_router',
+    ('ha_interface', 'ha_router_id'): 'ha_router',
+    ('ha_interface', 'primary_interface_id'): 'er_physical_interface',
+    ('ha_interface', 'secondary_interface_id'): 'er_physical_interface',
+}
+
+MAPPING_KINDS = ('field', 'constant', 'version')
+
+
+def monitoring_template_name(resource_type):
+    return '%s_monitoring' % resource_type
+
+
+def default_dir():
+    """templates/heat_templates of a source checkout, else the installed copy.
+    """
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(here, 'templates', 'heat_templates'),
+                      os.path.join(sys.prefix, 'share', 'heat-esi',
+                                   'heat_templates')):
+        if os.path.isdir(candidate):
+            return candidate
+    raise exceptions.TemplateError(
+        'no heat_templates directory found beside the package or under %s'
+        % os.path.join(sys.prefix, 'share', 'heat-esi'))
+
+
+def validate(name, body):
+    """Check a heat_template body; TemplateError names what is wrong."""
+    if not isinstance(body, dict):
+        raise exceptions.TemplateError('heat_template %s is not a map' % name)
+    missing = [f for f in FIELDS if f not in body]
+    if missing:
+        raise exceptions.TemplateError('heat_template %s lacks %s'
+                                       % (name, ', '.join(missing)))
+    if body['id'] != name:
+        raise exceptions.TemplateError(
+            'heat_template %s declares id %r; the id must match the name'
+            % (name, body['id']))
+    mappings = body['parameter_mappings']
+    if not isinstance(mappings, dict):
+        raise exceptions.TemplateError(
+            'heat_template %s: parameter_mappings must be a map' % name)
+    for param, mapping in mappings.items():
+        kind = _kind(name, param, mapping)
+        if kind == 'field' and 'path' in mapping and not isinstance(
+                mapping['path'], list):
+            raise exceptions.TemplateError(
+                'heat_template %s: parameter %s: "path" must be a list'
+                % (name, param))
+    if not isinstance(body['template_file'], str):
+        raise exceptions.TemplateError(
+            'heat_template %s: template_file must be a string' % name)
+    return body
+
+
+def _kind(name, param, mapping):
+    if isinstance(mapping, dict):
+        for kind in MAPPING_KINDS:
+            if kind in mapping:
+                return kind
+    raise exceptions.TemplateError(
+        'heat_template %s: parameter %s has an unknown mapping kind %s '
+        '(known: %s)' % (name, param, _short(mapping),
+                         ', '.join(MAPPING_KINDS)))
+
+
+def _short(obj):
+    text = repr(obj)
+    return text if len(text) < 80 else text[:77] + '...'
+
+
+def load_dir(path=None):
+    """{name: body} of every *.yaml file in *path*, each validated."""
+    path = path or default_dir()
+    found = {}
+    for filename in sorted(glob.glob(os.path.join(path, '*.yaml'))):
+        name = os.path.splitext(os.path.basename(filename))[0]
+        with open(filename) as f:
+            try:
+                body = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                raise exceptions.TemplateError(
+                    'heat_template file %s is not valid YAML: %s'
+                    % (filename, exc))
+        found[name] = validate(name, body)
+    if not found:
+        raise exceptions.TemplateError('no heat_template (*.yaml) in %s'
+                                       % path)
+    return found
+
+
+def store(client, templates):
+    """Store heat_templates in etcd; a changed one gets version + 1.
+
+    :returns: {name: 'created' | 'updated' | 'unchanged'}
+    """
+    outcome = {}
+    for name, body in sorted(templates.items()):
+        key = keys.heat_template(name)
+        kv = client.get(key)
+        if kv is None:
+            ok, _ = client.txn([etcd.absent(key)],
+                               [etcd.put(key, records.config(body, 1))])
+            outcome[name] = 'created'
+        else:
+            old_body, version, _ = records.parse_config(key, kv.value)
+            if old_body == body:
+                outcome[name] = 'unchanged'
+                continue
+            ok, _ = client.txn(
+                [etcd.mod_revision_is(key, kv.mod_revision)],
+                [etcd.put(key, records.config(body, version + 1))])
+            outcome[name] = 'updated'
+        if not ok:
+            raise exceptions.TemplateError(
+                'heat_template %s changed in etcd while it was being '
+                'stored; run the load again' % name)
+    return outcome
+
+
+def fetch(client, name):
+    """The body of heat_template *name* stored in etcd."""
+    key = keys.heat_template(name)
+    kv = client.get(key)
+    if kv is None:
+        raise exceptions.TemplateError(
+            'heat_template %s is not in etcd (%s); load it with '
+            '"heat-esi templates load"' % (name, key))
+    body, _, _ = records.parse_config(key, kv.value)
+    return validate(name, body)
+
+
+def build_params(template, resource_type, body, version, lookup):
+    """The job params of *body* from the template's parameter_mappings.
+
+    :param lookup: callable(resource_type, resource_id) -> config body or
+        None, used to follow ``path`` relations.
+    """
+    name = template['id']
+    params = []
+    for param, mapping in template['parameter_mappings'].items():
+        kind = _kind(name, param, mapping)
+        resources = []
+        if kind == 'constant':
+            value = mapping['constant']
+        elif kind == 'version':
+            value = version
+        else:
+            value = _follow(name, param, mapping, resource_type, body,
+                            lookup, resources)
+        params.append({'resources': resources, 'type': 'value',
+                       'value': value, 'param': param})
+    return params
+
+
+def _follow(name, param, mapping, resource_type, body, lookup, resources):
+    where = 'heat_template %s: parameter %s' % (name, param)
+    cur_type, cur_body = resource_type, body
+    for hop in mapping.get('path') or []:
+        if isinstance(hop, dict):
+            target_type, rel = hop.get('type'), hop.get('id')
+        else:
+            rel = hop
+            target_type = RELATIONS.get((cur_type, rel))
+        if not target_type or not rel:
+            raise exceptions.TemplateError(
+                '%s: %s has no relation %r' % (where, cur_type, hop))
+        target_id = cur_body.get(rel)
+        if target_id is None:
+            raise exceptions.TemplateError(
+                '%s: %s has no field %s' % (where, cur_type, rel))
+        resources.append({'resource_type': target_type,
+                          'resource_id': target_id})
+        cur_type, cur_body = target_type, lookup(target_type, target_id)
+        if cur_body is None:
+            if mapping.get('ignore_missing'):
+                return None
+            raise exceptions.TemplateError(
+                '%s: %s %s does not exist' % (where, target_type, target_id))
+    field = mapping['field']
+    if field not in cur_body:
+        raise exceptions.TemplateError(
+            '%s: %s has no field %s' % (where, cur_type, field))
+    target_type = RELATIONS.get((cur_type, field))
+    if target_type:
+        resources.append({'resource_type': target_type,
+                          'resource_id': cur_body[field]})
+    return cur_body[field]

@@ -1,0 +1,122 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A claimed job, and every etcd write made on its behalf.
+
+A claim is /jobs/working/<job id> = <claim id>, bound to the worker's lease.
+The lease only tells other workers that this one is alive; it does not
+exclude them (a paused process can outlive its lease). So each write for a
+claimed job is a transaction that succeeds only while the working key still
+holds this claim id, and a refused write means the job belongs to someone
+else now.
+"""
+
+import uuid
+
+from oslo_log import log as logging
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+
+LOG = logging.getLogger(__name__)
+
+
+class ClaimLost(exceptions.EsiError):
+    """The job's claim expired or was taken over; its writes are refused."""
+
+
+def claim(client, kv, handler, body, lease_id):
+    """Try to claim the job read as *kv*; a Claim, or None if taken.
+
+    The claim rewrites the job value once, so the etcd version of
+    /jobs/all/<id> counts the claims: its third element becomes the number
+    of earlier claims that expired before the job finished.
+    """
+    job_id = kv.key[len(keys.JOBS_ALL):]
+    claim_id = str(uuid.uuid4())
+    attempts = kv.version - 1
+    ok, _ = client.txn(
+        [etcd.absent(keys.working(job_id)),
+         etcd.mod_revision_is(kv.key, kv.mod_revision)],
+        [etcd.put(keys.working(job_id), claim_id, lease=lease_id),
+         etcd.put(kv.key, [handler, body, attempts])])
+    if not ok:
+        return None
+    return Claim(client, job_id, claim_id, body, attempts)
+
+
+class Claim(object):
+
+    def __init__(self, client, job_id, claim_id, job, attempts):
+        self.client = client
+        self.job_id = job_id
+        self.claim_id = claim_id
+        self.job = job
+        self.attempts = attempts
+        self._fence = etcd.value_is(keys.working(job_id), claim_id)
+
+    @property
+    def resource(self):
+        return self.job['resource_type'], self.job['resource_id']
+
+    def _fenced(self, ops):
+        ok, _ = self.client.txn([self._fence], ops,
+                                key=keys.working(self.job_id))
+        if not ok:
+            raise ClaimLost('claim %s on job %s is no longer held'
+                            % (self.claim_id, self.job_id))
+
+    def put_job_state(self, value):
+        self._fenced([etcd.put(keys.job_state(*self.resource), value)])
+
+    def finish(self, state_value, extra_deletes=()):
+        """Record the result and remove the job, in one fenced transaction.
+
+        Only the last job of a workflow writes /state and drops job_state.
+        """
+        ops = [etcd.delete(keys.job(self.job_id)),
+               etcd.delete(keys.working(self.job_id))]
+        if self.job.get('is_last', True):
+            ops += [etcd.put(keys.state(*self.resource), state_value),
+                    etcd.delete(keys.job_state(*self.resource))]
+        ops += [etcd.delete(k) for k in extra_deletes]
+        self._fenced(ops)
+
+    def release(self):
+        """Give the job back so that another worker can take it at once."""
+        ok, _ = self.client.txn([self._fence],
+                                [etcd.delete(keys.working(self.job_id))],
+                                key=keys.working(self.job_id))
+        return ok
+
+
+def fail_unreadable(client, kv, reason):
+    """End a job whose value cannot be parsed, without losing it.
+
+    The raw value moves to /jobs/rejected/<id> for an operator to read; when
+    the job id still names a resource, its /state gets the error.
+    """
+    job_id = kv.key[len(keys.JOBS_ALL):]
+    parts = keys.parse_job_id(job_id)
+    ops = [etcd.put(keys.JOBS_REJECTED + job_id, kv.value),
+           etcd.delete(kv.key)]
+    if parts and parts['action'] in records.ACTIONS:
+        ops.append(etcd.put(
+            keys.state(parts['resource_type'], parts['resource_id']),
+            records.state(records.failed(parts['action']), parts['version'],
+                          error='job %s: %s' % (job_id, reason))))
+    # Only while nobody has claimed it, and it is still what was read.
+    ok, _ = client.txn([etcd.absent(keys.working(job_id)),
+                        etcd.mod_revision_is(kv.key, kv.mod_revision)], ops)
+    return ok

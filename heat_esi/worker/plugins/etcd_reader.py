@@ -1,0 +1,82 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""etcd_reader: a resource is ACTIVE when another resource it relies on is.
+
+It reads the referenced resource's monitoring state: /monitoring/v2.0/...
+where a monitor wrote one, otherwise the state_monitoring in its /state.
+"""
+
+import time
+
+from oslo_log import log as logging
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+
+LOG = logging.getLogger(__name__)
+
+HEALTHY = ('UP', 'ACTIVE')
+
+
+def parts_of(client, etcd_type, etcd_id):
+    """{part: state} of a resource, or None when nothing reports on it."""
+    mon_key = keys.monitoring(etcd_type, etcd_id)
+    state_key = keys.state(etcd_type, etcd_id)
+    _, (mon, state) = client.txn([], [etcd.get(mon_key), etcd.get(state_key)],
+                                 key=mon_key)
+    if mon:
+        value = etcd.loads(mon_key, mon[0].value)
+        if not isinstance(value, dict):
+            raise exceptions.MalformedValue(mon_key, 'expected an object')
+        if isinstance(value.get('status'), dict):   # the nested form
+            value = value['status']
+        return {k: v for k, v in value.items() if k != 'version'}
+    if state:
+        parsed = records.parse_state(state_key, state[0].value)
+        return parsed['state_monitoring'] or None
+    return None
+
+
+class EtcdReader(object):
+
+    def __init__(self, client, conf):
+        self.client = client
+        self.timeout = conf.worker.etcd_reader_timeout
+        self.interval = conf.worker.etcd_reader_retry_interval
+
+    def check(self, props, abort):
+        """'ACTIVE', or JobFailed when it is not before the timeout."""
+        try:
+            etcd_type, etcd_id = props['etcd_type'], props['etcd_id']
+            timeout = float(props.get('timeout', self.timeout))
+            interval = float(props.get('time_between_retries',
+                                       self.interval))
+        except KeyError as exc:
+            raise exceptions.JobFailed('missing property %s' % exc)
+        except (TypeError, ValueError) as exc:
+            raise exceptions.JobFailed('bad timeout: %s' % exc)
+        deadline = time.monotonic() + timeout
+        while True:
+            parts = parts_of(self.client, etcd_type, etcd_id)
+            if parts and all(v in HEALTHY for v in parts.values()):
+                return 'ACTIVE'
+            if time.monotonic() + interval > deadline:
+                break
+            if abort.wait(interval):
+                raise exceptions.JobInterrupted()
+        seen = ('no monitoring state' if not parts else ', '.join(
+            '%s %s' % kv for kv in sorted(parts.items())))
+        raise exceptions.JobFailed('%s %s is not ACTIVE after %s s (%s)'
+                                   % (etcd_type, etcd_id, timeout, seen))

@@ -1,0 +1,322 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""esi-worker: takes jobs from etcd and runs them.
+
+Threads:
+- intake: reads /jobs/ once, then watches it from the next revision; new
+  jobs and released claims become candidates;
+- job_slots slot threads: each takes a random candidate (so that several
+  workers seldom race for the same job), claims it, runs its handler and
+  records the result;
+- the lease keeper: keeps the lease that binds this worker's claims alive.
+"""
+
+import random
+import threading
+import time
+
+from oslo_log import log as logging
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+from heat_esi.worker import claims
+
+LOG = logging.getLogger(__name__)
+
+RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
+
+
+class Worker(object):
+
+    def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
+                 max_attempts=3, shutdown_grace=30):
+        self.client = client
+        self.handlers = handlers
+        self.job_slots = job_slots
+        self.claim_ttl = claim_ttl
+        self.max_attempts = max_attempts
+        self.shutdown_grace = shutdown_grace
+        self.lease_id = None
+        self.stopping = threading.Event()     # no new claims
+        self.aborting = threading.Event()     # grace over: drop running jobs
+        self._cond = threading.Condition()
+        self._pending = {}          # job id -> KV as last seen, or None
+        self._waiting = {}          # dependency job id -> {job ids}
+        self._running = {}          # job id -> Claim
+        self._threads = []
+
+    # --- life cycle --------------------------------------------------------
+
+    def start(self):
+        self.lease_id = self.client.grant_lease(self.claim_ttl)
+        LOG.info('esi-worker started: %(n)s job slots, lease %(l)x '
+                 '(%(t)s s), handlers %(h)s',
+                 {'n': self.job_slots, 'l': self.lease_id,
+                  't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
+        targets = [(self._keep_lease, 'lease'), (self._intake, 'intake')]
+        targets += [(self._slot, 'slot-%d' % i)
+                    for i in range(self.job_slots)]
+        for target, name in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self):
+        """Stop claiming, let running jobs finish, release the rest."""
+        LOG.info('esi-worker stopping: %d job(s) running',
+                 len(self._running))
+        self.stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + self.shutdown_grace
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.aborting.set()
+        for job_id, claim in list(self._running.items()):
+            try:
+                if claim.release():
+                    LOG.warning('released job %s unfinished after the %s s '
+                                'grace period', job_id, self.shutdown_grace)
+            except exceptions.EtcdError as exc:
+                LOG.error('could not release job %s: %s', job_id, exc)
+        try:
+            self.client.revoke_lease(self.lease_id)
+        except exceptions.EtcdError as exc:
+            LOG.warning('could not revoke lease %x: %s', self.lease_id, exc)
+        LOG.info('esi-worker stopped')
+
+    def _keep_lease(self):
+        interval = max(self.claim_ttl / 3.0, 0.5)
+        while not self.aborting.wait(interval):
+            try:
+                if self.client.refresh_lease(self.lease_id) <= 0:
+                    # Our claims are void; their fenced writes will be
+                    # refused. New claims need a live lease.
+                    old = self.lease_id
+                    self.lease_id = self.client.grant_lease(self.claim_ttl)
+                    LOG.warning('lease %x expired; claims under it are '
+                                'lost, new lease %x', old, self.lease_id)
+            except exceptions.EtcdError as exc:
+                LOG.warning('cannot refresh lease %x: %s', self.lease_id, exc)
+
+    # --- intake -------------------------------------------------------------
+
+    def _intake(self):
+        revision = None
+        delay = RECONNECT_DELAY[0]
+        while not self.stopping.is_set():
+            try:
+                if revision is None:
+                    revision = self._read_all()
+                for event in self.client.watch(keys.JOBS, revision + 1):
+                    revision = event.kv.mod_revision
+                    self._on_event(event)
+                    delay = RECONNECT_DELAY[0]
+                    if self.stopping.is_set():
+                        return
+            except exceptions.WatchCompacted as exc:
+                LOG.warning('job watch fell behind compaction (%s); '
+                            're-reading /jobs/', exc)
+                revision = None
+            except exceptions.EtcdError as exc:
+                LOG.warning('job watch interrupted, resuming from revision '
+                            '%s in %.1f s: %s', revision, delay, exc)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, RECONNECT_DELAY[1])
+            except Exception:
+                LOG.exception('unexpected error in the job intake')
+                self.stopping.wait(delay)
+
+    def _read_all(self):
+        kvs, revision = self.client.get_prefix(keys.JOBS)
+        working = {kv.key[len(keys.JOBS_WORKING):] for kv in kvs
+                   if kv.key.startswith(keys.JOBS_WORKING)}
+        with self._cond:
+            self._pending.clear()
+            for kv in kvs:
+                if kv.key.startswith(keys.JOBS_ALL):
+                    job_id = kv.key[len(keys.JOBS_ALL):]
+                    if job_id not in working and job_id not in self._running:
+                        self._pending[job_id] = kv
+            self._cond.notify_all()
+        LOG.info('found %d unclaimed job(s) at revision %s',
+                 len(self._pending), revision)
+        return revision
+
+    def _on_event(self, event):
+        key = event.kv.key
+        with self._cond:
+            if key.startswith(keys.JOBS_ALL):
+                job_id = key[len(keys.JOBS_ALL):]
+                if event.type == etcd.DELETE:
+                    self._pending.pop(job_id, None)
+                    for waiter in self._waiting.pop(job_id, ()):
+                        self._pending[waiter] = None
+                elif event.kv.version == 1:
+                    self._pending[job_id] = event.kv
+                else:
+                    # Rewritten by a claim: no longer a candidate.
+                    self._pending.pop(job_id, None)
+            elif key.startswith(keys.JOBS_WORKING):
+                job_id = key[len(keys.JOBS_WORKING):]
+                if event.type == etcd.DELETE and job_id not in self._running:
+                    # A claim expired or was released; if the job is still
+                    # there, it is up for grabs (the claim re-reads it).
+                    self._pending[job_id] = None
+            else:
+                return
+            self._cond.notify()
+
+    # --- slots --------------------------------------------------------------
+
+    def _take(self):
+        with self._cond:
+            while not self._pending and not self.stopping.is_set():
+                self._cond.wait()
+            if self.stopping.is_set():
+                return None, None
+            job_id = random.choice(list(self._pending))
+            return job_id, self._pending.pop(job_id)
+
+    def _slot(self):
+        while not self.stopping.is_set():
+            job_id, kv = self._take()
+            if job_id is None:
+                return
+            try:
+                self._process(job_id, kv)
+            except exceptions.EtcdError as exc:
+                LOG.warning('job %s: etcd error, leaving it to be retried: '
+                            '%s', job_id, exc)
+                with self._cond:
+                    self._pending.setdefault(job_id, None)
+                self.stopping.wait(RECONNECT_DELAY[0])
+            except Exception:
+                LOG.exception('job %s: unexpected error', job_id)
+
+    def _process(self, job_id, kv):
+        if kv is None:
+            kv = self.client.get(keys.job(job_id))
+            if kv is None:
+                return
+        try:
+            handler, job, _ = records.parse_job(kv.key, kv.value)
+        except exceptions.MalformedValue as exc:
+            if claims.fail_unreadable(self.client, kv, str(exc)):
+                LOG.error('job %s rejected: %s', job_id, exc)
+            return
+        if handler not in self.handlers:
+            return     # another worker runs these
+        if self._wait_for_dependencies(job_id, job):
+            return
+        if self.lease_id is None:
+            return
+        claim = claims.claim(self.client, kv, handler, job, self.lease_id)
+        if claim is None:
+            return     # someone else has it
+        self._running[job_id] = claim
+        try:
+            self._run_until_recorded(claim, handler)
+        finally:
+            self._running.pop(job_id, None)
+
+    def _run_until_recorded(self, claim, handler):
+        """Run a claimed job; when etcd fails meanwhile, run it again once
+        etcd answers, for as long as the claim is still ours (stop()
+        releases it otherwise)."""
+        delay = RECONNECT_DELAY[0]
+        while True:
+            try:
+                return self._run(claim, handler)
+            except exceptions.EtcdError as exc:
+                LOG.warning('job %s: etcd failed while running it, retrying '
+                            'in %.1f s: %s', claim.job_id, delay, exc)
+            if self.aborting.wait(delay):
+                return
+            delay = min(delay * 2, RECONNECT_DELAY[1])
+
+    def _wait_for_dependencies(self, job_id, job):
+        deps = job['dependency']
+        if not deps:
+            return False
+        with self._cond:
+            for dep in deps:
+                self._waiting.setdefault(dep, set()).add(job_id)
+        # Parked before checking, so a deletion in between is not missed.
+        ok, found = self.client.txn(
+            [], [etcd.get(keys.job(dep)) for dep in deps],
+            key=keys.job(job_id))
+        remaining = [dep for dep, kvs in zip(deps, found) if kvs]
+        with self._cond:
+            for dep in deps:
+                if dep not in remaining:
+                    self._waiting.get(dep, set()).discard(job_id)
+        if remaining:
+            LOG.info('job %s waits for %s', job_id, ', '.join(remaining))
+            return True
+        return False
+
+    def _run(self, claim, handler):
+        job = claim.job
+        action, version = job['action'], job['version']
+        where = '%s %s' % (job['resource_type'], job['resource_id'])
+        LOG.info('job %s claimed (earlier attempts: %d)', claim.job_id,
+                 claim.attempts)
+        outcome, extra_deletes, error = {}, (), ''
+        try:
+            if claim.attempts >= self.max_attempts:
+                raise exceptions.JobFailed(
+                    'job %s for %s was claimed %d times without finishing '
+                    '(max_attempts %d)' % (claim.job_id, where,
+                                           claim.attempts, self.max_attempts))
+            outcome, extra_deletes = self.handlers[handler].run(
+                claim, self.aborting)
+            worker_state = records.completed(action)
+        except claims.ClaimLost as exc:
+            LOG.warning('job %s dropped: %s', claim.job_id, exc)
+            return
+        except exceptions.JobInterrupted:
+            LOG.info('job %s interrupted by the shutdown', claim.job_id)
+            return
+        except exceptions.JobFailed as exc:
+            outcome = exc.outcome
+            if job['on_failure'] == 'ignore':
+                LOG.warning('job %s failed, ignored (on_failure ignore): %s',
+                            claim.job_id, exc)
+                worker_state = records.completed(action)
+            else:
+                LOG.error('job %s failed: %s', claim.job_id, exc)
+                worker_state, error = records.failed(action), str(exc)
+        except exceptions.EtcdError:
+            raise
+        except Exception as exc:
+            LOG.exception('job %s: handler %s crashed', claim.job_id,
+                          handler)
+            worker_state = records.failed(action)
+            error = '%s: internal error in handler %s: %s' % (
+                where, handler, exc)
+        try:
+            claim.finish(records.state(worker_state, version,
+                                       outcome.get('state_monitoring'),
+                                       error), extra_deletes)
+            LOG.info('job %s finished: %s', claim.job_id, worker_state)
+        except claims.ClaimLost as exc:
+            LOG.warning('job %s dropped, its result discarded: %s',
+                        claim.job_id, exc)
+
+    def wait(self):
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(0.5)
