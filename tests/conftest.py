@@ -1,0 +1,54 @@
+import pytest
+
+from heat_esi import templates
+from tests import esi_fixtures
+
+
+@pytest.fixture(scope='session')
+def etcd_server():
+    server = esi_fixtures.EtcdServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def etcd_client(etcd_server):
+    """A client on an empty store (every test starts from nothing)."""
+    client = etcd_server.client()
+    client.delete_prefix('/')
+    return client
+
+
+@pytest.fixture
+def loaded(etcd_client):
+    """The shipped heat_templates, stored as `heat-esi templates load` does.
+    """
+    templates.store(etcd_client, templates.load_dir())
+    return etcd_client
+
+
+@pytest.fixture
+def seed():
+    return esi_fixtures.seed_blocks()
+
+
+@pytest.fixture
+def workers(tmp_path, etcd_server):
+    """Start real esi-worker processes: workers(n, **[worker] options)."""
+    started = []
+
+    def start(count=1, **options):
+        options.setdefault('claim_ttl', 5)
+        options.setdefault('etcd_reader_retry_interval', 0.05)
+        procs = [esi_fixtures.WorkerProcess(
+            str(tmp_path), etcd_server.port,
+            name='worker%d' % (len(started) + i), **options)
+            for i in range(count)]
+        for proc in procs:
+            started.append(proc)
+            proc.start()
+        return procs
+
+    yield start
+    for proc in started:
+        proc.stop()
