@@ -98,6 +98,21 @@ def job(action, handler, resource_type, resource_id, version, params,
     return job_id, [handler, body, 0]
 
 
+def job_handler(text):
+    """The handler a job value names, or None when it is unreadable.
+
+    A worker only judges the jobs of its own handlers, and a job whose value
+    cannot even name one is every worker's to reject.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return None
+
+
 def parse_job(key, text):
     """(handler, job, attempts) of a /jobs/all value, checked field by field.
     """

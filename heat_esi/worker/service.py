@@ -211,14 +211,15 @@ class Worker(object):
             kv = self.client.get(keys.job(job_id))
             if kv is None:
                 return
+        named = records.job_handler(kv.value)
+        if named is not None and named not in self.handlers:
+            return     # another worker runs these, and judges them
         try:
             handler, job, _ = records.parse_job(kv.key, kv.value)
         except exceptions.MalformedValue as exc:
             if claims.fail_unreadable(self.client, kv, str(exc)):
                 LOG.error('job %s rejected: %s', job_id, exc)
             return
-        if handler not in self.handlers:
-            return     # another worker runs these
         if self._wait_for_dependencies(job_id, job):
             return
         if self.lease_id is None:

@@ -157,3 +157,154 @@ def test_malformed_job_value_fails_with_error(loaded, workers, corrupt,
     ok_rid = '20000000-0000-0000-0000-000000000002'
     write_ha_job(client, ok_rid)
     esi_fixtures.wait_until(lambda: state_of(client, ok_rid))
+
+
+def put_template(client, name, **changes):
+    from heat_esi import templates
+    body = dict(templates.load_dir()[name], **changes)
+    client.put(keys.heat_template(name), records.config(body, 2))
+
+
+@pytest.mark.parametrize('template_file, expected', [
+    ('primary:\n  type: etcd_reader\n  etcd_id: {{ nowhere }}\n',
+     "'nowhere' is undefined"),
+    ('primary:\n  type: etcd_reader\n  etcd_id: {% if %}\n',
+     'template_file line 3'),
+    ('primary:\n  type: teleporter\n', 'unknown plugin type teleporter'),
+])
+def test_bad_templates_fail_the_job_and_the_worker_goes_on(
+        loaded, workers, template_file, expected):
+    client = loaded
+    routers_active(client)
+    put_template(client, 'ha_router_monitoring', template_file=template_file)
+    worker, = workers(1)
+    rid = '30000000-0000-0000-0000-000000000001'
+    write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert expected in state['error']
+    assert 'ha_router_monitoring' in state['error']
+    assert rid in state['error']
+    assert no_job_keys(client) == []
+    assert worker.proc.poll() is None
+
+
+def test_unknown_template_fails_the_job(etcd_client, workers):
+    client = etcd_client          # no heat_templates loaded
+    workers(1)
+    rid = '30000000-0000-0000-0000-000000000002'
+    write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert 'heat_template ha_router_monitoring is not in etcd' in \
+        state['error']
+
+
+def test_router_never_active_fails_after_timeout(loaded, workers):
+    client = loaded
+    routers_active(client, PRIMARY)
+    routers_active(client, SECONDARY, state='DOWN')
+    put_template(client, 'ha_router_monitoring', template_file=(
+        'primary:\n  type: etcd_reader\n  etcd_type: edge_router\n'
+        '  etcd_id: {{ primary_device_id }}\n  timeout: 0.5\n'
+        'secondary:\n  type: etcd_reader\n  etcd_type: edge_router\n'
+        '  etcd_id: {{ secondary_device_id }}\n  timeout: 0.5\n'))
+    workers(1)
+    rid = '30000000-0000-0000-0000-000000000003'
+    write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert json.loads(state['state']['state_monitoring']) == {
+        'primary': 'ACTIVE', 'secondary': 'DOWN'}
+    assert ('element secondary (etcd_reader), ha_router %s: edge_router %s '
+            'is not ACTIVE after 0.5 s (router DOWN)' % (rid, SECONDARY)
+            in state['error'])
+
+
+def test_on_failure_ignore_completes_the_job(loaded, workers):
+    client = loaded
+    workers(1, etcd_reader_timeout=0.2)
+    rid = '30000000-0000-0000-0000-000000000004'
+    write_ha_job(client, rid, on_failure='ignore')
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_COMPLETED'
+    assert state['error'] == ''
+
+
+def test_monitoring_key_wins_over_state(loaded, workers):
+    client = loaded
+    routers_active(client)       # /state says ACTIVE ...
+    client.put(keys.monitoring('edge_router', PRIMARY),
+               {'router': 'DOWN', 'version': 1})   # ... the monitor does not
+    workers(1, etcd_reader_timeout=0.3)
+    rid = '30000000-0000-0000-0000-000000000005'
+    write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert 'router DOWN' in state['error']
+
+
+def test_dependency_waits_for_the_other_job(loaded, workers):
+    client = loaded
+    routers_active(client)
+    blocker = 'create:other_handler:ha_router:x:1:abcde'
+    client.put(keys.job(blocker), ['other_handler', {}, 0])
+    workers(1)
+    rid = '30000000-0000-0000-0000-000000000006'
+    write_ha_job(client, rid, dependency=[blocker])
+    time.sleep(0.5)
+    assert state_of(client, rid) is None
+    client.delete(keys.job(blocker))
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_COMPLETED'
+
+
+def test_sigterm_with_running_jobs_loses_nothing_runs_nothing_twice(
+        loaded, workers):
+    client = loaded
+    first, = workers(1, shutdown_grace=1)
+    ids = ['40000000-0000-0000-0000-%012d' % i for i in range(3)]
+    for rid in ids:
+        write_ha_job(client, rid)
+    esi_fixtures.wait_until(
+        lambda: len(client.get_prefix(keys.JOBS_WORKING)[0]) == 3,
+        message='3 claims')
+    start = client.revision() + 1
+    first.signal(signal.SIGTERM)
+    assert first.proc.wait(15) == 0
+    # Released at once, not after the lease's TTL.
+    assert client.get_prefix(keys.JOBS_WORKING)[0] == []
+    assert len(client.get_prefix(keys.JOBS_ALL)[0]) == 3
+    workers(1)
+    routers_active(client)
+    esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
+                            message='states after SIGTERM')
+    writes = puts_under(client, '/state/v2.0/ha_routers/', start)
+    assert sorted(kv.key for kv in writes) == sorted(
+        keys.state('ha_router', r) for r in ids)
+    assert 'released job' in first.log()
+
+
+def test_paused_worker_late_writes_are_refused(loaded, workers):
+    client = loaded
+    paused, = workers(1, claim_ttl=2)
+    rid = '50000000-0000-0000-0000-000000000001'
+    job_id = write_ha_job(client, rid)
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)),
+                            message='claim')
+    start = client.revision() + 1
+    paused.signal(signal.SIGSTOP)
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)) is None,
+                            timeout=10, message='lease expiry')
+    workers(1, claim_ttl=2)
+    routers_active(client)
+    esi_fixtures.wait_until(lambda: state_of(client, rid),
+                            message='state from the second worker')
+    paused.signal(signal.SIGCONT)
+    paused.wait_for_log('job %s dropped' % job_id)
+    writes = puts_under(client, '/state/v2.0/ha_routers/', start)
+    assert [kv.key for kv in writes] == [keys.state('ha_router', rid)]
+    # The paused worker's job_state write was refused too: one write only.
+    job_states = puts_under(client, '/esi-worker/', start)
+    assert [kv.key for kv in job_states] == [
+        keys.job_state('ha_router', rid)]

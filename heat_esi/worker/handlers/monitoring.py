@@ -98,7 +98,10 @@ class MonitoringHandler(object):
                 exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
         params = {p['param']: p['value'] for p in job['params']}
-        elements = render(template, params)
+        try:
+            elements = render(template, params)
+        except exceptions.JobFailed as exc:
+            raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
         results = {}
         for element, props in elements.items():
             where = ('heat_template %s, element %s (%s), %s %s'
