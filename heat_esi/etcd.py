@@ -27,6 +27,7 @@ import json
 import threading
 
 import requests
+import urllib3
 
 from heat_esi import exceptions
 
@@ -115,6 +116,14 @@ def delete(key):
 def get(key):
     """Operation: read *key* inside a transaction."""
     return {'request_range': {'key': _b64(key)}}
+
+
+def _read_timed_out(exc):
+    # requests wraps urllib3's ReadTimeoutError in a ConnectionError while
+    # streaming.
+    return isinstance(exc, requests.exceptions.ReadTimeout) or (
+        exc.args and isinstance(exc.args[0],
+                                urllib3.exceptions.ReadTimeoutError))
 
 
 class Etcd(object):
@@ -280,9 +289,8 @@ class Etcd(object):
     def watch(self, prefix, start_revision, prev_kv=False, timeout=None):
         """Yield the Events under *prefix* from *start_revision* on.
 
-        Runs until the caller stops iterating or *timeout* seconds pass
-        without data (etcd sends a progress notification every ~10 min only,
-        so callers that need liveness pass a timeout and re-watch).
+        Runs until the caller stops iterating or, when *timeout* is given,
+        until that many seconds pass without an event.
 
         :raises WatchCompacted: *start_revision* is no longer in history.
         :raises EtcdUnavailable: the stream could not start or broke.
@@ -314,6 +322,8 @@ class Etcd(object):
                     yield Event(ev.get('type', PUT), _kv(ev['kv']),
                                 _kv(ev.get('prev_kv')))
         except requests.exceptions.RequestException as exc:
+            if timeout is not None and _read_timed_out(exc):
+                return          # quiet for *timeout* seconds: the end
             raise exceptions.EtcdUnavailable(
                 self.endpoint, prefix,
                 'watch stream broke: %s' % exc.__class__.__name__)

@@ -173,3 +173,10 @@ def wait_until(predicate, timeout=10, interval=0.02, message='condition'):
             return result
         time.sleep(interval)
     raise AssertionError('timed out waiting for %s' % message)
+
+
+def history(client, prefix, start_revision, puts_only=True, quiet=0.3):
+    """The events under *prefix* since *start_revision*, from etcd's own
+    history (so a value that was written and then deleted is seen too)."""
+    return [ev for ev in client.watch(prefix, start_revision, timeout=quiet)
+            if ev.type == etcd.PUT or not puts_only]

@@ -61,14 +61,8 @@ def no_job_keys(client):
 
 def puts_under(client, prefix, start_revision):
     """Every PUT under *prefix* since *start_revision* (etcd history)."""
-    found = []
-    end = client.revision()
-    for event in client.watch(prefix, start_revision, timeout=1):
-        if event.type == etcd.PUT:
-            found.append(event.kv)
-        if event.kv.mod_revision >= end:
-            break
-    return found
+    return [ev.kv for ev in esi_fixtures.history(client, prefix,
+                                                 start_revision)]
 
 
 def test_seed_flow_writes_steps_3_and_4_exactly(loaded, seed, workers):

@@ -1,0 +1,181 @@
+"""ESI::HaRouter through the real Heat engine, against a real etcd."""
+
+from tests import heat_engine  # noqa: F401  (before any heat import)
+
+import json
+import threading
+
+import pytest
+
+from heat.common import exception as heat_exc
+
+from heat_esi import keys
+from heat_esi import records
+from tests import esi_fixtures
+
+SEED_NAME = 'sample-ha-router'
+SEED_DESCRIPTION = 'sample_ha_router'
+
+
+@pytest.fixture
+def heat(loaded, etcd_server):
+    from oslo_config import cfg
+    heat_engine.setup(etcd_server.port)
+    # Heat retries a failed create 5 times by default, with back-off; the
+    # retry tests set it themselves.
+    cfg.CONF.set_override('action_retry_limit', 0)
+    yield loaded
+    cfg.CONF.clear_override('action_retry_limit')
+
+
+def answer_jobs(client, stop, fail=None, error=''):
+    """A stand-in for the worker (this file tests the plugin): answer every
+    job with /state as soon as it appears; jobs of action *fail* fail."""
+    def run():
+        revision = client.revision() + 1
+        while not stop.is_set():
+            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
+                revision = event.kv.mod_revision + 1
+                if event.type == 'PUT' and event.kv.version == 1:
+                    answer(json.loads(event.kv.value)[1])
+
+    def answer(job):
+        failing = job['action'] == fail
+        worker_state = (records.failed if failing else
+                        records.completed)(job['action'])
+        client.put(keys.state(job['resource_type'], job['resource_id']),
+                   records.state(worker_state, job['version'],
+                                 {'primary': 'ACTIVE', 'secondary': 'ACTIVE'},
+                                 error if failing else ''))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def stand_in(heat):
+    stop = threading.Event()
+    threads = []
+
+    def start(**kwargs):
+        threads.append(answer_jobs(heat, stop, **kwargs))
+    yield start
+    stop.set()
+
+
+def seed_stack(**props):
+    props.setdefault('name', SEED_NAME)
+    props.setdefault('description', SEED_DESCRIPTION)
+    return heat_engine.stack(heat_engine.ha_router_template(**props))
+
+
+def test_create_writes_the_seed_config_and_job(heat, seed, stand_in):
+    stand_in()
+    stk = seed_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    rid = stk['ha'].resource_id
+    seed_rid = 'f01ed0a6-7094-4e54-b14b-94657fff1efb'
+
+    config_key, config = seed['(1)']
+    kv = heat.get(config_key.replace(seed_rid, rid))
+    assert json.loads(kv.value) == json.loads(
+        json.dumps(config).replace(seed_rid, rid))
+
+    job_key, job = seed['(2)']
+    jobs = [ev.kv for ev in esi_fixtures.history(heat, keys.JOBS_ALL, 1)]
+    assert len(jobs) == 1
+    job_id = jobs[0].key[len(keys.JOBS_ALL):]
+    assert keys.parse_job_id(job_id)['resource_id'] == rid
+    expected = json.loads(json.dumps(job).replace(seed_rid, rid)
+                          .replace('w4ig8', job_id[-5:]))
+    assert json.loads(jobs[0].value) == expected
+
+
+def test_create_completes_on_state_and_exposes_attributes(heat, stand_in):
+    stand_in()
+    stk = seed_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE')
+    res = stk['ha']
+    assert res.FnGetAtt('state_monitoring') == {'primary': 'ACTIVE',
+                                                'secondary': 'ACTIVE'}
+    assert res.FnGetAtt('worker_state') == 'CREATE_COMPLETED'
+    assert res.FnGetAtt('status') == 'ACTIVE'
+    assert res.FnGetAtt('available_gateways') == 500
+    assert res.FnGetAtt('show')['primary_router_id'] == \
+        '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
+
+
+def test_worker_failure_fails_the_resource_with_its_text(heat, stand_in):
+    stand_in(fail='create', error='edge_router 3ca3 is not ACTIVE after 5 s')
+    stk = seed_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'FAILED')
+    assert 'edge_router 3ca3 is not ACTIVE after 5 s' in \
+        stk['ha'].status_reason
+    assert 'CREATE_FAILED' in stk['ha'].status_reason
+
+
+def test_malformed_state_fails_naming_the_key(heat):
+    stk = seed_stack()
+    stk.timeout_mins = 1
+
+    def corrupt():
+        kvs = esi_fixtures.wait_until(
+            lambda: heat.get_prefix(keys.JOBS_ALL)[0], message='job')
+        job = json.loads(kvs[0].value)[1]
+        heat.put(keys.state('ha_router', job['resource_id']), '{"state": 3')
+    threading.Thread(target=corrupt, daemon=True).start()
+    stk.create()
+    assert stk.state == ('CREATE', 'FAILED')
+    rid = stk['ha'].resource_id
+    assert ('malformed value at %s' % keys.state('ha_router', rid)
+            in stk['ha'].status_reason)
+
+
+@pytest.mark.parametrize('props, message', [
+    ({'secondary_router_id': '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'},
+     'must name two different edge routers'),
+    ({'primary_router_id': None}, 'primary_router_id'),
+    ({'maximum_gateways': 0}, 'maximum_gateways'),
+])
+def test_bad_properties_fail_validation_and_write_nothing(heat, props,
+                                                          message):
+    template = heat_engine.ha_router_template(**props)
+    if props.get('primary_router_id', '') is None:
+        del template['resources']['ha']['properties']['primary_router_id']
+    stk = heat_engine.stack(template)
+    before = heat.revision()
+    with pytest.raises(heat_exc.StackValidationFailed) as err:
+        stk.validate()
+    assert message in str(err.value)
+    assert heat.revision() == before
+
+
+def test_etcd_down_gives_a_clear_error_and_no_partial_write(heat):
+    from oslo_config import cfg
+    dead = esi_fixtures.free_port()
+    cfg.CONF.set_override('port', dead, group='esi_etcd')
+    cfg.CONF.set_override('timeout', 1, group='esi_etcd')
+    try:
+        stk = seed_stack()
+        stk.create()
+    finally:
+        cfg.CONF.clear_override('timeout', group='esi_etcd')
+    assert stk.state == ('CREATE', 'FAILED')
+    assert 'etcd at http://127.0.0.1:%d is unreachable' % dead in \
+        stk['ha'].status_reason
+    kvs, _ = heat.get_prefix('/config/v2.0/ha_routers/')
+    assert kvs == []
+
+
+def test_retried_create_never_duplicates(heat, stand_in):
+    stk = seed_stack()
+    res = stk['ha']
+    # Two handle_create calls for the same resource, as after an engine
+    # restart in the middle of the action.
+    res.handle_create()
+    res.handle_create()
+    assert len(heat.get_prefix('/config/v2.0/ha_routers/')[0]) == 1
+    assert len(heat.get_prefix(keys.JOBS_ALL)[0]) == 1
