@@ -179,3 +179,59 @@ def test_retried_create_never_duplicates(heat, stand_in):
     res.handle_create()
     assert len(heat.get_prefix('/config/v2.0/ha_routers/')[0]) == 1
     assert len(heat.get_prefix(keys.JOBS_ALL)[0]) == 1
+
+
+def routers_active(client, state='ACTIVE'):
+    for rid in ('792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198',
+                '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'):
+        client.put(keys.state('edge_router', rid),
+                   records.state('CREATE_COMPLETED', 1, {'router': state}))
+
+
+def resource_keys(client, rid):
+    found = []
+    for prefix in ('/config/', '/jobs/', '/esi-worker/', '/state/',
+                   '/monitoring/'):
+        found += [kv.key for kv in client.get_prefix(prefix)[0]
+                  if rid in kv.key]
+    return found
+
+
+def test_create_and_delete_with_a_real_worker(heat, workers, seed):
+    routers_active(heat)
+    workers(1)
+    stk = seed_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    rid = stk['ha'].resource_id
+    state_key, expected = seed['(4)']
+    kv = heat.get(keys.state('ha_router', rid))
+    assert json.loads(kv.value) == expected
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    assert resource_keys(heat, rid) == []
+
+
+def test_update_in_place_with_a_real_worker(heat, workers):
+    routers_active(heat)
+    workers(1)
+    stk = seed_stack()
+    stk.create()
+    rid = stk['ha'].resource_id
+    from heat.engine import stack as stack_mod
+    from heat.engine import template as template_mod
+    new = stack_mod.Stack(stk.context, stk.name, template_mod.Template(
+        heat_engine.ha_router_template(name='renamed',
+                                       maximum_gateways=600)))
+    stk.update(new)
+    assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
+    assert stk['ha'].resource_id == rid
+    config = json.loads(heat.get(keys.config('ha_router', rid)).value)
+    assert config['version'] == 2
+    assert config['body']['name'] == 'renamed'
+    assert config['body']['status'] == 'PENDING_UPDATE'
+    assert config['body']['maximum_gateways'] == 600
+    assert config['body']['available_gateways'] == 600
+    state = json.loads(heat.get(keys.state('ha_router', rid)).value)
+    assert state['version'] == 2
+    assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
