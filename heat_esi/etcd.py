@@ -26,6 +26,8 @@ import collections
 import json
 import threading
 
+from etcd3gw.client import Etcd3Client
+from etcd3gw import exceptions as etcd3gw_exc
 import requests
 import urllib3
 
@@ -118,6 +120,12 @@ def get(key):
     return {'request_range': {'key': _b64(key)}}
 
 
+def _reason(exc):
+    detail = getattr(exc, 'detail_text', None) or str(exc) or \
+        exc.__class__.__name__
+    return detail.strip()[:200]
+
+
 def _read_timed_out(exc):
     # requests wraps urllib3's ReadTimeoutError in a ConnectionError while
     # streaming.
@@ -155,43 +163,57 @@ class Etcd(object):
         return cls(host=parsed.hostname, port=parsed.port or 2379,
                    protocol=parsed.scheme or 'http', timeout=timeout)
 
-    def _session(self):
-        session = getattr(self._local, 'session', None)
-        if session is None:
+    def _gateway(self):
+        """This thread's etcd3gw client (requests sessions are not thread
+        safe)."""
+        gateway = getattr(self._local, 'gateway', None)
+        if gateway is None:
             session = requests.Session()
+            # etcd is named explicitly: no proxy or CA bundle from the
+            # environment (and requests re-reads os.environ on every call
+            # when it trusts it, a third of a busy worker's CPU).
+            session.trust_env = False
             if self._tls['ca_file']:
                 session.verify = self._tls['ca_file']
             if self._tls['cert_file'] and self._tls['key_file']:
                 session.cert = (self._tls['cert_file'], self._tls['key_file'])
-            self._local.session = session
-        return session
+            gateway = Etcd3Client(
+                host=self.host, port=self.port, protocol=self.protocol,
+                timeout=self.timeout, api_path='/v3/', session=session)
+            self._local.gateway = gateway
+        return gateway
 
-    def _url(self, path):
-        return '%s/v3/%s' % (self.endpoint, path)
-
-    def _post(self, path, body, key, timeout=None, stream=False):
-        """POST to the gateway; every failure becomes an EtcdError."""
+    def _post(self, path, body, key):
+        """One request to the gateway; every failure becomes an EtcdError."""
+        gateway = self._gateway()
         try:
-            resp = self._session().post(
-                self._url(path), data=json.dumps(body), stream=stream,
-                timeout=timeout if timeout is not None else self.timeout)
-        except requests.exceptions.Timeout:
+            return gateway.post(gateway.get_url(path), json=body)
+        except etcd3gw_exc.ConnectionTimeoutError:
             raise exceptions.EtcdUnavailable(
-                self.endpoint, key,
-                'no answer within %s s' % (timeout or self.timeout))
+                self.endpoint, key, 'no answer within %s s' % self.timeout)
+        except etcd3gw_exc.ConnectionFailedError as exc:
+            reason = _reason(exc)
+            if 'Connection refused' in reason:
+                reason = 'connection refused'
+            raise exceptions.EtcdUnavailable(self.endpoint, key, reason)
+        except etcd3gw_exc.Etcd3Exception as exc:
+            raise exceptions.EtcdError(self.endpoint, key, _reason(exc))
+
+    def _stream(self, body, key, timeout):
+        """Open a watch stream (etcd3gw's watcher hides its failures)."""
+        gateway = self._gateway()
+        try:
+            resp = gateway.session.post(
+                gateway.get_url('watch'), json=body, stream=True,
+                timeout=(self.timeout, timeout))
         except requests.exceptions.RequestException as exc:
-            raise exceptions.EtcdUnavailable(
-                self.endpoint, key, exc.__class__.__name__)
+            raise exceptions.EtcdUnavailable(self.endpoint, key,
+                                             exc.__class__.__name__)
         if resp.status_code != 200:
             detail = resp.text.strip()[:200]
             resp.close()
-            if resp.status_code in (503, 408):
-                raise exceptions.EtcdUnavailable(self.endpoint, key, detail)
-            raise exceptions.EtcdError(self.endpoint, key, 'HTTP %s: %s'
-                                       % (resp.status_code, detail))
-        if stream:
-            return resp
-        return resp.json()
+            raise exceptions.EtcdUnavailable(self.endpoint, key, detail)
+        return resp
 
     # Reads -------------------------------------------------------------
 
@@ -299,8 +321,7 @@ class Etcd(object):
                   'start_revision': start_revision}
         if prev_kv:
             create['prev_kv'] = True
-        resp = self._post('watch', {'create_request': create}, prefix,
-                          timeout=(self.timeout, timeout), stream=True)
+        resp = self._stream({'create_request': create}, prefix, timeout)
         try:
             for line in resp.iter_lines(chunk_size=None):
                 if not line.strip():
@@ -338,8 +359,7 @@ class Etcd(object):
         """
         create = {'key': _b64(key), 'start_revision': start_revision}
         try:
-            resp = self._post('watch', {'create_request': create}, key,
-                              timeout=(self.timeout, timeout), stream=True)
+            resp = self._stream({'create_request': create}, key, timeout)
         except exceptions.EtcdUnavailable:
             return None
         try:

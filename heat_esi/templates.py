@@ -157,10 +157,15 @@ def store(client, templates):
     return outcome
 
 
-def fetch(client, name):
-    """The body of heat_template *name* stored in etcd."""
+def fetch(client, name, kv=False):
+    """The body of heat_template *name* stored in etcd.
+
+    :param kv: the template's KV when the caller already read it (None
+        when it found nothing); by default it is read here.
+    """
     key = keys.heat_template(name)
-    kv = client.get(key)
+    if kv is False:
+        kv = client.get(key)
     if kv is None:
         raise exceptions.TemplateError(
             'heat_template %s is not in etcd (%s); load it with '

@@ -89,8 +89,8 @@ class EtcdServer(object):
         return etcd.Etcd('127.0.0.1', self.port, timeout=5)
 
 
-def write_worker_conf(path, etcd_port, **worker):
-    lines = ['[DEFAULT]', 'debug = true', '',
+def write_worker_conf(path, etcd_port, debug=True, **worker):
+    lines = ['[DEFAULT]', 'debug = %s' % str(debug).lower(), '',
              '[esi_etcd]', 'host = 127.0.0.1', 'port = %d' % etcd_port, '',
              '[worker]']
     lines += ['%s = %s' % kv for kv in sorted(worker.items())]

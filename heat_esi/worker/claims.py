@@ -36,34 +36,41 @@ class ClaimLost(exceptions.EsiError):
     """The job's claim expired or was taken over; its writes are refused."""
 
 
-def claim(client, kv, handler, body, lease_id):
+def claim(client, kv, handler, body, lease_id, prefetch=()):
     """Try to claim the job read as *kv*; a Claim, or None if taken.
 
     The claim rewrites the job value once, so the etcd version of
     /jobs/all/<id> counts the claims: its third element becomes the number
-    of earlier claims that expired before the job finished.
+    of earlier claims that expired before the job finished. The keys in
+    *prefetch* are read in the same transaction (one round trip less).
     """
     job_id = kv.key[len(keys.JOBS_ALL):]
     claim_id = str(uuid.uuid4())
     attempts = kv.version - 1
-    ok, _ = client.txn(
+    ok, responses = client.txn(
         [etcd.absent(keys.working(job_id)),
          etcd.mod_revision_is(kv.key, kv.mod_revision)],
         [etcd.put(keys.working(job_id), claim_id, lease=lease_id),
-         etcd.put(kv.key, [handler, body, attempts])])
+         etcd.put(kv.key, [handler, body, attempts])] +
+        [etcd.get(key) for key in prefetch])
     if not ok:
         return None
-    return Claim(client, job_id, claim_id, body, attempts)
+    read = {key: (kvs[0] if kvs else None)
+            for key, kvs in zip(prefetch, responses[2:])}
+    return Claim(client, job_id, claim_id, body, attempts, read)
 
 
 class Claim(object):
 
-    def __init__(self, client, job_id, claim_id, job, attempts):
+    def __init__(self, client, job_id, claim_id, job, attempts,
+                 prefetched=None):
         self.client = client
         self.job_id = job_id
         self.claim_id = claim_id
         self.job = job
         self.attempts = attempts
+        # key -> KV (or None) read with the claim, as of the claim.
+        self.prefetched = prefetched or {}
         self._fence = etcd.value_is(keys.working(job_id), claim_id)
 
     @property

@@ -224,7 +224,8 @@ class Worker(object):
             return
         if self.lease_id is None:
             return
-        claim = claims.claim(self.client, kv, handler, job, self.lease_id)
+        claim = claims.claim(self.client, kv, handler, job, self.lease_id,
+                             self.handlers[handler].prefetch(job))
         if claim is None:
             return     # someone else has it
         self._running[job_id] = claim

@@ -35,6 +35,8 @@ def answer_jobs(client, stop, fail=None, error=''):
         revision = client.revision() + 1
         while not stop.is_set():
             for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
+                if stop.is_set():
+                    return
                 revision = event.kv.mod_revision + 1
                 if event.type == 'PUT' and event.kv.version == 1:
                     answer(json.loads(event.kv.value)[1])
