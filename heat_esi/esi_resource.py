@@ -50,6 +50,7 @@ conf.register_etcd_opts(cfg.CONF)
 CHECK_WAIT = 0.9
 
 _clients = {}
+_templates = {}     # (etcd endpoint, template name) -> (body, mod_revision)
 
 
 def client():
@@ -94,9 +95,21 @@ class EsiResource(resource.Resource):
             return None
         return records.parse_config(key, kv.value)[0]
 
-    def _job(self, action, body, version):
-        template = templates.fetch(
-            client(), templates.monitoring_template_name(self.esi_type))
+    def _template(self, refresh=False):
+        """(name, body, mod_revision) of this type's heat_template.
+
+        Cached: the transaction that writes a job compares the template's
+        revision, so a stale copy is never used, only re-read.
+        """
+        name = templates.monitoring_template_name(self.esi_type)
+        cache_key = (client().endpoint, name)
+        if refresh or cache_key not in _templates:
+            kv = client().get(keys.heat_template(name))
+            body = templates.fetch(client(), name, kv)
+            _templates[cache_key] = (body, kv.mod_revision)
+        return (name,) + _templates[cache_key]
+
+    def _job(self, template, action, body, version):
         try:
             params = templates.build_params(template, self.esi_type, body,
                                             version, self._lookup)
@@ -112,17 +125,25 @@ class EsiResource(resource.Resource):
             written by an earlier, retried call or changed meanwhile).
         """
         config_key = keys.config(self.esi_type, self.resource_id)
-        job_id, job = self._job(action, body, version)
-        ok, _ = client().txn(
-            compare,
-            [etcd.put(config_key, records.config(body, version, marked)),
-             etcd.put(keys.job(job_id), job)])
-        if ok:
-            LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
-                     {'res': self.name, 'key': config_key, 'v': version,
-                      'job': job_id})
-            return job_id
-        return None
+        for attempt in range(3):
+            name, template, revision = self._template(refresh=attempt > 0)
+            template_key = keys.heat_template(name)
+            job_id, job = self._job(template, action, body, version)
+            ok, read = client().txn(
+                list(compare) + [etcd.mod_revision_is(template_key,
+                                                      revision)],
+                [etcd.put(config_key, records.config(body, version, marked)),
+                 etcd.put(keys.job(job_id), job)],
+                [etcd.get(template_key)])
+            if ok:
+                LOG.info('%(res)s: wrote %(key)s version %(v)s and job '
+                         '%(job)s', {'res': self.name, 'key': config_key,
+                                     'v': version, 'job': job_id})
+                return job_id
+            if read[0] and read[0][0].mod_revision == revision:
+                return None     # the caller's own comparison failed
+        raise exception.Error(_('heat_template %s keeps changing in etcd; '
+                                'retry the action') % name)
 
     def _read_config(self):
         config_key = keys.config(self.esi_type, self.resource_id)

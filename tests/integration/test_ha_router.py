@@ -237,3 +237,21 @@ def test_update_in_place_with_a_real_worker(heat, workers):
     state = json.loads(heat.get(keys.state('ha_router', rid)).value)
     assert state['version'] == 2
     assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
+
+
+def test_a_changed_heat_template_is_used_by_the_next_create(heat, stand_in):
+    from heat_esi import templates
+    stand_in()
+    seed_stack().create()        # caches the template in the plugin
+    body = templates.load_dir()['ha_router_monitoring']
+    body['parameter_mappings']['community'] = {'constant': 'C1'}
+    templates.store(heat, {'ha_router_monitoring': body})
+    stk = seed_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE')
+    rid = stk['ha'].resource_id
+    job = [ev.kv for ev in esi_fixtures.history(heat, keys.JOBS_ALL, 1)
+           if rid in ev.kv.key][0]
+    params = json.loads(job.value)[1]['params']
+    assert params[-1]['param'] == 'community'
+    assert params[-1]['value'] == 'C1'
