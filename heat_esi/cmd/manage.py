@@ -81,9 +81,7 @@ def parser():
                    'heat-engine\'s plugin_dirs').set_defaults(func=plugin_dir)
     dem = sub.add_parser('demo', help='start etcd, Heat and a worker, '
                          'create and delete one HA router stack')
-    dem.add_argument('--keep', action='store_true',
-                     help='leave the stack and services running until '
-                          'Ctrl-C')
+
     dem.set_defaults(func=demo)
     return top
 

@@ -133,8 +133,8 @@ class Heat(object):
     def __init__(self, directory, transport_url, etcd_port):
         self.dir = directory
         self.api_port = esi_fixtures.free_port()
-        self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (self.api_port,
-                                                      PROJECT)
+        self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
+            self.api_port, PROJECT)
         self.conf = os.path.join(directory, 'heat.conf')
         heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
         paste = os.path.join(directory, 'api-paste.ini')

@@ -1,0 +1,322 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""heat-esi demo: the whole create path of one HA router, in one command.
+
+Starts a private etcd (or uses --etcd-url), an esi-worker, and Heat (API and
+engine in this process, on oslo.messaging's in-memory transport), creates
+the HA router stack of templates/hot/ha_router.yaml through
+python-heatclient, prints what landed in etcd in the seed's layout, deletes
+the stack and cleans up everything it started or wrote.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from heat_esi import etcd
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import templates
+
+PROJECT = 'demo'
+ROUTERS = (('792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198', 'vMX-router-02',
+            '10.79.5.185'),
+           ('3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e', 'vMX-router-01',
+            '10.79.5.184'))
+
+
+def say(text=''):
+    print(text, flush=True)
+
+
+def hot_dir():
+    here = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    for candidate in (os.path.join(here, 'templates', 'hot'),
+                      os.path.join(sys.prefix, 'share', 'heat-esi', 'hot')):
+        if os.path.isdir(candidate):
+            return candidate
+    raise RuntimeError('templates/hot not found')
+
+
+class Demo(object):
+
+    def __init__(self, args):
+        self.args = args
+        self.dir = tempfile.mkdtemp(prefix='heat-esi-demo-')
+        self.etcd_server = None
+        self.client = None
+        self.worker = None
+        self.api = None
+        self.engine = None
+        self.written = []          # keys the demo wrote outside a stack
+        self.created_templates = []
+        self.events_seen = set()
+
+    # --- services -----------------------------------------------------------
+
+    def start_etcd(self):
+        if self.args.etcd_url:
+            self.client = etcd.Etcd.from_url(self.args.etcd_url)
+            self.client.revision()
+            say('etcd: using %s (only the demo\'s own keys are written, and '
+                'removed at the end)' % self.client.endpoint)
+            return
+        from heat_esi import local_etcd
+        self.etcd_server = local_etcd.EtcdServer().start()
+        self.client = self.etcd_server.client()
+        say('etcd: started %s (data in %s)'
+            % (self.etcd_server.url, self.etcd_server.dir))
+
+    def load_templates(self):
+        outcome = templates.store(self.client, templates.load_dir())
+        self.created_templates = [name for name, what in outcome.items()
+                                  if what == 'created']
+        say('heat_templates: %s' % ', '.join(
+            '%s (%s)' % kv for kv in sorted(outcome.items())))
+
+    def register_routers(self):
+        say('edge routers: two SIMULATED routers reporting ACTIVE (no '
+            'device is contacted):')
+        for rid, name, ip in ROUTERS:
+            body = {'status': 'ACTIVE', 'name': name, 'ip': ip,
+                    'tenant_id': PROJECT, 'id': rid,
+                    'description': 'simulated by heat-esi demo'}
+            config_key = keys.config('edge_router', rid)
+            state_key = keys.state('edge_router', rid)
+            ok, _ = self.client.txn(
+                [etcd.absent(config_key), etcd.absent(state_key)],
+                [etcd.put(config_key, records.config(body, 1)),
+                 etcd.put(state_key, records.state(
+                     'CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))])
+            if not ok:
+                raise RuntimeError('edge_router %s already exists in this '
+                                   'etcd; the demo will not overwrite it'
+                                   % rid)
+            self.written += [config_key, state_key]
+            say('  %s %s (%s)' % (rid, name, ip))
+
+    def start_worker(self):
+        from oslo_config import cfg
+        from heat_esi.cmd import worker as worker_cmd
+        from heat_esi import conf
+        from heat_esi.worker import service
+        wconf = cfg.ConfigOpts()
+        conf.register_worker_opts(wconf)
+        wconf([], project='heat-esi')
+        handlers = worker_cmd.load_handlers(['monitoring_worker'],
+                                            self.client, wconf)
+        self.worker = service.Worker(self.client, handlers,
+                                     shutdown_grace=5)
+        self.worker.start()
+        say('esi-worker: started (in this process)')
+
+    def start_heat(self):
+        from oslo_service import backend
+        try:
+            backend.init_backend(backend.BackendType.THREADING)
+        except backend.exceptions.BackendAlreadySelected:
+            pass
+        from oslo_config import cfg
+        from oslo_log import log as logging
+        from heat_esi import resources
+        heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
+        paste = os.path.join(self.dir, 'api-paste.ini')
+        shutil.copy(os.path.join(heat_etc, 'api-paste.ini'), paste)
+        heat_conf = os.path.join(self.dir, 'heat.conf')
+        with open(heat_conf, 'w') as f:
+            f.write('\n'.join([
+                '[DEFAULT]',
+                'transport_url = fake://',
+                'plugin_dirs = %s' % os.path.dirname(resources.__file__),
+                'environment_dir = %s' % os.path.join(heat_etc,
+                                                      'environment.d'),
+                'template_dir = %s' % os.path.join(heat_etc, 'templates'),
+                'deferred_auth_method = password',
+                'log_file = %s' % os.path.join(self.dir, 'heat.log'),
+                'action_retry_limit = 0',
+                '[database]',
+                'connection = sqlite:///%s' % os.path.join(self.dir,
+                                                           'heat.sqlite'),
+                '[paste_deploy]',
+                'flavor = noauth',
+                'api_paste_config = %s' % paste,
+                '[oslo_policy]',
+                'enforce_new_defaults = false',
+                '[esi_etcd]',
+                'host = %s' % self.client.host,
+                'port = %s' % self.client.port,
+                'protocol = %s' % self.client.protocol,
+            ]) + '\n')
+        from heat.common import config
+        from heat.common import messaging
+        logging.register_options(cfg.CONF)
+        cfg.CONF(['--config-file', heat_conf], project='heat')
+        logging.setup(cfg.CONF, 'heat')
+        messaging.setup()
+        from heat.db import migration
+        migration.db_sync()
+        config.startup_sanity_check()
+        from heat.engine import service as engine_service
+        from heat.rpc import api as rpc_api
+        self.engine = engine_service.EngineService(cfg.CONF.host,
+                                                   rpc_api.ENGINE_TOPIC)
+        self.engine.start()
+        app = config.load_paste_app('heat-api')
+        from wsgiref import simple_server
+        import socketserver
+
+        class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+            daemon_threads = True
+
+        class Quiet(simple_server.WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        self.api = simple_server.make_server('127.0.0.1', 0, app,
+                                             server_class=Server,
+                                             handler_class=Quiet)
+        threading.Thread(target=self.api.serve_forever, daemon=True).start()
+        self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
+            self.api.server_port, PROJECT)
+        say('heat: heat-api and heat-engine started at %s (noauth, '
+            'in-memory messaging; log in %s)' % (
+                self.endpoint, os.path.join(self.dir, 'heat.log')))
+
+    # --- the stack ---------------------------------------------------------
+
+    def heat_client(self):
+        from heatclient import client as heat_client
+        return heat_client.Client('1', endpoint=self.endpoint, token='demo')
+
+    def show_events(self, heat, stack_id, elapsed):
+        try:
+            events = heat.events.list(stack_id, sort_dir='asc')
+        except Exception:
+            return      # the stack is gone
+        for ev in events:
+            if ev.id not in self.events_seen:
+                self.events_seen.add(ev.id)
+                say('  %6.2f s  %-15s %-20s %s' % (
+                    elapsed, ev.resource_name, ev.resource_status,
+                    ev.resource_status_reason or ''))
+
+    def wait(self, heat, stack_id, action, timeout=120):
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            try:
+                stack = heat.stacks.get(stack_id)
+                status = stack.stack_status
+            except Exception:
+                if action != 'DELETE':
+                    raise
+                status = 'DELETE_COMPLETE'      # gone: deleted
+            elapsed = time.monotonic() - start
+            # Events after the status, so that the last ones are shown too.
+            self.show_events(heat, stack_id, elapsed)
+            if not status.endswith('IN_PROGRESS'):
+                return status, elapsed
+            time.sleep(0.2)
+        raise RuntimeError('stack %s did not finish %s within %s s'
+                           % (stack_id, action, timeout))
+
+    def run_stack(self):
+        heat = self.heat_client()
+        with open(os.path.join(hot_dir(), 'ha_router.yaml')) as f:
+            template = f.read()
+        start_revision = self.client.revision() + 1
+        say()
+        say('openstack stack create --wait -t templates/hot/ha_router.yaml '
+            'ha-router-demo')
+        created = heat.stacks.create(stack_name='ha-router-demo',
+                                     template=template)
+        stack_id = created['stack']['id']
+        status, elapsed = self.wait(heat, stack_id, 'CREATE')
+        say('stack ha-router-demo: %s in %.2f s' % (status, elapsed))
+        if status != 'CREATE_COMPLETE':
+            raise RuntimeError('the stack did not complete: %s' % status)
+        outputs = {o['output_key']: o['output_value'] for o in
+                   heat.stacks.get(stack_id).outputs}
+        rid = outputs['ha_router_id']
+        say('outputs: %s' % json.dumps(outputs, sort_keys=True))
+        self.print_seed_points(rid, start_revision)
+        say()
+        say('openstack stack delete --wait ha-router-demo')
+        heat.stacks.delete(stack_id)
+        status, elapsed = self.wait(heat, stack_id, 'DELETE')
+        say('stack ha-router-demo: %s in %.2f s' % (status, elapsed))
+        left = [kv.key for kv in self.client.get_prefix('/')[0]
+                if rid in kv.key]
+        say('keys of %s left in etcd: %s' % (rid, left or 'none'))
+        return 0 if status == 'DELETE_COMPLETE' and not left else 1
+
+    def print_seed_points(self, rid, start_revision):
+        """The values written for the HA router, from etcd's history: the
+        job and job_state are already gone once the stack completes."""
+        first = {}
+        for ev in self.client.watch('/', start_revision, timeout=0.5):
+            if ev.type == etcd.PUT and rid in ev.kv.key and \
+                    not ev.kv.key.startswith(keys.JOBS_WORKING) and \
+                    ev.kv.key not in first:
+                first[ev.kv.key] = ev.kv.value
+        points = [('(1)', keys.config('ha_router', rid)),
+                  ('(2)', next((k for k in first
+                                if k.startswith(keys.JOBS_ALL)), None)),
+                  ('(3)', keys.job_state('ha_router', rid)),
+                  ('(4)', keys.state('ha_router', rid))]
+        for point, key in points:
+            say()
+            say('### Checking stored data at the point of %s in etcd' % point)
+            if key is None or key not in first:
+                say('(not written)')
+                continue
+            say(key)
+            say(json.dumps(json.loads(first[key]), indent=4))
+
+    # --- clean-up ----------------------------------------------------------
+
+    def cleanup(self):
+        if self.worker is not None:
+            self.worker.stop()
+        if self.engine is not None:
+            try:
+                self.engine.stop()
+            except Exception:
+                pass
+        if self.api is not None:
+            self.api.shutdown()
+        if self.client is not None and self.etcd_server is None:
+            for key in self.written + [keys.heat_template(n) for n in
+                                       self.created_templates]:
+                self.client.delete(key)
+        if self.etcd_server is not None:
+            self.etcd_server.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        say('cleaned up: everything the demo started or wrote is gone')
+
+
+def run(args):
+    demo = Demo(args)
+    try:
+        demo.start_etcd()
+        demo.load_templates()
+        demo.register_routers()
+        demo.start_worker()
+        demo.start_heat()
+        return demo.run_stack()
+    finally:
+        demo.cleanup()
