@@ -190,6 +190,13 @@ class EsiResource(resource.Resource):
         body, version, _marked = config
         new_body = self._update_body(body, prop_diff)
         new_body['status'] = 'PENDING_UPDATE'
+        if new_body == body:
+            # The same update again (Heat retried it, or the engine
+            # restarted): wait for the job already written.
+            state = self._read_state()
+            if state is None or not state['worker_state'].endswith(
+                    '_FAILED'):
+                return {'version': version, 'action': records.MODIFY}
         version += 1
         if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
                        new_body, version, records.MODIFY) is None:
@@ -243,6 +250,76 @@ class EsiResource(resource.Resource):
         config_key, state_key = self._keys()
         client().txn([], [etcd.delete(config_key), etcd.delete(state_key)],
                      key=config_key)
+
+    # --- cancel -----------------------------------------------------------
+
+    def _cancel(self, cookie):
+        """Withdraw the job of an action that Heat gave up on (a cancel or a
+        stack timeout), if no worker has claimed it yet; a claimed job runs
+        to its end and its result is recorded."""
+        if not cookie or self.resource_id is None:
+            return
+        prefix = keys.job(keys.job_prefix(
+            cookie['action'], self.handler, self.esi_type, self.resource_id,
+            cookie['version']))
+        for kv in client().get_prefix(prefix)[0]:
+            job_id = kv.key[len(keys.JOBS_ALL):]
+            ok, _ = client().txn(
+                [etcd.absent(keys.working(job_id)),
+                 etcd.mod_revision_is(kv.key, kv.mod_revision)],
+                [etcd.delete(kv.key)])
+            LOG.info('%(res)s: job %(job)s %(what)s', {
+                'res': self.name, 'job': job_id,
+                'what': 'withdrawn' if ok else 'already claimed, left to '
+                                               'finish'})
+
+    def handle_create_cancel(self, cookie):
+        self._cancel(cookie)
+
+    def handle_update_cancel(self, cookie):
+        self._cancel(cookie)
+
+    # --- check --------------------------------------------------------------
+
+    def _dependencies(self):
+        """[(label, resource_type, resource_id)] whose monitoring state a
+        stack check of this resource also reads."""
+        return []
+
+    def handle_check(self):
+        from heat_esi.worker.plugins import etcd_reader
+        kv, config = self._read_config()
+        if kv is None:
+            raise exception.Error(_('%s is missing from etcd')
+                                  % keys.config(self.esi_type,
+                                                self.resource_id))
+        body, version, _marked = config
+        state = self._read_state()
+        if state is None or state['version'] != version or not \
+                state['worker_state'].endswith('_COMPLETED') or \
+                state['error']:
+            raise exception.Error(
+                _('the last action on %(type)s %(id)s (version %(v)s) did '
+                  'not complete: %(state)s') % {
+                    'type': self.esi_type, 'id': self.resource_id,
+                    'v': version,
+                    'state': (state and (state['error'] or
+                                         state['worker_state']))
+                    or 'no state'})
+        down = []
+        for label, rtype, rid in self._dependencies():
+            try:
+                parts = etcd_reader.parts_of(client(), rtype, rid)
+            except exceptions.MalformedValue as exc:
+                parts = {'error': str(exc)}
+            if not parts or not all(v in etcd_reader.HEALTHY
+                                    for v in parts.values()):
+                down.append('%s %s %s is %s' % (
+                    label, rtype, rid, ', '.join(
+                        '%s %s' % p for p in sorted((parts or {}).items()))
+                    or 'not monitored'))
+        if down:
+            raise exception.Error('; '.join(down))
 
     # --- the worker's answer ------------------------------------------------
 

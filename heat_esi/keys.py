@@ -76,8 +76,14 @@ _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 def new_job_id(action, handler, resource_type, resource_id, version):
     """``<action>:<handler>:<type>:<id>:<version>:<5 chars of a-z0-9>``."""
     suffix = ''.join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return '%s:%s:%s:%s:%s:%s' % (action, handler, resource_type,
-                                  resource_id, version, suffix)
+    return job_prefix(action, handler, resource_type, resource_id,
+                      version) + suffix
+
+
+def job_prefix(action, handler, resource_type, resource_id, version):
+    """What every id of such a job starts with (all but the suffix)."""
+    return '%s:%s:%s:%s:%s:' % (action, handler, resource_type,
+                                resource_id, version)
 
 
 def job_name(resource_type, resource_id, version):

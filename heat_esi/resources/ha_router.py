@@ -63,14 +63,14 @@ class HaRouter(esi_resource.EsiResource):
             properties.Schema.STRING,
             _('ID of the ESI edge router that is primary in the pair.'),
             required=True,
-            constraints=[constraints.Length(min=1)]
+            constraints=[constraints.CustomConstraint('esi.edge_router')]
         ),
         SECONDARY_ROUTER_ID: properties.Schema(
             properties.Schema.STRING,
             _('ID of the ESI edge router that is secondary in the pair. It '
               'must differ from the primary router.'),
             required=True,
-            constraints=[constraints.Length(min=1)]
+            constraints=[constraints.CustomConstraint('esi.edge_router')]
         ),
         MAXIMUM_GATEWAYS: properties.Schema(
             properties.Schema.INTEGER,
@@ -114,6 +114,12 @@ class HaRouter(esi_resource.EsiResource):
                           'routers, both are %(id)s.')
                 % {'p': self.PRIMARY_ROUTER_ID, 's': self.SECONDARY_ROUTER_ID,
                    'id': primary})
+
+    def _dependencies(self):
+        return [('primary', 'edge_router',
+                 self.properties[self.PRIMARY_ROUTER_ID]),
+                ('secondary', 'edge_router',
+                 self.properties[self.SECONDARY_ROUTER_ID])]
 
     def _create_body(self, resource_id):
         maximum = self.properties[self.MAXIMUM_GATEWAYS]

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from heat_esi import keys
-from heat_esi import records
 from tests import esi_fixtures
 
 HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates', 'hot')
@@ -24,9 +23,7 @@ SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
 @pytest.fixture(scope='module')
 def routers(cloud):
     client = cloud.etcd.client()
-    for rid in (PRIMARY, SECONDARY):
-        client.put(keys.state('edge_router', rid),
-                   records.state('CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))
+    esi_fixtures.register_edge_routers(client, PRIMARY, SECONDARY)
     return client
 
 

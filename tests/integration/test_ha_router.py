@@ -21,6 +21,7 @@ SEED_DESCRIPTION = 'sample_ha_router'
 def heat(loaded, etcd_server):
     from oslo_config import cfg
     heat_engine.setup(etcd_server.port)
+    esi_fixtures.register_edge_routers(loaded)
     # Heat retries a failed create 5 times by default, with back-off; the
     # retry tests set it themselves.
     cfg.CONF.set_override('action_retry_limit', 0)
@@ -85,7 +86,8 @@ def test_create_writes_the_seed_config_and_job(heat, seed, stand_in):
         json.dumps(config).replace(seed_rid, rid))
 
     job_key, job = seed['(2)']
-    jobs = [ev.kv for ev in esi_fixtures.history(heat, keys.JOBS_ALL, 1)]
+    jobs = [ev.kv for ev in esi_fixtures.history(heat, keys.JOBS_ALL, 1)
+            if rid in ev.kv.key]
     assert len(jobs) == 1
     job_id = jobs[0].key[len(keys.JOBS_ALL):]
     assert keys.parse_job_id(job_id)['resource_id'] == rid
@@ -184,10 +186,7 @@ def test_retried_create_never_duplicates(heat, stand_in):
 
 
 def routers_active(client, state='ACTIVE'):
-    for rid in ('792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198',
-                '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'):
-        client.put(keys.state('edge_router', rid),
-                   records.state('CREATE_COMPLETED', 1, {'router': state}))
+    esi_fixtures.register_edge_routers(client, state=state)
 
 
 def resource_keys(client, rid):
