@@ -74,6 +74,40 @@ worker_opts = [
 ]
 
 
+SNMP_GROUP = 'snmp'
+MONITOR_GROUP = 'monitor'
+
+snmp_opts = [
+    cfg.PortOpt('port', default=161,
+                help='UDP port of the devices\' SNMP agents.'),
+    cfg.DictOpt('communities', default={}, secret=True,
+                help='SNMP v2c communities by the name a template uses, '
+                     'such as EDGE_ROUTER_COMMUNITY:secret. The names are '
+                     'in etcd; the secrets only here, and never logged.'),
+    cfg.FloatOpt('request_timeout', default=1.0, min=0.1,
+                 help='Seconds to wait for one SNMP answer.'),
+    cfg.IntOpt('retries', default=0, min=0,
+               help='SNMP retransmissions of one request.'),
+    cfg.FloatOpt('check_timeout', default=10.0, min=0.0,
+                 help='Default seconds a router, switch or physical_port '
+                      'element of a job keeps trying before the job fails. '
+                      'A template element overrides it with "timeout".'),
+    cfg.FloatOpt('uptime_interval', default=1.0, min=0.1,
+                 help='Seconds between the two sysUpTime reads of a '
+                      'router or switch.'),
+]
+
+monitor_opts = [
+    cfg.BoolOpt('enabled', default=True,
+                help='Keep polling the devices of created resources and '
+                     'write /monitoring when their state changes.'),
+    cfg.FloatOpt('interval', default=60.0, min=0.5,
+                 help='Seconds between two polls of one device.'),
+    cfg.ListOpt('resource_types', default=['edge_router'],
+                help='Resource types whose devices are polled.'),
+]
+
+
 def register_etcd_opts(conf):
     conf.register_opts(etcd_opts, group=ETCD_GROUP)
 
@@ -81,6 +115,8 @@ def register_etcd_opts(conf):
 def register_worker_opts(conf):
     register_etcd_opts(conf)
     conf.register_opts(worker_opts, group=WORKER_GROUP)
+    conf.register_opts(snmp_opts, group=SNMP_GROUP)
+    conf.register_opts(monitor_opts, group=MONITOR_GROUP)
 
 
 def list_opts():
@@ -90,4 +126,5 @@ def list_opts():
 
 def list_worker_opts():
     """Options read by esi-worker from its own configuration file."""
-    return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts)]
+    return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts),
+            (SNMP_GROUP, snmp_opts), (MONITOR_GROUP, monitor_opts)]

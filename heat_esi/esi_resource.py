@@ -38,6 +38,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
+from heat_esi.worker.plugins import etcd_reader
 
 LOG = logging.getLogger(__name__)
 
@@ -287,7 +288,6 @@ class EsiResource(resource.Resource):
         return []
 
     def handle_check(self):
-        from heat_esi.worker.plugins import etcd_reader
         kv, config = self._read_config()
         if kv is None:
             raise exception.Error(_('%s is missing from etcd')
@@ -314,8 +314,8 @@ class EsiResource(resource.Resource):
                 parts = {'error': str(exc)}
             if not parts or not all(v in etcd_reader.HEALTHY
                                     for v in parts.values()):
-                down.append('%s %s %s is %s' % (
-                    label, rtype, rid, ', '.join(
+                down.append('%s %s%s is %s' % (
+                    rtype, rid, ' (%s)' % label if label else '', ', '.join(
                         '%s %s' % p for p in sorted((parts or {}).items()))
                     or 'not monitored'))
         if down:
@@ -387,6 +387,11 @@ class EsiResource(resource.Resource):
             return {}
         body, version, marked = config
         state = self._read_state() or {}
+        if state:
+            # What a monitor saw last (/monitoring) wins over the state the
+            # worker found when the action ran.
+            state['state_monitoring'] = etcd_reader.parts_of(
+                client(), self.esi_type, self.resource_id) or {}
         shown = dict(body)
         shown.update(version=version, marked_for_deletion=marked,
                      worker_state=state.get('worker_state'),

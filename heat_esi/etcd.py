@@ -120,6 +120,12 @@ def get(key):
     return {'request_range': {'key': _b64(key)}}
 
 
+def get_prefix(prefix):
+    """Operation: read every key under *prefix* inside a transaction."""
+    return {'request_range': {'key': _b64(prefix),
+                              'range_end': _range_end(prefix)}}
+
+
 def _reason(exc):
     detail = getattr(exc, 'detail_text', None) or str(exc) or \
         exc.__class__.__name__

@@ -37,9 +37,11 @@ def workers(tmp_path, etcd_server):
     """Start real esi-worker processes: workers(n, **[worker] options)."""
     started = []
 
-    def start(count=1, **options):
+    def start(count=1, sections=None, **options):
         options.setdefault('claim_ttl', 5)
         options.setdefault('etcd_reader_retry_interval', 0.05)
+        # The device monitor only where a test asks for it.
+        options['sections'] = sections or {'monitor': {'enabled': 'false'}}
         procs = [esi_fixtures.WorkerProcess(
             str(tmp_path), etcd_server.port,
             name='worker%d' % (len(started) + i), **options)

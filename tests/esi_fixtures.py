@@ -20,11 +20,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, 'fixtures', 'CreateHaRouter_01.md')
 
 
-def write_worker_conf(path, etcd_port, debug=True, **worker):
+def write_worker_conf(path, etcd_port, debug=True, sections=None,
+                      **worker):
+    """A worker's config file: *worker* options go to [worker], *sections*
+    is {group: {option: value}} for the others."""
     lines = ['[DEFAULT]', 'debug = %s' % str(debug).lower(), '',
              '[esi_etcd]', 'host = 127.0.0.1', 'port = %d' % etcd_port, '',
              '[worker]']
     lines += ['%s = %s' % kv for kv in sorted(worker.items())]
+    for group, options in sorted((sections or {}).items()):
+        lines += ['', '[%s]' % group]
+        lines += ['%s = %s' % kv for kv in sorted(options.items())]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path

@@ -22,6 +22,7 @@ import stevedore
 
 from heat_esi import conf
 from heat_esi import etcd
+from heat_esi.worker.monitor import Monitor
 from heat_esi.worker import service
 
 LOG = logging.getLogger(__name__)
@@ -65,8 +66,20 @@ def main(argv=None):
     except Exception as exc:
         LOG.error('esi-worker cannot start: %s', exc)
         return 1
+    monitor = None
+    if config.monitor.enabled and 'monitoring_worker' in handlers:
+        monitor = Monitor(client, handlers['monitoring_worker'].plugins,
+                          lambda: worker.lease_id,
+                          interval=config.monitor.interval,
+                          resource_types=config.monitor.resource_types)
+        monitor.start()
+        LOG.info('monitoring %s every %s s as member %s',
+                 ', '.join(config.monitor.resource_types),
+                 config.monitor.interval, monitor.member_id)
     while not stop.wait(1.0):
         pass
+    if monitor is not None:
+        monitor.stop()
     worker.stop()
     return 0
 

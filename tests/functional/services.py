@@ -80,7 +80,7 @@ class RabbitMQ(object):
         server = os.path.join(RABBIT_BIN, 'rabbitmq-server')
         if not os.path.exists(server):
             raise RuntimeError('rabbitmq-server is not installed: run '
-                               'tools/ensure-rabbitmq.sh (apt-get install '
+                               'tools/ensure-services.sh (apt-get install '
                                'rabbitmq-server)')
         with open(os.path.join(self.dir, 'plugins'), 'w') as f:
             f.write('[].\n')

@@ -1,0 +1,146 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+from heat.common.i18n import _
+from heat.engine import attributes
+from heat.engine import constraints
+from heat.engine import properties
+from heat.engine import support
+
+from heat_esi import esi_resource
+
+
+class EdgeRouter(esi_resource.EsiResource):
+    """An ESI edge router: a network device that ESI monitors over SNMP.
+
+    The router's configuration and a monitoring job are written to etcd; an
+    esi-worker checks that the device answers SNMP, and keeps polling it
+    afterwards, writing its state to /monitoring when it changes.
+    """
+
+    support_status = support.SupportStatus(version='1.0.0')
+
+    esi_type = 'edge_router'
+
+    PROPERTIES = (
+        NAME, DESCRIPTION, IP, SSH_PORT, AUTONOMOUS_SYSTEM, LOGIN, PASSWORD,
+    ) = (
+        'name', 'description', 'ip', 'ssh_port', 'autonomous_system',
+        'login', 'password',
+    )
+
+    ATTRIBUTES = (
+        STATUS, STATE_MONITORING, WORKER_STATE,
+    ) = (
+        'status', 'state_monitoring', 'worker_state',
+    )
+
+    properties_schema = {
+        NAME: properties.Schema(
+            properties.Schema.STRING,
+            _('Name of the edge router. Defaults to a name generated from '
+              'the stack and resource names.'),
+            update_allowed=True
+        ),
+        DESCRIPTION: properties.Schema(
+            properties.Schema.STRING,
+            _('Description of the edge router.'),
+            default='',
+            update_allowed=True
+        ),
+        IP: properties.Schema(
+            properties.Schema.STRING,
+            _('Management IP address of the router, where its SNMP agent '
+              'answers.'),
+            required=True,
+            constraints=[constraints.CustomConstraint('ip_addr')]
+        ),
+        SSH_PORT: properties.Schema(
+            properties.Schema.INTEGER,
+            _('Port of the router\'s SSH (NETCONF) service.'),
+            default=830,
+            constraints=[constraints.Range(min=1, max=65535)],
+            update_allowed=True
+        ),
+        AUTONOMOUS_SYSTEM: properties.Schema(
+            properties.Schema.INTEGER,
+            _('BGP autonomous system number of the router.'),
+            constraints=[constraints.Range(min=1, max=4294967295)],
+            update_allowed=True
+        ),
+        LOGIN: properties.Schema(
+            properties.Schema.STRING,
+            _('User name ESI logs in to the router with.'),
+            default='',
+            update_allowed=True
+        ),
+        PASSWORD: properties.Schema(
+            properties.Schema.STRING,
+            _('Password ESI logs in to the router with. It is kept out of '
+              'logs, events and outputs; pass it through a hidden template '
+              'parameter.'),
+            default='',
+            update_allowed=True
+        ),
+    }
+
+    attributes_schema = {
+        STATUS: attributes.Schema(
+            _('Status of the router: ACTIVE once the worker found it up, '
+              'ERROR when it failed, otherwise the PENDING_* status of its '
+              'configuration.'),
+            type=attributes.Schema.STRING
+        ),
+        STATE_MONITORING: attributes.Schema(
+            _('State of the router as last monitored, such as '
+              '{"router": "UP"}.'),
+            type=attributes.Schema.MAP
+        ),
+        WORKER_STATE: attributes.Schema(
+            _('Last state reported by the worker, such as '
+              'CREATE_COMPLETED.'),
+            type=attributes.Schema.STRING
+        ),
+    }
+
+    def _dependencies(self):
+        return [('', self.esi_type, self.resource_id)]
+
+    def _create_body(self, resource_id):
+        return {
+            'status': 'PENDING_CREATE',
+            'name': (self.properties[self.NAME]
+                     or self.physical_resource_name()),
+            'ssh_port': self.properties[self.SSH_PORT],
+            'ip': self.properties[self.IP],
+            'autonomous_system': self.properties[self.AUTONOMOUS_SYSTEM],
+            'tenant_id': self.stack.context.project_id,
+            'login': self.properties[self.LOGIN],
+            'password': self.properties[self.PASSWORD],
+            'id': resource_id,
+            'description': self.properties[self.DESCRIPTION],
+        }
+
+    def _update_body(self, body, prop_diff):
+        new = super(EdgeRouter, self)._update_body(body, prop_diff)
+        if self.NAME in prop_diff and not prop_diff[self.NAME]:
+            new['name'] = self.physical_resource_name()
+        return new
+
+    def _show_resource(self):
+        shown = super(EdgeRouter, self)._show_resource()
+        shown.pop(self.PASSWORD, None)
+        return shown
+
+
+def resource_mapping():
+    return {'ESI::EdgeRouter': EdgeRouter}

@@ -1,0 +1,184 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""SNMP resource plugins: router, switch and physical_port.
+
+A template element names its community by *name* (``community_name``, for
+instance EDGE_ROUTER_COMMUNITY); the secret itself comes from the worker's
+``[snmp] communities`` option, so it is never in etcd, a job or a log.
+"""
+
+import asyncio
+import time
+
+from oslo_log import log as logging
+
+from heat_esi import exceptions
+
+LOG = logging.getLogger(__name__)
+
+SYS_UPTIME = '1.3.6.1.2.1.1.3.0'
+IF_NAME = '1.3.6.1.2.1.31.1.1.1.1'
+IF_OPER_STATUS = '1.3.6.1.2.1.2.2.1.8'
+UP, DOWN = 'UP', 'DOWN'
+
+
+class NoAnswer(exceptions.EsiError):
+    """The device did not answer, or answered with an SNMP error."""
+
+
+class Snmp(object):
+    """SNMP v2c reads with pysnmp's asyncio API, from a worker thread."""
+
+    def __init__(self, conf):
+        self.port = conf.snmp.port
+        self.timeout = conf.snmp.request_timeout
+        self.retries = conf.snmp.retries
+        self._communities = conf.snmp.communities or {}
+
+    def community(self, name):
+        try:
+            return self._communities[name]
+        except KeyError:
+            raise exceptions.JobFailed(
+                'no SNMP community named %s in [snmp] communities' % name)
+
+    def get(self, host, community, oid):
+        return asyncio.run(self._get(host, community, oid))
+
+    def walk(self, host, community, oid):
+        return asyncio.run(self._walk(host, community, oid))
+
+    async def _target(self, host):
+        from pysnmp.hlapi.v3arch import asyncio as hlapi
+        return await hlapi.UdpTransportTarget.create(
+            (host, self.port), timeout=self.timeout, retries=self.retries)
+
+    async def _get(self, host, community, oid):
+        from pysnmp.hlapi.v3arch import asyncio as hlapi
+        engine = hlapi.SnmpEngine()
+        try:
+            err, status, index, binds = await hlapi.get_cmd(
+                engine, hlapi.CommunityData(community, mpModel=1),
+                await self._target(host), hlapi.ContextData(),
+                hlapi.ObjectType(hlapi.ObjectIdentity(oid)))
+        finally:
+            engine.close_dispatcher()
+        if err or status:
+            raise NoAnswer('%s:%s: %s' % (host, self.port,
+                                          err or status.prettyPrint()))
+        return binds[0][1]
+
+    async def _walk(self, host, community, oid):
+        from pysnmp.hlapi.v3arch import asyncio as hlapi
+        engine = hlapi.SnmpEngine()
+        found = []
+        try:
+            async for err, status, index, binds in hlapi.walk_cmd(
+                    engine, hlapi.CommunityData(community, mpModel=1),
+                    await self._target(host), hlapi.ContextData(),
+                    hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
+                    lexicographicMode=False):
+                if err or status:
+                    raise NoAnswer('%s:%s: %s' % (
+                        host, self.port, err or status.prettyPrint()))
+                found += [(str(name), value) for name, value in binds]
+        finally:
+            engine.close_dispatcher()
+        return found
+
+
+class SnmpPlugin(object):
+    """check() answers a job (retrying until the element's timeout);
+    poll() answers the monitor once, UP or DOWN."""
+
+    def __init__(self, client, conf):
+        self.snmp = Snmp(conf)
+        self.check_timeout = conf.snmp.check_timeout
+        self.uptime_interval = conf.snmp.uptime_interval
+
+    def _probe(self, props, abort):
+        raise NotImplementedError()
+
+    def where(self, props):
+        raise NotImplementedError()
+
+    def poll(self, props, abort):
+        try:
+            return UP if self._probe(props, abort) else DOWN
+        except NoAnswer:
+            return DOWN
+
+    def check(self, props, abort):
+        timeout = float(props.get('timeout', self.check_timeout))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._probe(props, abort):
+                    return 'ACTIVE'
+                why = 'it answers but is not up'
+            except NoAnswer as exc:
+                why = 'no SNMP answer (%s)' % exc
+            if time.monotonic() >= deadline:
+                raise exceptions.JobFailed(
+                    '%s is not UP after %s s: %s'
+                    % (self.where(props), timeout, why))
+            if abort.wait(min(1.0, max(0, deadline - time.monotonic()))):
+                raise exceptions.JobInterrupted()
+
+
+class Router(SnmpPlugin):
+    """UP when sysUpTime grows between two reads a moment apart."""
+
+    def where(self, props):
+        return 'router %s' % props.get('ip')
+
+    def _probe(self, props, abort):
+        try:
+            host = props['ip']
+            community = self.snmp.community(props['community_name'])
+        except KeyError as exc:
+            raise exceptions.JobFailed('missing property %s' % exc)
+        first = int(self.snmp.get(host, community, SYS_UPTIME))
+        if abort.wait(self.uptime_interval):
+            raise exceptions.JobInterrupted()
+        second = int(self.snmp.get(host, community, SYS_UPTIME))
+        return second > first
+
+
+class Switch(Router):
+
+    def where(self, props):
+        return 'switch %s' % props.get('ip')
+
+
+class PhysicalPort(SnmpPlugin):
+    """UP when the interface named ``name`` has ifOperStatus up(1)."""
+
+    def where(self, props):
+        return 'interface %s of %s' % (props.get('name'),
+                                       props.get('device_ip'))
+
+    def _probe(self, props, abort):
+        try:
+            host, name = props['device_ip'], props['name']
+            community = self.snmp.community(props['community_name'])
+        except KeyError as exc:
+            raise exceptions.JobFailed('missing property %s' % exc)
+        for oid, value in self.snmp.walk(host, community, IF_NAME):
+            if str(value) == name:
+                index = oid.rsplit('.', 1)[1]
+                status = self.snmp.get(host, community,
+                                       '%s.%s' % (IF_OPER_STATUS, index))
+                return int(status) == 1
+        raise exceptions.JobFailed('%s: no interface named %s'
+                                   % (host, name))

@@ -1,0 +1,161 @@
+"""ESI::EdgeRouter with real SNMP agents, a whole HA pair from one HOT
+template, and continuous monitoring; in-process Heat, real etcd, real
+esi-worker processes, real snmpd."""
+
+from tests import heat_engine  # noqa: F401  (before any heat import)
+
+import json
+import logging
+import os
+import time
+
+import pytest
+
+from heat_esi import keys
+from tests import esi_fixtures
+from tests import snmp_agents
+
+HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates',
+                   'hot', 'ha_router_pair.yaml')
+PASSWORD = 'pa55-never-logged'
+INTERVAL = 1.0
+
+
+@pytest.fixture
+def agents(tmp_path):
+    port = snmp_agents.free_udp_port('127.0.0.2')
+    started = [snmp_agents.SnmpAgent(str(tmp_path), host, port).start()
+               for host in ('127.0.0.2', '127.0.0.3')]
+    yield started
+    for agent in started:
+        agent.stop()
+
+
+@pytest.fixture
+def heat(loaded, etcd_server, caplog):
+    from oslo_config import cfg
+    heat_engine.setup(etcd_server.port)
+    cfg.CONF.set_override('action_retry_limit', 0)
+    caplog.set_level(logging.DEBUG)
+    yield loaded
+    cfg.CONF.clear_override('action_retry_limit')
+
+
+@pytest.fixture
+def snmp_workers(workers, agents):
+    def start(count=1, check_timeout=5):
+        return workers(count, sections={
+            'snmp': {'port': agents[0].port, 'request_timeout': 0.3,
+                     'check_timeout': check_timeout,
+                     'uptime_interval': 0.5,
+                     'communities': 'EDGE_ROUTER_COMMUNITY:%s'
+                     % snmp_agents.COMMUNITY},
+            'monitor': {'interval': INTERVAL}})
+    return start
+
+
+def pair_stack(primary='127.0.0.2', secondary='127.0.0.3'):
+    with open(HOT) as f:
+        template = f.read()
+    return heat_engine.stack(template, params={'parameters': {
+        'primary_ip': primary, 'secondary_ip': secondary,
+        'password': PASSWORD}})
+
+
+def monitoring_of(client, rid):
+    kv = client.get(keys.monitoring('edge_router', rid))
+    return json.loads(kv.value) if kv else None
+
+
+def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
+                                                   agents, caplog):
+    procs = snmp_workers(1)
+    stk = pair_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    primary = stk['primary_router'].resource_id
+    secondary = stk['secondary_router'].resource_id
+    for rid in (primary, secondary):
+        esi_fixtures.wait_until(
+            lambda: monitoring_of(heat, rid) == {'router': 'UP',
+                                                 'version': 1},
+            timeout=3 * INTERVAL + 5, message='/monitoring UP of %s' % rid)
+    assert stk['ha_router'].FnGetAtt('state_monitoring') == {
+        'primary': 'ACTIVE', 'secondary': 'ACTIVE'}
+    assert 'password' not in stk['primary_router'].FnGetAtt('show')
+    stk.check()
+    assert stk.state == ('CHECK', 'COMPLETE'), stk.status_reason
+
+    # One agent stops: DOWN within one interval (plus the poll itself).
+    agents[1].stop()
+    stopped = time.monotonic()
+    esi_fixtures.wait_until(
+        lambda: monitoring_of(heat, secondary) == {'router': 'DOWN',
+                                                   'version': 1},
+        timeout=INTERVAL + 3, message='/monitoring DOWN')
+    print('DOWN seen %.1f s after the agent stopped'
+          % (time.monotonic() - stopped))
+    assert monitoring_of(heat, primary)['router'] == 'UP'
+    stk.check()
+    assert stk.state == ('CHECK', 'FAILED')
+    # Heat stops at the first resource whose check fails: the secondary
+    # router itself, or the HA router over it; either names the router.
+    assert 'edge_router %s' % secondary in stk.status_reason
+    assert 'is router DOWN' in stk.status_reason
+    ha = stk['ha_router']
+    ha.state_set(ha.CREATE, ha.COMPLETE)
+    with pytest.raises(Exception) as err:
+        for _ in ha.check():
+            pass
+    assert 'edge_router %s (secondary) is router DOWN' % secondary in \
+        str(err.value)
+
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    time.sleep(INTERVAL * 2)     # a monitor must not write it back
+    assert heat.get_prefix('/monitoring/')[0] == []
+
+    logs = caplog.text + ''.join(p.log() for p in procs)
+    assert PASSWORD not in logs
+    assert snmp_agents.COMMUNITY not in logs
+
+
+def test_address_where_nothing_answers_fails_the_create(heat, snmp_workers,
+                                                        caplog):
+    procs = snmp_workers(1, check_timeout=2)
+    stk = pair_stack(primary='127.0.0.9')
+    start = time.monotonic()
+    stk.create()
+    elapsed = time.monotonic() - start
+    assert stk.state == ('CREATE', 'FAILED')
+    reason = stk['primary_router'].status_reason
+    assert 'router 127.0.0.9 is not UP after 2.0 s' in reason
+    assert 'no SNMP answer' in reason
+    assert elapsed < 2 + 5
+    logs = caplog.text + ''.join(p.log() for p in procs)
+    assert PASSWORD not in logs and snmp_agents.COMMUNITY not in logs
+
+
+def test_two_workers_share_the_devices(heat, snmp_workers, agents):
+    procs = snmp_workers(2)
+    stk = pair_stack()
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    ids = [stk[r].resource_id for r in ('primary_router',
+                                        'secondary_router')]
+    for rid in ids:
+        esi_fixtures.wait_until(lambda: monitoring_of(heat, rid),
+                                timeout=3 * INTERVAL + 5)
+    time.sleep(3 * INTERVAL)
+    # Each device is written once (first result), by one worker.
+    for rid in ids:
+        writes = [ev for ev in esi_fixtures.history(
+            heat, keys.monitoring('edge_router', rid), 1)]
+        assert len(writes) == 1
+    # A worker dies: its devices move to the other one.
+    procs[0].proc.kill()
+    procs[0].proc.wait()
+    agents[0].stop()
+    esi_fixtures.wait_until(
+        lambda: monitoring_of(heat, ids[0])['router'] == 'DOWN',
+        timeout=5 + 3 * INTERVAL, message='DOWN after the worker died')

@@ -1,0 +1,50 @@
+"""Real SNMP agents (Debian's snmpd) on loopback addresses, for the tests."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+COMMUNITY = 'n0t-in-any-log'
+
+
+def free_udp_port(host):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class SnmpAgent(object):
+    """snmpd answering COMMUNITY on udp:<host>:<port>."""
+
+    def __init__(self, directory, host, port):
+        self.host, self.port = host, port
+        self.dir = os.path.join(directory, 'snmpd-%s' % host)
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, 'snmpd.conf')
+        with open(self.conf, 'w') as f:
+            f.write('agentAddress udp:%s:%d\nrocommunity %s default\n'
+                    % (host, port, COMMUNITY))
+        self.proc = None
+
+    def start(self):
+        snmpd = shutil.which('snmpd') or '/usr/sbin/snmpd'
+        if not os.path.exists(snmpd):
+            raise RuntimeError('snmpd is not installed: apt-get install '
+                               'snmpd (tools/ensure-services.sh)')
+        self.proc = subprocess.Popen(
+            [snmpd, '-f', '-Lo', '-C', '-c', self.conf,
+             '-p', os.path.join(self.dir, 'pid')],
+            stdout=open(os.path.join(self.dir, 'log'), 'ab'),
+            stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise RuntimeError('snmpd on %s:%d exited' % (self.host,
+                                                          self.port))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
