@@ -104,6 +104,13 @@ def test_stack_update_and_delete(cloud, routers):
     state = json.loads(routers.get(keys.state('ha_router', rid)).value)
     assert state['version'] == 2
     assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
+    # A new router id replaces the resource, and the dry run says so.
+    third = '5e552b8f-0000-4000-8000-000000000003'
+    esi_fixtures.register_edge_routers(routers, third)
+    dry = json.loads(cloud.openstack(
+        'stack', 'update', '--dry-run', '--existing', '--parameter',
+        'secondary_router_id=' + third, 'lifecycle', '-f', 'json').stdout)
+    assert [r['resource_name'] for r in dry['replaced']] == ['ha_router']
     cloud.openstack('stack', 'delete', '--wait', '--yes', 'lifecycle')
     assert [kv.key for kv in routers.get_prefix('/')[0]
             if rid in kv.key] == []
