@@ -63,6 +63,7 @@ def main():
     try:
         client = server.client()
         templates.store(client, templates.load_dir())
+        esi_fixtures.register_edge_routers(client)
         heat_engine.setup(server.port)
         threading.Thread(target=stand_in, args=(server.client(), stop),
                          daemon=True).start()

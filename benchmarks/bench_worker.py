@@ -1,7 +1,7 @@
 """esi-worker throughput and latency against a real etcd (not a test).
 
 In one run:
-- raw: the etcd requests one ha_router job needs (claim, template read,
+- raw: the etcd requests one ha_router job needs (claim with its template,
   two router reads, job_state, finish), issued back to back by one client;
 - jobs/s of 1 and of 2 real esi-worker processes on N ready jobs;
 - job write -> /state latency, one job at a time, median and p99.
@@ -61,11 +61,12 @@ def raw_rate(client, count):
         job_id = kv.key[len(keys.JOBS_ALL):]
         handler, job, _ = records.parse_job(kv.key, kv.value)
         rid = job['resource_id']
+        # The claim reads the job's template in the same transaction.
         client.txn([etcd.absent(keys.working(job_id)),
                     etcd.mod_revision_is(kv.key, kv.mod_revision)],
                    [etcd.put(keys.working(job_id), 'c', lease=lease),
-                    etcd.put(kv.key, [handler, job, 0])])
-        templates.fetch(client, 'ha_router_monitoring')
+                    etcd.put(kv.key, [handler, job, 0]),
+                    etcd.get(keys.heat_template('ha_router_monitoring'))])
         etcd_reader.parts_of(client, 'edge_router', PRIMARY)
         etcd_reader.parts_of(client, 'edge_router', SECONDARY)
         fence = etcd.value_is(keys.working(job_id), 'c')

@@ -30,6 +30,8 @@ from oslo_log import log as logging
 
 from heat.common import exception
 from heat.common.i18n import _
+from heat.engine import attributes
+from heat.engine import properties
 from heat.engine import resource
 
 from heat_esi import conf
@@ -64,6 +66,41 @@ def client():
     return _clients[settings]
 
 
+def naming_properties(what):
+    """The name and description properties of every ESI resource."""
+    return {
+        'name': properties.Schema(
+            properties.Schema.STRING,
+            _('Name of the %s. Defaults to a name generated from the stack '
+              'and resource names.') % what,
+            update_allowed=True
+        ),
+        'description': properties.Schema(
+            properties.Schema.STRING,
+            _('Description of the %s.') % what,
+            default='',
+            update_allowed=True
+        ),
+    }
+
+
+def state_attributes(what):
+    """The status and worker_state attributes of every ESI resource."""
+    return {
+        'status': attributes.Schema(
+            _('Status of the %s: ACTIVE once the worker found it up, DOWN '
+              'when its monitoring says so, ERROR when the worker failed, '
+              'otherwise the PENDING_* status of its configuration.') % what,
+            type=attributes.Schema.STRING
+        ),
+        'worker_state': attributes.Schema(
+            _('Last state reported by the worker, such as '
+              'CREATE_COMPLETED.'),
+            type=attributes.Schema.STRING
+        ),
+    }
+
+
 class EsiResource(resource.Resource):
     """Base class of the resources whose work an esi-worker does."""
 
@@ -81,7 +118,12 @@ class EsiResource(resource.Resource):
         """The /config body after an in-place update of *prop_diff*."""
         body = dict(body)
         body.update(prop_diff)
+        if 'name' in prop_diff and not prop_diff['name']:
+            body['name'] = self.physical_resource_name()
         return body
+
+    def _name(self):
+        return self.properties['name'] or self.physical_resource_name()
 
     # --- keys and etcd ----------------------------------------------------
 

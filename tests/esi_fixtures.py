@@ -132,3 +132,13 @@ def register_edge_routers(client, *ids, state='ACTIVE'):
             {'id': rid, 'name': 'router-' + rid[:4], 'status': 'ACTIVE'}, 1))
         client.put(keys.state('edge_router', rid),
                    records.state('CREATE_COMPLETED', 1, {'router': state}))
+
+
+def resource_keys(client, resource_id):
+    """Every key in etcd that belongs to *resource_id*."""
+    found = []
+    for prefix in ('/config/', '/jobs/', '/esi-worker/', '/state/',
+                   '/monitoring/'):
+        found += [kv.key for kv in client.get_prefix(prefix)[0]
+                  if resource_id in kv.key]
+    return found

@@ -133,35 +133,10 @@ class Demo(object):
             pass
         from oslo_config import cfg
         from oslo_log import log as logging
-        from heat_esi import resources
-        heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
-        paste = os.path.join(self.dir, 'api-paste.ini')
-        shutil.copy(os.path.join(heat_etc, 'api-paste.ini'), paste)
-        heat_conf = os.path.join(self.dir, 'heat.conf')
-        with open(heat_conf, 'w') as f:
-            f.write('\n'.join([
-                '[DEFAULT]',
-                'transport_url = fake://',
-                'plugin_dirs = %s' % os.path.dirname(resources.__file__),
-                'environment_dir = %s' % os.path.join(heat_etc,
-                                                      'environment.d'),
-                'template_dir = %s' % os.path.join(heat_etc, 'templates'),
-                'deferred_auth_method = password',
-                'log_file = %s' % os.path.join(self.dir, 'heat.log'),
-                'action_retry_limit = 0',
-                '[database]',
-                'connection = sqlite:///%s' % os.path.join(self.dir,
-                                                           'heat.sqlite'),
-                '[paste_deploy]',
-                'flavor = noauth',
-                'api_paste_config = %s' % paste,
-                '[oslo_policy]',
-                'enforce_new_defaults = false',
-                '[esi_etcd]',
-                'host = %s' % self.client.host,
-                'port = %s' % self.client.port,
-                'protocol = %s' % self.client.protocol,
-            ]) + '\n')
+        from heat_esi import noauth_heat
+        heat_conf = noauth_heat.write_heat_conf(
+            self.dir, 'fake://', self.client,
+            ['log_file = %s' % os.path.join(self.dir, 'heat.log')])
         from heat.common import config
         from heat.common import messaging
         logging.register_options(cfg.CONF)

@@ -44,19 +44,8 @@ class EdgeRouter(esi_resource.EsiResource):
         'status', 'state_monitoring', 'worker_state',
     )
 
-    properties_schema = {
-        NAME: properties.Schema(
-            properties.Schema.STRING,
-            _('Name of the edge router. Defaults to a name generated from '
-              'the stack and resource names.'),
-            update_allowed=True
-        ),
-        DESCRIPTION: properties.Schema(
-            properties.Schema.STRING,
-            _('Description of the edge router.'),
-            default='',
-            update_allowed=True
-        ),
+    properties_schema = esi_resource.naming_properties(_('edge router'))
+    properties_schema.update({
         IP: properties.Schema(
             properties.Schema.STRING,
             _('Management IP address of the router, where its SNMP agent '
@@ -91,26 +80,16 @@ class EdgeRouter(esi_resource.EsiResource):
             default='',
             update_allowed=True
         ),
-    }
+    })
 
-    attributes_schema = {
-        STATUS: attributes.Schema(
-            _('Status of the router: ACTIVE once the worker found it up, '
-              'ERROR when it failed, otherwise the PENDING_* status of its '
-              'configuration.'),
-            type=attributes.Schema.STRING
-        ),
+    attributes_schema = esi_resource.state_attributes(_('edge router'))
+    attributes_schema.update({
         STATE_MONITORING: attributes.Schema(
             _('State of the router as last monitored, such as '
               '{"router": "UP"}.'),
             type=attributes.Schema.MAP
         ),
-        WORKER_STATE: attributes.Schema(
-            _('Last state reported by the worker, such as '
-              'CREATE_COMPLETED.'),
-            type=attributes.Schema.STRING
-        ),
-    }
+    })
 
     def _dependencies(self):
         return [('', self.esi_type, self.resource_id)]
@@ -118,8 +97,7 @@ class EdgeRouter(esi_resource.EsiResource):
     def _create_body(self, resource_id):
         return {
             'status': 'PENDING_CREATE',
-            'name': (self.properties[self.NAME]
-                     or self.physical_resource_name()),
+            'name': self._name(),
             'ssh_port': self.properties[self.SSH_PORT],
             'ip': self.properties[self.IP],
             'autonomous_system': self.properties[self.AUTONOMOUS_SYSTEM],
@@ -129,12 +107,6 @@ class EdgeRouter(esi_resource.EsiResource):
             'id': resource_id,
             'description': self.properties[self.DESCRIPTION],
         }
-
-    def _update_body(self, body, prop_diff):
-        new = super(EdgeRouter, self)._update_body(body, prop_diff)
-        if self.NAME in prop_diff and not prop_diff[self.NAME]:
-            new['name'] = self.physical_resource_name()
-        return new
 
     def _show_resource(self):
         shown = super(EdgeRouter, self)._show_resource()

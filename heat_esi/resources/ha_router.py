@@ -46,19 +46,8 @@ class HaRouter(esi_resource.EsiResource):
         'status', 'available_gateways', 'state_monitoring', 'worker_state',
     )
 
-    properties_schema = {
-        NAME: properties.Schema(
-            properties.Schema.STRING,
-            _('Name of the HA router. Defaults to a name generated from the '
-              'stack and resource names.'),
-            update_allowed=True
-        ),
-        DESCRIPTION: properties.Schema(
-            properties.Schema.STRING,
-            _('Description of the HA router.'),
-            default='',
-            update_allowed=True
-        ),
+    properties_schema = esi_resource.naming_properties(_('HA router'))
+    properties_schema.update({
         PRIMARY_ROUTER_ID: properties.Schema(
             properties.Schema.STRING,
             _('ID of the ESI edge router that is primary in the pair.'),
@@ -79,15 +68,10 @@ class HaRouter(esi_resource.EsiResource):
             constraints=[constraints.Range(min=1)],
             update_allowed=True
         ),
-    }
+    })
 
-    attributes_schema = {
-        STATUS: attributes.Schema(
-            _('Status of the HA router: ACTIVE once the worker found both '
-              'edge routers active, ERROR when it failed, otherwise the '
-              'PENDING_* status of its configuration.'),
-            type=attributes.Schema.STRING
-        ),
+    attributes_schema = esi_resource.state_attributes(_('HA router'))
+    attributes_schema.update({
         AVAILABLE_GATEWAYS: attributes.Schema(
             _('Number of gateways that can still be added.'),
             type=attributes.Schema.INTEGER
@@ -97,12 +81,7 @@ class HaRouter(esi_resource.EsiResource):
               'pair, such as {"primary": "ACTIVE", "secondary": "ACTIVE"}.'),
             type=attributes.Schema.MAP
         ),
-        WORKER_STATE: attributes.Schema(
-            _('Last state reported by the worker, such as '
-              'CREATE_COMPLETED.'),
-            type=attributes.Schema.STRING
-        ),
-    }
+    })
 
     def validate(self):
         super(HaRouter, self).validate()
@@ -132,8 +111,7 @@ class HaRouter(esi_resource.EsiResource):
             'tenant_id': self.stack.context.project_id,
             'available_gateways': maximum,
             'id': resource_id,
-            'name': (self.properties[self.NAME]
-                     or self.physical_resource_name()),
+            'name': self._name(),
         }
 
     def _update_body(self, body, prop_diff):
@@ -147,8 +125,6 @@ class HaRouter(esi_resource.EsiResource):
                       '%(u)s gateways are in use.')
                     % {'m': maximum, 'u': in_use})
             new['available_gateways'] = maximum - in_use
-        if self.NAME in prop_diff and not prop_diff[self.NAME]:
-            new['name'] = self.physical_resource_name()
         return new
 
 

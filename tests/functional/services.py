@@ -6,7 +6,6 @@ esi-worker, each its own process, each stopped by its process id.
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ import uuid
 
 import requests
 
+from heat_esi import noauth_heat
 from tests import esi_fixtures
 
 BIN = os.path.dirname(sys.executable)
@@ -130,43 +130,14 @@ class RabbitMQ(object):
 class Heat(object):
     """heat-engine and heat-api as separate processes, without keystone."""
 
-    def __init__(self, directory, transport_url, etcd_port):
+    def __init__(self, directory, transport_url, etcd_client):
         self.dir = directory
         self.api_port = esi_fixtures.free_port()
         self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
             self.api_port, PROJECT)
-        self.conf = os.path.join(directory, 'heat.conf')
-        heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
-        paste = os.path.join(directory, 'api-paste.ini')
-        shutil.copy(os.path.join(heat_etc, 'api-paste.ini'), paste)
-        import heat_esi.resources
-        plugin_dir = os.path.dirname(heat_esi.resources.__file__)
-        with open(self.conf, 'w') as f:
-            f.write('\n'.join([
-                '[DEFAULT]',
-                'transport_url = %s' % transport_url,
-                'plugin_dirs = %s' % plugin_dir,
-                'environment_dir = %s' % os.path.join(heat_etc,
-                                                      'environment.d'),
-                'template_dir = %s' % os.path.join(heat_etc, 'templates'),
-                'deferred_auth_method = password',
-                'num_engine_workers = 1',
-                'action_retry_limit = 0',
-                'debug = true',
-                '[database]',
-                'connection = sqlite:///%s' % os.path.join(directory,
-                                                           'heat.sqlite'),
-                '[paste_deploy]',
-                'flavor = noauth',
-                'api_paste_config = %s' % paste,
-                '[oslo_policy]',
-                'enforce_new_defaults = false',
-                '[heat_api]',
-                'bind_host = 127.0.0.1',
-                '[esi_etcd]',
-                'host = 127.0.0.1',
-                'port = %d' % etcd_port,
-            ]) + '\n')
+        self.conf = noauth_heat.write_heat_conf(
+            directory, transport_url, etcd_client,
+            ['num_engine_workers = 1', 'debug = true'])
         self.engine = self.api = None
 
     def start(self):
@@ -234,7 +205,8 @@ class Cloud(object):
     def start(self):
         self.etcd.start()
         self.rabbit.start()
-        self.heat = Heat(self.dir, self.rabbit.url, self.etcd.port).start()
+        self.heat = Heat(self.dir, self.rabbit.url,
+                         self.etcd.client()).start()
         self.worker = esi_fixtures.WorkerProcess(
             self.dir, self.etcd.port, name='esi-worker',
             etcd_reader_retry_interval=0.2, etcd_reader_timeout=5).start()

@@ -189,15 +189,6 @@ def routers_active(client, state='ACTIVE'):
     esi_fixtures.register_edge_routers(client, state=state)
 
 
-def resource_keys(client, rid):
-    found = []
-    for prefix in ('/config/', '/jobs/', '/esi-worker/', '/state/',
-                   '/monitoring/'):
-        found += [kv.key for kv in client.get_prefix(prefix)[0]
-                  if rid in kv.key]
-    return found
-
-
 def test_create_and_delete_with_a_real_worker(heat, workers, seed):
     routers_active(heat)
     workers(1)
@@ -210,7 +201,7 @@ def test_create_and_delete_with_a_real_worker(heat, workers, seed):
     assert json.loads(kv.value) == expected
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
-    assert resource_keys(heat, rid) == []
+    assert esi_fixtures.resource_keys(heat, rid) == []
 
 
 def test_update_in_place_with_a_real_worker(heat, workers):

@@ -31,15 +31,6 @@ def heat(loaded, etcd_server):
     cfg.CONF.clear_override('action_retry_limit')
 
 
-def keys_of(client, rid):
-    found = []
-    for prefix in ('/config/', '/jobs/', '/esi-worker/', '/state/',
-                   '/monitoring/'):
-        found += [kv.key for kv in client.get_prefix(prefix)[0]
-                  if rid in kv.key]
-    return found
-
-
 def update(stk, **props):
     new = stack_mod.Stack(stk.context, stk.name, template_mod.Template(
         heat_engine.ha_router_template(**props)))
@@ -56,7 +47,7 @@ def test_changing_a_router_id_replaces_the_resource(heat, workers):
     assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
     new = stk['ha'].resource_id
     assert new != old
-    assert keys_of(heat, old) == []
+    assert esi_fixtures.resource_keys(heat, old) == []
     config = json.loads(heat.get(keys.config('ha_router', new)).value)
     assert config['body']['secondary_router_id'] == THIRD
     assert config['version'] == 1
@@ -157,7 +148,7 @@ def test_failed_delete_can_be_finished_by_a_second_delete(heat, workers):
              records.state('DELETE_FAILED', 2, error='device said no'))
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
-    assert keys_of(heat, rid) == []
+    assert esi_fixtures.resource_keys(heat, rid) == []
 
 
 def test_delete_failure_is_reported_then_retried(heat, workers):
@@ -183,7 +174,7 @@ def test_delete_failure_is_reported_then_retried(heat, workers):
     workers(1)
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
-    assert keys_of(heat, rid) == []
+    assert esi_fixtures.resource_keys(heat, rid) == []
 
 
 def test_abandon_leaves_etcd_alone_and_adopt_resumes(heat, workers):
@@ -205,7 +196,7 @@ def test_abandon_leaves_etcd_alone_and_adopt_resumes(heat, workers):
     assert adopted['ha'].FnGetAtt('worker_state') == 'CREATE_COMPLETED'
     adopted.delete()
     assert adopted.state == ('DELETE', 'COMPLETE')
-    assert keys_of(heat, rid) == []
+    assert esi_fixtures.resource_keys(heat, rid) == []
 
 
 def test_heat_retries_a_failed_create_without_duplicates(heat, workers):
