@@ -298,6 +298,12 @@ class Etcd(object):
                 responses.append(resp)
         return bool(result.get('succeeded')), responses
 
+    def compact(self, revision):
+        """Drop the history before *revision* (what etcd's auto-compaction
+        does; watchers that lag behind it must re-read)."""
+        self._post('kv/compaction', {'revision': revision, 'physical': True},
+                   '(compaction)')
+
     # Leases ------------------------------------------------------------
 
     def grant_lease(self, ttl):

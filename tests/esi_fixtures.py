@@ -46,12 +46,13 @@ class WorkerProcess(object):
         self.log_path = os.path.join(directory, '%s.log' % name)
         self.proc = None
 
-    def start(self):
+    def start(self, wait=True):
         exe = os.path.join(os.path.dirname(sys.executable), 'esi-worker')
         self.proc = subprocess.Popen(
             [exe, '--config-file', self.conf, '--log-file', self.log_path],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        self.wait_for_log('esi-worker started')
+        if wait:
+            self.wait_for_log('esi-worker started')
         return self
 
     def log(self):

@@ -22,6 +22,7 @@ import stevedore
 
 from heat_esi import conf
 from heat_esi import etcd
+from heat_esi import exceptions
 from heat_esi.worker.monitor import Monitor
 from heat_esi.worker import service
 
@@ -61,11 +62,18 @@ def main(argv=None):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        worker.start()
-    except Exception as exc:
-        LOG.error('esi-worker cannot start: %s', exc)
-        return 1
+    delay = 1.0
+    while True:
+        try:
+            worker.start()
+            break
+        except exceptions.EtcdError as exc:
+            # etcd may come up after us (boot order, maintenance).
+            LOG.warning('esi-worker waits for etcd (retry in %.0f s): %s',
+                        delay, exc)
+        if stop.wait(delay):
+            return 0
+        delay = min(delay * 2, 30.0)
     monitor = None
     if config.monitor.enabled and 'monitoring_worker' in handlers:
         monitor = Monitor(client, handlers['monitoring_worker'].plugins,
