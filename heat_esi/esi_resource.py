@@ -31,6 +31,7 @@ from oslo_log import log as logging
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes
+from heat.engine import event
 from heat.engine import properties
 from heat.engine import resource
 
@@ -107,6 +108,8 @@ class EsiResource(resource.Resource):
     # Overridden by each resource type.
     esi_type = None
     handler = 'monitoring_worker'
+    # Properties that must not be shown back (passwords).
+    secret_properties = ()
 
     # --- what each type declares ----------------------------------------
 
@@ -419,6 +422,18 @@ class EsiResource(resource.Resource):
             result=_('%(type)s %(id)s answered for version %(v)s')
             % {'type': self.esi_type, 'id': self.resource_id, 'v': version})
 
+    def _add_event(self, action, status, reason):
+        if not self.secret_properties:
+            return super(EsiResource, self)._add_event(action, status,
+                                                       reason)
+        # Heat's events point at the resource's stored properties, which
+        # `openstack stack event show` prints; store these events without.
+        ev = event.Event(self.context, self.stack, action, status, reason,
+                         self.resource_id or self.physical_resource_name(),
+                         None, None, self.name, self.type())
+        ev.store()
+        self.stack.dispatch_event(ev)
+
     # --- attributes -------------------------------------------------------
 
     def _show_resource(self):
@@ -434,7 +449,8 @@ class EsiResource(resource.Resource):
             # worker found when the action ran.
             state['state_monitoring'] = etcd_reader.parts_of(
                 client(), self.esi_type, self.resource_id) or {}
-        shown = dict(body)
+        shown = {k: v for k, v in body.items()
+                 if k not in self.secret_properties}
         shown.update(version=version, marked_for_deletion=marked,
                      worker_state=state.get('worker_state'),
                      state_monitoring=state.get('state_monitoring', {}),

@@ -30,6 +30,7 @@ class EdgeRouter(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'edge_router'
+    secret_properties = ('password',)
 
     PROPERTIES = (
         NAME, DESCRIPTION, IP, SSH_PORT, AUTONOMOUS_SYSTEM, LOGIN, PASSWORD,
@@ -107,11 +108,6 @@ class EdgeRouter(esi_resource.EsiResource):
             'id': resource_id,
             'description': self.properties[self.DESCRIPTION],
         }
-
-    def _show_resource(self):
-        shown = super(EdgeRouter, self)._show_resource()
-        shown.pop(self.PASSWORD, None)
-        return shown
 
 
 def resource_mapping():

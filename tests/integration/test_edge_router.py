@@ -83,6 +83,11 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     assert stk['ha_router'].FnGetAtt('state_monitoring') == {
         'primary': 'ACTIVE', 'secondary': 'ACTIVE'}
     assert 'password' not in stk['primary_router'].FnGetAtt('show')
+    from heat.objects import event as event_object
+    events = event_object.Event.get_all_by_stack(stk.context, stk.id)
+    assert events
+    for ev in events:     # what `openstack stack event show` prints
+        assert PASSWORD not in json.dumps(ev.resource_properties)
     stk.check()
     assert stk.state == ('CHECK', 'COMPLETE'), stk.status_reason
 
