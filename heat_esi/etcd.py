@@ -198,9 +198,8 @@ class Etcd(object):
             raise exceptions.EtcdUnavailable(
                 self.endpoint, key, 'no answer within %s s' % self.timeout)
         except etcd3gw_exc.ConnectionFailedError as exc:
-            reason = _reason(exc)
-            if 'Connection refused' in reason:
-                reason = 'connection refused'
+            reason = ('connection refused' if 'Connection refused' in
+                      (exc.detail_text or '') else _reason(exc))
             raise exceptions.EtcdUnavailable(self.endpoint, key, reason)
         except etcd3gw_exc.Etcd3Exception as exc:
             raise exceptions.EtcdError(self.endpoint, key, _reason(exc))

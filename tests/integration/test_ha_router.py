@@ -170,6 +170,7 @@ def test_etcd_down_gives_a_clear_error_and_no_partial_write(heat):
     assert stk.state == ('CREATE', 'FAILED')
     assert 'etcd at http://127.0.0.1:%d is unreachable' % dead in \
         stk['ha'].status_reason
+    assert 'connection refused' in stk['ha'].status_reason
     kvs, _ = heat.get_prefix('/config/v2.0/ha_routers/')
     assert kvs == []
 
