@@ -21,6 +21,7 @@ Threads:
 - the lease keeper: keeps the lease that binds this worker's claims alive.
 """
 
+import itertools
 import random
 import threading
 import time
@@ -36,6 +37,7 @@ from heat_esi.worker import claims
 LOG = logging.getLogger(__name__)
 
 RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
+TAKE_AMONG = 64
 
 
 class Worker(object):
@@ -55,7 +57,6 @@ class Worker(object):
         self._pending = {}          # job id -> KV as last seen, or None
         self._waiting = {}          # dependency job id -> {job ids}
         self._running = {}          # job id -> Claim
-        self._threads = []
 
     # --- life cycle --------------------------------------------------------
 
@@ -69,9 +70,7 @@ class Worker(object):
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
         for target, name in targets:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            threading.Thread(target=target, name=name, daemon=True).start()
 
     def stop(self):
         """Stop claiming, let running jobs finish, release the rest."""
@@ -187,7 +186,10 @@ class Worker(object):
                 self._cond.wait()
             if self.stopping.is_set():
                 return None, None
-            job_id = random.choice(list(self._pending))
+            # A random one of the oldest few: workers seldom race for the
+            # same job, and the backlog still drains in order.
+            job_id = random.choice(list(itertools.islice(self._pending,
+                                                         TAKE_AMONG)))
             return job_id, self._pending.pop(job_id)
 
     def _slot(self):
@@ -257,7 +259,7 @@ class Worker(object):
             for dep in deps:
                 self._waiting.setdefault(dep, set()).add(job_id)
         # Parked before checking, so a deletion in between is not missed.
-        ok, found = self.client.txn(
+        _, found = self.client.txn(
             [], [etcd.get(keys.job(dep)) for dep in deps],
             key=keys.job(job_id))
         remaining = [dep for dep, kvs in zip(deps, found) if kvs]
@@ -317,8 +319,3 @@ class Worker(object):
         except claims.ClaimLost as exc:
             LOG.warning('job %s dropped, its result discarded: %s',
                         claim.job_id, exc)
-
-    def wait(self):
-        for thread in self._threads:
-            while thread.is_alive():
-                thread.join(0.5)
