@@ -124,3 +124,15 @@ def test_bad_properties_are_rejected_and_nothing_is_written(cloud, routers):
     assert result.returncode != 0
     assert 'must name two different edge routers' in result.stderr
     assert routers.revision() == before
+
+
+def test_unknown_router_id_is_rejected_before_anything_is_written(
+        cloud, routers):
+    before = routers.revision()
+    result, _ = stack_create(
+        cloud, 'unknown', '--parameter', 'primary_router_id=no-such-router',
+        check=False)
+    assert result.returncode != 0
+    assert 'edge_router no-such-router does not exist in ESI' in \
+        result.stderr
+    assert routers.revision() == before

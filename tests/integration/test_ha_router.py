@@ -175,7 +175,7 @@ def test_etcd_down_gives_a_clear_error_and_no_partial_write(heat):
     assert kvs == []
 
 
-def test_retried_create_never_duplicates(heat, stand_in):
+def test_retried_create_never_duplicates(heat):
     stk = seed_stack()
     res = stk['ha']
     # Two handle_create calls for the same resource, as after an engine

@@ -5,6 +5,7 @@ esi-worker processes."""
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
+import threading
 
 import pytest
 
@@ -158,10 +159,8 @@ def test_delete_failure_is_reported_then_retried(heat, workers):
     stk.create()
     rid = stk['ha'].resource_id
     worker.stop()
-    # Nobody answers the delete but us: with a failure.
-    import threading
 
-    def fail_delete():
+    def fail_delete():      # the only answer to the delete: a failure
         kvs = esi_fixtures.wait_until(
             lambda: heat.get_prefix(keys.JOBS_ALL)[0], message='delete job')
         heat.delete(kvs[0].key)

@@ -132,25 +132,23 @@ def test_malformed_job_value_fails_with_error(loaded, workers, corrupt,
                                               expected):
     client = loaded
     routers_active(client)
-    workers(1)
+    worker, = workers(1)
     rid = '20000000-0000-0000-0000-000000000001'
-    job_id = write_ha_job(client, rid)
-    # Rewrite the job into garbage before anyone sees it would race the
-    # worker; write it under a fresh id instead.
-    kv = client.get(keys.job(job_id))
-    esi_fixtures.wait_until(lambda: state_of(client, rid))
-    bad_id = job_id[:-5] + 'zzzzz'
-    client.put(keys.job(bad_id), corrupt(json.loads(kv.value)))
-    state = esi_fixtures.wait_until(
-        lambda: (state_of(client, rid) or {}).get('error') and
-        state_of(client, rid), message='failed state')
+    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
+                              rid, 1, [], {})
+    client.put(keys.job(job_id), corrupt(job))
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid),
+                                    message='failed state')
     assert state['state']['worker_state'] == 'CREATE_FAILED'
-    assert expected in state['error'] and bad_id in state['error']
-    assert client.get(keys.JOBS_REJECTED + bad_id) is not None
+    assert expected in state['error'] and job_id in state['error']
+    # Nothing is lost: the value is kept for an operator to read.
+    assert client.get(keys.JOBS_REJECTED + job_id) is not None
+    assert client.get(keys.job(job_id)) is None
     # The worker stays up and serves the next job.
     ok_rid = '20000000-0000-0000-0000-000000000002'
     write_ha_job(client, ok_rid)
     esi_fixtures.wait_until(lambda: state_of(client, ok_rid))
+    assert worker.proc.poll() is None
 
 
 def put_template(client, name, **changes):
