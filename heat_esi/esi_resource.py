@@ -375,19 +375,21 @@ class EsiResource(resource.Resource):
         CHECK_WAIT seconds) by watching the key, not by sleeping.
         """
         _, state_key = self._keys()
-        kv, revision = client().read(state_key)
-        state = self._parse_state(kv)
-        if wait and (state is None or state['version'] < min_version):
-            deadline = time.monotonic() + CHECK_WAIT
-            while time.monotonic() < deadline:
-                event = client().wait_for(state_key, revision + 1,
-                                          deadline - time.monotonic())
-                if event is None:
-                    break
-                revision = event.kv.mod_revision
+        if not wait:
+            return self._parse_state(client().get(state_key))
+
+        def answered(state):
+            return state is not None and state['version'] >= min_version
+
+        deadline = time.monotonic() + CHECK_WAIT
+        with client().watching(state_key, CHECK_WAIT) as events:
+            state = self._parse_state(client().get(state_key))
+            if answered(state):
+                return state
+            for change in events:
                 state = self._parse_state(
-                    event.kv if event.type == etcd.PUT else None)
-                if state is not None and state['version'] >= min_version:
+                    change.kv if change.type == etcd.PUT else None)
+                if answered(state) or time.monotonic() > deadline:
                     break
         return state
 

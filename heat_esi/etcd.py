@@ -23,6 +23,7 @@ reads the stream itself and raises instead.
 
 import base64
 import collections
+import contextlib
 import json
 import threading
 
@@ -334,22 +335,51 @@ class Etcd(object):
             create['prev_kv'] = True
         resp = self._stream({'create_request': create}, prefix, timeout)
         try:
-            for line in resp.iter_lines(chunk_size=None):
+            yield from self._events(resp.iter_lines(chunk_size=None),
+                                    prefix, timeout)
+        finally:
+            resp.close()
+
+    @contextlib.contextmanager
+    def watching(self, key, timeout):
+        """Watch *key* from now on, for a caller about to read it.
+
+        Yields an iterator of the key's Events that ends after *timeout*
+        seconds without one. The watch is registered before the block
+        runs, so nothing written after a read inside it is missed; and it
+        is a current watch, which etcd serves at once (one that starts at a
+        past revision waits for etcd's 100 ms catch-up loop).
+        """
+        create = {'key': _b64(key)}
+        resp = self._stream({'create_request': create}, key, timeout)
+        lines = resp.iter_lines(chunk_size=None)
+        try:
+            for _ in self._events(lines, key, timeout, until_created=True):
+                pass
+            yield self._events(lines, key, timeout)
+        finally:
+            resp.close()
+
+    def _events(self, lines, key, timeout, until_created=False):
+        """Events of a watch stream; errors become EtcdErrors."""
+        try:
+            for line in lines:
                 if not line.strip():
                     continue
                 chunk = json.loads(line)
                 if 'error' in chunk:
-                    raise exceptions.EtcdError(self.endpoint, prefix,
+                    raise exceptions.EtcdError(self.endpoint, key,
                                                chunk['error'])
                 result = chunk.get('result', {})
                 if int(result.get('compact_revision', 0)):
                     raise exceptions.WatchCompacted(
-                        self.endpoint, prefix,
-                        int(result['compact_revision']))
+                        self.endpoint, key, int(result['compact_revision']))
                 if result.get('canceled'):
                     raise exceptions.EtcdError(
-                        self.endpoint, prefix, 'watch canceled: %s'
+                        self.endpoint, key, 'watch canceled: %s'
                         % result.get('cancel_reason', ''))
+                if until_created and result.get('created'):
+                    return
                 for ev in result.get('events') or []:
                     yield Event(ev.get('type', PUT), _kv(ev['kv']),
                                 _kv(ev.get('prev_kv')))
@@ -357,32 +387,5 @@ class Etcd(object):
             if timeout is not None and _read_timed_out(exc):
                 return          # quiet for *timeout* seconds: the end
             raise exceptions.EtcdUnavailable(
-                self.endpoint, prefix,
+                self.endpoint, key,
                 'watch stream broke: %s' % exc.__class__.__name__)
-        finally:
-            resp.close()
-
-    def wait_for(self, key, start_revision, timeout):
-        """Block up to *timeout* s for a change of *key* after a read.
-
-        Returns the first Event at or after *start_revision*, or None. Used
-        where a caller would otherwise poll: it sees a write at once.
-        """
-        create = {'key': _b64(key), 'start_revision': start_revision}
-        try:
-            resp = self._stream({'create_request': create}, key, timeout)
-        except exceptions.EtcdUnavailable:
-            return None
-        try:
-            for line in resp.iter_lines(chunk_size=None):
-                result = json.loads(line).get('result', {})
-                for ev in result.get('events') or []:
-                    return Event(ev.get('type', PUT), _kv(ev['kv']), None)
-                if result.get('canceled') or int(
-                        result.get('compact_revision', 0)):
-                    return None
-        except requests.exceptions.RequestException:
-            return None   # the timeout ends the wait; the caller re-reads
-        finally:
-            resp.close()
-        return None
