@@ -163,7 +163,24 @@ class EsiResource(resource.Resource):
         except exceptions.TemplateError as exc:
             raise exception.Error(str(exc))
         return records.job(action, self.handler, self.esi_type,
-                           self.resource_id, version, params, body)
+                           self.resource_id, version, params, body,
+                           dependency=self._jobs_in_flight(action))
+
+    def _jobs_in_flight(self, action):
+        """Ids of this resource's jobs still in /jobs/all.
+
+        A new job waits for them, so that an older job (a create that no
+        worker took yet, say) never answers after a newer one.
+        """
+        if action == records.CREATE:
+            return []
+        _, found = client().txn([], [
+            etcd.get_prefix(keys.job(keys.job_prefix(
+                earlier, self.handler, self.esi_type, self.resource_id)))
+            for earlier in (records.CREATE, records.MODIFY,
+                            records.LOGICAL_DELETE)],
+            key=keys.JOBS_ALL)
+        return [kv.key[len(keys.JOBS_ALL):] for kvs in found for kv in kvs]
 
     def _write(self, compare, body, version, action, marked=False):
         """Write /config and the job for it in one transaction.

@@ -80,10 +80,11 @@ def new_job_id(action, handler, resource_type, resource_id, version):
                       version) + suffix
 
 
-def job_prefix(action, handler, resource_type, resource_id, version):
-    """What every id of such a job starts with (all but the suffix)."""
-    return '%s:%s:%s:%s:%s:' % (action, handler, resource_type,
-                                resource_id, version)
+def job_prefix(action, handler, resource_type, resource_id, version=None):
+    """What the ids of such jobs start with: all but the suffix, or, without
+    *version*, the resource's jobs of that action and handler."""
+    prefix = '%s:%s:%s:%s:' % (action, handler, resource_type, resource_id)
+    return prefix if version is None else '%s%s:' % (prefix, version)
 
 
 def job_name(resource_type, resource_id, version):

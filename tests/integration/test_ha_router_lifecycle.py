@@ -241,3 +241,22 @@ def test_lowering_maximum_gateways_below_use_is_rejected(heat, workers):
     assert stk.state == ('UPDATE', 'FAILED')
     assert 'maximum_gateways cannot be lowered to 300: 400 gateways are ' \
         'in use' in stk.status_reason
+
+
+def test_delete_of_a_create_nobody_ran_waits_for_it(heat, workers):
+    # No worker yet: the create job and then the delete job pile up.
+    stk = heat_engine.stack(heat_engine.ha_router_template())
+    stk.timeout_mins = 0.05
+    res = stk['ha']
+    res.handle_create()
+    delete_cookie = res.handle_delete()
+    jobs = {kv.key[len(keys.JOBS_ALL):]: json.loads(kv.value)[1]
+            for kv in heat.get_prefix(keys.JOBS_ALL)[0]}
+    create_id = [j for j in jobs if j.startswith('create:')][0]
+    delete_id = [j for j in jobs if j.startswith('logical_delete:')][0]
+    assert jobs[delete_id]['dependency'] == [create_id]
+    workers(2)
+    esi_fixtures.wait_until(lambda: heat.get_prefix(keys.JOBS_ALL)[0] == [],
+                            message='both jobs done')
+    assert res.check_delete_complete(delete_cookie)
+    assert esi_fixtures.resource_keys(heat, res.resource_id) == []
