@@ -135,13 +135,6 @@ class EsiResource(resource.Resource):
         return (keys.config(self.esi_type, rid),
                 keys.state(self.esi_type, rid))
 
-    def _lookup(self, resource_type, resource_id):
-        key = keys.config(resource_type, resource_id)
-        kv = client().get(key)
-        if kv is None:
-            return None
-        return records.parse_config(key, kv.value)[0]
-
     def _template(self, refresh=False):
         """(name, body, mod_revision) of this type's heat_template.
 
@@ -159,7 +152,8 @@ class EsiResource(resource.Resource):
     def _job(self, template, action, body, version):
         try:
             params = templates.build_params(template, self.esi_type, body,
-                                            version, self._lookup)
+                                            version,
+                                            templates.config_lookup(client()))
         except exceptions.TemplateError as exc:
             raise exception.Error(str(exc))
         return records.job(action, self.handler, self.esi_type,

@@ -224,25 +224,12 @@ class Etcd(object):
     # Reads -------------------------------------------------------------
 
     def get(self, key, revision=None):
-        """The KV at *key*, or None when it is absent."""
-        return self.read(key, revision)[0]
-
-    def read(self, key, revision=None):
-        """(KV or None, the store's revision at that read)."""
+        """The KV at *key* (at *revision*, if given), or None when absent."""
         body = {'key': _b64(key)}
         if revision:
             body['revision'] = revision
-        result = self._post('kv/range', body, key)
-        kvs = result.get('kvs') or []
-        return (_kv(kvs[0]) if kvs else None,
-                int(result['header']['revision']))
-
-    def get_json(self, key):
-        """(decoded value, KV) at *key*, or (None, None) when absent."""
-        kv = self.get(key)
-        if kv is None:
-            return None, None
-        return loads(key, kv.value), kv
+        kvs = self._post('kv/range', body, key).get('kvs') or []
+        return _kv(kvs[0]) if kvs else None
 
     def get_prefix(self, prefix, keys_only=False):
         """([KV...] under *prefix*, the store's revision at that read)."""

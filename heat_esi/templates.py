@@ -174,6 +174,15 @@ def fetch(client, name, kv=False):
     return validate(name, body)
 
 
+def config_lookup(client):
+    """A ``lookup`` for build_params that reads configs from etcd."""
+    def lookup(resource_type, resource_id):
+        key = keys.config(resource_type, resource_id)
+        kv = client.get(key)
+        return records.parse_config(key, kv.value)[0] if kv else None
+    return lookup
+
+
 def build_params(template, resource_type, body, version, lookup):
     """The job params of *body* from the template's parameter_mappings.
 

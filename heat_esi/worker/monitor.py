@@ -128,16 +128,13 @@ class Monitor(object):
                    'version': version, 'config_revision': kv.mod_revision,
                    'current': current.value if current else None}
 
-    def _lookup(self, rtype, rid):
-        kv = self.client.get(keys.config(rtype, rid))
-        return kv and records.parse_config(kv.key, kv.value)[0]
-
     def _poll(self, rtype, rid, body, version, config_revision, current):
         try:
             template = templates.fetch(
                 self.client, templates.monitoring_template_name(rtype))
-            params = templates.build_params(template, rtype, body, version,
-                                            self._lookup)
+            params = templates.build_params(
+                template, rtype, body, version,
+                templates.config_lookup(self.client))
             elements = monitoring.render(
                 template, {p['param']: p['value'] for p in params})
             result = {}

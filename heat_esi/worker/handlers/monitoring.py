@@ -134,11 +134,7 @@ class MonitoringHandler(object):
                     {'state_monitoring': results})
             try:
                 results[element] = plugin.check(props, abort)
-            except exceptions.JobFailed as exc:
-                results[element] = 'DOWN'
-                raise exceptions.JobFailed('%s: %s' % (where, exc),
-                                           {'state_monitoring': results})
-            except exceptions.MalformedValue as exc:
+            except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
                 results[element] = 'DOWN'
                 raise exceptions.JobFailed('%s: %s' % (where, exc),
                                            {'state_monitoring': results})
