@@ -1,186 +1,203 @@
-"""esi-worker throughput and latency against a real etcd (not a test).
+"""esi-worker against a real etcd: CPU per job, latency, memory, profile.
 
-In one run:
-- raw: the etcd requests one ha_router job needs (claim with its template,
-  two router reads, job_state, finish), issued back to back by one client;
-- jobs/s of 1 and of 2 real esi-worker processes on N ready jobs;
-- job write -> /state latency, one job at a time, median and p99.
+Each function takes a running etcd (benchmarks.common.start_etcd) and
+returns plain numbers, so that run.py can tabulate, store and draw them.
 """
 
-import argparse
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
 
 from heat_esi import etcd  # noqa: E402
 from heat_esi import exceptions  # noqa: E402
 from heat_esi import keys  # noqa: E402
 from heat_esi import records  # noqa: E402
-from heat_esi import templates  # noqa: E402
-from heat_esi.worker.plugins import etcd_reader  # noqa: E402
-from tests import esi_fixtures  # noqa: E402
 
-PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
-SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
+STATES = '/state/v2.0/ha_routers/'
 
 
-def ha_job(rid):
-    body = {'maximum_gateways': 500, 'status': 'PENDING_CREATE',
-            'primary_router_id': PRIMARY, 'secondary_router_id': SECONDARY,
-            'description': '', 'tenant_id': 't', 'available_gateways': 500,
-            'id': rid, 'name': rid}
-    tmpl = templates.load_dir()['ha_router_monitoring']
-    params = templates.build_params(tmpl, 'ha_router', body, 1, None)
-    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
-                              rid, 1, params, body)
-    return body, job_id, job
+def cpu_per_job(server, client, n_workers, count, tag, profile=None):
+    """CPU per ha_router job of *n_workers* real workers draining *count*
+    jobs that are all ready at once.
 
+    The workers are paused (SIGSTOP) while the jobs are written, so that
+    neither their start-up nor the writing is measured; etcd's CPU for the
+    benchmark's own polls is measured separately and subtracted.
 
-def write_jobs(client, rids):
-    for rid in rids:
-        body, job_id, job = ha_job(rid)
-        client.txn([etcd.absent(keys.config('ha_router', rid))],
-                   [etcd.put(keys.config('ha_router', rid),
-                             records.config(body, 1)),
-                    etcd.put(keys.job(job_id), job)])
-
-
-def raw_rate(client, count):
-    """The requests of one job, sequentially, as jobs/s."""
-    lease = client.grant_lease(60)
-    write_jobs(client, ['raw-%d' % i for i in range(count)])
-    kvs, _ = client.get_prefix(keys.JOBS_ALL)
-    start = time.perf_counter()
-    for kv in kvs:
-        job_id = kv.key[len(keys.JOBS_ALL):]
-        handler, job, _ = records.parse_job(kv.key, kv.value)
-        rid = job['resource_id']
-        # The claim reads the job's template in the same transaction.
-        client.txn([etcd.absent(keys.working(job_id)),
-                    etcd.mod_revision_is(kv.key, kv.mod_revision)],
-                   [etcd.put(keys.working(job_id), 'c', lease=lease),
-                    etcd.put(kv.key, [handler, job, 0]),
-                    etcd.get(keys.heat_template('ha_router_monitoring'))])
-        etcd_reader.parts_of(client, 'edge_router', PRIMARY)
-        etcd_reader.parts_of(client, 'edge_router', SECONDARY)
-        fence = etcd.value_is(keys.working(job_id), 'c')
-        client.txn([fence], [etcd.put(keys.job_state('ha_router', rid),
-                                      {'state_monitoring': {}})])
-        client.txn([fence], [
-            etcd.delete(kv.key), etcd.delete(keys.working(job_id)),
-            etcd.put(keys.state('ha_router', rid),
-                     records.state('CREATE_COMPLETED', 1, {})),
-            etcd.delete(keys.job_state('ha_router', rid))])
-    elapsed = time.perf_counter() - start
-    client.revoke_lease(lease)
-    return count / elapsed
-
-
-def count_states(client, prefix):
-    kvs, _ = client.get_prefix('/state/v2.0/ha_routers/' + prefix,
-                               keys_only=True)
-    return len(kvs)
-
-
-def throughput(server, client, tmp, n_workers, count):
-    """jobs/s of *n_workers* on *count* jobs that are all ready at once.
-
-    The workers are started, then paused (SIGSTOP) while the jobs are
-    written, so that neither their start-up nor the writing is timed.
+    :param profile: a path: py-spy samples the (single) worker meanwhile
+        and writes its collapsed stacks there.
     """
-    procs = [esi_fixtures.WorkerProcess(tmp, server.port,
-                                        name='bench%d-%d' % (n_workers, i),
-                                        job_slots=8, debug=False).start()
+    procs = [common.worker(server, '%s-%d' % (tag, i), job_slots=8).start()
              for i in range(n_workers)]
+    spy = None
     try:
         for p in procs:
             p.signal(signal.SIGSTOP)
-        write_jobs(client, ['tp%d-%d' % (n_workers, i)
-                            for i in range(count)])
-        start = time.perf_counter()
+        prefix = '%s-' % tag
+        common.write_jobs(client, [prefix + str(i) for i in range(count)],
+                          per_txn=50)
+        common.settle(server.proc.pid)
+        pids = {'etcd': server.proc.pid}
+        pids.update(('worker%d' % i, p.proc.pid)
+                    for i, p in enumerate(procs))
+        meter = common.CpuMeter(**pids).start()
+        if profile:
+            spy = subprocess.Popen(
+                [os.path.join(os.path.dirname(sys.executable), 'py-spy'),
+                 'record', '--pid', str(procs[0].proc.pid), '--rate', '200',
+                 '--nonblocking', '--gil', '--format', 'raw',
+                 '--output', profile],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)     # py-spy attaches
         for p in procs:
             p.signal(signal.SIGCONT)
-        while count_states(client, 'tp%d-' % n_workers) < count:
-            time.sleep(0.01)
-        return count / (time.perf_counter() - start)
+        polls = common.wait_count(client, STATES + prefix, count)
+        wall = time.perf_counter() - meter._t0
+        for p in procs:
+            common.settle(p.proc.pid, quiet=0.2)
+        used = meter.stop()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
+            spy = None
     finally:
+        if spy is not None:
+            spy.kill()
+            spy.wait()
         for p in procs:
             p.stop()
+    etcd_own = common.poll_cost(server, client, STATES + prefix, polls)
+    etcd_cpu = max(used.pop('etcd') - etcd_own, 0.0)
+    worker_cpu = sum(used.values())
+    return {'workers': n_workers, 'jobs': count,
+            'jobs_per_s': count / wall,
+            'worker_ms': worker_cpu / count * 1000,
+            'etcd_ms': etcd_cpu / count * 1000,
+            'total_ms': (worker_cpu + etcd_cpu) / count * 1000,
+            'etcd_ms_subtracted': etcd_own / count * 1000}
 
 
-def latency(server, client, tmp, samples):
-    """Write one job at a time; a watch opened beforehand sees its /state.
+def latency(server, client, samples, tag='lat'):
+    """Job write -> /state, one job at a time, in ms (every sample).
 
-    (A watch opened after the write would start in the past, and etcd
-    serves such watchers from a loop that runs every 100 ms.)
+    A watch opened beforehand sees each /state (a watch opened after the
+    write would start in the past, and etcd serves those from a loop that
+    runs every 100 ms).
     """
-    proc = esi_fixtures.WorkerProcess(tmp, server.port, name='lat',
-                                      debug=False).start()
+    proc = common.worker(server, tag).start()
     arrived = {}
     seen = threading.Condition()
+    prefix = STATES + tag + '-'
 
     def watch(revision):
         try:
-            for ev in server.client().watch('/state/v2.0/ha_routers/lat-',
-                                            revision, timeout=5):
+            for ev in server.client().watch(prefix, revision, timeout=10):
                 with seen:
                     arrived[ev.kv.key] = time.perf_counter()
                     seen.notify_all()
         except exceptions.EtcdError:
             pass    # etcd stopped at the end of the run
-    watcher = threading.Thread(target=watch, args=(client.revision() + 1,),
-                               daemon=True)
-    watcher.start()
-    time.sleep(0.2)
+    threading.Thread(target=watch, args=(client.revision() + 1,),
+                     daemon=True).start()
     found = []
     try:
+        # The watch is open once a first job's answer arrives through it.
+        common.write_jobs(client, [tag + '-warm'])
+        key = keys.state('ha_router', tag + '-warm')
+        with seen:
+            if not seen.wait_for(lambda: key in arrived, timeout=20):
+                raise RuntimeError('no answer to the first job')
         for i in range(samples):
-            rid = 'lat-%d' % i
+            rid = '%s-%d' % (tag, i)
             key = keys.state('ha_router', rid)
             start = time.perf_counter()
-            write_jobs(client, [rid])
+            common.write_jobs(client, [rid])
             with seen:
-                seen.wait_for(lambda: key in arrived, timeout=5)
+                if not seen.wait_for(lambda: key in arrived, timeout=10):
+                    raise RuntimeError('job %s not answered in 10 s' % rid)
             found.append((arrived[key] - start) * 1000)
     finally:
         proc.stop()
-    found.sort()
-    return statistics.median(found), found[int(len(found) * 0.99) - 1]
+    ordered = sorted(found)
+    return {'samples': found, 'median_ms': statistics.median(found),
+            'p99_ms': common.percentile(ordered, 0.99)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--jobs', type=int, default=1000)
-    parser.add_argument('--samples', type=int, default=200)
-    args = parser.parse_args()
-    server = esi_fixtures.EtcdServer().start()
+def rss_waiting(server, client, counts, tag='wait'):
+    """esi-worker RSS when counts[i] jobs wait on a dependency.
+
+    The dependency is a job of a handler no worker here runs, so it stays;
+    every other job is parked behind it. Returns the idle RSS and, per
+    count, the RSS once the worker is quiet again and the peak RSS.
+    """
+    proc = common.worker(server, tag, job_slots=8).start()
     try:
-        client = server.client()
-        templates.store(client, templates.load_dir())
-        for rid in (PRIMARY, SECONDARY):
-            client.put(keys.state('edge_router', rid),
-                       records.state('CREATE_COMPLETED', 1,
-                                     {'router': 'ACTIVE'}))
-        raw = raw_rate(client, args.jobs)
-        one = throughput(server, client, server.dir, 1, args.jobs)
-        two = throughput(server, client, server.dir, 2, args.jobs)
-        median, p99 = latency(server, client, server.dir, args.samples)
+        common.settle(proc.proc.pid, quiet=0.5)
+        idle = common.memory(proc.proc.pid)
+        body, blocker, job = common.ha_job(tag + '-blocker',
+                                           handler='other_worker')
+        client.txn([], [etcd.put(keys.config('ha_router', tag + '-blocker'),
+                                 records.config(body, 1)),
+                        etcd.put(keys.job(blocker), job)], key=blocker)
+        written = 0
+        found = []
+        for count in counts:
+            start = time.perf_counter()
+            common.write_jobs(client, ['%s-%d' % (tag, i)
+                                       for i in range(written, count)],
+                              dependency=[blocker], per_txn=50)
+            written = count
+            common.settle(proc.proc.pid, quiet=1.0, timeout=1800)
+            mem = common.memory(proc.proc.pid)
+            found.append({'jobs': count, 'rss': mem['rss'],
+                          'hwm': mem['hwm'],
+                          'seconds': time.perf_counter() - start})
     finally:
-        server.cleanup()
-    print('raw etcd requests of one job, sequential: %7.1f jobs/s' % raw)
-    print('1 worker  (%d jobs):                     %7.1f jobs/s  '
-          '(%.2f x raw)' % (args.jobs, one, one / raw))
-    print('2 workers (%d jobs):                     %7.1f jobs/s  '
-          '(%.2f x one worker)' % (args.jobs, two, two / one))
-    print('job write -> /state (%d jobs, one at a time): median %.1f ms, '
-          'p99 %.1f ms' % (args.samples, median, p99))
+        proc.stop()
+    return {'idle_rss': idle['rss'], 'waiting': found}
 
 
-if __name__ == '__main__':
-    main()
+def top_of_profile(path, limit=12):
+    """The functions with most samples in py-spy's collapsed stacks, as
+    [(share of samples, 'function (file:line)' self, ...)], self and
+    inclusive."""
+    own, inclusive, total = {}, {}, 0
+    with open(path) as f:
+        for line in f:
+            stack, _, n = line.rstrip('\n').rpartition(' ')
+            if not stack:
+                continue
+            n = int(n)
+            total += n
+            frames = [_short(fr) for fr in stack.split(';')]
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+            for fr in set(frames):
+                inclusive[fr] = inclusive.get(fr, 0) + n
+    if not total:
+        return {'samples': 0, 'self': [], 'inclusive': []}
+
+    def top(table):
+        return [(round(v / total, 3), k) for k, v in
+                sorted(table.items(), key=lambda kv: -kv[1])[:limit]]
+    return {'samples': total, 'self': top(own), 'inclusive': top(inclusive)}
+
+
+def _short(frame):
+    # "func (/long/path/site-packages/pkg/mod.py:12)" -> "func (pkg/mod.py:12)"
+    name, _, where = frame.partition(' (')
+    where = where.rstrip(')')
+    for marker in ('/site-packages/', '/heat_esi/', '/lib/python3'):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+            if marker == '/heat_esi/':
+                where = 'heat_esi/' + where
+            break
+    return '%s (%s)' % (name, where) if where else name

@@ -1,0 +1,312 @@
+"""The performance suite of heat-esi (``tox -e bench``; not a test).
+
+Measures every figure of the performance table in one run, each as a ratio
+or a per-unit cost (this machine's speed drifts between runs, so figures
+are compared within a run): prints the table with its targets, writes the
+raw results as JSON and draws them (PNG). ``--quick`` runs every step on
+small numbers, to check that the suite works, not to measure.
+"""
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
+import bench_scale  # noqa: E402
+import bench_worker  # noqa: E402
+import common  # noqa: E402
+
+DOC = os.path.join(os.path.dirname(HERE), 'doc')
+
+FULL = {
+    'put_count': 1000, 'jobs': 1000, 'latency_samples': 200,
+    'rss_counts': [10000, 100000],
+    'stack_sizes': [1, 10, 100], 'stack_runs': {1: 5, 10: 5, 100: 3},
+    'scale_sizes': [100, 10000], 'scale_claims': 100,
+    'scale_samples': 300, 'scale_worker_jobs': 300, 'scale_heat_runs': 5,
+    'monitor_devices': 100,
+}
+QUICK = {
+    'put_count': 100, 'jobs': 100, 'latency_samples': 20,
+    'rss_counts': [200, 1000],
+    'stack_sizes': [1, 10, 100], 'stack_runs': {1: 1, 10: 1, 100: 1},
+    'scale_sizes': [20, 400], 'scale_claims': 10,
+    'scale_samples': 40, 'scale_worker_jobs': 40, 'scale_heat_runs': 1,
+    'monitor_devices': 4,
+}
+
+FLAT = 1.10     # "flat within 10 %"
+
+
+def measure(p, profile_path, log=print):
+    """Every figure, as raw numbers."""
+    out = {'params': p, 'started': time.strftime('%Y-%m-%dT%H:%M:%SZ',
+                                                 time.gmtime()),
+           'machine': {'cpus': os.cpu_count(),
+                       'python': platform.python_version(),
+                       'load_before': os.getloadavg()}}
+    server, client = common.start_etcd()
+    try:
+        log('put unit ...')
+        out['put_unit'] = common.put_cost(server, client, p['put_count'])
+        log('CPU per job, 1 worker (profiled with py-spy) ...')
+        one = bench_worker.cpu_per_job(server, client, 1, p['jobs'], 'c1',
+                                       profile=profile_path)
+        log('CPU per job, 2 workers ...')
+        two = bench_worker.cpu_per_job(server, client, 2, p['jobs'], 'c2')
+        # Again, the other way round, so that drift falls on both.
+        two_b = bench_worker.cpu_per_job(server, client, 2, p['jobs'], 'c3')
+        one_b = bench_worker.cpu_per_job(server, client, 1, p['jobs'], 'c4')
+        out['cpu_per_job'] = {'1': [one, one_b], '2': [two, two_b]}
+        out['put_unit_after'] = common.put_cost(server, client,
+                                                p['put_count'])
+        log('latency ...')
+        out['latency'] = bench_worker.latency(server, client,
+                                              p['latency_samples'])
+        log('RSS with waiting jobs ...')
+        out['rss'] = bench_worker.rss_waiting(server, client,
+                                              p['rss_counts'])
+    finally:
+        server.cleanup()
+    server, client = common.start_etcd()
+    try:
+        log('stack create, ESI::HaRouter vs OS::Heat::None ...')
+        out['stacks'] = bench_heat.stack_ratios(server, p['stack_sizes'],
+                                                p['stack_runs'])
+    finally:
+        server.cleanup()
+    log('100 vs 10,000 resident resources, side by side ...')
+    out['scale'] = bench_scale.run(
+        p['scale_sizes'], p['scale_claims'], p['scale_samples'],
+        p['monitor_devices'], p['scale_heat_runs'], p['scale_worker_jobs'])
+    if os.path.exists(profile_path):
+        out['profile'] = bench_worker.top_of_profile(profile_path)
+    out['machine']['load_after'] = os.getloadavg()
+    return out
+
+
+def _per_job(runs, field):
+    return statistics.mean(r[field] for r in runs)
+
+
+def table(r):
+    """[(figure, measured, target, met)] of the results *r*."""
+    rows = []
+    unit = statistics.mean([r['put_unit']['total_ms'],
+                            r['put_unit_after']['total_ms']])
+    stacks = {int(k): v for k, v in r['stacks'].items()}
+    for size in sorted(stacks):
+        s = stacks[size]
+        rows.append((
+            '%d HA router(s) in one stack, real esi-worker, vs as many '
+            'OS::Heat::None (median of %d)' % (size, len(s['esi_runs'])),
+            '%.2fx (%.0f ms vs %.0f ms)' % (s['ratio'], s['esi_s'] * 1000,
+                                            s['none_s'] * 1000),
+            '<= 1.5x' if size in (1, 100) else '-',
+            (s['ratio'] <= 1.5) if size in (1, 100) else None))
+    for n in ('1', '2'):
+        runs = r['cpu_per_job'][n]
+        total = _per_job(runs, 'total_ms')
+        rows.append((
+            'CPU per ha_router job, worker + etcd, %d jobs drained by %s '
+            'worker(s)' % (runs[0]['jobs'], n),
+            '%.2f ms (worker %.0f %%), %.2f put-units, %.0f jobs/s' % (
+                total, 100 * _per_job(runs, 'worker_ms') / total,
+                total / unit, _per_job(runs, 'jobs_per_s')),
+            '<= 3.0 ms, <= 2 put-units' if n == '1' else '-',
+            (total <= 3.0 and total / unit <= 2) if n == '1' else None))
+    rows.append(('one bare put (the put-unit), client + etcd',
+                 '%.2f ms' % unit, '-', None))
+    lat = r['latency']
+    rows.append(('job write -> /state, one job at a time (%d)'
+                 % len(lat['samples']),
+                 '%.1f ms median, %.1f ms p99' % (lat['median_ms'],
+                                                  lat['p99_ms']),
+                 '<= 10 ms median', lat['median_ms'] <= 10))
+    rss = r['rss']
+    last = rss['waiting'][-1]
+    rows.append((
+        'esi-worker RSS with %s jobs waiting (idle %.0f MB)' % (
+            ' / '.join('{:,}'.format(w['jobs']) for w in rss['waiting']),
+            rss['idle_rss'] / 2**20),
+        '%s MB (peak %.0f MB), %.2f KB per waiting job' % (
+            ' / '.join('%.0f' % (w['rss'] / 2**20) for w in rss['waiting']),
+            last['hwm'] / 2**20,
+            (last['rss'] - rss['idle_rss']) / last['jobs'] / 1024),
+        '<= 100 MB at 100,000', last['rss'] <= 100 * 2**20
+        if last['jobs'] >= 100000 else None))
+    scale = {int(k): v for k, v in r['scale'].items()}
+    small, big = sorted(scale)
+    for field, label in (
+            ('claim_ms', 'claim (transaction with the template read)'),
+            ('render_ms', 'render of the ha_router template'),
+            ('etcd_reader_ms', 'etcd_reader read of an edge router'),
+            ('job_total_ms', 'CPU per job, worker + etcd'),
+            ('latency_median_ms', 'job write -> /state, median'),
+            ('monitor_cpu_ms_per_device', "monitor's cycle, CPU per device "
+             "that does not answer"),
+            ('monitor_ms_per_device', "monitor's cycle, wall per device"),
+            ('heat_validate_ms', 'Heat: validate a one-HA-router stack'),
+            ('heat_create_ms', 'Heat: create a one-HA-router stack')):
+        a, b = scale[small][field], scale[big][field]
+        ratio = b / a if a else float('nan')
+        rows.append(('%s, %s vs %s resident' % (
+            label, '{:,}'.format(big), '{:,}'.format(small)),
+            '%.2fx (%.3g vs %.3g ms)' % (ratio, b, a),
+            'flat within 10 %', ratio <= FLAT))
+    return rows
+
+
+def render_table(rows):
+    lines = ['| figure | measured | target | met |', '|---|---|---|---|']
+    for fig, got, target, met in rows:
+        lines.append('| %s | %s | %s | %s |' % (
+            fig, got, target, {True: 'yes', False: '**no**',
+                               None: ''}[met]))
+    return '\n'.join(lines)
+
+
+def draw(r, path):
+    """The PNG: latency distribution, CPU per job, stack-create ratios and
+    the side-by-side scale ratios."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+    fig, ((lat, cpu), (stk, scl)) = pyplot.subplots(2, 2, figsize=(12, 8.5))
+    fig.suptitle('heat-esi performance (%s, %d CPUs; one run)'
+                 % (r['started'], r['machine']['cpus']))
+
+    samples = sorted(r['latency']['samples'])
+    lat.hist(samples, bins=40, color='#4c72b0')
+    lat.axvline(r['latency']['median_ms'], color='k', ls='--',
+                label='median %.1f ms' % r['latency']['median_ms'])
+    lat.axvline(r['latency']['p99_ms'], color='r', ls=':',
+                label='p99 %.1f ms' % r['latency']['p99_ms'])
+    lat.axvline(10, color='g', ls='-', lw=0.8, label='target median 10 ms')
+    lat.set_title('job write -> /state, one job at a time')
+    lat.set_xlabel('ms')
+    lat.set_ylabel('jobs')
+    lat.legend()
+
+    unit = statistics.mean([r['put_unit']['total_ms'],
+                            r['put_unit_after']['total_ms']])
+    names = ['1 worker', '2 workers']
+    workers = [_per_job(r['cpu_per_job'][n], 'worker_ms') for n in '12']
+    etcds = [_per_job(r['cpu_per_job'][n], 'etcd_ms') for n in '12']
+    cpu.bar(names, workers, color='#55a868', label='esi-worker')
+    cpu.bar(names, etcds, bottom=workers, color='#c44e52', label='etcd')
+    cpu.axhline(3.0, color='g', ls='-', lw=0.8, label='target 3.0 ms')
+    cpu.axhline(2 * unit, color='k', ls=':', lw=0.8,
+                label='2 put-units (%.2f ms)' % (2 * unit))
+    for i, (w, e) in enumerate(zip(workers, etcds)):
+        cpu.text(i, w + e, '%.2f ms\n%.1f put-units' % (w + e,
+                                                        (w + e) / unit),
+                 ha='center', va='bottom')
+    cpu.set_title('CPU per ha_router job')
+    cpu.set_ylabel('ms of CPU')
+    cpu.set_ylim(0, max(w + e for w, e in zip(workers, etcds)) * 1.35)
+    cpu.legend(loc='lower right')
+
+    sizes = sorted(int(k) for k in r['stacks'])
+    ratios = [r['stacks'][_key(r['stacks'], s)]['ratio'] for s in sizes]
+    stk.bar([str(s) for s in sizes], ratios, color='#8172b2')
+    stk.axhline(1.5, color='g', lw=0.8, label='target 1.5x')
+    for i, s in enumerate(sizes):
+        v = r['stacks'][_key(r['stacks'], s)]
+        stk.text(i, ratios[i], '%.2fx\n%.0f vs %.0f ms' % (
+            ratios[i], v['esi_s'] * 1000, v['none_s'] * 1000),
+            ha='center', va='bottom')
+    stk.set_title('stack create: ESI::HaRouter / OS::Heat::None')
+    stk.set_xlabel('resources in the stack')
+    stk.set_ylabel('ratio')
+    stk.set_ylim(0, max(ratios + [1.5]) * 1.3)
+    stk.legend()
+
+    scale = {int(k): v for k, v in r['scale'].items()}
+    small, big = sorted(scale)
+    fields = [('claim_ms', 'claim'), ('render_ms', 'render'),
+              ('etcd_reader_ms', 'etcd_reader'),
+              ('job_total_ms', 'CPU/job'),
+              ('latency_median_ms', 'latency'),
+              ('monitor_cpu_ms_per_device', 'monitor\nCPU/dev'),
+              ('heat_validate_ms', 'Heat\nvalidate'),
+              ('heat_create_ms', 'Heat\ncreate')]
+    vals = [scale[big][f] / scale[small][f] for f, _ in fields]
+    scl.bar([n for _, n in fields], vals, color='#64b5cd')
+    scl.axhline(1.0, color='k', lw=0.8)
+    scl.axhline(FLAT, color='g', ls='--', lw=0.8, label='flat within 10 %')
+    scl.axhline(1 / FLAT, color='g', ls='--', lw=0.8)
+    scl.set_title('cost with {:,} vs {:,} resident resources'.format(
+        big, small))
+    scl.set_ylabel('ratio')
+    scl.set_ylim(0, max(vals + [1.2]) * 1.2)
+    scl.tick_params(axis='x', labelsize=8)
+    scl.legend()
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    pyplot.close(fig)
+
+
+def _key(mapping, size):
+    return size if size in mapping else str(size)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--quick', action='store_true',
+                        help='small numbers: checks the suite, measures '
+                             'nothing worth publishing')
+    parser.add_argument('--output-dir', default=None,
+                        help='where the JSON and the PNG go '
+                             '(default: doc/, or a temporary directory '
+                             'with --quick)')
+    args = parser.parse_args(argv)
+    # Heat's deprecation notices and the monitor's warnings about devices
+    # that do not answer (they are meant not to) would bury the table.
+    for name in ('heat', 'heat_esi'):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    out_dir = args.output_dir or (tempfile.mkdtemp(prefix='esi-bench-')
+                                  if args.quick else DOC)
+    os.makedirs(out_dir, exist_ok=True)
+    params = dict(QUICK if args.quick else FULL)
+    # py-spy's raw stacks are large; the top of them goes in the JSON.
+    prof_dir = tempfile.mkdtemp(prefix='esi-bench-prof-')
+    try:
+        results = measure(params, os.path.join(prof_dir, 'worker.prof'))
+    finally:
+        shutil.rmtree(prof_dir, ignore_errors=True)
+    results['quick'] = args.quick
+    rows = table(results)
+    results['table'] = rows
+    json_path = os.path.join(out_dir, 'performance.json')
+    with open(json_path, 'w') as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    png_path = os.path.join(out_dir, 'performance.png')
+    draw(results, png_path)
+    print()
+    print(render_table(rows))
+    if results.get('profile'):
+        print('\nesi-worker profile (py-spy, GIL held, %d samples), '
+              'inclusive:' % results['profile']['samples'])
+        for share, name in results['profile']['inclusive']:
+            print('  %5.1f %%  %s' % (share * 100, name))
+        print('self:')
+        for share, name in results['profile']['self']:
+            print('  %5.1f %%  %s' % (share * 100, name))
+    print('\nraw results: %s\npicture: %s' % (json_path, png_path))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The performance suite runs end to end (--quick: small numbers)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'benchmarks', 'run.py'),
+         '--quick', '--output-dir', str(tmp_path)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    with open(tmp_path / 'performance.json') as f:
+        results = json.load(f)
+    assert results['quick'] is True
+    for size in ('1', '10', '100'):
+        stack = results['stacks'][size]
+        assert stack['esi_s'] > 0 and stack['none_s'] > 0
+    for n in ('1', '2'):
+        for run in results['cpu_per_job'][n]:
+            assert run['workers'] == int(n)
+            assert run['worker_ms'] > 0 and run['etcd_ms'] >= 0
+    assert results['put_unit']['total_ms'] > 0
+    assert len(results['latency']['samples']) == 20
+    assert [w['jobs'] for w in results['rss']['waiting']] == [200, 1000]
+    assert all(w['rss'] > results['rss']['idle_rss'] / 2
+               for w in results['rss']['waiting'])
+    small, big = results['scale']['20'], results['scale']['400']
+    for field in ('claim_ms', 'render_ms', 'etcd_reader_ms', 'job_total_ms',
+                  'latency_median_ms', 'monitor_cpu_ms_per_device',
+                  'heat_validate_ms', 'heat_create_ms'):
+        assert small[field] > 0 and big[field] > 0, field
+    assert small['monitor_devices'] > 0 and big['monitor_devices'] > 0
+    # py-spy sampled the draining worker, inside heat_esi's code.
+    assert results['profile']['samples'] > 0
+    assert any('heat_esi/' in name
+               for _, name in results['profile']['inclusive'])
+
+    # The table names each figure and its target.
+    for text in ('OS::Heat::None', 'put-units', 'job write -> /state',
+                 'RSS', '400 vs 20 resident', '<= 1.5x',
+                 'flat within 10 %'):
+        assert text in proc.stdout, text
+    with open(tmp_path / 'performance.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
