@@ -71,6 +71,14 @@ worker_opts = [
                  help='Default seconds between two reads of an etcd_reader '
                       'element. A template element overrides it with '
                       '"time_between_retries".'),
+    cfg.HostAddressOpt('metrics_address', default='127.0.0.1',
+                       help='Address of the HTTP server that serves '
+                            'Prometheus metrics at /metrics and the health '
+                            'checks /healthz and /readyz. Loopback by '
+                            'default: expose it on purpose.'),
+    cfg.PortOpt('metrics_port',
+                help='Port of that HTTP server. Unset (the default), the '
+                     'server is not started.'),
 ]
 
 

@@ -158,7 +158,15 @@ class EsiResource(resource.Resource):
             raise exception.Error(str(exc))
         return records.job(action, self.handler, self.esi_type,
                            self.resource_id, version, params, body,
-                           dependency=self._jobs_in_flight(action))
+                           dependency=self._jobs_in_flight(action),
+                           request_id=self._request_id())
+
+    def _request_id(self):
+        """The id that follows this call from heat-api to the worker's log:
+        the caller's global request id, else Heat's own."""
+        ctx = self.context
+        return getattr(ctx, 'global_request_id', None) or getattr(
+            ctx, 'request_id', None)
 
     def _jobs_in_flight(self, action):
         """Ids of this resource's jobs still in /jobs/all.

@@ -127,6 +127,21 @@ def get_prefix(prefix):
                               'range_end': _range_end(prefix)}}
 
 
+_failover_callbacks = []
+
+
+def on_failover(callback):
+    """Call *callback(old_endpoint, new_endpoint)* whenever a client moves
+    to another etcd endpoint (esi-worker counts these)."""
+    _failover_callbacks.append(callback)
+
+
+def failed_over(old_endpoint, new_endpoint):
+    """Tell the on_failover callbacks that a client changed endpoint."""
+    for callback in _failover_callbacks:
+        callback(old_endpoint, new_endpoint)
+
+
 def _reason(exc):
     detail = getattr(exc, 'detail_text', None) or str(exc) or \
         exc.__class__.__name__

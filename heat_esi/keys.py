@@ -31,6 +31,8 @@ JOBS_ALL = '/jobs/all/'
 JOBS_WORKING = '/jobs/working/'
 JOBS_REJECTED = '/jobs/rejected/'
 JOBS = '/jobs/'
+# Each live esi-worker: /esi-worker/members/<member id>, under its lease.
+MEMBERS = '/esi-worker/members/'
 
 
 def plural(resource_type):

@@ -17,6 +17,7 @@ key and raise MalformedValue naming that key and what is wrong.
 """
 
 import json
+import time
 
 from heat_esi import etcd
 from heat_esi import exceptions
@@ -68,15 +69,21 @@ def parse_config(key, text):
 JOB_FIELDS = ('is_first', 'resource_id', 'handler', 'job_name', 'dependency',
               'version', 'params', 'resource_type', 'action', 'is_last',
               'on_failure', 'id', 'resource_input')
+# Fields heat-esi adds for operators; not in the seed, ignored by readers.
+OPERATOR_FIELDS = ('created_at', 'request_id')
 
 
 def job(action, handler, resource_type, resource_id, version, params,
         resource_input, on_failure='fail', dependency=(), is_first=True,
-        is_last=True):
+        is_last=True, request_id=None):
     """(job id, /jobs/all value) of a new job, with every field of the seed.
 
     The third element of the value counts earlier claims of the job that
-    expired before it finished (see heat_esi.worker.service).
+    expired before it finished (see heat_esi.worker.service). Two fields
+    that the seed lacks, and ESI's readers ignore, are for operators: the
+    id of the Heat request that wrote the job, which the worker logs with
+    every line about it, and its creation time, from which the backlog's
+    age and the job's latency are measured.
     """
     job_id = keys.new_job_id(action, handler, resource_type, resource_id,
                              version)
@@ -94,7 +101,10 @@ def job(action, handler, resource_type, resource_id, version, params,
         'on_failure': on_failure,
         'id': job_id,
         'resource_input': resource_input,
+        'created_at': round(time.time(), 3),
     }
+    if request_id:
+        body['request_id'] = request_id
     return job_id, [handler, body, 0]
 
 

@@ -103,6 +103,20 @@ def seed_blocks():
     return found
 
 
+def operator_fields(job_value):
+    """Take heat-esi's own fields (records.OPERATOR_FIELDS) out of a
+    /jobs/all value read as JSON, so it compares with the seed; returns
+    them, checked for their shape."""
+    from heat_esi import records
+    body = job_value[1]
+    extra = {f: body.pop(f) for f in records.OPERATOR_FIELDS if f in body}
+    assert isinstance(extra['created_at'], float), extra
+    assert abs(extra['created_at'] - time.time()) < 3600, extra
+    if 'request_id' in extra:
+        assert re.match(r'^req-[0-9a-f-]{36}$', extra['request_id']), extra
+    return extra
+
+
 def wait_until(predicate, timeout=10, interval=0.02, message='condition'):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

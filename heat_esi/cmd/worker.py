@@ -15,6 +15,7 @@
 import signal
 import sys
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -23,6 +24,8 @@ import stevedore
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
+from heat_esi.worker import health
+from heat_esi.worker import metrics
 from heat_esi.worker.monitor import Monitor
 from heat_esi.worker import service
 
@@ -38,6 +41,21 @@ def load_handlers(names, client, config):
             invoke_args=(client, config))
         found[name] = manager.driver
     return found
+
+
+def _wait(stop, checks, seconds=None):
+    """Wait for a stop signal (at most *seconds*, if given), ticking
+    /healthz every second meanwhile; True when stopped."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while True:
+        checks.tick()
+        step = 1.0
+        if deadline is not None:
+            step = min(step, deadline - time.monotonic())
+            if step <= 0:
+                return False
+        if stop.wait(step):
+            return True
 
 
 def main(argv=None):
@@ -59,6 +77,18 @@ def main(argv=None):
         claim_ttl=config.worker.claim_ttl,
         max_attempts=config.worker.max_attempts,
         shutdown_grace=config.worker.shutdown_grace)
+    checks = health.Health(worker, client)
+    if config.worker.metrics_port is not None:
+        etcd.on_failover(metrics.etcd_failover)
+        metrics.watch_backlog(client)
+        try:
+            health.serve(checks, config.worker.metrics_address,
+                         config.worker.metrics_port)
+        except OSError as exc:
+            LOG.error('cannot serve metrics on [worker] metrics_address '
+                      '%s, metrics_port %s: %s', config.worker.metrics_address,
+                      config.worker.metrics_port, exc)
+            return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -71,7 +101,7 @@ def main(argv=None):
             # etcd may come up after us (boot order, maintenance).
             LOG.warning('esi-worker waits for etcd (retry in %.0f s): %s',
                         delay, exc)
-        if stop.wait(delay):
+        if _wait(stop, checks, delay):
             return 0
         delay = min(delay * 2, 30.0)
     monitor = None
@@ -84,8 +114,7 @@ def main(argv=None):
         LOG.info('monitoring %s every %s s as member %s',
                  ', '.join(config.monitor.resource_types),
                  config.monitor.interval, monitor.member_id)
-    while not stop.wait(1.0):
-        pass
+    _wait(stop, checks)
     if monitor is not None:
         monitor.stop()
     worker.stop()

@@ -38,10 +38,11 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
 from heat_esi.worker.handlers import monitoring
+from heat_esi.worker import metrics
 
 LOG = logging.getLogger(__name__)
 
-MEMBERS = '/esi-worker/members/'
+MEMBERS = keys.MEMBERS
 
 
 def _by_id(kvs):
@@ -146,10 +147,12 @@ class Monitor(object):
                                                               props['type']))
                 result[name] = plugin.poll(props, self._stop)
         except (exceptions.JobFailed, exceptions.TemplateError) as exc:
+            metrics.device_polled(None)
             LOG.warning('cannot monitor %s %s: %s', rtype, rid, exc)
             return
         except exceptions.JobInterrupted:
             return
+        metrics.device_polled(result)
         result['version'] = version
         key = keys.monitoring(rtype, rid)
         try:
@@ -163,6 +166,7 @@ class Monitor(object):
             [etcd.mod_revision_is(keys.config(rtype, rid), config_revision)],
             [etcd.put(key, result)])
         if ok:
+            metrics.device_state_changed()
             LOG.info('%s %s monitoring: %s', rtype, rid, ', '.join(
                 '%s %s' % kv for kv in sorted(result.items())
                 if kv[0] != 'version'))

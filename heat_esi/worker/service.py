@@ -33,6 +33,8 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi.worker import claims
+from heat_esi.worker import context
+from heat_esi.worker import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -57,11 +59,15 @@ class Worker(object):
         self._pending = {}          # job id -> KV as last seen, or None
         self._waiting = {}          # dependency job id -> {job ids}
         self._running = {}          # job id -> Claim
+        self._threads = []
+        self.watch_live = False     # the intake's watch is open
+        self._lease_renewed = None  # time.monotonic() of the last renewal
 
     # --- life cycle --------------------------------------------------------
 
     def start(self):
         self.lease_id = self.client.grant_lease(self.claim_ttl)
+        self._lease_renewed = time.monotonic()
         LOG.info('esi-worker started: %(n)s job slots, lease %(l)x '
                  '(%(t)s s), handlers %(h)s',
                  {'n': self.job_slots, 'l': self.lease_id,
@@ -70,7 +76,24 @@ class Worker(object):
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
         for target, name in targets:
-            threading.Thread(target=target, name=name, daemon=True).start()
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def dead_threads(self):
+        """Names of the threads that ended while the worker runs."""
+        if self.stopping.is_set():
+            return []
+        return [t.name for t in self._threads if not t.is_alive()]
+
+    def lease_problem(self):
+        """Why the lease is not known to be held, or None."""
+        if self.lease_id is None:
+            return 'no lease yet'
+        if time.monotonic() - self._lease_renewed > self.claim_ttl:
+            return 'lease %x not renewed for %.0f s' % (
+                self.lease_id, time.monotonic() - self._lease_renewed)
+        return None
 
     def stop(self):
         """Stop claiming, let running jobs finish, release the rest."""
@@ -99,16 +122,21 @@ class Worker(object):
     def _keep_lease(self):
         interval = max(self.claim_ttl / 3.0, 0.5)
         while not self.aborting.wait(interval):
+            started, result = time.monotonic(), 'error'
             try:
-                if self.client.refresh_lease(self.lease_id) <= 0:
+                ttl = self.client.refresh_lease(self.lease_id)
+                result = 'ok' if ttl > 0 else 'expired'
+                if ttl <= 0:
                     # Our claims are void; their fenced writes will be
                     # refused. New claims need a live lease.
                     old = self.lease_id
                     self.lease_id = self.client.grant_lease(self.claim_ttl)
                     LOG.warning('lease %x expired; claims under it are '
                                 'lost, new lease %x', old, self.lease_id)
+                self._lease_renewed = time.monotonic()
             except exceptions.EtcdError as exc:
                 LOG.warning('cannot refresh lease %x: %s', self.lease_id, exc)
+            metrics.lease_renewed(result, time.monotonic() - started)
 
     # --- intake -------------------------------------------------------------
 
@@ -119,6 +147,7 @@ class Worker(object):
             try:
                 if revision is None:
                     revision = self._read_all()
+                self.watch_live = True
                 for event in self.client.watch(keys.JOBS, revision + 1):
                     revision = event.kv.mod_revision
                     self._on_event(event)
@@ -126,15 +155,20 @@ class Worker(object):
                     if self.stopping.is_set():
                         return
             except exceptions.WatchCompacted as exc:
+                self.watch_live = False
+                metrics.watch_restarted('compacted')
                 LOG.warning('job watch fell behind compaction (%s); '
                             're-reading /jobs/', exc)
                 revision = None
             except exceptions.EtcdError as exc:
+                self.watch_live = False
+                metrics.watch_restarted('error')
                 LOG.warning('job watch interrupted, resuming from revision '
                             '%s in %.1f s: %s', revision, delay, exc)
                 self.stopping.wait(delay)
                 delay = min(delay * 2, RECONNECT_DELAY[1])
             except Exception:
+                self.watch_live = False
                 LOG.exception('unexpected error in the job intake')
                 self.stopping.wait(delay)
 
@@ -207,6 +241,8 @@ class Worker(object):
                 self.stopping.wait(RECONNECT_DELAY[0])
             except Exception:
                 LOG.exception('job %s: unexpected error', job_id)
+            finally:
+                context.leave()
 
     def _process(self, job_id, kv):
         if kv is None:
@@ -220,8 +256,10 @@ class Worker(object):
             handler, job, _ = records.parse_job(kv.key, kv.value)
         except exceptions.MalformedValue as exc:
             if claims.fail_unreadable(self.client, kv, str(exc)):
+                metrics.value_rejected()
                 LOG.error('job %s rejected: %s', job_id, exc)
             return
+        context.enter(job_id, job)
         if self._wait_for_dependencies(job_id, job):
             return
         if self.lease_id is None:
@@ -230,6 +268,7 @@ class Worker(object):
                              self.handlers[handler].prefetch(job))
         if claim is None:
             return     # someone else has it
+        metrics.job_claimed(job, claim.attempts)
         self._running[job_id] = claim
         try:
             self._run_until_recorded(claim, handler)
@@ -279,6 +318,7 @@ class Worker(object):
         LOG.info('job %s claimed (earlier attempts: %d)', claim.job_id,
                  claim.attempts)
         outcome, extra_deletes, error = {}, (), ''
+        started = time.monotonic()
         try:
             if claim.attempts >= self.max_attempts:
                 raise exceptions.JobFailed(
@@ -289,6 +329,7 @@ class Worker(object):
                 claim, self.aborting)
             worker_state = records.completed(action)
         except claims.ClaimLost as exc:
+            metrics.claim_lost()
             LOG.warning('job %s dropped: %s', claim.job_id, exc)
             return
         except exceptions.JobInterrupted:
@@ -311,11 +352,17 @@ class Worker(object):
             worker_state = records.failed(action)
             error = '%s: internal error in handler %s: %s' % (
                 where, handler, exc)
+        if error and job.get('request_id'):
+            # What an operator greps heat-api's and the worker's logs for.
+            error = '%s (request %s)' % (error, job['request_id'])
         try:
             claim.finish(records.state(worker_state, version,
                                        outcome.get('state_monitoring'),
                                        error), extra_deletes)
+            metrics.job_finished(job, worker_state.endswith('_FAILED'),
+                                 started)
             LOG.info('job %s finished: %s', claim.job_id, worker_state)
         except claims.ClaimLost as exc:
+            metrics.claim_lost()
             LOG.warning('job %s dropped, its result discarded: %s',
                         claim.job_id, exc)

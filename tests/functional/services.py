@@ -151,17 +151,20 @@ class Heat(object):
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         gunicorn_conf = os.path.join(self.dir, 'gunicorn.conf.py')
         self.api_log = os.path.join(self.dir, 'heat-api.log')
+        # What heat-api itself logs (gunicorn's own log is api_log).
+        self.api_app_log = os.path.join(self.dir, 'heat-api-app.log')
         with open(gunicorn_conf, 'w') as f:
             # heat.wsgi.api parses sys.argv for its own options.
             f.write('import sys\n'
-                    'sys.argv[1:] = ["--config-file", %r]\n'
+                    'sys.argv[1:] = ["--config-file", %r,\n'
+                    '                "--log-file", %r]\n'
                     'wsgi_app = "heat.wsgi.api:application"\n'
                     'bind = "127.0.0.1:%d"\n'
                     'workers = 1\n'
                     'worker_class = "gthread"\n'
                     'threads = 4\n'
-                    'errorlog = %r\n' % (self.conf, self.api_port,
-                                         self.api_log))
+                    'errorlog = %r\n' % (self.conf, self.api_app_log,
+                                         self.api_port, self.api_log))
         self.api = subprocess.Popen(
             [os.path.join(BIN, 'gunicorn'), '-c', gunicorn_conf],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

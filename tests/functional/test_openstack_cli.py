@@ -69,6 +69,8 @@ def test_stack_create_writes_the_seed(cloud, routers, seed):
             suffix = job_key[-5:]
             key = key.replace('w4ig8', suffix)
             value = json.loads(json.dumps(value).replace('w4ig8', suffix))
+            assert 'request_id' in esi_fixtures.operator_fields(
+                written[job_key])
         key = key.replace(SEED_ID, rid)
         # heat-api's noauth middleware puts every caller in project "admin".
         value = json.loads(json.dumps(value).replace(SEED_ID, rid)

@@ -93,7 +93,9 @@ def test_create_writes_the_seed_config_and_job(heat, seed, stand_in):
     assert keys.parse_job_id(job_id)['resource_id'] == rid
     expected = json.loads(json.dumps(job).replace(seed_rid, rid)
                           .replace('w4ig8', job_id[-5:]))
-    assert json.loads(jobs[0].value) == expected
+    written = json.loads(jobs[0].value)
+    assert 'request_id' in esi_fixtures.operator_fields(written)
+    assert written == expected
 
 
 def test_create_completes_on_state_and_exposes_attributes(heat, stand_in):

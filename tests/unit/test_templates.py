@@ -1,5 +1,7 @@
 """Unit tests of parameter_mappings, rendering and the value shapes."""
 
+import time
+
 import pytest
 
 from heat_esi import exceptions
@@ -108,7 +110,11 @@ def test_job_id_layout():
     assert parts['action'] == 'create' and parts['version'] == 1
     assert job_id.startswith('create:monitoring_worker:ha_router:abc:1:')
     assert value[0] == 'monitoring_worker' and value[2] == 0
-    assert sorted(value[1]) == sorted(records.JOB_FIELDS)
+    assert sorted(value[1]) == sorted(records.JOB_FIELDS + ('created_at',))
+    assert abs(value[1]['created_at'] - time.time()) < 60
+    _, value = records.job('create', 'monitoring_worker', 'ha_router',
+                           'abc', 1, [], {}, request_id='req-1')
+    assert value[1]['request_id'] == 'req-1'
 
 
 @pytest.mark.parametrize('text, reason', [

@@ -1,0 +1,243 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What etcd says about the workers and their jobs, read for people.
+
+One place reads the job and worker keys and sorts them out, for
+``heat-esi status``, ``heat-esi jobs`` and the worker's backlog gauges:
+
+- a job is *running* while /jobs/working/<id> holds a claim, *blocked* while
+  one of its dependencies is still in /jobs/all, *waiting* otherwise;
+- a *rejected* value is one a worker could not read (/jobs/rejected/<id>);
+- a worker is alive while its lease-bound member key exists, and it holds
+  the claims made under the same lease.
+"""
+
+import json
+import time
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+
+RUNNING, BLOCKED, WAITING, REJECTED = 'running', 'blocked', 'waiting', \
+    'rejected'
+JOB_STATES = (RUNNING, BLOCKED, WAITING, REJECTED)
+HEALTHY = ('UP', 'ACTIVE')
+
+_SINGULAR = {plural: rtype for rtype, plural in keys.PLURALS.items()}
+
+
+def singular(plural):
+    """The resource type of a key's plural (the reverse of keys.plural)."""
+    if plural in _SINGULAR:
+        return _SINGULAR[plural]
+    return plural[:-1] if plural.endswith('s') else plural
+
+
+def _resource_of_key(key, prefix):
+    """(resource_type, resource_id) of /<prefix>/v2.0/<plural>/<id>."""
+    parts = key[len(prefix):].split('/')
+    if len(parts) != 3 or parts[0] != keys.API:
+        return None
+    return singular(parts[1]), parts[2]
+
+
+def _age(created_at, now):
+    if not isinstance(created_at, (int, float)) or isinstance(created_at,
+                                                              bool):
+        return None
+    # Clocks of heat-engine and this host may differ a little.
+    return max(0.0, now - created_at)
+
+
+class Job(object):
+    """One job as found in etcd, readable or not."""
+
+    def __init__(self, job_id, kv, now):
+        self.id = job_id
+        self.kv = kv
+        self.parts = keys.parse_job_id(job_id) or {}
+        self.error = None
+        self.handler = records.job_handler(kv.value) if kv else None
+        self.body = {}
+        self.attempts = None
+        try:
+            self.handler, self.body, self.attempts = records.parse_job(
+                kv.key, kv.value)
+        except exceptions.MalformedValue as exc:
+            self.error = str(exc)
+        self.created_at = self.body.get('created_at')
+        self.age = _age(self.created_at, now)
+        self.state = WAITING
+        self.claim = None         # the /jobs/working KV while running
+        self.holder = None        # member id of the worker that holds it
+        self.waiting_for = []     # dependencies still in /jobs/all
+
+    def field(self, name):
+        """A field of the job, from its value or else from its id."""
+        if name in self.body:
+            return self.body[name]
+        return self.parts.get(name)
+
+    def summary(self):
+        return {
+            'id': self.id,
+            'state': self.state,
+            'handler': self.handler,
+            'action': self.field('action'),
+            'resource_type': self.field('resource_type'),
+            'resource_id': self.field('resource_id'),
+            'version': self.field('version'),
+            'age': None if self.age is None else round(self.age, 1),
+            'attempts': self.attempts,
+            'holder': self.holder,
+            'waiting_for': list(self.waiting_for),
+            'request_id': self.body.get('request_id'),
+            'error': self.error,
+        }
+
+
+class Member(object):
+    """A live esi-worker, from /esi-worker/members/<id>."""
+
+    def __init__(self, kv, now):
+        self.id = kv.key[len(keys.MEMBERS):]
+        self.lease = kv.lease
+        try:
+            value = json.loads(kv.value)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            value = {}
+        self.host = value.get('host') or self.id.rsplit('-', 2)[0]
+        self.slots = value.get('slots')
+        self.handlers = value.get('handlers') or []
+        self.since = value.get('since')
+        self.up_for = _age(self.since, now)
+
+    def summary(self):
+        return {'id': self.id, 'host': self.host, 'slots': self.slots,
+                'handlers': list(self.handlers),
+                'since': _iso(self.since),
+                'up_for': None if self.up_for is None else round(
+                    self.up_for)}
+
+
+def _iso(timestamp):
+    if not isinstance(timestamp, (int, float)):
+        return None
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))
+
+
+def sort_jobs(kvs, members=(), now=None):
+    """[Job] of the KVs read under /jobs/, each with its state."""
+    now = time.time() if now is None else now
+    by_lease = {m.lease: m.id for m in members if m.lease}
+    claims, found = {}, []
+    for kv in kvs:
+        if kv.key.startswith(keys.JOBS_WORKING):
+            claims[kv.key[len(keys.JOBS_WORKING):]] = kv
+    present = {kv.key[len(keys.JOBS_ALL):] for kv in kvs
+               if kv.key.startswith(keys.JOBS_ALL)}
+    for kv in kvs:
+        if kv.key.startswith(keys.JOBS_ALL):
+            job = Job(kv.key[len(keys.JOBS_ALL):], kv, now)
+            claim = claims.get(job.id)
+            if claim is not None:
+                job.state, job.claim = RUNNING, claim
+                job.holder = by_lease.get(claim.lease)
+            else:
+                deps = job.body.get('dependency')
+                job.waiting_for = [d for d in deps or () if d in present]
+                if job.waiting_for:
+                    job.state = BLOCKED
+            found.append(job)
+        elif kv.key.startswith(keys.JOBS_REJECTED):
+            job = Job(kv.key[len(keys.JOBS_REJECTED):], kv, now)
+            job.state = REJECTED
+            found.append(job)
+    return found
+
+
+def backlog(jobs):
+    """{handler: (unclaimed jobs, age of the oldest or None, blocked)}."""
+    result = {}
+    for job in jobs:
+        if job.state not in (WAITING, BLOCKED):
+            continue
+        count, oldest, blocked = result.get(job.handler or '?',
+                                            (0, None, 0))
+        if job.age is not None and (oldest is None or job.age > oldest):
+            oldest = job.age
+        result[job.handler or '?'] = (count + 1, oldest,
+                                      blocked + (job.state == BLOCKED))
+    return result
+
+
+def read_jobs(client):
+    """[Job] under /jobs/, with their holders, in one read."""
+    _, (jobs, members) = client.txn(
+        [], [etcd.get_prefix(keys.JOBS), etcd.get_prefix(keys.MEMBERS)],
+        key=keys.JOBS)
+    now = time.time()
+    return sort_jobs(jobs, [Member(kv, now) for kv in members], now)
+
+
+class Snapshot(object):
+    """Jobs, workers, /state and /monitoring, from one etcd transaction."""
+
+    def __init__(self, client):
+        _, (jobs, members, states, monitored) = client.txn([], [
+            etcd.get_prefix(keys.JOBS), etcd.get_prefix(keys.MEMBERS),
+            etcd.get_prefix('/state/'), etcd.get_prefix('/monitoring/')],
+            key=keys.JOBS)
+        self.now = time.time()
+        self.members = [Member(kv, self.now) for kv in members]
+        self.jobs = sort_jobs(jobs, self.members, self.now)
+        self.failed = []
+        for kv in states:
+            where = _resource_of_key(kv.key, '/state/')
+            if where is None:
+                continue
+            try:
+                state = records.parse_state(kv.key, kv.value)
+            except exceptions.MalformedValue as exc:
+                state = {'worker_state': 'UNREADABLE', 'version': None,
+                         'error': str(exc)}
+            if state['worker_state'].endswith('_FAILED') or \
+                    state['worker_state'] == 'UNREADABLE':
+                self.failed.append({
+                    'resource_type': where[0], 'resource_id': where[1],
+                    'worker_state': state['worker_state'],
+                    'version': state['version'], 'error': state['error']})
+        self.down = []
+        for kv in monitored:
+            where = _resource_of_key(kv.key, '/monitoring/')
+            if where is None:
+                continue
+            try:
+                value = json.loads(kv.value)
+            except ValueError:
+                value = None
+            if not isinstance(value, dict):
+                value = {'value': 'UNREADABLE'}
+            parts = {k: v for k, v in value.items() if k != 'version'}
+            bad = sorted(k for k, v in parts.items() if v not in HEALTHY)
+            if bad:
+                self.down.append({
+                    'resource_type': where[0], 'resource_id': where[1],
+                    'down': bad, 'version': value.get('version')})
+
+    def of_state(self, state):
+        return [job for job in self.jobs if job.state == state]
