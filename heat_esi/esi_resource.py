@@ -35,6 +35,7 @@ from heat.engine import event
 from heat.engine import properties
 from heat.engine import resource
 
+from heat_esi import actions
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
@@ -149,18 +150,6 @@ class EsiResource(resource.Resource):
             _templates[cache_key] = (body, kv.mod_revision)
         return (name,) + _templates[cache_key]
 
-    def _job(self, template, action, body, version):
-        try:
-            params = templates.build_params(template, self.esi_type, body,
-                                            version,
-                                            templates.config_lookup(client()))
-        except exceptions.TemplateError as exc:
-            raise exception.Error(str(exc))
-        return records.job(action, self.handler, self.esi_type,
-                           self.resource_id, version, params, body,
-                           dependency=self._jobs_in_flight(action),
-                           request_id=self._request_id())
-
     def _request_id(self):
         """The id that follows this call from heat-api to the worker's log:
         the caller's global request id, else Heat's own."""
@@ -168,48 +157,25 @@ class EsiResource(resource.Resource):
         return getattr(ctx, 'global_request_id', None) or getattr(
             ctx, 'request_id', None)
 
-    def _jobs_in_flight(self, action):
-        """Ids of this resource's jobs still in /jobs/all.
-
-        A new job waits for them, so that an older job (a create that no
-        worker took yet, say) never answers after a newer one.
-        """
-        if action == records.CREATE:
-            return []
-        _, found = client().txn([], [
-            etcd.get_prefix(keys.job(keys.job_prefix(
-                earlier, self.handler, self.esi_type, self.resource_id)))
-            for earlier in (records.CREATE, records.MODIFY,
-                            records.LOGICAL_DELETE)],
-            key=keys.JOBS_ALL)
-        return [kv.key[len(keys.JOBS_ALL):] for kvs in found for kv in kvs]
-
     def _write(self, compare, body, version, action, marked=False):
         """Write /config and the job for it in one transaction.
 
         :returns: the job id, or None when *compare* failed (the config was
             written by an earlier, retried call or changed meanwhile).
         """
-        config_key = keys.config(self.esi_type, self.resource_id)
-        for attempt in range(3):
-            name, template, revision = self._template(refresh=attempt > 0)
-            template_key = keys.heat_template(name)
-            job_id, job = self._job(template, action, body, version)
-            ok, read = client().txn(
-                list(compare) + [etcd.mod_revision_is(template_key,
-                                                      revision)],
-                [etcd.put(config_key, records.config(body, version, marked)),
-                 etcd.put(keys.job(job_id), job)],
-                [etcd.get(template_key)])
-            if ok:
-                LOG.info('%(res)s: wrote %(key)s version %(v)s and job '
-                         '%(job)s', {'res': self.name, 'key': config_key,
-                                     'v': version, 'job': job_id})
-                return job_id
-            if read[0] and read[0][0].mod_revision == revision:
-                return None     # the caller's own comparison failed
-        raise exception.Error(_('heat_template %s keeps changing in etcd; '
-                                'retry the action') % name)
+        try:
+            job_id = actions.write(
+                client(), lambda refresh: self._template(refresh=refresh),
+                self.esi_type, self.resource_id, self.handler, action, body,
+                version, compare, marked=marked,
+                request_id=self._request_id())
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+        if job_id is not None:
+            LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
+                     {'res': self.name, 'v': version, 'job': job_id,
+                      'key': keys.config(self.esi_type, self.resource_id)})
+        return job_id
 
     def _read_config(self):
         config_key = keys.config(self.esi_type, self.resource_id)

@@ -129,12 +129,12 @@ class Member(object):
     def summary(self):
         return {'id': self.id, 'host': self.host, 'slots': self.slots,
                 'handlers': list(self.handlers),
-                'since': _iso(self.since),
+                'since': iso(self.since),
                 'up_for': None if self.up_for is None else round(
                     self.up_for)}
 
 
-def _iso(timestamp):
+def iso(timestamp):
     if not isinstance(timestamp, (int, float)):
         return None
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))

@@ -15,6 +15,8 @@
   heat-esi templates load [--dir DIR]   store the heat_templates in etcd
   heat-esi plugin-dir                   print the directory for plugin_dirs
   heat-esi demo [--etcd-url URL]        run the whole create path once
+  heat-esi status [--watch]             workers, backlog, failures
+  heat-esi jobs list|show|retry|purge   the jobs in etcd
 
 etcd is found through --etcd-url, or the [esi_etcd] group of the files
 given with --config-file (for instance heat.conf).
@@ -26,6 +28,8 @@ import sys
 
 from oslo_config import cfg
 
+from heat_esi.cmd import jobs
+from heat_esi.cmd import status
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
@@ -83,12 +87,16 @@ def parser():
                          'create and delete one HA router stack')
 
     dem.set_defaults(func=demo)
+    status.add_parser(sub)
+    jobs.add_parser(sub)
     return top
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if getattr(args, 'needs_client', False):
+            return args.func(args, _client(args))
         return args.func(args)
     except exceptions.EsiError as exc:
         print('heat-esi: error: %s' % exc, file=sys.stderr)

@@ -109,7 +109,9 @@ def main(argv=None):
         monitor = Monitor(client, handlers['monitoring_worker'].plugins,
                           lambda: worker.lease_id,
                           interval=config.monitor.interval,
-                          resource_types=config.monitor.resource_types)
+                          resource_types=config.monitor.resource_types,
+                          member_id=worker.member_id,
+                          member_value=worker.member_value)
         monitor.start()
         LOG.info('monitoring %s every %s s as member %s',
                  ', '.join(config.monitor.resource_types),

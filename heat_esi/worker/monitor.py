@@ -58,7 +58,8 @@ def owner(resource_id, members):
 class Monitor(object):
 
     def __init__(self, client, plugins, lease, interval=60.0,
-                 resource_types=('edge_router',), member_id=None):
+                 resource_types=('edge_router',), member_id=None,
+                 member_value=None):
         self.client = client
         self.plugins = plugins
         self.lease = lease              # callable: the worker's lease id
@@ -66,6 +67,8 @@ class Monitor(object):
         self.resource_types = list(resource_types)
         self.member_id = member_id or '%s-%d-%s' % (
             socket.gethostname(), os.getpid(), os.urandom(3).hex())
+        # The value of the member key: the worker's own when shared.
+        self.member_value = member_value or (lambda: self.member_id)
         self._pool = futures.ThreadPoolExecutor(16, 'monitor')
         self._stop = threading.Event()
 
@@ -91,7 +94,7 @@ class Monitor(object):
 
     def cycle(self):
         """Poll the devices this member owns, once."""
-        self.client.put(MEMBERS + self.member_id, self.member_id,
+        self.client.put(MEMBERS + self.member_id, self.member_value(),
                         lease=self.lease())
         members = [kv.key[len(MEMBERS):]
                    for kv in self.client.get_prefix(MEMBERS)[0]]

@@ -22,7 +22,9 @@ Threads:
 """
 
 import itertools
+import os
 import random
+import socket
 import threading
 import time
 
@@ -53,6 +55,9 @@ class Worker(object):
         self.max_attempts = max_attempts
         self.shutdown_grace = shutdown_grace
         self.lease_id = None
+        self.member_id = '%s-%d-%s' % (socket.gethostname(), os.getpid(),
+                                       os.urandom(3).hex())
+        self.since = time.time()
         self.stopping = threading.Event()     # no new claims
         self.aborting = threading.Event()     # grace over: drop running jobs
         self._cond = threading.Condition()
@@ -68,6 +73,7 @@ class Worker(object):
     def start(self):
         self.lease_id = self.client.grant_lease(self.claim_ttl)
         self._lease_renewed = time.monotonic()
+        self._register()
         LOG.info('esi-worker started: %(n)s job slots, lease %(l)x '
                  '(%(t)s s), handlers %(h)s',
                  {'n': self.job_slots, 'l': self.lease_id,
@@ -119,6 +125,18 @@ class Worker(object):
             LOG.warning('could not revoke lease %x: %s', self.lease_id, exc)
         LOG.info('esi-worker stopped')
 
+    def member_value(self):
+        """What this worker's member key says of it (heat-esi status)."""
+        return {'id': self.member_id, 'host': socket.gethostname(),
+                'pid': os.getpid(), 'slots': self.job_slots,
+                'handlers': sorted(self.handlers), 'since': self.since}
+
+    def _register(self):
+        """Tell heat-engine, the monitors and operators that this worker
+        is alive: a member key under the lease, gone when the worker is."""
+        self.client.put(keys.MEMBERS + self.member_id, self.member_value(),
+                        lease=self.lease_id)
+
     def _keep_lease(self):
         interval = max(self.claim_ttl / 3.0, 0.5)
         while not self.aborting.wait(interval):
@@ -133,6 +151,7 @@ class Worker(object):
                     self.lease_id = self.client.grant_lease(self.claim_ttl)
                     LOG.warning('lease %x expired; claims under it are '
                                 'lost, new lease %x', old, self.lease_id)
+                    self._register()
                 self._lease_renewed = time.monotonic()
             except exceptions.EtcdError as exc:
                 LOG.warning('cannot refresh lease %x: %s', self.lease_id, exc)

@@ -1,0 +1,85 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The write of an action: /config and its job, in one transaction.
+
+Shared by the ESI:: resources in heat-engine and by `heat-esi jobs retry`,
+so that a retried action is written exactly as Heat writes one.
+"""
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import templates
+
+
+def jobs_in_flight(client, handler, resource_type, resource_id, action):
+    """Ids of the resource's jobs still in /jobs/all.
+
+    A new job waits for them, so that an older job (a create that no
+    worker took yet, say) never answers after a newer one.
+    """
+    if action == records.CREATE:
+        return []
+    _, found = client.txn([], [
+        etcd.get_prefix(keys.job(keys.job_prefix(
+            earlier, handler, resource_type, resource_id)))
+        for earlier in (records.CREATE, records.MODIFY,
+                        records.LOGICAL_DELETE)],
+        key=keys.JOBS_ALL)
+    return [kv.key[len(keys.JOBS_ALL):] for kvs in found for kv in kvs]
+
+
+def write(client, template, resource_type, resource_id, handler, action,
+          body, version, compare, marked=False, request_id=None):
+    """Write /config and the job for it in one transaction.
+
+    :param template: callable(refresh) returning (name, body, mod_revision)
+        of the resource type's heat_template; the transaction compares that
+        revision, so a cached copy is used only while it is current.
+    :param compare: the caller's own conditions (on /config).
+    :returns: the job id, or None when *compare* failed (the config was
+        written by an earlier, retried call or changed meanwhile).
+    :raises TemplateError: the template is invalid, or kept changing.
+    """
+    config_key = keys.config(resource_type, resource_id)
+    for attempt in range(3):
+        name, tmpl, revision = template(attempt > 0)
+        template_key = keys.heat_template(name)
+        params = templates.build_params(tmpl, resource_type, body, version,
+                                        templates.config_lookup(client))
+        job_id, job = records.job(
+            action, handler, resource_type, resource_id, version, params,
+            body, dependency=jobs_in_flight(client, handler, resource_type,
+                                            resource_id, action),
+            request_id=request_id)
+        ok, read = client.txn(
+            list(compare) + [etcd.mod_revision_is(template_key, revision)],
+            [etcd.put(config_key, records.config(body, version, marked)),
+             etcd.put(keys.job(job_id), job)],
+            [etcd.get(template_key)])
+        if ok:
+            return job_id
+        if read[0] and read[0][0].mod_revision == revision:
+            return None     # the caller's own comparison failed
+    raise exceptions.TemplateError('heat_template %s keeps changing in etcd; '
+                                   'retry the action' % name)
+
+
+def stored_template(client, resource_type):
+    """A template callable for write() that reads etcd each time."""
+    def read(refresh):
+        name = templates.monitoring_template_name(resource_type)
+        kv = client.get(keys.heat_template(name))
+        return name, templates.fetch(client, name, kv), kv.mod_revision
+    return read
