@@ -69,6 +69,7 @@ class Monitor(object):
             socket.gethostname(), os.getpid(), os.urandom(3).hex())
         # The value of the member key: the worker's own when shared.
         self.member_value = member_value or (lambda: self.member_id)
+        self._registered = None       # the lease the member key is under
         self._pool = futures.ThreadPoolExecutor(16, 'monitor')
         self._stop = threading.Event()
 
@@ -94,8 +95,13 @@ class Monitor(object):
 
     def cycle(self):
         """Poll the devices this member owns, once."""
-        self.client.put(MEMBERS + self.member_id, self.member_value(),
-                        lease=self.lease())
+        lease = self.lease()
+        if lease != self._registered:
+            # Once per lease: the key lives as long as the lease does, and
+            # a write every cycle would move etcd's revision for nothing.
+            self.client.put(MEMBERS + self.member_id, self.member_value(),
+                            lease=lease)
+            self._registered = lease
         members = [kv.key[len(MEMBERS):]
                    for kv in self.client.get_prefix(MEMBERS)[0]]
         jobs = []
