@@ -63,6 +63,12 @@ worker_opts = [
     cfg.IntOpt('shutdown_grace', default=30, min=0,
                help='Seconds a stopping worker waits for running jobs to '
                     'finish before it releases them to other workers.'),
+    cfg.FloatOpt('job_timeout', default=300.0, min=0.1,
+                 help='Seconds a claimed job may run. A job still running '
+                      'then fails with an error that says so, and its slot '
+                      'takes the next job. A template element overrides it '
+                      'with its own "job_timeout" (the job then gets the '
+                      'largest one among its elements).'),
     cfg.FloatOpt('etcd_reader_timeout', default=30.0, min=0.0,
                  help='Default seconds an etcd_reader element waits for the '
                       'resource it reads to become ACTIVE. A template '
@@ -92,6 +98,13 @@ snmp_opts = [
                 help='SNMP v2c communities by the name a template uses, '
                      'such as EDGE_ROUTER_COMMUNITY:secret. The names are '
                      'in etcd; the secrets only here, and never logged.'),
+    cfg.ListOpt('allowed_networks', default=[],
+                help='Networks (CIDRs, IPv4 or IPv6) where the devices\' '
+                     'SNMP agents are: the management networks. The worker '
+                     'sends SNMP, and with it the community in clear, only '
+                     'to addresses inside them; a job or a poll for any '
+                     'other address fails without sending anything. Empty '
+                     '(the default): no address is allowed.'),
     cfg.FloatOpt('request_timeout', default=1.0, min=0.1,
                  help='Seconds to wait for one SNMP answer.'),
     cfg.IntOpt('retries', default=0, min=0,

@@ -34,6 +34,8 @@ import urllib3
 
 from heat_esi import exceptions
 
+# A value that is not UTF-8 text is kept as its raw bytes: the one read
+# fails (loads() names the key), not every read of its prefix.
 KV = collections.namedtuple(
     'KV', 'key value create_revision mod_revision version lease')
 
@@ -43,12 +45,23 @@ PUT, DELETE = 'PUT', 'DELETE'
 
 def _b64(text):
     if isinstance(text, str):
-        text = text.encode('utf-8')
+        # surrogateescape: a key read with undecodable bytes names the
+        # same key when written back.
+        text = text.encode('utf-8', 'surrogateescape')
     return base64.b64encode(text).decode('ascii')
 
 
-def _unb64(data):
-    return base64.b64decode(data).decode('utf-8')
+def _unb64(data, errors='surrogateescape'):
+    return base64.b64decode(data).decode('utf-8', errors)
+
+
+def _value(data):
+    """A value as text, or its raw bytes when it is not UTF-8."""
+    raw = base64.b64decode(data)
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError:
+        return raw
 
 
 def _range_end(prefix):
@@ -61,7 +74,7 @@ def _kv(raw):
     if raw is None:
         return None
     return KV(key=_unb64(raw['key']),
-              value=_unb64(raw.get('value', '')),
+              value=_value(raw.get('value', '')),
               create_revision=int(raw.get('create_revision', 0)),
               mod_revision=int(raw.get('mod_revision', 0)),
               version=int(raw.get('version', 0)),
@@ -75,8 +88,17 @@ def dumps(obj):
 
 def loads(key, text):
     """Decode a JSON value read at *key*, naming the key when it is not."""
+    if isinstance(text, bytes):
+        try:
+            text.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            raise exceptions.MalformedValue(
+                key, 'not UTF-8 text (byte 0x%02x at offset %d)'
+                % (text[exc.start], exc.start))
     try:
         return json.loads(text)
+    except RecursionError:
+        raise exceptions.MalformedValue(key, 'JSON nested too deeply')
     except (TypeError, ValueError) as exc:
         raise exceptions.MalformedValue(key, 'not JSON (%s)' % exc)
 
@@ -102,8 +124,9 @@ def value_is(key, value):
 
 
 def put(key, value, lease=None):
-    """Operation: write *value* (a str, or an object encoded as JSON)."""
-    if not isinstance(value, str):
+    """Operation: write *value* (str or bytes, or an object encoded as JSON).
+    """
+    if not isinstance(value, (str, bytes)):
         value = dumps(value)
     req = {'key': _b64(key), 'value': _b64(value)}
     if lease:

@@ -13,6 +13,13 @@
 """The project's own exceptions; etcd3gw's never leave heat_esi.etcd."""
 
 
+def short(value):
+    """*value* as an error message shows it: its repr, at most 60
+    characters (a hostile value must not flood a message or a log)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
 class EsiError(Exception):
     """Base class of every heat-esi error."""
 
@@ -46,6 +53,10 @@ class WatchCompacted(EtcdError):
                          % compact_revision)
 
 
+class ConfigError(EsiError):
+    """The worker's configuration cannot be used; it does not start."""
+
+
 class MalformedValue(EsiError):
     """An etcd value does not have the shape heat-esi expects."""
 
@@ -69,6 +80,10 @@ class JobFailed(EsiError):
     def __init__(self, message, outcome=None):
         super().__init__(message)
         self.outcome = outcome or {}
+
+
+class JobTimedOut(JobFailed):
+    """A job ran past its deadline; it fails with this message."""
 
 
 class JobInterrupted(EsiError):

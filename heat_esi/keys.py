@@ -93,9 +93,13 @@ def job_name(resource_type, resource_id, version):
     return '%s:%s:%s' % (resource_type, resource_id, version)
 
 
+RESOURCE_TYPE_RE = re.compile(r'^[a-z_]+\Z')
+# A resource id is one key segment: no "/" (nor ":", the job id separator).
+RESOURCE_ID_RE = re.compile(r'^[^:/]+\Z')
+
 JOB_ID_RE = re.compile(
     r'^(?P<action>[a-z_]+):(?P<handler>[a-z_]+):(?P<resource_type>[a-z_]+):'
-    r'(?P<resource_id>[^:]+):(?P<version>\d+):(?P<suffix>[a-z0-9]{5})$')
+    r'(?P<resource_id>[^:/]+):(?P<version>[0-9]+):(?P<suffix>[a-z0-9]{5})\Z')
 
 
 def parse_job_id(job_id):

@@ -72,6 +72,25 @@ JOB_FIELDS = ('is_first', 'resource_id', 'handler', 'job_name', 'dependency',
 # Fields heat-esi adds for operators; not in the seed, ignored by readers.
 OPERATOR_FIELDS = ('created_at', 'request_id')
 
+# Fields of a /config body that hold a secret. ESI's readers find them in
+# /config; nothing else (a job, a rejected job, a log) ever holds them.
+SECRET_FIELDS = frozenset(['password'])
+
+# Past these, a job value is refused: a claim rewrites the value (etcd
+# limits a request to 1.5 MiB), and the handler walks it.
+MAX_JOB_BYTES = 512 * 1024
+MAX_DEPTH = 32
+
+
+def without_secrets(obj):
+    """*obj* with every SECRET_FIELDS entry of its maps removed."""
+    if isinstance(obj, dict):
+        return {k: without_secrets(v) for k, v in obj.items()
+                if k not in SECRET_FIELDS}
+    if isinstance(obj, list):
+        return [without_secrets(v) for v in obj]
+    return obj
+
 
 def job(action, handler, resource_type, resource_id, version, params,
         resource_input, on_failure='fail', dependency=(), is_first=True,
@@ -83,7 +102,8 @@ def job(action, handler, resource_type, resource_id, version, params,
     that the seed lacks, and ESI's readers ignore, are for operators: the
     id of the Heat request that wrote the job, which the worker logs with
     every line about it, and its creation time, from which the backlog's
-    age and the job's latency are measured.
+    age and the job's latency are measured. Secrets of *resource_input*
+    stay out of the job: they are in /config only.
     """
     job_id = keys.new_job_id(action, handler, resource_type, resource_id,
                              version)
@@ -100,7 +120,7 @@ def job(action, handler, resource_type, resource_id, version, params,
         'is_last': is_last,
         'on_failure': on_failure,
         'id': job_id,
-        'resource_input': resource_input,
+        'resource_input': without_secrets(resource_input),
         'created_at': round(time.time(), 3),
     }
     if request_id:
@@ -114,44 +134,140 @@ def job_handler(text):
     A worker only judges the jobs of its own handlers, and a job whose value
     cannot even name one is every worker's to reject.
     """
+    if isinstance(text, bytes):         # not UTF-8 (see etcd.KV)
+        return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(value, list) and value and isinstance(value[0], str):
         return value[0]
     return None
 
 
+def _shown(value):
+    """A wrong value in an error: scalars as they are, containers by kind
+    only (they may hold anything, a secret too)."""
+    if isinstance(value, dict):
+        return 'an object'
+    if isinstance(value, list):
+        return 'a list'
+    return exceptions.short(value)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _depth(obj):
+    """How deeply *obj* nests lists and maps (without recursion)."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            todo += [(v, level + 1) for v in item]
+    return deepest
+
+
+# (field, check, what it must be) for every field the worker reads.
+_JOB_CHECKS = (
+    ('id', lambda v: isinstance(v, str), 'a string'),
+    ('action', lambda v: isinstance(v, str) and v in ACTIONS,
+     'one of %s' % ', '.join(ACTIONS)),
+    ('handler', lambda v: isinstance(v, str), 'a string'),
+    ('resource_type', lambda v: isinstance(v, str) and
+     keys.RESOURCE_TYPE_RE.match(v), 'a resource type (a-z and _)'),
+    ('resource_id', lambda v: isinstance(v, str) and
+     keys.RESOURCE_ID_RE.match(v), 'a resource id (no "/" or ":")'),
+    ('version', lambda v: _is_int(v) and v >= 0, 'an integer >= 0'),
+    ('job_name', lambda v: isinstance(v, str), 'a string'),
+    ('is_first', lambda v: isinstance(v, bool), 'true or false'),
+    ('is_last', lambda v: isinstance(v, bool), 'true or false'),
+    ('on_failure', lambda v: isinstance(v, str) and v in ON_FAILURE,
+     'one of %s' % ', '.join(ON_FAILURE)),
+    ('dependency', lambda v: isinstance(v, list) and all(
+        isinstance(d, str) for d in v), 'a list of job ids'),
+    ('params', lambda v: isinstance(v, list) and all(
+        isinstance(p, dict) and isinstance(p.get('param'), str)
+        and 'value' in p for p in v),
+     'a list of {"param": name, "value": ...} objects'),
+    ('resource_input', lambda v: isinstance(v, dict), 'an object'),
+)
+
+# The operator fields, when present.
+_OPERATOR_CHECKS = (
+    ('created_at', lambda v: isinstance(v, (int, float)) and
+     not isinstance(v, bool), 'a number'),
+    ('request_id', lambda v: isinstance(v, str), 'a string'),
+)
+
+
 def parse_job(key, text):
     """(handler, job, attempts) of a /jobs/all value, checked field by field.
+
+    Every field the worker uses is type-checked, and the job must be the
+    one its key names (its id, action, handler, resource and version), so
+    that a value can neither crash a worker nor write another resource's
+    /state. The job returned has no secrets in its resource_input.
+
+    :raises MalformedValue: naming *key* and what is wrong.
     """
+    job_id = key
+    for prefix in (keys.JOBS_ALL, keys.JOBS_REJECTED):
+        if key.startswith(prefix):
+            job_id = key[len(prefix):]
+    parts = keys.parse_job_id(job_id)
+    if parts is None:
+        raise exceptions.MalformedValue(
+            key, 'the key is not a job id (<action>:<handler>:<type>:<id>:'
+            '<version>:<5 characters a-z0-9>)')
+    size = len(text if isinstance(text, bytes) else
+               text.encode('utf-8', 'surrogateescape'))
+    if size > MAX_JOB_BYTES:
+        raise exceptions.MalformedValue(
+            key, 'a job value of %d bytes is over the limit of %d'
+            % (size, MAX_JOB_BYTES))
     value = etcd.loads(key, text)
     if (not isinstance(value, list) or len(value) != 3
             or not isinstance(value[0], str) or not isinstance(value[1], dict)
-            or not isinstance(value[2], int)):
+            or not _is_int(value[2]) or value[2] < 0):
         raise exceptions.MalformedValue(
             key, 'expected [handler, {job}, attempts]')
+    if _depth(value) > MAX_DEPTH:
+        raise exceptions.MalformedValue(
+            key, 'nested deeper than %d levels' % MAX_DEPTH)
     handler, body, attempts = value
     missing = [f for f in JOB_FIELDS if f not in body]
     if missing:
         raise exceptions.MalformedValue(
             key, 'job lacks field(s) %s' % ', '.join(missing))
-    if body['action'] not in _STATE_PREFIX:
+    for field, check, expected in _JOB_CHECKS:
+        if not check(body[field]):
+            raise exceptions.MalformedValue(
+                key, '"%s" must be %s, not %s'
+                % (field, expected, _shown(body[field])))
+    for field, check, expected in _OPERATOR_CHECKS:
+        if field in body and not check(body[field]):
+            raise exceptions.MalformedValue(
+                key, '"%s" must be %s, not %s'
+                % (field, expected, _shown(body[field])))
+    if body['handler'] != handler:
         raise exceptions.MalformedValue(
-            key, 'unknown action %r' % body['action'])
-    if body['on_failure'] not in ON_FAILURE:
-        raise exceptions.MalformedValue(
-            key, 'on_failure must be one of %s' % ', '.join(ON_FAILURE))
-    if not isinstance(body['params'], list) or not all(
-            isinstance(p, dict) and 'param' in p and 'value' in p
-            for p in body['params']):
-        raise exceptions.MalformedValue(
-            key, '"params" must be a list of {param, value, ...} objects')
-    if not isinstance(body['dependency'], list):
-        raise exceptions.MalformedValue(key, '"dependency" must be a list')
-    if not isinstance(body['version'], int):
-        raise exceptions.MalformedValue(key, '"version" is not an integer')
+            key, '"handler" %s differs from the value\'s handler %s'
+            % (exceptions.short(body['handler']), exceptions.short(handler)))
+    parts['id'] = job_id
+    for field in ('id', 'action', 'handler', 'resource_type', 'resource_id',
+                  'version'):
+        if body[field] != parts[field]:
+            raise exceptions.MalformedValue(
+                key, '"%s" %s is not the %s of the job id in the key'
+                % (field, exceptions.short(body[field]), field))
+    body = dict(body, resource_input=without_secrets(body['resource_input']))
     return handler, body, attempts
 
 

@@ -72,11 +72,15 @@ def main(argv=None):
     except stevedore.exception.NoMatches as exc:
         LOG.error('unknown handler in [worker] enabled_handlers: %s', exc)
         return 2
+    except exceptions.ConfigError as exc:
+        LOG.error('esi-worker cannot start: %s', exc)
+        return 2
     worker = service.Worker(
         client, handlers, job_slots=config.worker.job_slots,
         claim_ttl=config.worker.claim_ttl,
         max_attempts=config.worker.max_attempts,
-        shutdown_grace=config.worker.shutdown_grace)
+        shutdown_grace=config.worker.shutdown_grace,
+        job_timeout=config.worker.job_timeout)
     checks = health.Health(worker, client)
     if config.worker.metrics_port is not None:
         etcd.on_failover(metrics.etcd_failover)

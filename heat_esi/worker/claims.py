@@ -20,6 +20,8 @@ holds this claim id, and a refused write means the job belongs to someone
 else now.
 """
 
+import json
+import re
 import uuid
 
 from oslo_log import log as logging
@@ -108,15 +110,43 @@ class Claim(object):
         return ok
 
 
+# What /jobs/rejected keeps of a value too large to copy whole.
+REJECTED_HEAD = 64 * 1024
+
+# A secret field in a value that is not JSON.
+_SECRET_TEXT = re.compile(
+    r'("(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"?'
+    % '|'.join(sorted(records.SECRET_FIELDS)))
+
+
+def rejected_copy(value):
+    """What /jobs/rejected keeps of a refused job value: the value without
+    secrets, and only its head when it is too large to copy in the same
+    transaction (etcd limits a request to 1.5 MiB)."""
+    if isinstance(value, bytes):        # not UTF-8: scrubbed as text
+        value = _SECRET_TEXT.sub(
+            r'\1"(removed)"', value.decode('utf-8', 'surrogateescape')
+        ).encode('utf-8', 'surrogateescape')
+    else:
+        try:
+            value = etcd.dumps(records.without_secrets(json.loads(value)))
+        except (ValueError, RecursionError):
+            value = _SECRET_TEXT.sub(r'\1"(removed)"', value)
+    if len(value) > records.MAX_JOB_BYTES:
+        value = value[:REJECTED_HEAD]
+    return value
+
+
 def fail_unreadable(client, kv, reason):
     """End a job whose value cannot be parsed, without losing it.
 
-    The raw value moves to /jobs/rejected/<id> for an operator to read; when
-    the job id still names a resource, its /state gets the error.
+    The value moves to /jobs/rejected/<id> (see rejected_copy) for an
+    operator to read; when the job id still names a resource, its /state
+    gets the error.
     """
     job_id = kv.key[len(keys.JOBS_ALL):]
     parts = keys.parse_job_id(job_id)
-    ops = [etcd.put(keys.JOBS_REJECTED + job_id, kv.value),
+    ops = [etcd.put(keys.JOBS_REJECTED + job_id, rejected_copy(kv.value)),
            etcd.delete(kv.key)]
     if parts and parts['action'] in records.ACTIONS:
         ops.append(etcd.put(
@@ -125,5 +155,6 @@ def fail_unreadable(client, kv, reason):
                           error='job %s: %s' % (job_id, reason))))
     # Only while nobody has claimed it, and it is still what was read.
     ok, _ = client.txn([etcd.absent(keys.working(job_id)),
-                        etcd.mod_revision_is(kv.key, kv.mod_revision)], ops)
+                        etcd.mod_revision_is(kv.key, kv.mod_revision)], ops,
+                       key=kv.key)
     return ok

@@ -47,13 +47,14 @@ TAKE_AMONG = 64
 class Worker(object):
 
     def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
-                 max_attempts=3, shutdown_grace=30):
+                 max_attempts=3, shutdown_grace=30, job_timeout=300):
         self.client = client
         self.handlers = handlers
         self.job_slots = job_slots
         self.claim_ttl = claim_ttl
         self.max_attempts = max_attempts
         self.shutdown_grace = shutdown_grace
+        self.job_timeout = job_timeout
         self.lease_id = None
         self.member_id = '%s-%d-%s' % (socket.gethostname(), os.getpid(),
                                        os.urandom(3).hex())
@@ -272,27 +273,81 @@ class Worker(object):
         if named is not None and named not in self.handlers:
             return     # another worker runs these, and judges them
         try:
-            handler, job, _ = records.parse_job(kv.key, kv.value)
+            claim, handler = self._claim(job_id, kv)
         except exceptions.MalformedValue as exc:
-            if claims.fail_unreadable(self.client, kv, str(exc)):
-                metrics.value_rejected()
-                LOG.error('job %s rejected: %s', job_id, exc)
+            self._reject(kv, str(exc))
             return
-        context.enter(job_id, job)
-        if self._wait_for_dependencies(job_id, job):
+        except exceptions.EtcdError:
+            raise
+        except Exception as exc:
+            # Whatever it was, the job must not stay in /jobs/all forever.
+            LOG.exception('job %s: unexpected error before its claim',
+                          job_id)
+            self._reject(kv, 'internal error while reading the job: %s'
+                         % _describe(exc))
             return
-        if self.lease_id is None:
-            return
-        claim = claims.claim(self.client, kv, handler, job, self.lease_id,
-                             self.handlers[handler].prefetch(job))
         if claim is None:
-            return     # someone else has it
-        metrics.job_claimed(job, claim.attempts)
+            return
+        metrics.job_claimed(claim.job, claim.attempts)
         self._running[job_id] = claim
         try:
             self._run_until_recorded(claim, handler)
+        except Exception as exc:
+            LOG.exception('job %s: unexpected error', job_id)
+            self._fail_claimed(claim, exc)
         finally:
             self._running.pop(job_id, None)
+
+    def _claim(self, job_id, kv):
+        """(Claim, handler) of a readable job, (None, None) when it is not
+        ours to run now."""
+        handler, job, _ = records.parse_job(kv.key, kv.value)
+        context.enter(job_id, job)
+        if self._wait_for_dependencies(job_id, job, kv):
+            return None, None
+        if self.lease_id is None:
+            return None, None
+        claim = claims.claim(self.client, kv, handler, job, self.lease_id,
+                             self.handlers[handler].prefetch(job))
+        return claim, handler   # claim is None: someone else has it
+
+    def _reject(self, kv, reason):
+        job_id = kv.key[len(keys.JOBS_ALL):]
+        if claims.fail_unreadable(self.client, kv, reason):
+            metrics.value_rejected()
+            LOG.error('job %s rejected: %s', job_id, reason)
+
+    def _fail_claimed(self, claim, exc):
+        """Fail a claimed job after an unexpected error, or at least give
+        it back: a held /jobs/working key would wedge it and the resource's
+        later jobs."""
+        job = claim.job
+        error = '%s %s: internal error in job %s: %s' % (
+            job['resource_type'], job['resource_id'], claim.job_id,
+            _describe(exc))
+        delay = RECONNECT_DELAY[0]
+        while True:
+            try:
+                try:
+                    claim.finish(records.state(
+                        records.failed(job['action']), job['version'],
+                        error=error))
+                    LOG.error('job %s failed: %s', claim.job_id, error)
+                except exceptions.EtcdError:
+                    raise
+                except claims.ClaimLost:
+                    pass
+                except Exception:
+                    LOG.exception('job %s: cannot record its failure; '
+                                  'releasing it', claim.job_id)
+                    claim.release()
+                return
+            except exceptions.EtcdError as exc:
+                LOG.warning('job %s: etcd failed while failing it, retrying '
+                            'in %.1f s: %s', claim.job_id, delay, exc)
+            if self.aborting.wait(delay):
+                return      # stop() releases it
+            delay = min(delay * 2, RECONNECT_DELAY[1])
 
     def _run_until_recorded(self, claim, handler):
         """Run a claimed job; when etcd fails meanwhile, run it again once
@@ -309,8 +364,14 @@ class Worker(object):
                 return
             delay = min(delay * 2, RECONNECT_DELAY[1])
 
-    def _wait_for_dependencies(self, job_id, job):
-        deps = job['dependency']
+    def _wait_for_dependencies(self, job_id, job, kv):
+        """True when the job waits for earlier jobs still in /jobs/all.
+
+        Only a job written before this one counts: a job never waits for
+        itself or a later job, so no values can make two jobs wait for
+        each other forever.
+        """
+        deps = sorted(set(job['dependency']) - {job_id})
         if not deps:
             return False
         with self._cond:
@@ -320,7 +381,8 @@ class Worker(object):
         _, found = self.client.txn(
             [], [etcd.get(keys.job(dep)) for dep in deps],
             key=keys.job(job_id))
-        remaining = [dep for dep, kvs in zip(deps, found) if kvs]
+        remaining = [dep for dep, kvs in zip(deps, found)
+                     if kvs and kvs[0].create_revision < kv.create_revision]
         with self._cond:
             for dep in deps:
                 if dep not in remaining:
@@ -345,7 +407,7 @@ class Worker(object):
                     '(max_attempts %d)' % (claim.job_id, where,
                                            claim.attempts, self.max_attempts))
             outcome, extra_deletes = self.handlers[handler].run(
-                claim, self.aborting)
+                claim, JobClock(self.aborting, self.job_timeout))
             worker_state = records.completed(action)
         except claims.ClaimLost as exc:
             metrics.claim_lost()
@@ -370,7 +432,7 @@ class Worker(object):
                           handler)
             worker_state = records.failed(action)
             error = '%s: internal error in handler %s: %s' % (
-                where, handler, exc)
+                where, handler, _describe(exc))
         if error and job.get('request_id'):
             # What an operator greps heat-api's and the worker's logs for.
             error = '%s (request %s)' % (error, job['request_id'])
@@ -385,3 +447,56 @@ class Worker(object):
             metrics.claim_lost()
             LOG.warning('job %s dropped, its result discarded: %s',
                         claim.job_id, exc)
+
+
+def _describe(exc):
+    """An unexpected exception in an error message: its class, and a
+    bounded message."""
+    text = str(exc)
+    if len(text) > 300:
+        text = text[:297] + '...'
+    return '%s: %s' % (exc.__class__.__name__, text) if text else \
+        exc.__class__.__name__
+
+
+class JobClock(object):
+    """What a handler waits on: the worker's shutdown, and the job's
+    deadline.
+
+    ``wait(seconds)`` is True when the worker is shutting down (the job is
+    released); when the job's deadline comes first, it raises JobTimedOut,
+    which fails the job. The deadline is ``[worker] job_timeout`` after the
+    claim unless the handler sets another (a template element's
+    ``job_timeout``).
+    """
+
+    def __init__(self, aborting, timeout):
+        self.aborting = aborting
+        self.started = time.monotonic()
+        self.timeout = timeout
+        self.source = '[worker] job_timeout'
+
+    def set_timeout(self, timeout, source):
+        self.timeout = timeout
+        self.source = source
+
+    def is_set(self):
+        return self.aborting.is_set()
+
+    def _timed_out(self):
+        return exceptions.JobTimedOut(
+            'job deadline passed: still running after %s s (%s)'
+            % (self.timeout, self.source))
+
+    def check(self):
+        """Raise JobTimedOut when the deadline has passed."""
+        if time.monotonic() >= self.started + self.timeout:
+            raise self._timed_out()
+
+    def wait(self, seconds):
+        left = self.started + self.timeout - time.monotonic()
+        if seconds < left:
+            return self.aborting.wait(seconds)
+        if self.aborting.wait(max(left, 0)):
+            return True
+        raise self._timed_out()

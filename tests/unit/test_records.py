@@ -1,0 +1,96 @@
+"""parse_job: every field the worker uses is checked, naming the key."""
+
+import json
+
+import pytest
+
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+
+
+def good_job(**fields):
+    job_id, value = records.job('create', 'monitoring_worker', 'ha_router',
+                                'r1', 1, [{'param': 'p', 'value': 'v'}],
+                                {'id': 'r1'})
+    value[1].update(fields)
+    return keys.job(job_id), value
+
+
+def deep(levels):
+    value = 'x'
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize('fields, expected', [
+    ({'action': []}, '"action" must be one of create, modify'),
+    ({'action': 'explode'}, '"action" must be one of'),
+    ({'resource_type': ['x']}, '"resource_type" must be a resource type'),
+    ({'resource_id': 'a/b'}, '"resource_id" must be a resource id'),
+    ({'resource_id': 7}, '"resource_id" must be a resource id'),
+    ({'version': '1'}, '"version" must be an integer >= 0'),
+    ({'version': True}, '"version" must be an integer >= 0'),
+    ({'is_last': 'no'}, '"is_last" must be true or false'),
+    ({'on_failure': None}, '"on_failure" must be one of fail, ignore'),
+    ({'dependency': [1]}, '"dependency" must be a list of job ids'),
+    ({'params': [{'param': [], 'value': 1}]}, '"params" must be a list'),
+    ({'params': {'p': 1}}, '"params" must be a list'),
+    ({'resource_input': 'x'}, '"resource_input" must be an object'),
+    ({'handler': 'other'}, '"handler" \'other\' differs'),
+    ({'resource_id': 'r2'}, '"resource_id" \'r2\' is not the resource_id '
+                            'of the job id in the key'),
+    ({'version': 2}, '"version" 2 is not the version'),
+    ({'params': [{'param': 'p', 'value': deep(40)}]},
+     'nested deeper than 32 levels'),
+    ({'resource_input': {'pad': 'x' * (600 * 1024)}},
+     'a job value of 614'),
+])
+def test_wrong_types_are_malformed_values_naming_the_key(fields, expected):
+    key, value = good_job(**fields)
+    with pytest.raises(exceptions.MalformedValue) as err:
+        records.parse_job(key, json.dumps(value))
+    assert str(err.value).startswith('malformed value at %s: ' % key)
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize('text, expected', [
+    (b'\xff\xfe{"a": 1}', 'not UTF-8 text (byte 0xff at offset 0)'),
+    ('[' * 5000 + ']' * 5000, 'JSON nested too deeply'),
+    ('["monitoring_worker", {}, -1]', 'expected [handler, {job}, attempts]'),
+])
+def test_undecodable_values(text, expected):
+    key, _ = good_job()
+    with pytest.raises(exceptions.MalformedValue) as err:
+        records.parse_job(key, text)
+    assert key in str(err.value) and expected in str(err.value)
+
+
+def test_a_key_that_is_no_job_id_is_malformed():
+    _, value = good_job()
+    with pytest.raises(exceptions.MalformedValue,
+                       match='the key is not a job id'):
+        records.parse_job('/jobs/all/whatever', json.dumps(value))
+
+
+def test_a_wrong_container_is_named_by_kind_only():
+    key, value = good_job(action={'password': 'pa55'})
+    with pytest.raises(exceptions.MalformedValue) as err:
+        records.parse_job(key, json.dumps(value))
+    assert 'not an object' in str(err.value)
+    assert 'pa55' not in str(err.value)
+
+
+def test_parsed_job_drops_secrets_from_resource_input():
+    key, value = good_job(resource_input={'id': 'r1', 'password': 'pa55'})
+    _, body, _ = records.parse_job(key, json.dumps(value))
+    assert body['resource_input'] == {'id': 'r1'}
+
+
+def test_non_utf8_value_is_kept_as_bytes_by_the_etcd_layer():
+    raw = etcd._kv({'key': etcd._b64('/k'), 'value': etcd._b64(b'\xff')})
+    assert raw.value == b'\xff'
+    with pytest.raises(exceptions.MalformedValue, match='/k: not UTF-8'):
+        etcd.loads('/k', raw.value)
