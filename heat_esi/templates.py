@@ -80,16 +80,36 @@ def validate(name, body):
         raise exceptions.TemplateError(
             'heat_template %s: parameter_mappings must be a map' % name)
     for param, mapping in mappings.items():
-        kind = _kind(name, param, mapping)
-        if kind == 'field' and 'path' in mapping and not isinstance(
-                mapping['path'], list):
+        if not isinstance(param, str):
             raise exceptions.TemplateError(
-                'heat_template %s: parameter %s: "path" must be a list'
-                % (name, param))
+                'heat_template %s: parameter name %s is not a string'
+                % (name, exceptions.short(param)))
+        kind = _kind(name, param, mapping)
+        if kind == 'field':
+            _validate_field(name, param, mapping)
     if not isinstance(body['template_file'], str):
         raise exceptions.TemplateError(
             'heat_template %s: template_file must be a string' % name)
     return body
+
+
+def _validate_field(name, param, mapping):
+    where = 'heat_template %s: parameter %s' % (name, param)
+    if not isinstance(mapping['field'], str):
+        raise exceptions.TemplateError('%s: "field" must be a string'
+                                       % where)
+    if mapping['field'] in records.SECRET_FIELDS:
+        raise exceptions.TemplateError(
+            '%s maps the secret field %s: secrets stay in /config and '
+            'never enter a job' % (where, mapping['field']))
+    path = mapping.get('path') or []
+    if not isinstance(path, list) or not all(
+            isinstance(hop, str) or (isinstance(hop, dict) and all(
+                isinstance(hop.get(k), str) for k in ('type', 'id')))
+            for hop in path):
+        raise exceptions.TemplateError(
+            '%s: "path" must be a list of relation fields or '
+            '{type, id} maps' % where)
 
 
 def _kind(name, param, mapping):
@@ -99,13 +119,8 @@ def _kind(name, param, mapping):
                 return kind
     raise exceptions.TemplateError(
         'heat_template %s: parameter %s has an unknown mapping kind %s '
-        '(known: %s)' % (name, param, _short(mapping),
+        '(known: %s)' % (name, param, exceptions.short(mapping),
                          ', '.join(MAPPING_KINDS)))
-
-
-def _short(obj):
-    text = repr(obj)
-    return text if len(text) < 80 else text[:77] + '...'
 
 
 def load_dir(path=None):

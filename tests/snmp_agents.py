@@ -10,22 +10,27 @@ COMMUNITY = 'n0t-in-any-log'
 
 
 def free_udp_port(host):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
 class SnmpAgent(object):
-    """snmpd answering COMMUNITY on udp:<host>:<port>."""
+    """snmpd answering COMMUNITY on udp:<host>:<port> (udp6 for ::1)."""
 
     def __init__(self, directory, host, port):
         self.host, self.port = host, port
-        self.dir = os.path.join(directory, 'snmpd-%s' % host)
+        self.dir = os.path.join(directory, 'snmpd-%s' % host.replace(':', '_'))
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, 'snmpd.conf')
         with open(self.conf, 'w') as f:
-            f.write('agentAddress udp:%s:%d\nrocommunity %s default\n'
-                    % (host, port, COMMUNITY))
+            if ':' in host:
+                f.write('agentAddress udp6:[%s]:%d\nrocommunity6 %s %s/128\n'
+                        % (host, port, COMMUNITY, host))
+            else:
+                f.write('agentAddress udp:%s:%d\nrocommunity %s default\n'
+                        % (host, port, COMMUNITY))
         self.proc = None
 
     def start(self):

@@ -104,12 +104,25 @@ class Monitor(object):
             self._registered = lease
         members = [kv.key[len(MEMBERS):]
                    for kv in self.client.get_prefix(MEMBERS)[0]]
-        jobs = []
+        polls = {}
         for rtype in self.resource_types:
             for target in self._targets(rtype):
                 if owner(target['rid'], members) == self.member_id:
-                    jobs.append(self._pool.submit(self._poll, **target))
-        futures.wait(jobs)
+                    polls[self._pool.submit(self._poll, **target)] = target
+        for future in futures.as_completed(polls):
+            # Every poll's outcome is read: an error is logged, never
+            # dropped with its future.
+            target = polls[future]
+            try:
+                future.result()
+            except futures.CancelledError:
+                pass            # stop() cancels the polls not started
+            except exceptions.EtcdError as exc:
+                LOG.warning('cannot monitor %s %s: %s', target['rtype'],
+                            target['rid'], exc)
+            except Exception:
+                LOG.exception('monitoring %s %s failed', target['rtype'],
+                              target['rid'])
 
     def _targets(self, rtype):
         """Resources of *rtype* whose last action completed."""
@@ -154,8 +167,18 @@ class Monitor(object):
                     raise exceptions.JobFailed('element %s: type %s cannot '
                                                'be polled' % (name,
                                                               props['type']))
-                result[name] = plugin.poll(props, self._stop)
-        except (exceptions.JobFailed, exceptions.TemplateError) as exc:
+                try:
+                    result[name] = plugin.poll(props, self._stop)
+                except (exceptions.JobFailed, exceptions.MalformedValue,
+                        exceptions.JobInterrupted, exceptions.EtcdError):
+                    raise
+                except Exception:
+                    metrics.device_polled(None)
+                    LOG.exception('cannot monitor %s %s: element %s (%s) '
+                                  'failed', rtype, rid, name, props['type'])
+                    return
+        except (exceptions.JobFailed, exceptions.TemplateError,
+                exceptions.MalformedValue) as exc:
             metrics.device_polled(None)
             LOG.warning('cannot monitor %s %s: %s', rtype, rid, exc)
             return

@@ -49,7 +49,8 @@ def snmp_workers(workers, agents):
                      'check_timeout': check_timeout,
                      'uptime_interval': 0.5,
                      'communities': 'EDGE_ROUTER_COMMUNITY:%s'
-                     % snmp_agents.COMMUNITY},
+                     % snmp_agents.COMMUNITY,
+                     'allowed_networks': '127.0.0.0/8'},
             'monitor': {'interval': INTERVAL}})
     return start
 
@@ -83,6 +84,12 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     assert stk['ha_router'].FnGetAtt('state_monitoring') == {
         'primary': 'ACTIVE', 'secondary': 'ACTIVE'}
     assert 'password' not in stk['primary_router'].FnGetAtt('show')
+    # The password is in /config, and in no job, claimed or not.
+    config = heat.get(keys.config('edge_router', primary)).value
+    assert PASSWORD in config
+    jobs = esi_fixtures.history(heat, '/jobs/', 1)
+    assert jobs and not [ev.kv.key for ev in jobs
+                         if PASSWORD in str(ev.kv.value)]
     from heat.objects import event as event_object
     events = event_object.Event.get_all_by_stack(stk.context, stk.id)
     assert events

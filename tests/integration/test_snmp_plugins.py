@@ -1,6 +1,8 @@
 """The SNMP resource plugins against a real snmpd on loopback."""
 
+import re
 import threading
+import time
 
 import pytest
 from oslo_config import cfg
@@ -29,6 +31,8 @@ def worker_conf(agent):
     config.set_override('uptime_interval', 0.3, group='snmp')
     config.set_override('communities',
                         {'C': snmp_agents.COMMUNITY, 'WRONG': 'nope'},
+                        group='snmp')
+    config.set_override('allowed_networks', ['127.0.0.0/8', '::1/128'],
                         group='snmp')
     return config
 
@@ -70,3 +74,71 @@ def test_physical_port_finds_the_interface_by_name(worker_conf):
     with pytest.raises(exceptions.JobFailed,
                        match='127.0.0.2: no interface named ge-0/0/9'):
         check.check(dict(props, name='ge-0/0/9'), NEVER)
+
+
+@pytest.fixture
+def agent6(tmp_path):
+    port = snmp_agents.free_udp_port('::1')
+    started = snmp_agents.SnmpAgent(str(tmp_path), '::1', port).start()
+    yield started
+    started.stop()
+
+
+def test_ipv6_device_over_udp6(worker_conf, agent6):
+    worker_conf.set_override('port', agent6.port, group='snmp')
+    check = snmp.Router(None, worker_conf)
+    props = {'ip': '::1', 'community_name': 'C'}
+    assert check.check(props, NEVER) == 'ACTIVE'
+    assert check.poll(props, NEVER) == 'UP'
+    port = snmp.PhysicalPort(None, worker_conf)
+    assert port.check({'device_ip': '::1', 'community_name': 'C',
+                       'name': 'lo'}, NEVER) == 'ACTIVE'
+
+
+def test_address_outside_allowed_networks_is_refused_unsent(worker_conf,
+                                                            agent):
+    # The agent answers at 127.0.0.2, but only 127.0.0.3 is allowed: the
+    # check fails at once, naming the option, and never waits for SNMP.
+    worker_conf.set_override('allowed_networks', ['127.0.0.3/32'],
+                             group='snmp')
+    check = snmp.Router(None, worker_conf)
+    props = {'ip': '127.0.0.2', 'community_name': 'C', 'timeout': 30}
+    start = time.monotonic()
+    with pytest.raises(exceptions.JobFailed) as err:
+        check.check(props, NEVER)
+    assert ('SNMP to 127.0.0.2 refused: the address is outside [snmp] '
+            'allowed_networks (127.0.0.3/32)') in str(err.value)
+    with pytest.raises(exceptions.JobFailed):
+        check.poll(props, NEVER)
+    # Refused before any request: no SNMP timeout was waited for.
+    assert time.monotonic() - start < 0.3
+
+
+def test_empty_allowed_networks_refuses_everything_and_says_how(
+        worker_conf):
+    worker_conf.set_override('allowed_networks', [], group='snmp')
+    check = snmp.PhysicalPort(None, worker_conf)
+    with pytest.raises(exceptions.JobFailed) as err:
+        check.check({'device_ip': '127.0.0.2', 'community_name': 'C',
+                     'name': 'lo'}, NEVER)
+    assert '[snmp] allowed_networks is empty' in str(err.value)
+    assert 'set it to the CIDRs of the management networks' in \
+        str(err.value)
+
+
+@pytest.mark.parametrize('ip, expected', [
+    ('router.example.com', "'router.example.com' is not an IP address"),
+    (10, '10 is not an IP address'),
+    (['127.0.0.2'], "['127.0.0.2'] is not an IP address"),
+])
+def test_ip_must_be_an_address_string(worker_conf, ip, expected):
+    check = snmp.Router(None, worker_conf)
+    with pytest.raises(exceptions.JobFailed, match=re.escape(expected)):
+        check.check({'ip': ip, 'community_name': 'C'}, NEVER)
+
+
+def test_bad_allowed_network_stops_the_plugin_from_loading(worker_conf):
+    worker_conf.set_override('allowed_networks', ['10.0.0.0/33'],
+                             group='snmp')
+    with pytest.raises(ValueError, match="'10.0.0.0/33' is not a network"):
+        snmp.Router(None, worker_conf)

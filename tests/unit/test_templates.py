@@ -1,5 +1,6 @@
 """Unit tests of parameter_mappings, rendering and the value shapes."""
 
+import json
 import time
 
 import pytest
@@ -128,3 +129,56 @@ def test_parse_state_names_the_key_and_the_fault(text, reason):
     with pytest.raises(exceptions.MalformedValue) as err:
         records.parse_state('/state/k', text)
     assert '/state/k' in str(err.value) and reason in str(err.value)
+
+
+@pytest.mark.parametrize('ip', [
+    '2001:db8::1', '::', '::1', '010', '1_000', 'null', 'true', '~', '0x1f',
+    '1e3', '- a', '{a: b}', '"quoted"', "it's", '# not a comment', '*alias',
+    '&anchor', '!!python/object:os.system', '', ' padded ',
+])
+def test_values_are_data_not_yaml(ip):
+    # Each value comes back exactly as it was: a string, never re-parsed.
+    tmpl = templates.load_dir()['edge_router_monitoring']
+    elements = monitoring.render(tmpl, {'community_name': 'C',
+                                        'device_ip': ip})
+    assert elements == {'router': {'type': 'router', 'community_name': 'C',
+                                   'ip': ip, 'mibs': []}}
+
+
+def test_an_injected_newline_adds_no_element():
+    tmpl = templates.load_dir()['ha_router_monitoring']
+    hostile = 'p\nrouter:\n  type: router\n  ip: 192.0.2.66\n  x: '
+    elements = monitoring.render(tmpl, {'primary_device_id': hostile,
+                                        'secondary_device_id': 's'})
+    assert sorted(elements) == ['primary', 'secondary']
+    assert elements['primary']['etcd_id'] == hostile
+
+
+def test_values_keep_their_json_types_and_embed_as_text():
+    tmpl = template()
+    tmpl['template_file'] = (
+        'a:\n  type: x\n  n: {{ n }}\n  l: {{ l }}\n  none: {{ none }}\n'
+        '  text: "{{ n }}/{{ l }}-{{ s }}"\n'
+        '{{ s }}:\n  type: y\n')
+    elements = monitoring.render(tmpl, {'n': 7, 'l': [1, {'k': 'v'}],
+                                        'none': None, 's': 'b: c'})
+    assert elements == {
+        'a': {'type': 'x', 'n': 7, 'l': [1, {'k': 'v'}], 'none': None,
+              'text': '7/[1, {"k": "v"}]-b: c'},
+        'b: c': {'type': 'y'}}
+
+
+def test_a_secret_field_cannot_be_mapped_into_a_job():
+    with pytest.raises(exceptions.TemplateError,
+                       match='parameter pw maps the secret field password'):
+        template(pw={'field': 'password'})
+
+
+def test_job_resource_input_has_no_password():
+    body = {'id': 'r', 'ip': '192.0.2.1', 'login': 'admin',
+            'password': 'pa55'}
+    _, value = records.job('create', 'monitoring_worker', 'edge_router',
+                           'r', 1, [], body)
+    assert value[1]['resource_input'] == {'id': 'r', 'ip': '192.0.2.1',
+                                          'login': 'admin'}
+    assert 'pa55' not in json.dumps(value)

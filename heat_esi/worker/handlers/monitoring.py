@@ -16,9 +16,19 @@ The resource type's ``<type>_monitoring`` heat_template is rendered with the
 job's params into elements; each element is checked by the resource plugin
 its ``type`` names (namespace heat_esi.monitoring_plugins). The result is
 the element -> state map that the seed calls state_monitoring.
+
+Values reach the elements as data, never as YAML text: each ``{{ ... }}``
+renders as a placeholder, the YAML is parsed, and then the placeholders are
+replaced by the values themselves. An IPv6 address, an id such as ``010``
+or ``null``, or a value with a newline stays the string it was.
 """
 
 import functools
+import json
+import math
+import re
+import secrets
+import threading
 
 import jinja2
 from jinja2 import sandbox
@@ -40,8 +50,23 @@ NOT_ELEMENTS = ('db_mappings',)
 # libyaml's safe loader where PyYAML was built with it: ten times faster.
 _Loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 
+# The values of the render under way in this thread, by placeholder.
+_rendering = threading.local()
+
+
+def _placeholder(value):
+    """Jinja's finalize: what ``{{ value }}`` writes into the YAML text."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)          # StrictUndefined: raises, naming the variable
+    values = _rendering.values
+    token = '%s-%d' % (_rendering.nonce, len(values))
+    values[token] = value
+    return token
+
+
 _jinja = sandbox.ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, autoescape=False)
+    undefined=jinja2.StrictUndefined, autoescape=False,
+    finalize=_placeholder)
 
 
 @functools.lru_cache(maxsize=128)
@@ -53,6 +78,9 @@ def _compile(source):
 def render(template, params):
     """The elements of *template* rendered with *params* ({param: value})."""
     name = template['id']
+    # Random per render, so that no template text can forge a placeholder.
+    _rendering.nonce = nonce = 'esi-value-%s' % secrets.token_hex(8)
+    _rendering.values = values = {}
     try:
         text = _compile(template['template_file']).render(params)
     except jinja2.TemplateSyntaxError as exc:
@@ -63,8 +91,11 @@ def render(template, params):
         raise exceptions.JobFailed(
             'heat_template %s: template_file does not render: %s'
             % (name, exc))
+    finally:
+        _rendering.values = None
     try:
-        elements = yaml.load(text, Loader=_Loader) or {}
+        elements = _Substitution(nonce, values).apply(
+            yaml.load(text, Loader=_Loader)) or {}
     except yaml.YAMLError as exc:
         raise exceptions.JobFailed(
             'heat_template %s: rendered template_file is not YAML: %s'
@@ -77,12 +108,87 @@ def render(template, params):
     for element, props in elements.items():
         if element in NOT_ELEMENTS:
             continue
-        if not isinstance(props, dict) or 'type' not in props:
+        if not isinstance(props, dict) or not isinstance(props.get('type'),
+                                                         str):
             raise exceptions.JobFailed(
                 'heat_template %s: element %s has no "type"'
                 % (name, element))
         found[str(element)] = props
     return found
+
+
+class _Substitution(object):
+    """Puts the values of a render back where their placeholders are."""
+
+    def __init__(self, nonce, values):
+        self.values = values
+        self.pattern = re.compile(re.escape(nonce) + r'-\d+')
+        self.done = {}      # id -> result: YAML aliases are walked once
+
+    def apply(self, obj):
+        if isinstance(obj, str):
+            if obj in self.values:
+                return _data(self.values[obj])
+            return self.pattern.sub(
+                lambda m: _text(self.values.get(m.group(0), m.group(0))),
+                obj)
+        if not isinstance(obj, (dict, list)):
+            return obj
+        if id(obj) in self.done:
+            return self.done[id(obj)]
+        if isinstance(obj, list):
+            result = self.done[id(obj)] = []
+            result.extend(self.apply(item) for item in obj)
+        else:
+            result = self.done[id(obj)] = {}
+            for key, value in obj.items():
+                key = self.apply(key)
+                if isinstance(key, (dict, list)):
+                    key = _text(key)
+                result[key] = self.apply(value)
+        return result
+
+
+def _data(value):
+    """A rendered value as plain data (what JSON can hold)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (dict, list)):
+        return value
+    return str(value)
+
+
+def _text(value):
+    """A value written inside a longer string."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(_data(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _element_timeouts(name, elements):
+    """The job_timeout of the elements that set one."""
+    found = []
+    for element, props in elements.items():
+        if 'job_timeout' not in props:
+            continue
+        value = props['job_timeout']
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not math.isfinite(value) or value <= 0):
+            raise exceptions.JobFailed(
+                'heat_template %s: element %s: job_timeout must be a '
+                'positive number of seconds' % (name, element))
+        found.append(value)
+    return found
+
+
+def _plugin_failed(manager, entrypoint, exc):
+    # A plugin left out would fail its jobs with "unknown plugin type";
+    # a configuration error must stop the worker at start instead.
+    raise exceptions.ConfigError('resource plugin %s: %s'
+                                 % (entrypoint.name, exc))
 
 
 class MonitoringHandler(object):
@@ -92,7 +198,8 @@ class MonitoringHandler(object):
         self.plugins = {
             ext.name: ext.obj for ext in stevedore.ExtensionManager(
                 PLUGIN_NAMESPACE, invoke_on_load=True,
-                invoke_args=(client, conf))}
+                invoke_args=(client, conf),
+                on_load_failure_callback=_plugin_failed)}
 
     def prefetch(self, job):
         """Keys to read along with the claim: the job's template."""
@@ -120,12 +227,21 @@ class MonitoringHandler(object):
         params = {p['param']: p['value'] for p in job['params']}
         try:
             elements = render(template, params)
+            timeouts = _element_timeouts(name, elements)
         except exceptions.JobFailed as exc:
             raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
+        if timeouts:
+            abort.set_timeout(max(timeouts),
+                              'job_timeout of heat_template %s' % name)
         results = {}
         for element, props in elements.items():
             where = ('heat_template %s, element %s (%s), %s %s'
                      % (name, element, props['type'], rtype, rid))
+            try:
+                abort.check()
+            except exceptions.JobFailed as exc:
+                raise exceptions.JobFailed('%s: %s' % (where, exc),
+                                           {'state_monitoring': results})
             plugin = self.plugins.get(props['type'])
             if plugin is None:
                 raise exceptions.JobFailed(

@@ -24,27 +24,41 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi.worker import plugins
 
 LOG = logging.getLogger(__name__)
 
 HEALTHY = ('UP', 'ACTIVE')
+MIN_INTERVAL = 0.01
 
 
 def parts_of(client, etcd_type, etcd_id):
-    """{part: state} of a resource, or None when nothing reports on it."""
+    """{part: state} of a resource, or None when nothing reports on it.
+
+    The monitor's /monitoring wins over the state_monitoring of the last
+    job's /state, unless it is older than that job: a monitor stops polling
+    a resource whose job failed, and its last UP must not outlive that.
+    A failed job counts as a part that is not healthy.
+    """
     mon_key = keys.monitoring(etcd_type, etcd_id)
     state_key = keys.state(etcd_type, etcd_id)
     _, (mon, state) = client.txn([], [etcd.get(mon_key), etcd.get(state_key)],
                                  key=mon_key)
+    parsed = state and records.parse_state(state_key, state[0].value)
+    if parsed and parsed['worker_state'].endswith('_FAILED'):
+        return dict(parsed['state_monitoring'],
+                    worker_state=parsed['worker_state'])
     if mon:
         value = etcd.loads(mon_key, mon[0].value)
         if not isinstance(value, dict):
             raise exceptions.MalformedValue(mon_key, 'expected an object')
+        version = value.get('version')
         if isinstance(value.get('status'), dict):   # the nested form
             value = value['status']
-        return {k: v for k, v in value.items() if k != 'version'}
-    if state:
-        parsed = records.parse_state(state_key, state[0].value)
+        if not (parsed and isinstance(version, int)
+                and version < parsed['version']):
+            return {k: v for k, v in value.items() if k != 'version'}
+    if parsed:
         return parsed['state_monitoring'] or None
     return None
 
@@ -60,13 +74,20 @@ class EtcdReader(object):
         """'ACTIVE', or JobFailed when it is not before the timeout."""
         try:
             etcd_type, etcd_id = props['etcd_type'], props['etcd_id']
-            timeout = float(props.get('timeout', self.timeout))
-            interval = float(props.get('time_between_retries',
-                                       self.interval))
         except KeyError as exc:
             raise exceptions.JobFailed('missing property %s' % exc)
-        except (TypeError, ValueError) as exc:
-            raise exceptions.JobFailed('bad timeout: %s' % exc)
+        if not (isinstance(etcd_type, str)
+                and keys.RESOURCE_TYPE_RE.match(etcd_type)):
+            raise exceptions.JobFailed('"etcd_type" must be a resource type, '
+                                       'not %s' % exceptions.short(etcd_type))
+        if not (isinstance(etcd_id, str)
+                and keys.RESOURCE_ID_RE.match(etcd_id)):
+            raise exceptions.JobFailed('"etcd_id" must be a resource id, '
+                                       'not %s' % exceptions.short(etcd_id))
+        timeout = plugins.seconds(props, 'timeout', self.timeout)
+        # Never a busy loop on etcd.
+        interval = max(plugins.seconds(props, 'time_between_retries',
+                                       self.interval), MIN_INTERVAL)
         deadline = time.monotonic() + timeout
         while True:
             parts = parts_of(self.client, etcd_type, etcd_id)

@@ -15,14 +15,21 @@
 A template element names its community by *name* (``community_name``, for
 instance EDGE_ROUTER_COMMUNITY); the secret itself comes from the worker's
 ``[snmp] communities`` option, so it is never in etcd, a job or a log.
+
+The community goes in clear to the device, so a worker sends SNMP only to
+addresses inside ``[snmp] allowed_networks`` (the management networks): an
+address comes from a resource that a project wrote, and must not turn the
+worker into a scanner of other networks or a leak of the community.
 """
 
 import asyncio
+import ipaddress
 import time
 
 from oslo_log import log as logging
 
 from heat_esi import exceptions
+from heat_esi.worker import plugins
 
 LOG = logging.getLogger(__name__)
 
@@ -44,24 +51,61 @@ class Snmp(object):
         self.timeout = conf.snmp.request_timeout
         self.retries = conf.snmp.retries
         self._communities = conf.snmp.communities or {}
+        self.allowed = allowed_networks(conf)
 
     def community(self, name):
-        try:
-            return self._communities[name]
-        except KeyError:
+        if not isinstance(name, str):
+            raise exceptions.JobFailed('"community_name" must be a string, '
+                                       'not %s' % exceptions.short(name))
+        if name not in self._communities:
             raise exceptions.JobFailed(
-                'no SNMP community named %s in [snmp] communities' % name)
+                'no SNMP community named %s in [snmp] communities'
+                % (name if name.isprintable() and len(name) <= 60
+                   else exceptions.short(name)))
+        return self._communities[name]
+
+    def address(self, host):
+        """*host* as an ip_address, when the worker may send SNMP to it.
+
+        :raises JobFailed: it is not an IP address, or it is outside
+            [snmp] allowed_networks.
+        """
+        try:
+            if not isinstance(host, str):
+                raise ValueError()
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise exceptions.JobFailed('%s is not an IP address'
+                                       % exceptions.short(host))
+        if not self.allowed:
+            raise exceptions.JobFailed(
+                'SNMP to %s refused: [snmp] allowed_networks is empty, so '
+                'the worker sends SNMP nowhere; set it to the CIDRs of the '
+                'management networks in the esi-worker configuration '
+                '(for instance allowed_networks = 192.0.2.0/24,2001:db8::/64)'
+                % address)
+        if not any(address in net for net in self.allowed):
+            raise exceptions.JobFailed(
+                'SNMP to %s refused: the address is outside [snmp] '
+                'allowed_networks (%s)' % (address, ', '.join(
+                    str(net) for net in self.allowed)))
+        return address
 
     def get(self, host, community, oid):
-        return asyncio.run(self._get(host, community, oid))
+        address = self.address(host)
+        return asyncio.run(self._get(address, community, oid))
 
     def walk(self, host, community, oid):
-        return asyncio.run(self._walk(host, community, oid))
+        address = self.address(host)
+        return asyncio.run(self._walk(address, community, oid))
 
-    async def _target(self, host):
+    async def _target(self, address):
         from pysnmp.hlapi.v3arch import asyncio as hlapi
-        return await hlapi.UdpTransportTarget.create(
-            (host, self.port), timeout=self.timeout, retries=self.retries)
+        transport = (hlapi.Udp6TransportTarget if address.version == 6
+                     else hlapi.UdpTransportTarget)
+        return await transport.create(
+            (str(address), self.port), timeout=self.timeout,
+            retries=self.retries)
 
     async def _get(self, host, community, oid):
         from pysnmp.hlapi.v3arch import asyncio as hlapi
@@ -119,7 +163,7 @@ class SnmpPlugin(object):
             return DOWN
 
     def check(self, props, abort):
-        timeout = float(props.get('timeout', self.check_timeout))
+        timeout = plugins.seconds(props, 'timeout', self.check_timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -136,11 +180,26 @@ class SnmpPlugin(object):
                 raise exceptions.JobInterrupted()
 
 
+def allowed_networks(conf):
+    """[snmp] allowed_networks as ip_network objects.
+
+    :raises ValueError: naming the entry that is not a CIDR.
+    """
+    found = []
+    for cidr in conf.snmp.allowed_networks or []:
+        try:
+            found.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise ValueError('[snmp] allowed_networks: %r is not a network '
+                             '(CIDR such as 192.0.2.0/24)' % cidr)
+    return found
+
+
 class Router(SnmpPlugin):
     """UP when sysUpTime grows between two reads a moment apart."""
 
     def where(self, props):
-        return 'router %s' % props.get('ip')
+        return 'router %s' % (props.get('ip'),)
 
     def _probe(self, props, abort):
         try:
@@ -158,15 +217,16 @@ class Router(SnmpPlugin):
 class Switch(Router):
 
     def where(self, props):
-        return 'switch %s' % props.get('ip')
+        return 'switch %s' % (props.get('ip'),)
 
 
 class PhysicalPort(SnmpPlugin):
     """UP when the interface named ``name`` has ifOperStatus up(1)."""
 
     def where(self, props):
-        return 'interface %s of %s' % (props.get('name'),
-                                       props.get('device_ip'))
+        return 'interface %s of %s' % (
+            exceptions.short(props.get('name')),
+            exceptions.short(props.get('device_ip')))
 
     def _probe(self, props, abort):
         try:
