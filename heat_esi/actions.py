@@ -16,11 +16,15 @@ Shared by the ESI:: resources in heat-engine and by `heat-esi jobs retry`,
 so that a retried action is written exactly as Heat writes one.
 """
 
+from oslo_log import log as logging
+
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
+
+LOG = logging.getLogger(__name__)
 
 
 def jobs_in_flight(client, handler, resource_type, resource_id, action):
@@ -53,6 +57,7 @@ def write(client, template, resource_type, resource_id, handler, action,
     :raises TemplateError: the template is invalid, or kept changing.
     """
     config_key = keys.config(resource_type, resource_id)
+    unknown = None
     for attempt in range(3):
         name, tmpl, revision = template(attempt > 0)
         template_key = keys.heat_template(name)
@@ -63,15 +68,29 @@ def write(client, template, resource_type, resource_id, handler, action,
             body, dependency=jobs_in_flight(client, handler, resource_type,
                                             resource_id, action),
             request_id=request_id)
-        ok, read = client.txn(
-            list(compare) + [etcd.mod_revision_is(template_key, revision)],
-            [etcd.put(config_key, records.config(body, version, marked)),
-             etcd.put(keys.job(job_id), job)],
-            [etcd.get(template_key)])
+        config = records.config(body, version, marked)
+        try:
+            ok, read = client.txn(
+                list(compare) + [etcd.mod_revision_is(template_key,
+                                                      revision)],
+                [etcd.put(config_key, config),
+                 etcd.put(keys.job(job_id), job)],
+                [etcd.get(template_key)])
+        except exceptions.EtcdOutcomeUnknown as exc:
+            # Landed if /config holds what it wrote (the comparison makes
+            # a second write of it impossible); else try again.
+            kv = client.get(config_key)
+            if kv is not None and kv.value == etcd.dumps(config):
+                return job_id
+            LOG.warning('%s did not land; writing it again', exc)
+            unknown = exc
+            continue
         if ok:
             return job_id
         if read[0] and read[0][0].mod_revision == revision:
             return None     # the caller's own comparison failed
+    if unknown is not None:
+        raise unknown
     raise exceptions.TemplateError('heat_template %s keeps changing in etcd; '
                                    'retry the action' % name)
 

@@ -22,24 +22,53 @@ ETCD_GROUP = 'esi_etcd'
 WORKER_GROUP = 'worker'
 
 etcd_opts = [
+    cfg.ListOpt('endpoints', default=[],
+                help='URLs of the members of the etcd cluster, such as '
+                     'https://192.0.2.10:2379,https://192.0.2.11:2379. '
+                     'heat-esi stays on one member until it fails, then '
+                     'moves on to the next. When empty, host, port and '
+                     'protocol name the one endpoint.'),
     cfg.HostAddressOpt('host', default='127.0.0.1',
                        help='Address of the etcd server that holds the ESI '
-                            'configuration, jobs and states.'),
+                            'configuration, jobs and states (when endpoints '
+                            'is empty).'),
     cfg.PortOpt('port', default=2379,
-                help='Client port of the etcd server.'),
+                help='Client port of the etcd server (when endpoints is '
+                     'empty).'),
     cfg.StrOpt('protocol', default='http', choices=['http', 'https'],
-               help='Protocol used to reach the etcd gRPC gateway.'),
+               help='Protocol used to reach the etcd gRPC gateway (when '
+                    'endpoints is empty).'),
     cfg.StrOpt('ca_file',
-               help='CA certificate used to verify the etcd server, when '
-                    'protocol is https.'),
+               help='CA certificate used to verify the etcd servers of '
+                    'https endpoints. When unset, the system\'s CA store '
+                    'is used.'),
     cfg.StrOpt('cert_file',
-               help='Client certificate presented to etcd, when protocol is '
-                    'https.'),
+               help='Client certificate presented to etcd over https; '
+                    'needs key_file.'),
     cfg.StrOpt('key_file',
-               help='Private key of the client certificate.'),
+               help='Private key of the client certificate; needs '
+                    'cert_file.'),
+    cfg.StrOpt('username',
+               help='etcd user to authenticate as, when etcd has '
+                    'authentication enabled. The token etcd issues is '
+                    'renewed whenever etcd rejects it.'),
+    cfg.StrOpt('password', secret=True,
+               help='Password of the etcd user.'),
     cfg.FloatOpt('timeout', default=5.0, min=0.1,
-                 help='Seconds to wait for an answer from etcd before the '
-                      'request fails.'),
+                 help='Seconds to wait for an answer from one etcd member. '
+                      'A read that gets none is tried on the next member; '
+                      'a write reports that its outcome is unknown, and '
+                      'its caller reads back whether it landed.'),
+    cfg.FloatOpt('endpoint_cooldown', default=5.0, min=0.0,
+                 help='Seconds a member that failed is passed over while '
+                      'another one is available.'),
+    cfg.FloatOpt('watch_progress_interval', default=60.0, min=0.1,
+                 help='Seconds between the progress notifications etcd '
+                      'sends on an idle watch; set it like etcd\'s '
+                      '--experimental-watch-progress-notify-interval. A '
+                      'watch that hears nothing for three times this long '
+                      'is taken for a dead connection and re-opened on the '
+                      'next member, from where it stopped.'),
 ]
 
 worker_opts = [

@@ -61,8 +61,7 @@ _templates = {}     # (etcd endpoint, template name) -> (body, mod_revision)
 def client():
     """The etcd client of heat-engine, built from [esi_etcd] of heat.conf."""
     group = cfg.CONF.esi_etcd
-    settings = (group.host, group.port, group.protocol, group.ca_file,
-                group.cert_file, group.key_file, group.timeout)
+    settings = tuple(str(getattr(group, opt.dest)) for opt in conf.etcd_opts)
     if settings not in _clients:
         _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
     return _clients[settings]
@@ -279,8 +278,14 @@ class EsiResource(resource.Resource):
     def _forget(self):
         """Remove the resource's own keys once the worker is done with it."""
         config_key, state_key = self._keys()
-        client().txn([], [etcd.delete(config_key), etcd.delete(state_key)],
-                     key=config_key)
+        for attempt in range(2):
+            try:
+                client().txn([], [etcd.delete(config_key),
+                                  etcd.delete(state_key)], key=config_key)
+                return
+            except exceptions.EtcdOutcomeUnknown:
+                if attempt:
+                    raise       # deleting twice is harmless: try again
 
     # --- cancel -----------------------------------------------------------
 

@@ -12,27 +12,59 @@
 
 """Every etcd call of heat-esi goes through this module.
 
-A thin layer over etcd3gw's client (the v3 gRPC gateway): keys and values are
+A layer over etcd3gw's client (the v3 gRPC gateway): keys and values are
 UTF-8 text, multi-key writes are single transactions built from the
-``absent``/``value_is``/``put``/``delete`` helpers below, and etcd3gw's
-exceptions are turned at this boundary into :class:`EtcdError`, whose message
-names the endpoint and the key. etcd3gw's own watcher gives no signal when its
-stream breaks or when the start revision was compacted, so :meth:`Etcd.watch`
-reads the stream itself and raises instead.
+``absent``/``value_is``/``put``/``delete`` helpers below, and every failure
+is turned at this boundary into an :class:`EtcdError` whose message names
+the endpoint and the key.
+
+What etcd3gw leaves to its users is done here, once:
+
+- failover: the client stays on one member of the cluster until it fails,
+  then moves to the next; a failed member is passed over for a short
+  cool-down;
+- retries that never duplicate a write: a request that never reached etcd
+  is tried on the next member, whatever it is; one that was sent but got no
+  answer is tried again only when it is safe to repeat (reads, lease
+  calls), and a write raises :class:`EtcdOutcomeUnknown` instead, which its
+  caller resolves by reading back;
+- token authentication, renewed under a lock whenever etcd rejects the
+  token, and TLS with a verified server;
+- watches that cannot hang: progress notifications with a finite read
+  timeout, ``hasleader``, and resumption on the next member from the last
+  revision seen. etcd3gw's own watcher hides a broken stream and a
+  compacted start revision, so the stream is read here.
 """
 
 import base64
 import collections
 import contextlib
 import json
+import os
+import re
+import ssl
 import threading
+import time
 
 from etcd3gw.client import Etcd3Client
-from etcd3gw import exceptions as etcd3gw_exc
+from oslo_log import log as logging
 import requests
 import urllib3
 
 from heat_esi import exceptions
+
+LOG = logging.getLogger(__name__)
+
+API_PATH = '/v3/'
+# gRPC status codes that the gateway puts in its error bodies.
+INVALID_ARGUMENT = 3
+DEADLINE_EXCEEDED = 4
+PERMISSION_DENIED = 7
+UNAVAILABLE = 14
+UNAUTHENTICATED = 16
+# What etcd says when a token must be renewed (besides UNAUTHENTICATED).
+TOKEN_INVALID = ('invalid auth token', 'user name is empty',
+                 'revision of auth store is old')
 
 # A value that is not UTF-8 text is kept as its raw bytes: the one read
 # fails (loads() names the key), not every read of its prefix.
@@ -165,33 +197,125 @@ def failed_over(old_endpoint, new_endpoint):
         callback(old_endpoint, new_endpoint)
 
 
-def _reason(exc):
-    detail = getattr(exc, 'detail_text', None) or str(exc) or \
-        exc.__class__.__name__
-    return detail.strip()[:200]
-
-
 def _read_timed_out(exc):
     # requests wraps urllib3's ReadTimeoutError in a ConnectionError while
     # streaming.
-    return isinstance(exc, requests.exceptions.ReadTimeout) or (
+    return isinstance(exc, requests.exceptions.ReadTimeout) or bool(
         exc.args and isinstance(exc.args[0],
                                 urllib3.exceptions.ReadTimeoutError))
 
 
+def classify(exc, read_timeout):
+    """(sent, reason) of a requests exception.
+
+    *sent* is False only when the request cannot have reached etcd (the
+    connection or the TLS handshake failed), so that repeating it
+    elsewhere cannot apply it twice.
+    """
+    if isinstance(exc, requests.exceptions.SSLError):
+        found = re.search(r'certificate verify failed[^)\'"]*', str(exc))
+        return False, 'TLS handshake failed: %s' % (
+            found.group(0) if found else 'see the CA and certificates')
+    cause = exc.args[0] if exc.args else None
+    cause = getattr(cause, 'reason', cause)     # inside urllib3's MaxRetry
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+            cause, urllib3.exceptions.ConnectTimeoutError):
+        # NewConnectionError (refused, unreachable, bad name) is one too.
+        if 'refused' in str(cause):
+            return False, 'connection refused'
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return False, 'cannot connect (%s)' % str(cause).split(': ')[-1]
+        return False, 'connect timed out'
+    if _read_timed_out(exc):
+        return True, 'no answer within %s s' % read_timeout
+    return True, 'connection lost after the request was sent (%s)' % (
+        cause.__class__.__name__ if cause is not None
+        else exc.__class__.__name__)
+
+
+def _error_of(resp):
+    """(gRPC code, message) of a gateway error response."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None, (resp.text.strip()[:200] or resp.reason)
+    return _error_fields(body)
+
+
+def _error_fields(body):
+    error = body.get('error')
+    if isinstance(error, dict):         # an error chunk of a stream
+        body = error
+    code = body.get('code', body.get('grpc_code'))
+    message = body.get('message') or (error if isinstance(error, str)
+                                      else '') or json.dumps(body)[:200]
+    return code, message
+
+
+def token_rejected(code, message):
+    """etcd wants a new token (expired, missing, or from an older auth
+    revision)."""
+    return code == UNAUTHENTICATED or (
+        code in (INVALID_ARGUMENT, None) and
+        any(text in message for text in TOKEN_INVALID))
+
+
+def unavailable(status, code):
+    """This member cannot serve the request now; another one may."""
+    return status in (503, 504) or code in (UNAVAILABLE, DEADLINE_EXCEEDED)
+
+
+def _system_ca():
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.capath or True
+
+
+class _StreamLost(Exception):
+    """A watch stream broke, went silent or lost its leader."""
+
+
 class Etcd(object):
-    """A connection to one etcd endpoint, safe to share between threads."""
+    """A client of an etcd cluster, safe to share between threads."""
 
     def __init__(self, host='127.0.0.1', port=2379, protocol='http',
-                 ca_file=None, cert_file=None, key_file=None, timeout=5.0):
-        self.host = host
-        self.port = port
-        self.protocol = protocol
+                 ca_file=None, cert_file=None, key_file=None, timeout=5.0,
+                 endpoints=None, username=None, password=None,
+                 endpoint_cooldown=5.0, watch_progress_interval=60.0):
+        if not endpoints:
+            host_part = '[%s]' % host if ':' in host else host
+            endpoints = ['%s://%s:%s' % (protocol, host_part, port)]
+        self.endpoints = [url.strip().rstrip('/') for url in endpoints]
+        for url in self.endpoints:
+            parsed = requests.utils.urlparse(url)
+            if parsed.scheme not in ('http', 'https') or not parsed.hostname:
+                raise exceptions.EtcdConfigError(
+                    '[esi_etcd] endpoints: %r is not an http(s)://host:port '
+                    'URL' % url)
+        if bool(cert_file) != bool(key_file):
+            raise exceptions.EtcdConfigError(
+                '[esi_etcd] %s is set but %s is not: a client certificate '
+                'needs both' % (('cert_file', 'key_file') if cert_file
+                                else ('key_file', 'cert_file')))
+        for option, path in (('ca_file', ca_file), ('cert_file', cert_file),
+                             ('key_file', key_file)):
+            if path and not os.access(path, os.R_OK):
+                raise exceptions.EtcdConfigError(
+                    '[esi_etcd] %s %s cannot be read' % (option, path))
+        if bool(username) != bool(password):
+            raise exceptions.EtcdConfigError(
+                '[esi_etcd] username and password go together')
         self.timeout = timeout
-        self._tls = dict(ca_file=ca_file, cert_file=cert_file,
-                         key_file=key_file)
-        host_part = '[%s]' % host if ':' in host else host
-        self.endpoint = '%s://%s:%s' % (protocol, host_part, port)
+        self.username = username
+        self._password = password
+        self.cooldown = endpoint_cooldown
+        self.watch_silence = 3 * watch_progress_interval
+        self._verify = ca_file or _system_ca()
+        self._cert = (cert_file, key_file) if cert_file else None
+        self._lock = threading.Lock()
+        self._current = 0
+        self._failed_until = {}         # endpoint index -> monotonic time
+        self._auth_lock = threading.Lock()
+        self._token = None
         # requests.Session is not thread safe; one per thread.
         self._local = threading.local()
 
@@ -200,64 +324,193 @@ class Etcd(object):
         group = conf.esi_etcd
         return cls(host=group.host, port=group.port, protocol=group.protocol,
                    ca_file=group.ca_file, cert_file=group.cert_file,
-                   key_file=group.key_file, timeout=group.timeout)
+                   key_file=group.key_file, timeout=group.timeout,
+                   endpoints=group.endpoints, username=group.username,
+                   password=group.password,
+                   endpoint_cooldown=group.endpoint_cooldown,
+                   watch_progress_interval=group.watch_progress_interval)
 
     @classmethod
     def from_url(cls, url, timeout=5.0):
-        parsed = requests.utils.urlparse(url)
-        return cls(host=parsed.hostname, port=parsed.port or 2379,
-                   protocol=parsed.scheme or 'http', timeout=timeout)
+        """A client of the comma-separated endpoint URLs in *url*."""
+        return cls(endpoints=url.split(','), timeout=timeout)
 
-    def _gateway(self):
-        """This thread's etcd3gw client (requests sessions are not thread
-        safe)."""
-        gateway = getattr(self._local, 'gateway', None)
-        if gateway is None:
+    @property
+    def endpoint(self):
+        """The member in use."""
+        return self.endpoints[self._current]
+
+    # --- members ------------------------------------------------------------
+
+    def _gateway(self, index):
+        """This thread's etcd3gw client of endpoint *index*."""
+        gateways = getattr(self._local, 'gateways', None)
+        if gateways is None:
             session = requests.Session()
             # etcd is named explicitly: no proxy or CA bundle from the
             # environment (and requests re-reads os.environ on every call
             # when it trusts it, a third of a busy worker's CPU).
             session.trust_env = False
-            if self._tls['ca_file']:
-                session.verify = self._tls['ca_file']
-            if self._tls['cert_file'] and self._tls['key_file']:
-                session.cert = (self._tls['cert_file'], self._tls['key_file'])
-            gateway = Etcd3Client(
-                host=self.host, port=self.port, protocol=self.protocol,
-                timeout=self.timeout, api_path='/v3/', session=session)
-            self._local.gateway = gateway
-        return gateway
+            session.verify = self._verify
+            session.cert = self._cert
+            gateways = self._local.gateways = {}
+            self._local.session = session
+        if index not in gateways:
+            parsed = requests.utils.urlparse(self.endpoints[index])
+            # The API path is given: no request depends on a version probe
+            # of a member that may be dead.
+            gateways[index] = Etcd3Client(
+                host=parsed.hostname, port=parsed.port or 2379,
+                protocol=parsed.scheme, timeout=self.timeout,
+                api_path=API_PATH, session=self._local.session)
+        return gateways[index]
 
-    def _post(self, path, body, key):
-        """One request to the gateway; every failure becomes an EtcdError."""
-        gateway = self._gateway()
-        try:
-            return gateway.post(gateway.get_url(path), json=body)
-        except etcd3gw_exc.ConnectionTimeoutError:
-            raise exceptions.EtcdUnavailable(
-                self.endpoint, key, 'no answer within %s s' % self.timeout)
-        except etcd3gw_exc.ConnectionFailedError as exc:
-            reason = ('connection refused' if 'Connection refused' in
-                      (exc.detail_text or '') else _reason(exc))
-            raise exceptions.EtcdUnavailable(self.endpoint, key, reason)
-        except etcd3gw_exc.Etcd3Exception as exc:
-            raise exceptions.EtcdError(self.endpoint, key, _reason(exc))
+    def _pick(self, tried):
+        """The next member to try: the current one unless it failed
+        lately; None once every member was tried."""
+        now = time.monotonic()
+        with self._lock:
+            count = len(self.endpoints)
+            order = [(self._current + i) % count for i in range(count)]
+        untried = [i for i in order if i not in tried]
+        for index in untried:
+            if self._failed_until.get(index, 0) <= now:
+                return index
+        return untried[0] if untried else None
 
-    def _stream(self, body, key, timeout):
-        """Open a watch stream (etcd3gw's watcher hides its failures)."""
-        gateway = self._gateway()
-        try:
+    def _failed(self, index, reason):
+        with self._lock:
+            self._failed_until[index] = time.monotonic() + self.cooldown
+            if self._current != index or len(self.endpoints) == 1:
+                return
+            self._current = (index + 1) % len(self.endpoints)
+        LOG.warning('etcd member %s failed (%s); moving to %s',
+                    self.endpoints[index], reason, self.endpoint)
+        failed_over(self.endpoints[index], self.endpoint)
+
+    def _succeeded(self, index):
+        if self._current != index:
+            with self._lock:
+                self._current = index
+
+    def _unavailable(self, key, failures):
+        return exceptions.EtcdUnavailable(
+            ', '.join(self.endpoints), key, '; '.join(failures))
+
+    # --- authentication -----------------------------------------------------
+
+    def _headers(self, index, watch=False):
+        """Authorization (authenticating first if needed) and, on watches,
+        hasleader: etcd then cancels a watch whose member lost the leader
+        instead of leaving it silent."""
+        headers = {'Grpc-Metadata-hasleader': 'true'} if watch else {}
+        if self.username:
+            if self._token is None:
+                self._authenticate(index, None)
+            if self._token:
+                headers['Authorization'] = self._token
+        return headers
+
+    def _authenticate(self, index, stale):
+        """Get a new token, unless another thread already replaced *stale*.
+        """
+        with self._auth_lock:
+            if self._token is not None and self._token != stale:
+                return
+            gateway = self._gateway(index)
+            # No Authorization header here: etcd would check the old token
+            # and refuse.
             resp = gateway.session.post(
-                gateway.get_url('watch'), json=body, stream=True,
-                timeout=(self.timeout, timeout))
-        except requests.exceptions.RequestException as exc:
-            raise exceptions.EtcdUnavailable(self.endpoint, key,
-                                             exc.__class__.__name__)
-        if resp.status_code != 200:
-            detail = resp.text.strip()[:200]
-            resp.close()
-            raise exceptions.EtcdUnavailable(self.endpoint, key, detail)
-        return resp
+                gateway.get_url('auth/authenticate'),
+                json={'name': self.username, 'password': self._password},
+                timeout=self.timeout)
+            if resp.status_code == 200:
+                self._token = resp.json().get('token', '')
+                return
+            code, message = _error_of(resp)
+            if 'authentication is not enabled' in message:
+                LOG.warning('etcd at %s has authentication disabled; '
+                            'connecting without a token',
+                            self.endpoints[index])
+                self._token = ''
+                return
+            if unavailable(resp.status_code, code):
+                raise _StreamLost(message)
+            raise exceptions.EtcdAuthFailed(self.endpoints[index],
+                                            self.username, message)
+
+    def _explain(self, code, message):
+        if 'user name is empty' in message and not self.username:
+            return ('%s: etcd has authentication enabled; set [esi_etcd] '
+                    'username and password' % message)
+        if code == PERMISSION_DENIED and self.username:
+            return '%s (user %s)' % (message, self.username)
+        return message
+
+    # --- requests -----------------------------------------------------------
+
+    def _post(self, path, body, key, idempotent, timeout=None):
+        """One request, on the first member that answers it.
+
+        A request that never reached a member goes to the next one; one
+        that reached it without an answer does too if *idempotent*, and
+        otherwise raises EtcdOutcomeUnknown.
+        """
+        timeout = timeout or self.timeout
+        failures, tried, renewed = [], set(), False
+        while True:
+            index = self._pick(tried)
+            if index is None:
+                raise self._unavailable(key, failures)
+            endpoint = self.endpoints[index]
+            gateway = self._gateway(index)
+            try:
+                headers = self._headers(index)
+            except (requests.exceptions.RequestException, _StreamLost) as exc:
+                reason = (classify(exc, timeout)[1] if isinstance(
+                    exc, requests.exceptions.RequestException) else str(exc))
+                failures.append('%s: %s' % (endpoint, reason))
+                tried.add(index)
+                self._failed(index, reason)
+                continue
+            try:
+                resp = gateway.session.post(gateway.get_url(path), json=body,
+                                            headers=headers, timeout=timeout)
+            except requests.exceptions.RequestException as exc:
+                sent, reason = classify(exc, timeout)
+                self._failed(index, reason)
+                if sent and not idempotent:
+                    raise exceptions.EtcdOutcomeUnknown(
+                        endpoint, key, '%s; the write may or may not have '
+                        'been applied' % reason)
+                failures.append('%s: %s' % (endpoint, reason))
+                tried.add(index)
+                continue
+            if resp.status_code == 200:
+                self._succeeded(index)
+                return resp.json()
+            code, message = _error_of(resp)
+            if self.username and not renewed and token_rejected(code,
+                                                                message):
+                renewed = True
+                try:
+                    self._authenticate(index, headers.get('Authorization'))
+                except (requests.exceptions.RequestException,
+                        _StreamLost) as exc:
+                    failures.append('%s: %s' % (endpoint, exc))
+                    tried.add(index)
+                continue
+            if unavailable(resp.status_code, code):
+                self._failed(index, message)
+                if not idempotent:
+                    raise exceptions.EtcdOutcomeUnknown(
+                        endpoint, key, '%s; the write may or may not have '
+                        'been applied' % message)
+                failures.append('%s: %s' % (endpoint, message))
+                tried.add(index)
+                continue
+            raise exceptions.EtcdError(endpoint, key,
+                                       self._explain(code, message))
 
     # Reads -------------------------------------------------------------
 
@@ -266,7 +519,7 @@ class Etcd(object):
         body = {'key': _b64(key)}
         if revision:
             body['revision'] = revision
-        kvs = self._post('kv/range', body, key).get('kvs') or []
+        kvs = self._post('kv/range', body, key, True).get('kvs') or []
         return _kv(kvs[0]) if kvs else None
 
     def get_prefix(self, prefix, keys_only=False):
@@ -274,29 +527,31 @@ class Etcd(object):
         body = {'key': _b64(prefix), 'range_end': _range_end(prefix)}
         if keys_only:
             body['keys_only'] = True
-        result = self._post('kv/range', body, prefix)
+        result = self._post('kv/range', body, prefix, True)
         return ([_kv(r) for r in result.get('kvs') or []],
                 int(result['header']['revision']))
 
     def revision(self):
         """The current revision of the store."""
-        result = self._post('kv/range', {'key': _b64('\0')}, '(revision)')
+        result = self._post('kv/range', {'key': _b64('\0')}, '(revision)',
+                            True)
         return int(result['header']['revision'])
 
     # Writes ------------------------------------------------------------
 
     def put(self, key, value, lease=None):
-        self._post('kv/put', put(key, value, lease)['request_put'], key)
+        self._post('kv/put', put(key, value, lease)['request_put'], key,
+                   False)
 
     def delete(self, key):
         """Delete *key*; True when something was deleted."""
-        result = self._post('kv/deleterange', {'key': _b64(key)}, key)
+        result = self._post('kv/deleterange', {'key': _b64(key)}, key, False)
         return int(result.get('deleted', 0)) > 0
 
     def delete_prefix(self, prefix):
         result = self._post('kv/deleterange',
                             {'key': _b64(prefix),
-                             'range_end': _range_end(prefix)}, prefix)
+                             'range_end': _range_end(prefix)}, prefix, False)
         return int(result.get('deleted', 0))
 
     def txn(self, compare, success, failure=(), key=None):
@@ -306,14 +561,19 @@ class Etcd(object):
             of KVs it read.
         :param key: the key named in an error message (default: the first
             key the transaction touches).
+        :raises EtcdOutcomeUnknown: a transaction that writes was sent but
+            not answered. One that only reads is retried instead.
         """
         if key is None:
             first = (list(compare) + list(success))[0]
             raw = first.get('key') or list(first.values())[0]['key']
             key = _unb64(raw)
+        read_only = all('request_range' in op
+                        for op in list(success) + list(failure))
         result = self._post('kv/txn', {'compare': list(compare),
                                        'success': list(success),
-                                       'failure': list(failure)}, key)
+                                       'failure': list(failure)}, key,
+                            read_only)
         responses = []
         for resp in result.get('responses') or []:
             rng = resp.get('response_range')
@@ -327,21 +587,28 @@ class Etcd(object):
         """Drop the history before *revision* (what etcd's auto-compaction
         does; watchers that lag behind it must re-read)."""
         self._post('kv/compaction', {'revision': revision, 'physical': True},
-                   '(compaction)')
+                   '(compaction)', False)
 
     # Leases ------------------------------------------------------------
 
     def grant_lease(self, ttl):
-        result = self._post('lease/grant', {'TTL': int(ttl)}, '(lease)')
+        # Safe to repeat: a lease granted twice leaves one to expire unused.
+        result = self._post('lease/grant', {'TTL': int(ttl)}, '(lease)',
+                            True)
         return int(result['ID'])
 
-    def refresh_lease(self, lease_id):
-        """Keep *lease_id* alive; its remaining TTL, or -1 if it expired."""
-        result = self._post('lease/keepalive', {'ID': lease_id}, '(lease)')
+    def refresh_lease(self, lease_id, timeout=None):
+        """Keep *lease_id* alive; its remaining TTL, or -1 if it expired.
+
+        :param timeout: seconds per member, when the lease's TTL asks for
+            a quicker failover than [esi_etcd] timeout.
+        """
+        result = self._post('lease/keepalive', {'ID': lease_id}, '(lease)',
+                            True, timeout=timeout)
         return int(result.get('result', {}).get('TTL', -1))
 
     def revoke_lease(self, lease_id):
-        self._post('lease/revoke', {'ID': lease_id}, '(lease)')
+        self._post('lease/revoke', {'ID': lease_id}, '(lease)', True)
 
     # Watches -----------------------------------------------------------
 
@@ -349,68 +616,194 @@ class Etcd(object):
         """Yield the Events under *prefix* from *start_revision* on.
 
         Runs until the caller stops iterating or, when *timeout* is given,
-        until that many seconds pass without an event.
+        until that many seconds pass without an event. Without *timeout*
+        the watch asks for progress notifications and takes a stream
+        silent for three of their intervals for a dead connection; a dead
+        or broken stream is re-opened, on the next member when there is
+        one, from the revision after the last one seen.
 
-        :raises WatchCompacted: *start_revision* is no longer in history.
-        :raises EtcdUnavailable: the stream could not start or broke.
+        :raises WatchCompacted: the revision to start or resume from is no
+            longer in history.
+        :raises EtcdUnavailable: no member could serve the watch.
         """
-        create = {'key': _b64(prefix), 'range_end': _range_end(prefix),
-                  'start_revision': start_revision}
+        create = {'key': _b64(prefix), 'range_end': _range_end(prefix)}
         if prev_kv:
             create['prev_kv'] = True
-        resp = self._stream({'create_request': create}, prefix, timeout)
-        try:
-            yield from self._events(resp.iter_lines(chunk_size=None),
-                                    prefix, timeout)
-        finally:
-            resp.close()
+        if timeout is not None:
+            create['start_revision'] = start_revision
+            with self._watch(create, prefix, timeout) as events:
+                yield from events
+            return
+        create['progress_notify'] = True
+        resume_from = start_revision
+        lost = 0
+        while True:
+            create['start_revision'] = resume_from
+            index, resp, lines = self._open_watch(create, prefix,
+                                                  self.watch_silence)
+            try:
+                for result in self._results(lines, prefix):
+                    lost = 0
+                    events = result.get('events') or []
+                    for event in _events(events):
+                        resume_from = event.kv.mod_revision + 1
+                        yield event
+                    if not events and 'header' in result:
+                        # A progress notification: everything up to its
+                        # revision has been delivered.
+                        resume_from = max(
+                            resume_from,
+                            int(result['header']['revision']) + 1)
+            except _StreamLost as exc:
+                self._failed(index, str(exc))
+                lost += 1
+                if lost >= len(self.endpoints):
+                    raise exceptions.EtcdUnavailable(
+                        self.endpoints[index], prefix, str(exc))
+                LOG.warning('watch on %s at %s lost (%s); resuming from '
+                            'revision %s at %s', prefix,
+                            self.endpoints[index], exc, resume_from,
+                            self.endpoint)
+            finally:
+                resp.close()
 
-    @contextlib.contextmanager
     def watching(self, key, timeout):
         """Watch *key* from now on, for a caller about to read it.
 
-        Yields an iterator of the key's Events that ends after *timeout*
-        seconds without one. The watch is registered before the block
-        runs, so nothing written after a read inside it is missed; and it
-        is a current watch, which etcd serves at once (one that starts at a
-        past revision waits for etcd's 100 ms catch-up loop).
+        A context manager yielding an iterator of the key's Events that
+        ends after *timeout* seconds without one. The watch is registered
+        before the block runs, so nothing written after a read inside it
+        is missed; and it is a current watch, which etcd serves at once
+        (one that starts at a past revision waits for etcd's 100 ms
+        catch-up loop).
         """
-        create = {'key': _b64(key)}
-        resp = self._stream({'create_request': create}, key, timeout)
-        lines = resp.iter_lines(chunk_size=None)
+        return self._watch({'key': _b64(key)}, key, timeout)
+
+    @contextlib.contextmanager
+    def _watch(self, create, key, timeout):
+        """A short watch: its events until *timeout* s pass without one."""
+        index, resp, lines = self._open_watch(create, key, timeout)
+
+        def events():
+            try:
+                for result in self._results(lines, key):
+                    yield from _events(result.get('events') or [])
+            except _StreamLost as exc:
+                if str(exc) == 'silent':
+                    return      # quiet for *timeout* seconds: the end
+                raise exceptions.EtcdUnavailable(self.endpoints[index], key,
+                                                 str(exc))
         try:
-            for _ in self._events(lines, key, timeout, until_created=True):
-                pass
-            yield self._events(lines, key, timeout)
+            yield events()
         finally:
             resp.close()
 
-    def _events(self, lines, key, timeout, until_created=False):
-        """Events of a watch stream; errors become EtcdErrors."""
+    def _open_watch(self, create, key, silence):
+        """(index, response, lines) of a watch stream that etcd confirmed.
+
+        Opened with the request timeout, so that a dead member is passed
+        over as quickly as for any request; then reads wait *silence*
+        seconds.
+        """
+        failures, tried, renewed = [], set(), False
+        while True:
+            index = self._pick(tried)
+            if index is None:
+                raise self._unavailable(key, failures)
+            endpoint = self.endpoints[index]
+            gateway = self._gateway(index)
+            resp = None
+            try:
+                headers = self._headers(index, watch=True)
+                resp = gateway.session.post(
+                    gateway.get_url('watch'), json={'create_request': create},
+                    headers=headers, stream=True, timeout=self.timeout)
+                if resp.status_code != 200:
+                    code, message = _error_of(resp)
+                    result = {'error': {'code': code, 'message': message}}
+                    if unavailable(resp.status_code, code):
+                        raise _StreamLost(message)
+                else:
+                    lines = resp.iter_lines(chunk_size=None)
+                    result = next(self._results(lines, key, raw=True))
+            except (requests.exceptions.RequestException,
+                    _StreamLost, StopIteration) as exc:
+                if resp is not None:
+                    resp.close()
+                reason = (classify(exc, self.timeout)[1] if isinstance(
+                    exc, requests.exceptions.RequestException)
+                    else str(exc) or 'stream closed')
+                failures.append('%s: %s' % (endpoint, reason))
+                tried.add(index)
+                self._failed(index, reason)
+                continue
+            error = result.get('error') or (
+                result['result'].get('canceled') and
+                {'code': None, 'message': result['result'].get(
+                    'cancel_reason', '')})
+            if not error:
+                self._succeeded(index)
+                _settimeout(resp, silence)
+                return index, resp, lines
+            resp.close()
+            code, message = _error_fields({'error': error})
+            compacted = int(result.get('result', {}).get(
+                'compact_revision', 0))
+            if compacted:
+                raise exceptions.WatchCompacted(endpoint, key, compacted)
+            # etcd cancels a watch whose token it refuses as "permission
+            # denied": renew once before believing it.
+            if self.username and not renewed and (
+                    token_rejected(code, message) or
+                    'permission denied' in message):
+                renewed = True
+                self._authenticate(index, headers.get('Authorization'))
+                continue
+            raise exceptions.EtcdError(endpoint, key,
+                                       self._explain(code, message))
+
+    def _results(self, lines, key, raw=False):
+        """The results of a watch stream. Errors, cancellations and
+        silence end it with _StreamLost ('silent' for silence) or, for a
+        compacted revision, WatchCompacted; with *raw*, the first chunk is
+        returned as it is, for _open_watch to judge."""
         try:
             for line in lines:
                 if not line.strip():
                     continue
                 chunk = json.loads(line)
+                if raw:
+                    yield chunk
+                    return
                 if 'error' in chunk:
-                    raise exceptions.EtcdError(self.endpoint, key,
-                                               chunk['error'])
+                    raise _StreamLost(_error_fields(chunk)[1])
                 result = chunk.get('result', {})
                 if int(result.get('compact_revision', 0)):
                     raise exceptions.WatchCompacted(
-                        self.endpoint, key, int(result['compact_revision']))
+                        'etcd', key, int(result['compact_revision']))
                 if result.get('canceled'):
-                    raise exceptions.EtcdError(
-                        self.endpoint, key, 'watch canceled: %s'
-                        % result.get('cancel_reason', ''))
-                if until_created and result.get('created'):
-                    return
-                for ev in result.get('events') or []:
-                    yield Event(ev.get('type', PUT), _kv(ev['kv']),
-                                _kv(ev.get('prev_kv')))
+                    raise _StreamLost('watch canceled: %s'
+                                      % result.get('cancel_reason', ''))
+                yield result
         except requests.exceptions.RequestException as exc:
-            if timeout is not None and _read_timed_out(exc):
-                return          # quiet for *timeout* seconds: the end
-            raise exceptions.EtcdUnavailable(
-                self.endpoint, key,
-                'watch stream broke: %s' % exc.__class__.__name__)
+            if _read_timed_out(exc):
+                raise _StreamLost('silent')
+            raise _StreamLost('watch stream broke: %s'
+                              % classify(exc, None)[1])
+        raise _StreamLost('watch stream closed by etcd')
+
+
+def _events(raw_events):
+    for ev in raw_events:
+        yield Event(ev.get('type', PUT), _kv(ev['kv']),
+                    _kv(ev.get('prev_kv')))
+
+
+def _settimeout(resp, seconds):
+    """Give the socket under a streaming response a new read timeout."""
+    sock = getattr(getattr(resp.raw, '_connection', None), 'sock', None)
+    if sock is None:
+        fp = getattr(getattr(resp.raw, '_fp', None), 'fp', None)
+        sock = getattr(getattr(fp, 'raw', None), '_sock', None)
+    if sock is not None:
+        sock.settimeout(seconds)

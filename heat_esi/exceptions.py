@@ -44,6 +44,26 @@ class EtcdUnavailable(EtcdError):
                      % (endpoint, key, detail),)
 
 
+class EtcdOutcomeUnknown(EtcdError):
+    """A write was sent but no answer came back: it may or may not have
+    been applied. The caller reads back to find out (every write of
+    heat-esi is a compare-and-swap or fenced, so a re-read can tell)."""
+
+
+class EtcdAuthFailed(EtcdError):
+    """etcd refused the configured user name and password."""
+
+    def __init__(self, endpoint, username, detail):
+        self.username = username
+        super().__init__(endpoint, '(authentication)', detail)
+        self.args = ('etcd authentication failed for user %s at %s: %s'
+                     % (username, endpoint, detail),)
+
+
+class EtcdConfigError(EsiError):
+    """The [esi_etcd] options are inconsistent."""
+
+
 class WatchCompacted(EtcdError):
     """A watch asked for a revision that etcd has already compacted."""
 

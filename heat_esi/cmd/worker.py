@@ -65,7 +65,11 @@ def main(argv=None):
     config(sys.argv[1:] if argv is None else argv, project='heat-esi',
            prog='esi-worker')
     logging.setup(config, 'esi-worker')
-    client = etcd.Etcd.from_conf(config)
+    try:
+        client = etcd.Etcd.from_conf(config)
+    except exceptions.EtcdConfigError as exc:
+        LOG.error('%s', exc)
+        return 2
     try:
         handlers = load_handlers(config.worker.enabled_handlers, client,
                                  config)
@@ -101,6 +105,10 @@ def main(argv=None):
         try:
             worker.start()
             break
+        except exceptions.EtcdAuthFailed as exc:
+            # Waiting does not fix a wrong password: say so at once.
+            LOG.error('%s', exc)
+            return 1
         except exceptions.EtcdError as exc:
             # etcd may come up after us (boot order, maintenance).
             LOG.warning('esi-worker waits for etcd (retry in %.0f s): %s',

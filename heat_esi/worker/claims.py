@@ -49,16 +49,55 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
     job_id = kv.key[len(keys.JOBS_ALL):]
     claim_id = str(uuid.uuid4())
     attempts = kv.version - 1
-    ok, responses = client.txn(
-        [etcd.absent(keys.working(job_id)),
-         etcd.mod_revision_is(kv.key, kv.mod_revision)],
-        [etcd.put(keys.working(job_id), claim_id, lease=lease_id),
-         etcd.put(kv.key, [handler, body, attempts])] +
-        [etcd.get(key) for key in prefetch])
+    working = keys.working(job_id)
+    try:
+        ok, responses = client.txn(
+            [etcd.absent(working),
+             etcd.mod_revision_is(kv.key, kv.mod_revision)],
+            [etcd.put(working, claim_id, lease=lease_id),
+             etcd.put(kv.key, [handler, body, attempts])] +
+            [etcd.get(key) for key in prefetch],
+            [etcd.get(working)])
+    except exceptions.EtcdOutcomeUnknown as exc:
+        # Read back: the claim is ours if the working key holds its id.
+        # If it did not land, the job is retried; should the lost request
+        # still land later, _unresolved lets the retry adopt it.
+        _unresolved[job_id] = claim_id
+        LOG.warning('job %s: %s; reading back', job_id, exc)
+        return _adopt(client, job_id, claim_id, body, attempts, prefetch)
     if not ok:
+        held = responses[0][0].value if responses and responses[0] else None
+        if held is not None and held == _unresolved.get(job_id):
+            return _adopt(client, job_id, held, body, attempts - 1,
+                          prefetch)
         return None
+    _unresolved.pop(job_id, None)
     read = {key: (kvs[0] if kvs else None)
             for key, kvs in zip(prefetch, responses[2:])}
+    return Claim(client, job_id, claim_id, body, attempts, read)
+
+
+# job id -> id of a claim whose write got no answer, until it is resolved.
+_unresolved = {}
+
+
+def _adopt(client, job_id, claim_id, body, attempts, prefetch):
+    """The Claim *claim_id* if the working key holds it (a write of ours
+    that landed unanswered); raise EtcdError if nobody holds the job, so
+    that it is tried again; None if another claim holds it."""
+    _, found = client.txn([], [etcd.get(keys.working(job_id))] +
+                          [etcd.get(key) for key in prefetch],
+                          key=keys.working(job_id))
+    held = found[0][0].value if found[0] else None
+    if held is None:
+        raise exceptions.EtcdUnavailable(
+            client.endpoint, keys.working(job_id),
+            'the claim did not land; the job will be tried again')
+    if held != claim_id:
+        return None
+    _unresolved.pop(job_id, None)
+    read = {key: (kvs[0] if kvs else None)
+            for key, kvs in zip(prefetch, found[1:])}
     return Claim(client, job_id, claim_id, body, attempts, read)
 
 
@@ -79,15 +118,34 @@ class Claim(object):
     def resource(self):
         return self.job['resource_type'], self.job['resource_id']
 
-    def _fenced(self, ops):
-        ok, _ = self.client.txn([self._fence], ops,
-                                key=keys.working(self.job_id))
+    def _fenced(self, ops, landed):
+        """Run *ops* while the claim holds; when the answer is lost, ask
+        *landed()* whether they were applied, and run them again if not
+        (the fence keeps a late copy of the first try from applying after
+        a finish)."""
+        for attempt in range(3):
+            try:
+                ok, _ = self.client.txn([self._fence], ops,
+                                        key=keys.working(self.job_id))
+                break
+            except exceptions.EtcdOutcomeUnknown as exc:
+                LOG.warning('job %s: %s; reading back', self.job_id, exc)
+                if landed():
+                    return
+                if attempt == 2:
+                    raise
         if not ok:
             raise ClaimLost('claim %s on job %s is no longer held'
                             % (self.claim_id, self.job_id))
 
     def put_job_state(self, value):
-        self._fenced([etcd.put(keys.job_state(*self.resource), value)])
+        key = keys.job_state(*self.resource)
+        text = value if isinstance(value, str) else etcd.dumps(value)
+
+        def landed():
+            kv = self.client.get(key)
+            return kv is not None and kv.value == text
+        self._fenced([etcd.put(key, text)], landed)
 
     def finish(self, state_value, extra_deletes=()):
         """Record the result and remove the job, in one fenced transaction.
@@ -100,7 +158,9 @@ class Claim(object):
             ops += [etcd.put(keys.state(*self.resource), state_value),
                     etcd.delete(keys.job_state(*self.resource))]
         ops += [etcd.delete(k) for k in extra_deletes]
-        self._fenced(ops)
+        # Only this claim's finish removes a claimed job.
+        self._fenced(ops, lambda: self.client.get(
+            keys.job(self.job_id)) is None)
 
     def release(self):
         """Give the job back so that another worker can take it at once."""

@@ -139,11 +139,18 @@ class Worker(object):
                         lease=self.lease_id)
 
     def _keep_lease(self):
+        # Refreshed every third of the TTL, each member given at most that
+        # long to answer: a failover to another member still fits in the
+        # TTL; a failed refresh is retried sooner.
         interval = max(self.claim_ttl / 3.0, 0.5)
-        while not self.aborting.wait(interval):
+        timeout = min(self.client.timeout, interval)
+        wait = interval
+        while not self.aborting.wait(wait):
+            wait = interval
             started, result = time.monotonic(), 'error'
             try:
-                ttl = self.client.refresh_lease(self.lease_id)
+                ttl = self.client.refresh_lease(self.lease_id,
+                                                timeout=timeout)
                 result = 'ok' if ttl > 0 else 'expired'
                 if ttl <= 0:
                     # Our claims are void; their fenced writes will be
@@ -156,6 +163,7 @@ class Worker(object):
                 self._lease_renewed = time.monotonic()
             except exceptions.EtcdError as exc:
                 LOG.warning('cannot refresh lease %x: %s', self.lease_id, exc)
+                wait = min(interval, 0.5)
             metrics.lease_renewed(result, time.monotonic() - started)
 
     # --- intake -------------------------------------------------------------
@@ -412,6 +420,7 @@ class Worker(object):
         except claims.ClaimLost as exc:
             metrics.claim_lost()
             LOG.warning('job %s dropped: %s', claim.job_id, exc)
+            self._recheck(claim.job_id)
             return
         except exceptions.JobInterrupted:
             LOG.info('job %s interrupted by the shutdown', claim.job_id)
@@ -447,6 +456,14 @@ class Worker(object):
             metrics.claim_lost()
             LOG.warning('job %s dropped, its result discarded: %s',
                         claim.job_id, exc)
+            self._recheck(claim.job_id)
+
+    def _recheck(self, job_id):
+        """Look at a lost job again: when our lease expired, its claim went
+        with it while the job was ours, so no event will offer it again."""
+        with self._cond:
+            self._pending.setdefault(job_id, None)
+            self._cond.notify()
 
 
 def _describe(exc):
