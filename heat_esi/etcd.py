@@ -655,14 +655,19 @@ class Etcd(object):
                             resume_from,
                             int(result['header']['revision']) + 1)
             except _StreamLost as exc:
-                self._failed(index, str(exc))
+                reason = str(exc)
+                if reason == 'silent':
+                    reason = ('no message in %g s, not even a progress '
+                              'notification: a dead connection'
+                              % self.watch_silence)
+                self._failed(index, reason)
                 lost += 1
                 if lost >= len(self.endpoints):
                     raise exceptions.EtcdUnavailable(
-                        self.endpoints[index], prefix, str(exc))
+                        self.endpoints[index], prefix, reason)
                 LOG.warning('watch on %s at %s lost (%s); resuming from '
                             'revision %s at %s', prefix,
-                            self.endpoints[index], exc, resume_from,
+                            self.endpoints[index], reason, resume_from,
                             self.endpoint)
             finally:
                 resp.close()

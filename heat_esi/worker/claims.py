@@ -90,9 +90,10 @@ def _adopt(client, job_id, claim_id, body, attempts, prefetch):
                           key=keys.working(job_id))
     held = found[0][0].value if found[0] else None
     if held is None:
-        raise exceptions.EtcdUnavailable(
+        raise exceptions.EtcdError(
             client.endpoint, keys.working(job_id),
-            'the claim did not land; the job will be tried again')
+            'the claim got no answer and did not land; the job will be '
+            'tried again')
     if held != claim_id:
         return None
     _unresolved.pop(job_id, None)
