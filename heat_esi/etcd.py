@@ -426,6 +426,8 @@ class Etcd(object):
                 timeout=self.timeout)
             if resp.status_code == 200:
                 self._token = resp.json().get('token', '')
+                LOG.info('authenticated to etcd at %s as %s',
+                         self.endpoints[index], self.username)
                 return
             code, message = _error_of(resp)
             if 'authentication is not enabled' in message:
@@ -449,7 +451,7 @@ class Etcd(object):
 
     # --- requests -----------------------------------------------------------
 
-    def _post(self, path, body, key, idempotent, timeout=None):
+    def _post(self, path, body, key, idempotent=False, timeout=None):
         """One request, on the first member that answers it.
 
         A request that never reached a member goes to the next one; one

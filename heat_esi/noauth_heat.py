@@ -47,9 +47,7 @@ def write_heat_conf(directory, transport_url, etcd_client, extra=()):
         '[oslo_policy]',
         'enforce_new_defaults = false',
         '[esi_etcd]',
-        'host = %s' % etcd_client.host,
-        'port = %s' % etcd_client.port,
-        'protocol = %s' % etcd_client.protocol,
+        'endpoints = %s' % ','.join(etcd_client.endpoints),
     ]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')

@@ -1,0 +1,129 @@
+"""etcd with authentication on and a 3-second token TTL: the plugin and a
+worker, each with its least-privilege role of the README."""
+
+from tests import heat_engine  # noqa: F401  (before any heat import)
+
+import time
+
+import pytest
+import requests
+
+from heat_esi import exceptions
+from heat_esi import templates
+from tests import esi_fixtures
+from tests import etcd_cluster
+from tests.integration.test_etcd_cluster import heat_on
+
+USERS = {'heat': ('heat-pw-1', ['heat-engine']),
+         'esi': ('esi-pw-2', ['esi-worker'])}
+
+
+@pytest.fixture(scope='module')
+def secured():
+    cluster = etcd_cluster.EtcdCluster(
+        size=1, args=['--auth-token-ttl', '3']).start()
+    client = cluster.client()
+    templates.store(client, templates.load_dir())
+    esi_fixtures.register_edge_routers(client)
+    root_password = etcd_cluster.enable_auth(cluster, USERS)
+    yield cluster, root_password
+    cluster.cleanup()
+
+
+def worker_as(cluster, tmp_path, user, password, name='aw'):
+    return esi_fixtures.WorkerProcess(
+        str(tmp_path), 0, name=name, claim_ttl=60,
+        etcd_reader_retry_interval=0.05, sections={
+            'monitor': {'enabled': 'false'},
+            'esi_etcd': cluster.esi_etcd_options(username=user,
+                                                 password=password)})
+
+
+def wait_for_token_expiry(cluster):
+    """Return once tokens issued now have expired (so have all tokens last
+    used before now). Each probe uses a token of its own: using one
+    extends its life."""
+    member = cluster.members[0]
+    tokens = [etcd_cluster.token_of(cluster, 'heat', USERS['heat'][0])
+              for _ in range(40)]
+
+    def expired():
+        resp = requests.post(member.url + '/v3/kv/range',
+                             json={'key': 'L3N0YXRlLw=='},
+                             headers={'Authorization': tokens.pop()},
+                             timeout=2)
+        return resp.status_code == 401
+    esi_fixtures.wait_until(expired, timeout=12, interval=0.25,
+                            message='the tokens to expire')
+
+
+def create(expect='COMPLETE'):
+    stk = heat_engine.stack(heat_engine.ha_router_template())
+    stk.create()
+    assert stk.state == ('CREATE', expect), stk.status_reason
+    return stk
+
+
+def test_worker_and_plugin_keep_working_across_token_expiry(secured,
+                                                            tmp_path):
+    cluster, root_password = secured
+    undo = heat_on(cluster.esi_etcd_options(username='heat',
+                                            password=USERS['heat'][0]))
+    worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0]).start()
+    try:
+        first = create()
+        wait_for_token_expiry(cluster)
+        create()
+        # Both renewed their token: the plugin in this process, the
+        # worker in its log.
+        assert worker.log().count('authenticated to etcd') >= 2
+        # A user added meanwhile (a new auth revision) breaks nobody.
+        root = etcd_cluster.token_of(cluster, 'root', root_password)
+        etcd_cluster.add_user(cluster, 'late', 'late-pw', ['esi-worker'],
+                              token=root)
+        create()
+        first.delete()
+        assert first.state == ('DELETE', 'COMPLETE'), first.status_reason
+        assert USERS['esi'][0] not in worker.log()
+    finally:
+        worker.stop()
+        undo()
+
+
+def test_a_wrong_password_fails_at_once_and_says_so(secured, tmp_path):
+    cluster, _ = secured
+    worker = worker_as(cluster, tmp_path, 'esi', 'not-the-password',
+                       name='wrong').start(wait=False)
+    try:
+        assert worker.proc.wait(20) == 1
+        log = worker.log()
+        assert ('etcd authentication failed for user esi at %s'
+                % cluster.members[0].url) in log
+        assert 'not-the-password' not in log
+    finally:
+        worker.stop()
+    undo = heat_on(cluster.esi_etcd_options(username='heat',
+                                            password='not-the-password'))
+    try:
+        started = time.monotonic()
+        stk = create(expect='FAILED')
+        reason = stk['ha'].status_reason
+        assert 'authentication failed for user heat' in reason
+        assert 'not-the-password' not in reason
+        assert time.monotonic() - started < 10
+    finally:
+        undo()
+
+
+def test_a_role_without_the_prefix_is_refused_clearly(secured):
+    cluster, root_password = secured
+    root = etcd_cluster.token_of(cluster, 'root', root_password)
+    etcd_cluster.add_user(cluster, 'ops', 'ops-pw', ['esi-templates'],
+                          token=root)
+    ops = cluster.client(username='ops', password='ops-pw')
+    assert set(templates.store(ops, templates.load_dir()).values()) == {
+        'unchanged'}
+    client = cluster.client(username='esi', password=USERS['esi'][0])
+    with pytest.raises(exceptions.EtcdError) as caught:
+        client.put('/config/v2.0/ha_routers/x', 'forbidden')
+    assert 'permission denied (user esi)' in str(caught.value)
