@@ -200,3 +200,29 @@ def test_a_read_goes_on_where_a_write_reports_an_unknown_outcome(cluster):
         assert writer.endpoint != cluster.members[0].url
     finally:
         cluster.members[0].signal(signal.SIGCONT)
+
+
+def test_a_worker_whose_lease_expired_gets_a_new_one_and_its_job_back(
+        loaded, workers):
+    """The lease of a paused worker expires; resumed, it is granted a new
+    one, its old claim's writes are refused, and it takes the job again:
+    the job completes once."""
+    from tests.integration.test_worker import routers_active
+    client = loaded
+    worker, = workers(1, claim_ttl=2)
+    rid = '70000000-0000-0000-0000-00000000ffff'
+    job_id = write_ha_job(client, rid)       # waits for its edge routers
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)),
+                            message='claim')
+    start = client.revision() + 1
+    worker.signal(signal.SIGSTOP)
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)) is None,
+                            timeout=10, message='lease expiry')
+    worker.signal(signal.SIGCONT)
+    worker.wait_for_log('claims under it are lost')
+    routers_active(client)
+    esi_fixtures.wait_until(lambda: client.get(keys.job(job_id)) is None,
+                            timeout=20, message='the job done')
+    puts = [ev.kv.key for ev in esi_fixtures.history(client, '/state/',
+                                                     start)]
+    assert puts.count(keys.state('ha_router', rid)) == 1
