@@ -41,13 +41,17 @@ from heat_esi.worker import metrics
 LOG = logging.getLogger(__name__)
 
 RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
+# A handler gets this long past its job's deadline to stop by itself (an
+# SNMP request in flight, say) before the job is failed without it.
+DEADLINE_GRACE = 10.0
 TAKE_AMONG = 64
 
 
 class Worker(object):
 
     def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
-                 max_attempts=3, shutdown_grace=30, job_timeout=300):
+                 max_attempts=3, shutdown_grace=30, job_timeout=300,
+                 deadline_grace=DEADLINE_GRACE):
         self.client = client
         self.handlers = handlers
         self.job_slots = job_slots
@@ -55,6 +59,7 @@ class Worker(object):
         self.max_attempts = max_attempts
         self.shutdown_grace = shutdown_grace
         self.job_timeout = job_timeout
+        self.deadline_grace = deadline_grace
         self.lease_id = None
         self.member_id = '%s-%d-%s' % (socket.gethostname(), os.getpid(),
                                        os.urandom(3).hex())
@@ -65,6 +70,9 @@ class Worker(object):
         self._pending = {}          # job id -> KV as last seen, or None
         self._waiting = {}          # dependency job id -> {job ids}
         self._running = {}          # job id -> Claim
+        self._clocks = {}           # job id -> (JobClock, slot thread)
+        self._retired = set()       # slot threads whose job was failed
+        self._overdue = {}          # job id -> (Claim, JobClock) to fail
         self._threads = []
         self.watch_live = False     # the intake's watch is open
         self._lease_renewed = None  # time.monotonic() of the last renewal
@@ -79,13 +87,17 @@ class Worker(object):
                  '(%(t)s s), handlers %(h)s',
                  {'n': self.job_slots, 'l': self.lease_id,
                   't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
-        targets = [(self._keep_lease, 'lease'), (self._intake, 'intake')]
+        targets = [(self._keep_lease, 'lease'), (self._intake, 'intake'),
+                   (self._watch_deadlines, 'deadlines')]
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
         for target, name in targets:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._spawn(target, name)
+
+    def _spawn(self, target, name):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def dead_threads(self):
         """Names of the threads that ended while the worker runs."""
@@ -256,6 +268,12 @@ class Worker(object):
 
     def _slot(self):
         while not self.stopping.is_set():
+            if threading.current_thread() in self._retired:
+                # Its job was failed for it, and another thread took its
+                # place (see _watch_deadlines).
+                self._retired.discard(threading.current_thread())
+                self._threads.remove(threading.current_thread())
+                return
             job_id, kv = self._take()
             if job_id is None:
                 return
@@ -357,6 +375,53 @@ class Worker(object):
                 return      # stop() releases it
             delay = min(delay * 2, RECONNECT_DELAY[1])
 
+    def _watch_deadlines(self):
+        """Fail the jobs whose handler ignores their deadline.
+
+        A handler normally stops at its job's deadline (JobClock raises).
+        One that does not, DEADLINE_GRACE later, has its job failed here,
+        and its slot gets a new thread: the job is never held, and the
+        worker keeps its job_slots.
+        """
+        interval = min(1.0, max(self.deadline_grace / 2, 0.05))
+        while not self.stopping.wait(interval):
+            now = time.monotonic()
+            for job_id, (clock, thread) in list(self._clocks.items()):
+                if now < clock.started + clock.timeout + self.deadline_grace:
+                    continue
+                if self._clocks.pop(job_id, None) is None:
+                    continue        # it just ended
+                claim = self._running.pop(job_id, None)
+                self._retired.add(thread)
+                self._spawn(self._slot, '%s+' % thread.name)
+                if claim is not None:
+                    self._overdue[job_id] = (claim, clock)
+            for job_id, (claim, clock) in list(self._overdue.items()):
+                try:
+                    self._fail_overdue(claim, clock)
+                except exceptions.EtcdError as exc:
+                    LOG.warning('job %s: cannot fail it past its deadline '
+                                'yet: %s', job_id, exc)
+                    continue        # next round
+                del self._overdue[job_id]
+
+    def _fail_overdue(self, claim, clock):
+        job = claim.job
+        error = ('%s %s: %s; its handler did not stop within %s s more, '
+                 'so the job failed without it' % (
+                     job['resource_type'], job['resource_id'],
+                     clock.expired(), self.deadline_grace))
+        ignored = job['on_failure'] == 'ignore'
+        worker_state = (records.completed if ignored
+                        else records.failed)(job['action'])
+        try:
+            claim.finish(records.state(worker_state, job['version'],
+                                       error='' if ignored else error))
+        except claims.ClaimLost:
+            return
+        metrics.job_finished(job, not ignored, clock.started)
+        LOG.error('job %s: %s', claim.job_id, error)
+
     def _run_until_recorded(self, claim, handler):
         """Run a claimed job; when etcd fails meanwhile, run it again once
         etcd answers, for as long as the claim is still ours (stop()
@@ -414,8 +479,19 @@ class Worker(object):
                     'job %s for %s was claimed %d times without finishing '
                     '(max_attempts %d)' % (claim.job_id, where,
                                            claim.attempts, self.max_attempts))
-            outcome, extra_deletes = self.handlers[handler].run(
-                claim, JobClock(self.aborting, self.job_timeout))
+            clock = JobClock(self.aborting, self.job_timeout)
+            self._clocks[claim.job_id] = (clock,
+                                          threading.current_thread())
+            try:
+                outcome, extra_deletes = self.handlers[handler].run(
+                    claim, clock)
+            finally:
+                self._clocks.pop(claim.job_id, None)
+            if threading.current_thread() in self._retired:
+                LOG.warning('job %s: its handler returned after the job was '
+                            'failed for its deadline; result discarded',
+                            claim.job_id)
+                return
             worker_state = records.completed(action)
         except claims.ClaimLost as exc:
             metrics.claim_lost()
@@ -500,10 +576,13 @@ class JobClock(object):
     def is_set(self):
         return self.aborting.is_set()
 
+    def expired(self):
+        """What the error of a job past its deadline says."""
+        return ('job deadline passed: still running after %s s (%s)'
+                % (self.timeout, self.source))
+
     def _timed_out(self):
-        return exceptions.JobTimedOut(
-            'job deadline passed: still running after %s s (%s)'
-            % (self.timeout, self.source))
+        return exceptions.JobTimedOut(self.expired())
 
     def check(self):
         """Raise JobTimedOut when the deadline has passed."""

@@ -3,6 +3,7 @@ none stops a worker, wedges a job, or leaks a password (issue 9)."""
 
 import json
 import logging
+import threading
 import time
 
 import pytest
@@ -164,6 +165,61 @@ def test_a_template_element_sets_its_own_job_timeout(loaded, workers):
     state = esi_fixtures.wait_until(lambda: state_of(client, rid))
     assert ('job deadline passed: still running after 0.5 s (job_timeout '
             'of heat_template ha_router_monitoring)') in state['error']
+
+
+class _Deaf(object):
+    """A handler that ignores its job's deadline for the resource 'stuck'.
+    """
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def prefetch(self, job):
+        return ()
+
+    def run(self, claim, abort):
+        if claim.job['resource_id'].startswith('stuck'):
+            self.release.wait(30)
+        return {'state_monitoring': {}}, ()
+
+
+def test_a_handler_that_ignores_the_deadline_loses_its_job_not_the_slot(
+        etcd_client):
+    client = etcd_client
+    deaf = _Deaf()
+    worker = service.Worker(client, {'monitoring_worker': deaf},
+                            job_slots=1, claim_ttl=30, shutdown_grace=0,
+                            job_timeout=0.3, deadline_grace=0.3)
+    worker.start()
+    try:
+        key, value = ha_job('stuck-1')
+        start = time.monotonic()
+        client.put(key, value)
+        state = esi_fixtures.wait_until(lambda: state_of(client, 'stuck-1'))
+        assert time.monotonic() - start < 3
+        assert state['state']['worker_state'] == 'CREATE_FAILED'
+        assert ('ha_router stuck-1: job deadline passed: still running '
+                'after 0.3 s ([worker] job_timeout); its handler did not '
+                'stop within 0.3 s more') in state['error']
+        assert client.get_prefix(keys.JOBS_WORKING)[0] == []
+        # The one slot has a new thread: the next job runs.
+        key, value = ha_job('74000000-0000-0000-0000-000000000009')
+        client.put(key, value)
+        state = esi_fixtures.wait_until(lambda: state_of(
+            client, '74000000-0000-0000-0000-000000000009'))
+        assert state['state']['worker_state'] == 'CREATE_COMPLETED'
+        # The stuck thread, once it returns, writes nothing and ends.
+        deaf.release.set()
+        esi_fixtures.wait_until(
+            lambda: len([t for t in threading.enumerate()
+                         if t.name.startswith('slot-')]) == 1,
+            message='one slot thread')
+        assert worker.dead_threads() == []
+        assert state_of(client, 'stuck-1')['state']['worker_state'] == \
+            'CREATE_FAILED'
+    finally:
+        deaf.release.set()
+        worker.stop()
 
 
 class _Unrecordable(object):
