@@ -270,8 +270,29 @@ def _system_ca():
     return paths.cafile or paths.capath or True
 
 
+class _MemberFailed(Exception):
+    """One member did not serve a request; another one may.
+
+    *sent*: the request may have reached etcd (so a write's outcome is
+    unknown).
+    """
+
+    def __init__(self, reason, sent):
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+class _TokenRejected(Exception):
+    """etcd refused the token sent as *token*."""
+
+    def __init__(self, token, message):
+        super().__init__(message)
+        self.token = token
+
+
 class _StreamLost(Exception):
-    """A watch stream broke, went silent or lost its leader."""
+    """An open watch stream broke, went silent or lost its leader."""
 
 
 class Etcd(object):
@@ -419,11 +440,14 @@ class Etcd(object):
                 return
             gateway = self._gateway(index)
             # No Authorization header here: etcd would check the old token
-            # and refuse.
-            resp = gateway.session.post(
-                gateway.get_url('auth/authenticate'),
-                json={'name': self.username, 'password': self._password},
-                timeout=self.timeout)
+            # and refuse. Nothing is written: safe to repeat elsewhere.
+            try:
+                resp = gateway.session.post(
+                    gateway.get_url('auth/authenticate'),
+                    json={'name': self.username, 'password': self._password},
+                    timeout=self.timeout)
+            except requests.exceptions.RequestException as exc:
+                raise _MemberFailed(classify(exc, self.timeout)[1], False)
             if resp.status_code == 200:
                 self._token = resp.json().get('token', '')
                 LOG.info('authenticated to etcd at %s as %s',
@@ -437,7 +461,7 @@ class Etcd(object):
                 self._token = ''
                 return
             if unavailable(resp.status_code, code):
-                raise _StreamLost(message)
+                raise _MemberFailed(message, False)
             raise exceptions.EtcdAuthFailed(self.endpoints[index],
                                             self.username, message)
 
@@ -451,68 +475,76 @@ class Etcd(object):
 
     # --- requests -----------------------------------------------------------
 
-    def _post(self, path, body, key, idempotent=False, timeout=None):
-        """One request, on the first member that answers it.
+    def _on_members(self, key, idempotent, call):
+        """call(index) on one member after another until one answers.
 
-        A request that never reached a member goes to the next one; one
-        that reached it without an answer does too if *idempotent*, and
-        otherwise raises EtcdOutcomeUnknown.
+        A member that fails is left for the next one (and for a
+        cool-down) when the request never reached it, or when it did but
+        is *idempotent*; otherwise the outcome is unknown. A rejected
+        token is renewed once.
         """
-        timeout = timeout or self.timeout
         failures, tried, renewed = [], set(), False
         while True:
             index = self._pick(tried)
             if index is None:
                 raise self._unavailable(key, failures)
             endpoint = self.endpoints[index]
-            gateway = self._gateway(index)
             try:
-                headers = self._headers(index)
-            except (requests.exceptions.RequestException, _StreamLost) as exc:
-                reason = (classify(exc, timeout)[1] if isinstance(
-                    exc, requests.exceptions.RequestException) else str(exc))
-                failures.append('%s: %s' % (endpoint, reason))
-                tried.add(index)
-                self._failed(index, reason)
-                continue
-            try:
-                resp = gateway.session.post(gateway.get_url(path), json=body,
-                                            headers=headers, timeout=timeout)
-            except requests.exceptions.RequestException as exc:
-                sent, reason = classify(exc, timeout)
-                self._failed(index, reason)
-                if sent and not idempotent:
-                    raise exceptions.EtcdOutcomeUnknown(
-                        endpoint, key, '%s; the write may or may not have '
-                        'been applied' % reason)
-                failures.append('%s: %s' % (endpoint, reason))
-                tried.add(index)
-                continue
-            if resp.status_code == 200:
-                self._succeeded(index)
-                return resp.json()
-            code, message = _error_of(resp)
-            if self.username and not renewed and token_rejected(code,
-                                                                message):
-                renewed = True
                 try:
-                    self._authenticate(index, headers.get('Authorization'))
-                except (requests.exceptions.RequestException,
-                        _StreamLost) as exc:
-                    failures.append('%s: %s' % (endpoint, exc))
-                    tried.add(index)
-                continue
-            if unavailable(resp.status_code, code):
-                self._failed(index, message)
-                if not idempotent:
+                    result = call(index)
+                except _TokenRejected as exc:
+                    if renewed:
+                        raise exceptions.EtcdError(
+                            endpoint, key, '%s, even after authenticating '
+                            'again as %s' % (exc, self.username))
+                    renewed = True
+                    self._authenticate(index, exc.token)
+                    continue
+            except _MemberFailed as exc:
+                self._failed(index, exc.reason)
+                if exc.sent and not idempotent:
                     raise exceptions.EtcdOutcomeUnknown(
                         endpoint, key, '%s; the write may or may not have '
-                        'been applied' % message)
-                failures.append('%s: %s' % (endpoint, message))
+                        'been applied' % exc.reason)
+                failures.append('%s: %s' % (endpoint, exc.reason))
                 tried.add(index)
                 continue
-            raise exceptions.EtcdError(endpoint, key,
-                                       self._explain(code, message))
+            self._succeeded(index)
+            return result
+
+    def _send(self, index, path, body, key, timeout, watch=False):
+        """POST *body* to member *index*; its answer, when it is a 200."""
+        gateway = self._gateway(index)
+        headers = self._headers(index, watch)
+        try:
+            resp = gateway.session.post(gateway.get_url(path), json=body,
+                                        headers=headers, timeout=timeout,
+                                        stream=watch)
+        except requests.exceptions.RequestException as exc:
+            sent, reason = classify(exc, timeout)
+            raise _MemberFailed(reason, sent)
+        if resp.status_code == 200:
+            return resp
+        code, message = _error_of(resp)
+        resp.close()
+        self._refused(index, key, headers, code, message,
+                      unavailable(resp.status_code, code))
+
+    def _refused(self, index, key, headers, code, message, retryable):
+        """Raise what an error answer of etcd means."""
+        if self.username and token_rejected(code, message):
+            raise _TokenRejected(headers.get('Authorization'), message)
+        if retryable:
+            raise _MemberFailed(message, True)
+        raise exceptions.EtcdError(self.endpoints[index], key,
+                                   self._explain(code, message))
+
+    def _post(self, path, body, key, idempotent=False, timeout=None):
+        """One request: the JSON answer of the first member that gives one.
+        """
+        timeout = timeout or self.timeout
+        return self._on_members(key, idempotent, lambda index: self._send(
+            index, path, body, key, timeout).json())
 
     # Reads -------------------------------------------------------------
 
@@ -707,87 +739,57 @@ class Etcd(object):
 
     def _open_watch(self, create, key, silence):
         """(index, response, lines) of a watch stream that etcd confirmed.
+        """
+        return self._on_members(key, True, lambda index: self._start_watch(
+            index, create, key, silence))
+
+    def _start_watch(self, index, create, key, silence):
+        """Open a watch on member *index* and read etcd's answer to it.
 
         Opened with the request timeout, so that a dead member is passed
         over as quickly as for any request; then reads wait *silence*
         seconds.
         """
-        failures, tried, renewed = [], set(), False
-        while True:
-            index = self._pick(tried)
-            if index is None:
-                raise self._unavailable(key, failures)
-            endpoint = self.endpoints[index]
-            gateway = self._gateway(index)
-            resp = None
-            try:
-                headers = self._headers(index, watch=True)
-                resp = gateway.session.post(
-                    gateway.get_url('watch'), json={'create_request': create},
-                    headers=headers, stream=True, timeout=self.timeout)
-                if resp.status_code != 200:
-                    code, message = _error_of(resp)
-                    result = {'error': {'code': code, 'message': message}}
-                    if unavailable(resp.status_code, code):
-                        raise _StreamLost(message)
-                else:
-                    lines = resp.iter_lines(chunk_size=None)
-                    result = next(self._results(lines, key, raw=True))
-            except (requests.exceptions.RequestException,
-                    _StreamLost, StopIteration) as exc:
-                if resp is not None:
-                    resp.close()
-                reason = (classify(exc, self.timeout)[1] if isinstance(
-                    exc, requests.exceptions.RequestException)
-                    else str(exc) or 'stream closed')
-                failures.append('%s: %s' % (endpoint, reason))
-                tried.add(index)
-                self._failed(index, reason)
-                continue
-            error = result.get('error') or (
-                result['result'].get('canceled') and
-                {'code': None, 'message': result['result'].get(
-                    'cancel_reason', '')})
-            if not error:
-                self._succeeded(index)
-                _settimeout(resp, silence)
-                return index, resp, lines
-            resp.close()
-            code, message = _error_fields({'error': error})
-            compacted = int(result.get('result', {}).get(
-                'compact_revision', 0))
-            if compacted:
-                raise exceptions.WatchCompacted(endpoint, key, compacted)
-            # etcd cancels a watch whose token it refuses as "permission
-            # denied": renew once before believing it.
-            if self.username and not renewed and (
-                    token_rejected(code, message) or
-                    'permission denied' in message):
-                renewed = True
-                self._authenticate(index, headers.get('Authorization'))
-                continue
-            raise exceptions.EtcdError(endpoint, key,
-                                       self._explain(code, message))
-
-    def _results(self, lines, key, raw=False):
-        """The results of a watch stream. Errors, cancellations and
-        silence end it with _StreamLost ('silent' for silence) or, for a
-        compacted revision, WatchCompacted; with *raw*, the first chunk is
-        returned as it is, for _open_watch to judge."""
+        resp = self._send(index, 'watch', {'create_request': create}, key,
+                          self.timeout, watch=True)
+        lines = resp.iter_lines(chunk_size=None)
         try:
-            for line in lines:
-                if not line.strip():
-                    continue
-                chunk = json.loads(line)
-                if raw:
-                    yield chunk
-                    return
+            chunk = next(_chunks(lines), None)
+        except requests.exceptions.RequestException as exc:
+            resp.close()
+            raise _MemberFailed(classify(exc, self.timeout)[1], True)
+        result = (chunk or {}).get('result', {})
+        if result.get('created') and not result.get('canceled'):
+            _settimeout(resp, silence)
+            return index, resp, lines
+        resp.close()
+        if chunk is None:
+            raise _MemberFailed('watch stream closed by etcd', True)
+        if int(result.get('compact_revision', 0)):
+            raise exceptions.WatchCompacted(self.endpoints[index], key,
+                                            int(result['compact_revision']))
+        code, message = _error_fields(chunk) if 'error' in chunk else (
+            None, result.get('cancel_reason', 'watch canceled'))
+        # etcd cancels a watch whose token it refuses as "permission
+        # denied": authenticate again once before believing it.
+        if 'permission denied' in message and self.username:
+            raise _TokenRejected(self._token, message)
+        self._refused(index, key, {'Authorization': self._token}, code,
+                      message, code in (UNAVAILABLE, DEADLINE_EXCEEDED) or
+                      'no leader' in message)
+
+    def _results(self, lines, key):
+        """The results of an open watch stream. Errors, cancellations and
+        silence end it with _StreamLost ('silent' for silence) or, for a
+        compacted revision, WatchCompacted."""
+        try:
+            for chunk in _chunks(lines):
                 if 'error' in chunk:
                     raise _StreamLost(_error_fields(chunk)[1])
                 result = chunk.get('result', {})
                 if int(result.get('compact_revision', 0)):
                     raise exceptions.WatchCompacted(
-                        'etcd', key, int(result['compact_revision']))
+                        self.endpoint, key, int(result['compact_revision']))
                 if result.get('canceled'):
                     raise _StreamLost('watch canceled: %s'
                                       % result.get('cancel_reason', ''))
@@ -798,6 +800,12 @@ class Etcd(object):
             raise _StreamLost('watch stream broke: %s'
                               % classify(exc, None)[1])
         raise _StreamLost('watch stream closed by etcd')
+
+
+def _chunks(lines):
+    for line in lines:
+        if line.strip():
+            yield json.loads(line)
 
 
 def _events(raw_events):

@@ -64,12 +64,14 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
         # still land later, _unresolved lets the retry adopt it.
         _unresolved[job_id] = claim_id
         LOG.warning('job %s: %s; reading back', job_id, exc)
-        return _adopt(client, job_id, claim_id, body, attempts, prefetch)
+        return _adopt(client, job_id, claim_id, body, prefetch)
     if not ok:
         held = responses[0][0].value if responses and responses[0] else None
         if held is not None and held == _unresolved.get(job_id):
-            return _adopt(client, job_id, held, body, attempts - 1,
-                          prefetch)
+            return _adopt(client, job_id, held, body, prefetch)
+        if held is not None:
+            # Claimed by someone else: a late copy of ours cannot land.
+            _unresolved.pop(job_id, None)
         return None
     _unresolved.pop(job_id, None)
     read = {key: (kvs[0] if kvs else None)
@@ -81,24 +83,28 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
 _unresolved = {}
 
 
-def _adopt(client, job_id, claim_id, body, attempts, prefetch):
+def _adopt(client, job_id, claim_id, body, prefetch):
     """The Claim *claim_id* if the working key holds it (a write of ours
     that landed unanswered); raise EtcdError if nobody holds the job, so
     that it is tried again; None if another claim holds it."""
-    _, found = client.txn([], [etcd.get(keys.working(job_id))] +
+    _, found = client.txn([], [etcd.get(keys.working(job_id)),
+                               etcd.get(keys.job(job_id))] +
                           [etcd.get(key) for key in prefetch],
                           key=keys.working(job_id))
     held = found[0][0].value if found[0] else None
-    if held is None:
+    if held is None and found[1]:
         raise exceptions.EtcdError(
             client.endpoint, keys.working(job_id),
             'the claim got no answer and did not land; the job will be '
             'tried again')
-    if held != claim_id:
+    if held != claim_id or not found[1]:
+        _unresolved.pop(job_id, None)
         return None
     _unresolved.pop(job_id, None)
+    # The claim wrote the job once more: version = earlier claims + 2.
+    attempts = found[1][0].version - 2
     read = {key: (kvs[0] if kvs else None)
-            for key, kvs in zip(prefetch, found[1:])}
+            for key, kvs in zip(prefetch, found[2:])}
     return Claim(client, job_id, claim_id, body, attempts, read)
 
 
