@@ -13,6 +13,7 @@ import pytest
 
 from heat_esi import keys
 from tests import esi_fixtures
+from tests.integration import test_worker_metrics
 from tests import snmp_agents
 
 HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates',
@@ -43,8 +44,8 @@ def heat(loaded, etcd_server, caplog):
 
 @pytest.fixture
 def snmp_workers(workers, agents):
-    def start(count=1, check_timeout=5):
-        return workers(count, sections={
+    def start(count=1, check_timeout=5, **worker):
+        return workers(count, **worker, sections={
             'snmp': {'port': agents[0].port, 'request_timeout': 0.3,
                      'check_timeout': check_timeout,
                      'uptime_interval': 0.5,
@@ -70,7 +71,8 @@ def monitoring_of(client, rid):
 
 def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
                                                    agents, caplog):
-    procs = snmp_workers(1)
+    port = esi_fixtures.free_port()
+    procs = snmp_workers(1, metrics_port=port)
     stk = pair_stack()
     stk.create()
     assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
@@ -108,6 +110,14 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     print('DOWN seen %.1f s after the agent stopped'
           % (time.monotonic() - stopped))
     assert monitoring_of(heat, primary)['router'] == 'UP'
+    # The monitor counted its polls and its three writes (two UP, a DOWN).
+    found = test_worker_metrics.families(port)
+    polls = {r: test_worker_metrics.value(
+        found, 'esi_worker_monitor_polls_total', result=r)
+        for r in ('up', 'down', 'error')}
+    assert polls['up'] >= 2 and polls['down'] >= 1, polls
+    assert test_worker_metrics.value(
+        found, 'esi_worker_monitor_state_changes_total') == 3
     stk.check()
     assert stk.state == ('CHECK', 'FAILED')
     # Heat stops at the first resource whose check fails: the secondary

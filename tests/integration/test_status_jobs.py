@@ -320,3 +320,18 @@ def test_status_watch_redraws_in_place(loaded, etcd_server, workers):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_status_without_workers_or_etcd_exits_1(etcd_client, etcd_server):
+    found = as_json(etcd_server, 'status', code=1)
+    assert [a['reason'] for a in found['attention']] == [
+        'no esi-worker is alive (no member key in etcd)']
+    assert all(found[s] == [] for s in found if s != 'attention')
+    port = esi_fixtures.free_port()      # nothing listens there
+    result = subprocess.run(
+        [HEAT_ESI, '--etcd-url', 'http://127.0.0.1:%d' % port, 'status'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == ('heat-esi: error: etcd at http://127.0.0.1:%d '
+                             'is unreachable (key /jobs/): connection '
+                             'refused\n' % port)
