@@ -55,6 +55,8 @@ def test_worker_rereads_when_its_revision_was_compacted(own_etcd,
     server, client = own_etcd
     worker = worker_on(server, tmp_path).start()
     try:
+        # The intake's first read sets the revision its watch resumes from.
+        worker.wait_for_log('unclaimed job(s) at revision')
         server.stop()
         worker.wait_for_log('job watch interrupted')
         # Held still while a job is written and the history compacted past
