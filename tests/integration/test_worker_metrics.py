@@ -219,3 +219,23 @@ def test_json_log_lines_and_state_error_carry_the_request_id(
     started = [line for line in lines
                if line['message'].startswith('esi-worker started')]
     assert started and 'job_id' not in started[0]['context']
+
+
+def test_etcd_failover_is_counted(loaded, etcd_server, tmp_path):
+    dead = 'http://127.0.0.1:%d' % esi_fixtures.free_port()
+    port = esi_fixtures.free_port()
+    worker = esi_fixtures.WorkerProcess(
+        str(tmp_path), etcd_server.port, name='failover', metrics_port=port,
+        sections={'monitor': {'enabled': 'false'},
+                  'esi_etcd': {'endpoints': '%s,%s' % (dead,
+                                                       etcd_server.url)}})
+    try:
+        worker.start()
+        found = families(port)
+        # The first member refused; the client moved to the second, once.
+        assert value(found, 'esi_worker_etcd_failovers_total') == 1
+        esi_fixtures.wait_until(
+            lambda: scrape(port, '/readyz').status_code == 200,
+            message='ready on the second member')
+    finally:
+        worker.stop()
