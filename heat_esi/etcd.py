@@ -197,6 +197,18 @@ def failed_over(old_endpoint, new_endpoint):
         callback(old_endpoint, new_endpoint)
 
 
+def _responses(result):
+    """The responses of a transaction; a range is the list of its KVs."""
+    found = []
+    for resp in result.get('responses') or []:
+        rng = resp.get('response_range')
+        if rng is not None:
+            found.append([_kv(r) for r in rng.get('kvs') or []])
+        else:
+            found.append(resp)
+    return found
+
+
 def _read_timed_out(exc):
     # requests wraps urllib3's ReadTimeoutError in a ConnectionError while
     # streaming.
@@ -608,14 +620,33 @@ class Etcd(object):
                                        'success': list(success),
                                        'failure': list(failure)}, key,
                             read_only)
-        responses = []
+        return bool(result.get('succeeded')), _responses(result)
+
+    def txn_each(self, txns, key):
+        """Run several transactions in one request, each on its own terms.
+
+        They are nested in one etcd transaction: each is decided by its own
+        *compare*, and they all apply at the same revision. etcd refuses
+        the request when two of them write the same key.
+
+        :param txns: [(compare, success, failure)]
+        :returns: [(succeeded, [responses])], in the order of *txns*.
+        :raises EtcdOutcomeUnknown: as txn() does, for them all.
+        """
+        read_only = all('request_range' in op for _, success, failure in txns
+                        for op in list(success) + list(failure))
+        nested = [{'request_txn': {'compare': list(compare),
+                                   'success': list(success),
+                                   'failure': list(failure)}}
+                  for compare, success, failure in txns]
+        result = self._post('kv/txn', {'compare': [], 'success': nested,
+                                       'failure': []}, key, read_only)
+        found = []
         for resp in result.get('responses') or []:
-            rng = resp.get('response_range')
-            if rng is not None:
-                responses.append([_kv(r) for r in rng.get('kvs') or []])
-            else:
-                responses.append(resp)
-        return bool(result.get('succeeded')), responses
+            nested = resp.get('response_txn') or {}
+            found.append((bool(nested.get('succeeded')),
+                          _responses(nested)))
+        return found
 
     def compact(self, revision):
         """Drop the history before *revision* (what etcd's auto-compaction

@@ -34,6 +34,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi.worker import batch
 from heat_esi.worker import claims
 from heat_esi.worker import context
 from heat_esi.worker import metrics
@@ -53,6 +54,9 @@ class Worker(object):
                  max_attempts=3, shutdown_grace=30, job_timeout=300,
                  deadline_grace=DEADLINE_GRACE):
         self.client = client
+        # The claims, job_states and finishes of concurrent slots go to
+        # etcd together (a lone one at once).
+        self.batcher = batch.Batcher(client)
         self.handlers = handlers
         self.job_slots = job_slots
         self.claim_ttl = claim_ttl
@@ -136,7 +140,10 @@ class Worker(object):
             self.client.revoke_lease(self.lease_id)
         except exceptions.EtcdError as exc:
             LOG.warning('could not revoke lease %x: %s', self.lease_id, exc)
-        LOG.info('esi-worker stopped')
+        LOG.info('esi-worker stopped; its job transactions went to etcd in '
+                 '%(r)d request(s) for %(t)d',
+                 {'r': self.batcher.requests,
+                  't': self.batcher.transactions})
 
     def member_value(self):
         """What this worker's member key says of it (heat-esi status)."""
@@ -333,7 +340,7 @@ class Worker(object):
             return None, None
         if self.lease_id is None:
             return None, None
-        claim = claims.claim(self.client, kv, handler, job, self.lease_id,
+        claim = claims.claim(self.batcher, kv, handler, job, self.lease_id,
                              self.handlers[handler].prefetch(job))
         return claim, handler   # claim is None: someone else has it
 
