@@ -80,6 +80,8 @@ class Worker(object):
         self._threads = []
         self.watch_live = False     # the intake's watch is open
         self._lease_renewed = None  # time.monotonic() of the last renewal
+        # (revision, {job ids deleted at that revision}), see _on_event.
+        self._finished = (0, set())
 
     # --- life cycle --------------------------------------------------------
 
@@ -242,6 +244,7 @@ class Worker(object):
                 job_id = key[len(keys.JOBS_ALL):]
                 if event.type == etcd.DELETE:
                     self._pending.pop(job_id, None)
+                    self._note_finished(event.kv.mod_revision, job_id)
                     for waiter in self._waiting.pop(job_id, ()):
                         self._pending[waiter] = None
                 elif event.kv.version == 1:
@@ -251,13 +254,25 @@ class Worker(object):
                     self._pending.pop(job_id, None)
             elif key.startswith(keys.JOBS_WORKING):
                 job_id = key[len(keys.JOBS_WORKING):]
-                if event.type == etcd.DELETE and job_id not in self._running:
+                if event.type == etcd.DELETE and job_id not in self._running \
+                        and not self._finished_at(event.kv.mod_revision,
+                                                  job_id):
                     # A claim expired or was released; if the job is still
                     # there, it is up for grabs (the claim re-reads it).
                     self._pending[job_id] = None
             else:
                 return
             self._cond.notify()
+
+    def _note_finished(self, revision, job_id):
+        # A finish deletes the job, then its claim, in one transaction: the
+        # claim's deletion at the same revision frees no job.
+        if revision != self._finished[0]:
+            self._finished = (revision, set())
+        self._finished[1].add(job_id)
+
+    def _finished_at(self, revision, job_id):
+        return revision == self._finished[0] and job_id in self._finished[1]
 
     # --- slots --------------------------------------------------------------
 
