@@ -200,13 +200,50 @@ class MonitoringHandler(object):
                 PLUGIN_NAMESPACE, invoke_on_load=True,
                 invoke_args=(client, conf),
                 on_load_failure_callback=_plugin_failed)}
+        # template name -> (mod_revision, checked body) of the last copy
+        # read: parsed and checked once per revision, not once per job.
+        self._templates = {}
+        # job id -> (template mod_revision, params, elements) rendered by
+        # prefetch, for run() to use when the claim read the same revision.
+        self._rendered = {}
 
     def prefetch(self, job):
-        """Keys to read along with the claim: the job's template."""
+        """Keys to read along with the claim: the job's template and, when
+        a copy of it is at hand, what its elements read first."""
         if job['action'] in (records.DELETE, records.LOGICAL_DELETE):
             return ()
-        return (keys.heat_template(
-            templates.monitoring_template_name(job['resource_type'])),)
+        name = templates.monitoring_template_name(job['resource_type'])
+        found = [keys.heat_template(name)]
+        cached = self._templates.get(name)
+        if cached is not None:
+            try:
+                params = {p['param']: p['value'] for p in job['params']}
+                elements = render(cached[1], params)
+                for props in elements.values():
+                    plugin = self.plugins.get(props['type'])
+                    if hasattr(plugin, 'keys'):
+                        found += [k for k in plugin.keys(props)
+                                  if k not in found]
+            except Exception:
+                # A job that does not render is failed by run(), with the
+                # error; reading ahead for it is not worth a crash here.
+                return tuple(found)
+            if len(self._rendered) > 1000:
+                self._rendered.clear()      # claims lost to other workers
+            self._rendered[job['id']] = (cached[0], params, elements)
+        return tuple(found)
+
+    def _template(self, name, kv):
+        """(mod_revision, checked body) of heat_template *name* read as *kv*
+        (False: not read yet)."""
+        cached = self._templates.get(name)
+        if kv and cached is not None and cached[0] == kv.mod_revision:
+            return cached
+        template = templates.fetch(self.client, name, kv)
+        if not kv:
+            return None, template
+        self._templates[name] = (kv.mod_revision, template)
+        return kv.mod_revision, template
 
     def run(self, claim, abort):
         """(outcome, extra keys to delete) of the claimed job."""
@@ -217,16 +254,19 @@ class MonitoringHandler(object):
             # record goes with the job.
             return {}, (keys.monitoring(rtype, rid),)
         name = templates.monitoring_template_name(rtype)
+        rendered = self._rendered.pop(job['id'], None)
         try:
-            template = templates.fetch(
-                self.client, name,
-                claim.prefetched.get(keys.heat_template(name), False))
+            revision, template = self._template(
+                name, claim.prefetched.get(keys.heat_template(name), False))
         except (exceptions.TemplateError,
                 exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
         params = {p['param']: p['value'] for p in job['params']}
         try:
-            elements = render(template, params)
+            if rendered is not None and rendered[:2] == (revision, params):
+                elements = rendered[2]
+            else:
+                elements = render(template, params)
             timeouts = _element_timeouts(name, elements)
         except exceptions.JobFailed as exc:
             raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
@@ -249,7 +289,11 @@ class MonitoringHandler(object):
                     % (where, props['type'], ', '.join(sorted(self.plugins))),
                     {'state_monitoring': results})
             try:
-                results[element] = plugin.check(props, abort)
+                if hasattr(plugin, 'keys'):
+                    results[element] = plugin.check(props, abort,
+                                                    claim.prefetched)
+                else:
+                    results[element] = plugin.check(props, abort)
             except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
                 results[element] = 'DOWN'
                 raise exceptions.JobFailed('%s: %s' % (where, exc),
