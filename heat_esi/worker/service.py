@@ -46,6 +46,10 @@ RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
 # SNMP request in flight, say) before the job is failed without it.
 DEADLINE_GRACE = 10.0
 TAKE_AMONG = 64
+# Candidates beyond this many keep only their key, not their job's value,
+# and a slot reads the job when it takes one: a backlog of 100,000 jobs
+# (waiting on others, say) costs a few MB, not every value.
+KEEP_VALUES = 1000
 
 
 class Worker(object):
@@ -222,7 +226,8 @@ class Worker(object):
                 self.stopping.wait(delay)
 
     def _read_all(self):
-        kvs, revision = self.client.get_prefix(keys.JOBS)
+        # Keys only: a slot reads the value of the job it takes.
+        kvs, revision = self.client.get_prefix(keys.JOBS, keys_only=True)
         working = {kv.key[len(keys.JOBS_WORKING):] for kv in kvs
                    if kv.key.startswith(keys.JOBS_WORKING)}
         with self._cond:
@@ -231,7 +236,7 @@ class Worker(object):
                 if kv.key.startswith(keys.JOBS_ALL):
                     job_id = kv.key[len(keys.JOBS_ALL):]
                     if job_id not in working and job_id not in self._running:
-                        self._pending[job_id] = kv
+                        self._pending[job_id] = None
             self._cond.notify_all()
         LOG.info('found %d unclaimed job(s) at revision %s',
                  len(self._pending), revision)
@@ -248,7 +253,9 @@ class Worker(object):
                     for waiter in self._waiting.pop(job_id, ()):
                         self._pending[waiter] = None
                 elif event.kv.version == 1:
-                    self._pending[job_id] = event.kv
+                    self._pending[job_id] = (
+                        event.kv if len(self._pending) < KEEP_VALUES
+                        else None)
                 else:
                     # Rewritten by a claim: no longer a candidate.
                     self._pending.pop(job_id, None)
@@ -314,7 +321,11 @@ class Worker(object):
 
     def _process(self, job_id, kv):
         if kv is None:
-            kv = self.client.get(keys.job(job_id))
+            # Read with the other slots' transactions: under a backlog,
+            # many candidates have no value kept.
+            _, (found,) = self.batcher.txn([], [etcd.get(keys.job(job_id))],
+                                           key=keys.job(job_id))
+            kv = found[0] if found else None
             if kv is None:
                 return
         named = records.job_handler(kv.value)
@@ -473,7 +484,7 @@ class Worker(object):
             for dep in deps:
                 self._waiting.setdefault(dep, set()).add(job_id)
         # Parked before checking, so a deletion in between is not missed.
-        _, found = self.client.txn(
+        _, found = self.batcher.txn(
             [], [etcd.get(keys.job(dep)) for dep in deps],
             key=keys.job(job_id))
         remaining = [dep for dep, kvs in zip(deps, found)
