@@ -12,12 +12,44 @@
 
 """Custom constraints for Heat (entry point namespace heat.constraints)."""
 
+import weakref
+
 from heat.engine import constraints
 
 from heat_esi import esi_resource
+from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+
+# request context -> {config key: KV or None} read on its behalf. Heat checks
+# every property when it validates a stack and again when it creates each
+# resource, in the same request: what the first check read answers the
+# second, and a resource that references several reads them in one request.
+_read = weakref.WeakKeyDictionary()
+
+
+def prefetch(context, references):
+    """Read the /config of each (esi_type, id) in *references* at once, for
+    the constraints checked later on behalf of *context*."""
+    wanted = sorted({keys.config(rtype, rid) for rtype, rid in references
+                     if isinstance(rid, str)})
+    if not wanted:
+        return
+    _, found = esi_resource.client().txn(
+        [], [etcd.get(key) for key in wanted], key=wanted[0])
+    _read.setdefault(context, {}).update(
+        (key, kvs[0] if kvs else None) for key, kvs in zip(wanted, found))
+
+
+def _config(context, key):
+    known = _read.get(context) if context is not None else None
+    if known is not None and key in known:
+        return known[key]
+    kv = esi_resource.client().get(key)
+    if context is not None:
+        _read.setdefault(context, {})[key] = kv
+    return kv
 
 
 class NotFound(exceptions.EsiError):
@@ -32,7 +64,7 @@ class EsiResourceConstraint(constraints.BaseCustomConstraint):
 
     def validate_with_client(self, client, value):
         key = keys.config(self.esi_type, value)
-        kv = esi_resource.client().get(key)
+        kv = _config(getattr(client, 'context', None), key)
         if kv is None:
             raise NotFound('%s %s does not exist in ESI (no %s)'
                            % (self.esi_type, value, key))

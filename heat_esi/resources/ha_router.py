@@ -17,7 +17,9 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import support
 
+from heat_esi import constraints as constraints_esi
 from heat_esi import esi_resource
+from heat_esi import exceptions
 
 
 class HaRouter(esi_resource.EsiResource):
@@ -84,6 +86,15 @@ class HaRouter(esi_resource.EsiResource):
     })
 
     def validate(self):
+        # Both routers in one request; their constraints read the result
+        # (and report what is wrong, should this read fail).
+        try:
+            constraints_esi.prefetch(self.context, [
+                ('edge_router', self.properties[self.PRIMARY_ROUTER_ID]),
+                ('edge_router', self.properties[self.SECONDARY_ROUTER_ID])])
+        except (exception.StackValidationFailed, ValueError, TypeError,
+                exceptions.EsiError):
+            pass
         super(HaRouter, self).validate()
         primary = self.properties[self.PRIMARY_ROUTER_ID]
         secondary = self.properties[self.SECONDARY_ROUTER_ID]
