@@ -16,9 +16,14 @@
 (from its own file); ``[worker]`` only by esi-worker.
 """
 
+import re
+
 from oslo_config import cfg
 
+from heat_esi import exceptions
+
 ETCD_GROUP = 'esi_etcd'
+ESI_GROUP = 'esi'
 WORKER_GROUP = 'worker'
 
 etcd_opts = [
@@ -69,6 +74,18 @@ etcd_opts = [
                       'watch that hears nothing for three times this long '
                       'is taken for a dead connection and re-opened on the '
                       'next member, from where it stopped.'),
+]
+
+esi_opts = [
+    cfg.IntOpt('worker_wait', default=180, min=0,
+               help='Seconds a create, update or delete of an ESI resource '
+                    'waits while no esi-worker is alive (none registered in '
+                    'etcd) before it fails saying so. The wait is shown in '
+                    'the resource\'s status reason from its first seconds; '
+                    'a worker that starts meanwhile takes the job.'),
+    cfg.FloatOpt('check_wait', default=30.0, min=1.0,
+                 help='Seconds a stack check waits for the esi-worker that '
+                      'monitors a device to poll it and answer.'),
 ]
 
 worker_opts = [
@@ -162,6 +179,12 @@ def register_etcd_opts(conf):
     conf.register_opts(etcd_opts, group=ETCD_GROUP)
 
 
+def register_engine_opts(conf):
+    """Options of heat-engine (heat.conf)."""
+    register_etcd_opts(conf)
+    conf.register_opts(esi_opts, group=ESI_GROUP)
+
+
 def register_worker_opts(conf):
     register_etcd_opts(conf)
     conf.register_opts(worker_opts, group=WORKER_GROUP)
@@ -171,10 +194,57 @@ def register_worker_opts(conf):
 
 def list_opts():
     """Options read by heat-engine from heat.conf."""
-    return [(ETCD_GROUP, etcd_opts)]
+    return [(ETCD_GROUP, etcd_opts), (ESI_GROUP, esi_opts)]
 
 
 def list_worker_opts():
     """Options read by esi-worker from its own configuration file."""
     return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts),
             (SNMP_GROUP, snmp_opts), (MONITOR_GROUP, monitor_opts)]
+
+
+# oslo.config names the file of a bad value only inside its message.
+_BAD_VALUE = re.compile(r"Value for option (?P<opt>\S+) from "
+                        r"LocationInfo\(.*detail='(?P<file>[^']*)'\) is not "
+                        r"valid: (?P<why>.*)", re.S)
+
+
+def parse(conf, argv, prog, **kwargs):
+    """Parse *argv* into *conf* and read every option once.
+
+    oslo.config checks a value only when it is first read, so a bad one
+    would otherwise surface later as a traceback. Every problem becomes a
+    ConfigError whose one-line message names the option and the file.
+    """
+    try:
+        conf(argv, project='heat-esi', prog=prog, **kwargs)
+    except cfg.Error as exc:
+        raise exceptions.ConfigError(_one_line(exc))
+    for name in list(conf):
+        try:
+            value = conf[name]
+            if isinstance(value, cfg.ConfigOpts.GroupAttr):
+                for opt in list(value):
+                    try:
+                        value[opt]
+                    except cfg.Error as exc:
+                        raise exceptions.ConfigError(
+                            _bad_value(exc, name, opt))
+        except cfg.Error as exc:
+            raise exceptions.ConfigError(_bad_value(exc, 'DEFAULT', name))
+
+
+def _one_line(exc):
+    return ' '.join(line.strip() for line in str(exc).splitlines())
+
+
+def _bad_value(exc, group, opt):
+    found = _BAD_VALUE.match(str(exc))
+    if not found:
+        return '[%s] %s: %s' % (group, opt, _one_line(exc))
+    why = _one_line(found.group('why'))
+    message = '[%s] %s in %s: %s' % (group, opt, found.group('file'), why)
+    if '#' in why:
+        message += (' (a comment must be on a line of its own: oslo.config '
+                    'keeps "# ..." after a value as part of it)')
+    return message

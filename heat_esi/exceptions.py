@@ -24,6 +24,10 @@ class EsiError(Exception):
     """Base class of every heat-esi error."""
 
 
+class ConfigError(EsiError):
+    """A configuration file is missing, unreadable or has a bad value."""
+
+
 class EtcdError(EsiError):
     """etcd could not be reached or refused a request."""
 

@@ -41,7 +41,8 @@ def _client(args):
         return etcd.Etcd.from_url(args.etcd_url)
     config = cfg.ConfigOpts()
     conf.register_etcd_opts(config)
-    config([], project='heat-esi', default_config_files=args.config_file)
+    conf.parse(config, [], 'heat-esi',
+               default_config_files=args.config_file)
     return etcd.Etcd.from_conf(config)
 
 

@@ -62,8 +62,14 @@ def main(argv=None):
     config = cfg.CONF
     conf.register_worker_opts(config)
     logging.register_options(config)
-    config(sys.argv[1:] if argv is None else argv, project='heat-esi',
-           prog='esi-worker')
+    try:
+        conf.parse(config, sys.argv[1:] if argv is None else argv,
+                   'esi-worker')
+    except exceptions.ConfigError as exc:
+        # One line, no traceback: systemd's journal shows it as the reason,
+        # and the unit's RestartPreventExitStatus=2 stops a restart loop.
+        print('esi-worker: configuration error: %s' % exc, file=sys.stderr)
+        return 2
     logging.setup(config, 'esi-worker')
     try:
         client = etcd.Etcd.from_conf(config)
