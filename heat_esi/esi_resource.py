@@ -34,6 +34,7 @@ from heat.engine import attributes
 from heat.engine import event
 from heat.engine import properties
 from heat.engine import resource
+from heat.objects import resource as resource_objects
 
 from heat_esi import actions
 from heat_esi import conf
@@ -46,13 +47,16 @@ from heat_esi.worker.plugins import etcd_reader
 
 LOG = logging.getLogger(__name__)
 
-conf.register_etcd_opts(cfg.CONF)
+conf.register_engine_opts(cfg.CONF)
 
 # A check waits this long for the worker's answer before it gives the engine
 # back its thread: long enough to see a prompt answer without waiting for
 # Heat's next poll (about a second later), short enough not to stall the
 # other resources of the stack.
 CHECK_WAIT = 0.9
+# How a device's state reads in attributes and outputs, from create (the
+# worker's ACTIVE in /state) to every later poll (the monitor's UP/DOWN).
+VOCABULARY = {'ACTIVE': 'UP'}
 
 _clients = {}
 _templates = {}     # (etcd endpoint, template name) -> (body, mod_revision)
@@ -110,6 +114,14 @@ class EsiResource(resource.Resource):
     handler = 'monitoring_worker'
     # Properties that must not be shown back (passwords).
     secret_properties = ()
+    # A failed check says nothing about /config: needs_replace_failed()
+    # decides, for CHECK_FAILED as for CREATE/UPDATE_FAILED.
+    always_replace_on_check_failed = False
+
+    def __init__(self, name, definition, stack):
+        super(EsiResource, self).__init__(name, definition, stack)
+        # Set by _needs_update when a failed resource is kept.
+        self._recheck = False
 
     # --- what each type declares ----------------------------------------
 
@@ -209,9 +221,73 @@ class EsiResource(resource.Resource):
 
     # --- update -----------------------------------------------------------
 
+    def needs_replace_failed(self):
+        """Replace a failed resource only when its /config is not intact.
+
+        A device that did not answer, a failed check or a heat-engine that
+        died mid-action leave /config as written: the resource is kept
+        under the same id and re-checked (see _needs_update). A new one
+        would get a new id in ESI, and the old one's keys to clean up.
+        """
+        if self.resource_id is None:
+            return True
+        try:
+            kv, config = self._read_config()
+        except exception.Error as exc:
+            LOG.warning('%s: replacing it, its configuration is unreadable: '
+                        '%s', self.name, exc)
+            return True
+        return kv is None or config[2]
+
+    def _needs_update(self, after, before, after_props, before_props,
+                      prev_resource, check_init_complete=True):
+        needed = super(EsiResource, self)._needs_update(
+            after, before, after_props, before_props, prev_resource,
+            check_init_complete)
+        if self.status == self.FAILED:
+            # Kept by needs_replace_failed(): update it even when nothing
+            # changed, so that handle_update re-checks it.
+            self._recheck = True
+            return True
+        return needed
+
+    def _resume_or_recheck(self):
+        """Finish what a failed action left, or check the resource again.
+
+        The newest job of the resource still in /jobs/all is waited for
+        (heat-engine died while a worker had yet to answer it: the job
+        runs once); otherwise a modify job of the same body makes a worker
+        check the devices now.
+        """
+        kv, config = self._read_config()
+        if kv is None:
+            raise exception.Error(
+                _('%s is missing from etcd; the resource cannot be updated')
+                % keys.config(self.esi_type, self.resource_id))
+        body, version, _marked = config
+        jobs = [keys.parse_job_id(job_id)
+                for job_id in self._jobs_in_flight(records.MODIFY)]
+        jobs = [job for job in jobs if job]
+        if jobs:
+            job = max(jobs, key=lambda job: job['version'])
+            LOG.info('%s: resuming, waiting for its job at version %s',
+                     self.name, job['version'])
+            return {'version': job['version'], 'action': job['action']}
+        LOG.info('%s: kept after a failure, checking it again', self.name)
+        return self._write_update(kv, dict(body, status='PENDING_UPDATE'),
+                                  version + 1)
+
+    def _write_update(self, kv, body, version):
+        if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
+                       body, version, records.MODIFY) is None:
+            raise exception.Error(
+                _('%s changed in etcd during the update; retry it')
+                % kv.key)
+        return {'version': version, 'action': records.MODIFY}
+
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         if not prop_diff:
-            return None
+            return self._resume_or_recheck() if self._recheck else None
         kv, config = self._read_config()
         if kv is None:
             raise exception.Error(
@@ -227,13 +303,7 @@ class EsiResource(resource.Resource):
             if state is None or not state['worker_state'].endswith(
                     '_FAILED'):
                 return {'version': version, 'action': records.MODIFY}
-        version += 1
-        if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
-                       new_body, version, records.MODIFY) is None:
-            raise exception.Error(
-                _('%s changed in etcd during the update; retry it')
-                % kv.key)
-        return {'version': version, 'action': records.MODIFY}
+        return self._write_update(kv, new_body, version + 1)
 
     def check_update_complete(self, cookie):
         if cookie is None:
@@ -341,20 +411,101 @@ class EsiResource(resource.Resource):
                     'state': (state and (state['error'] or
                                          state['worker_state']))
                     or 'no state'})
-        down = []
-        for label, rtype, rid in self._dependencies():
-            try:
-                parts = etcd_reader.parts_of(client(), rtype, rid)
-            except exceptions.MalformedValue as exc:
-                parts = {'error': str(exc)}
-            if not parts or not all(v in etcd_reader.HEALTHY
-                                    for v in parts.values()):
-                down.append('%s %s%s is %s' % (
-                    rtype, rid, ' (%s)' % label if label else '', ', '.join(
-                        '%s %s' % p for p in sorted((parts or {}).items()))
-                    or 'not monitored'))
-        if down:
-            raise exception.Error('; '.join(down))
+        if not self._dependencies():
+            return None
+        _rev, (members, monitors) = client().txn([], [
+            etcd.get_prefix(keys.MEMBERS), etcd.get_prefix(keys.MONITORS)],
+            key=keys.MEMBERS)
+        if not members:
+            raise exception.Error(
+                _('no esi-worker is running (none registered under %(p)s in '
+                  'etcd at %(e)s): nobody can poll the devices') % {
+                    'p': keys.MEMBERS, 'e': client().endpoint})
+        if not monitors:
+            # Every worker runs with [monitor] enabled = false: what was
+            # recorded is all there is.
+            self._report(dict((key, None) for key in self._requests()))
+            return None
+        # The worker that monitors a device polls it now and answers in the
+        # request key; heat-engine has no SNMP community to ask itself.
+        requests = self._requests()
+        for key, request in requests.items():
+            client().put(key, {'request': request['token']})
+        return {'requests': requests,
+                'deadline': time.monotonic() + cfg.CONF.esi.check_wait}
+
+    def _requests(self):
+        return {keys.poll_request(rtype, rid): {
+            'label': label, 'type': rtype, 'id': rid,
+            'token': uuid.uuid4().hex}
+            for label, rtype, rid in self._dependencies()}
+
+    def check_check_complete(self, cookie):
+        if cookie is None:
+            return True
+        requests = cookie['requests']
+        _, found = client().txn([], [etcd.get(key) for key in requests],
+                                key=keys.POLL_REQUESTS)
+        answers = {}
+        for key, kvs in zip(requests, found):
+            value = etcd.loads(key, kvs[0].value) if kvs else {}
+            if not isinstance(value, dict):
+                value = {}
+            if 'answer' in value and value.get('request') == \
+                    requests[key]['token']:
+                answers[key] = value['answer']
+            elif 'answer' not in value and value.get('request'):
+                # A newer check asked too; its answer serves both.
+                requests[key]['token'] = value['request']
+        if len(answers) < len(requests) and \
+                time.monotonic() < cookie['deadline']:
+            return False
+        client().txn([], [etcd.delete(key) for key in requests],
+                     key=keys.POLL_REQUESTS)
+        self._report({key: answers.get(key, 'timeout')
+                      for key in requests}, requests)
+        return True
+
+    def _report(self, answers, requests=None):
+        """Raise an error naming each device that is not UP, with its
+        address and why, from the monitors' answers (None: use the state
+        last recorded)."""
+        requests = requests or self._requests()
+        problems = []
+        for key, request in sorted(requests.items()):
+            where = '%s %s%s' % (request['type'], request['id'],
+                                 ' (%s)' % request['label']
+                                 if request['label'] else '')
+            answer = answers.get(key)
+            if answer == 'timeout':
+                problems.append(
+                    _('%(w)s: no esi-worker polled it within %(t)s s ([esi] '
+                      'check_wait)') % {'w': where,
+                                        't': cfg.CONF.esi.check_wait})
+                continue
+            if answer is None or answer.get('error'):
+                # Not polled (monitoring disabled, or a device heat-esi
+                # does not poll): the state last recorded.
+                try:
+                    parts = etcd_reader.parts_of(client(), request['type'],
+                                                 request['id']) or {}
+                except exceptions.MalformedValue as exc:
+                    parts = {'error': str(exc)}
+                answer = {'state': parts, 'why': {}, 'address': ''}
+                if not parts:
+                    problems.append('%s: not monitored' % where)
+                    continue
+            down = ['%s %s%s' % (element, state,
+                                 ' (%s)' % answer['why'][element]
+                                 if answer['why'].get(element) else '')
+                    for element, state in sorted(answer['state'].items())
+                    if state not in etcd_reader.HEALTHY]
+            if down:
+                problems.append('%s%s: %s' % (
+                    where, ' at %s' % answer['address']
+                    if answer['address'] else '', ', '.join(down)))
+        if problems:
+            raise exception.Error('; '.join(problems))
 
     # --- the worker's answer ------------------------------------------------
 
@@ -401,6 +552,7 @@ class EsiResource(resource.Resource):
             LOG.warning('%s: cannot read its state yet: %s', self.name, exc)
             return False
         if state is None or state['version'] < version:
+            self._wait_for_worker(cookie)
             return False
         worker_state = state['worker_state']
         if worker_state.endswith('_FAILED') or state['error']:
@@ -413,6 +565,46 @@ class EsiResource(resource.Resource):
             resource_status=worker_state,
             result=_('%(type)s %(id)s answered for version %(v)s')
             % {'type': self.esi_type, 'id': self.resource_id, 'v': version})
+
+    def _wait_for_worker(self, cookie):
+        """While no esi-worker is alive, say so, and fail after
+        [esi] worker_wait; a worker that starts meanwhile takes the job."""
+        try:
+            alive = client().get_prefix(keys.MEMBERS, keys_only=True)[0]
+        except exceptions.EtcdError:
+            return      # said by the next read of /state if it lasts
+        since = cookie.get('no_worker_since')
+        if alive:
+            if since is not None:
+                cookie['no_worker_since'] = None
+                self._set_reason(_('an esi-worker is running again; '
+                                   'waiting for its answer'))
+            return
+        wait = cfg.CONF.esi.worker_wait
+        if since is None:
+            cookie['no_worker_since'] = time.monotonic()
+            self._set_reason(
+                _('no esi-worker is running (none registered under %(p)s in '
+                  'etcd at %(e)s); waiting up to %(w)s s ([esi] worker_wait) '
+                  'for one to take the job') % {
+                    'p': keys.MEMBERS, 'e': client().endpoint, 'w': wait})
+        elif time.monotonic() - since > wait:
+            raise exception.Error(
+                _('no esi-worker is running: none registered under %(p)s in '
+                  'etcd at %(e)s for %(w)s s ([esi] worker_wait). Start '
+                  'esi-worker; its job stays in etcd, and the next stack '
+                  'update resumes it.') % {
+                    'p': keys.MEMBERS, 'e': client().endpoint, 'w': wait})
+
+    def _set_reason(self, reason):
+        """Show *reason* as the status reason of the action under way."""
+        LOG.info('%s: %s', self.name, reason)
+        self.status_reason = reason
+        if self.id is not None:
+            # Only the reason: store() would also rewrite the properties.
+            resource_objects.Resource.update_by_id(
+                self.context, self.id, {'status_reason': reason})
+        self._add_event(self.action, self.status, reason)
 
     def _add_event(self, action, status, reason):
         if not self.secret_properties:
@@ -437,10 +629,7 @@ class EsiResource(resource.Resource):
         body, version, marked = config
         state = self._read_state() or {}
         if state:
-            # What a monitor saw last (/monitoring) wins over the state the
-            # worker found when the action ran.
-            state['state_monitoring'] = etcd_reader.parts_of(
-                client(), self.esi_type, self.resource_id) or {}
+            state['state_monitoring'] = self._state_monitoring()
         shown = {k: v for k, v in body.items()
                  if k not in self.secret_properties}
         shown.update(version=version, marked_for_deletion=marked,
@@ -449,6 +638,14 @@ class EsiResource(resource.Resource):
                      error=state.get('error', ''))
         shown['status'] = self._status(body, state)
         return shown
+
+    def _state_monitoring(self):
+        """{element: UP|DOWN} as monitored now: what a monitor saw last
+        (/monitoring) wins over what the worker found when the action ran.
+        """
+        parts = etcd_reader.parts_of(client(), self.esi_type,
+                                     self.resource_id) or {}
+        return {k: VOCABULARY.get(v, v) for k, v in parts.items()}
 
     @staticmethod
     def _status(body, state):

@@ -24,10 +24,6 @@ class EsiError(Exception):
     """Base class of every heat-esi error."""
 
 
-class ConfigError(EsiError):
-    """A configuration file is missing, unreadable or has a bad value."""
-
-
 class EtcdError(EsiError):
     """etcd could not be reached or refused a request."""
 
@@ -78,7 +74,8 @@ class WatchCompacted(EtcdError):
 
 
 class ConfigError(EsiError):
-    """The worker's configuration cannot be used; it does not start."""
+    """The configuration cannot be used (a file missing or unreadable, a
+    bad value); the program does not start."""
 
 
 class MalformedValue(EsiError):

@@ -33,6 +33,11 @@ JOBS_REJECTED = '/jobs/rejected/'
 JOBS = '/jobs/'
 # Each live esi-worker: /esi-worker/members/<member id>, under its lease.
 MEMBERS = '/esi-worker/members/'
+# Each live device monitor (a worker with [monitor] enabled), under its
+# worker's lease: the members among which devices are shared.
+MONITORS = '/esi-worker/monitors/'
+# Requests that the monitor poll a device now (stack check).
+POLL_REQUESTS = '/esi-worker/poll/'
 
 
 def plural(resource_type):
@@ -62,6 +67,11 @@ def state(resource_type, resource_id):
 
 def monitoring(resource_type, resource_id):
     return '/monitoring/%s/%s/%s' % (API, plural(resource_type), resource_id)
+
+
+def poll_request(resource_type, resource_id):
+    return '%s%s/%s/%s' % (POLL_REQUESTS, API, plural(resource_type),
+                           resource_id)
 
 
 def job(job_id):

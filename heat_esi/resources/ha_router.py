@@ -20,6 +20,7 @@ from heat.engine import support
 from heat_esi import constraints as constraints_esi
 from heat_esi import esi_resource
 from heat_esi import exceptions
+from heat_esi.worker.plugins import etcd_reader
 
 
 class HaRouter(esi_resource.EsiResource):
@@ -79,8 +80,8 @@ class HaRouter(esi_resource.EsiResource):
             type=attributes.Schema.INTEGER
         ),
         STATE_MONITORING: attributes.Schema(
-            _('Monitoring state reported by the worker, per router of the '
-              'pair, such as {"primary": "ACTIVE", "secondary": "ACTIVE"}.'),
+            _('State of each router of the pair as monitored now, such as '
+              '{"primary": "UP", "secondary": "DOWN"}.'),
             type=attributes.Schema.MAP
         ),
     })
@@ -110,6 +111,16 @@ class HaRouter(esi_resource.EsiResource):
                  self.properties[self.PRIMARY_ROUTER_ID]),
                 ('secondary', 'edge_router',
                  self.properties[self.SECONDARY_ROUTER_ID])]
+
+    def _state_monitoring(self):
+        """{primary: UP|DOWN, secondary: UP|DOWN}: each edge router as it
+        is monitored now, not as it was when the HA router was created."""
+        found = {}
+        for label, rtype, rid in self._dependencies():
+            parts = etcd_reader.parts_of(esi_resource.client(), rtype, rid)
+            found[label] = 'UP' if parts and all(
+                v in etcd_reader.HEALTHY for v in parts.values()) else 'DOWN'
+        return found
 
     def _create_body(self, resource_id):
         maximum = self.properties[self.MAXIMUM_GATEWAYS]

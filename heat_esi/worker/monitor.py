@@ -18,10 +18,16 @@ and /monitoring/v2.0/<plural>/<id> = {<element>: UP|DOWN, "version": N} is
 written on the first result and whenever it changes, never on every poll.
 
 Workers share the devices through etcd: each registers
-/esi-worker/members/<id> under its lease, and a device belongs to the live
+/esi-worker/monitors/<id> under its lease, and a device belongs to the live
 member that ranks first for it (rendezvous hashing), so one worker polls it
 per interval, and a dead worker's devices move to the others as soon as its
 lease expires.
+
+A stack check asks for a poll now: it writes
+/esi-worker/poll/v2.0/<plural>/<id> = {"request": token}; the owner of the
+device polls it at once and writes {"request": token, "answer": {...}}
+there, with the state of each element, why an element is DOWN and the
+device's address.
 """
 
 from concurrent import futures
@@ -42,7 +48,7 @@ from heat_esi.worker import metrics
 
 LOG = logging.getLogger(__name__)
 
-MEMBERS = keys.MEMBERS
+MEMBERS = keys.MONITORS
 
 
 def _by_id(kvs):
@@ -77,6 +83,8 @@ class Monitor(object):
         thread = threading.Thread(target=self._run, name='monitor',
                                   daemon=True)
         thread.start()
+        threading.Thread(target=self._answer_requests, name='poll-requests',
+                         daemon=True).start()
         return thread
 
     def stop(self):
@@ -92,6 +100,66 @@ class Monitor(object):
             except Exception:
                 LOG.exception('monitoring cycle failed')
             self._stop.wait(self.interval)
+
+    def _answer_requests(self):
+        """Watch for poll requests and answer those of owned devices."""
+        revision = None
+        while not self._stop.is_set():
+            try:
+                if revision is None:
+                    kvs, revision = self.client.get_prefix(
+                        keys.POLL_REQUESTS)
+                    for kv in kvs:
+                        self._on_request(kv)
+                for event in self.client.watch(keys.POLL_REQUESTS,
+                                               revision + 1):
+                    revision = event.kv.mod_revision
+                    if event.type == etcd.PUT:
+                        self._on_request(event.kv)
+                    if self._stop.is_set():
+                        return
+            except exceptions.WatchCompacted:
+                revision = None
+            except exceptions.EtcdError as exc:
+                LOG.warning('poll request watch interrupted: %s', exc)
+                self._stop.wait(1.0)
+            except Exception:
+                LOG.exception('poll request watch failed')
+                self._stop.wait(1.0)
+
+    def _on_request(self, kv):
+        try:
+            value = etcd.loads(kv.key, kv.value)
+        except exceptions.MalformedValue:
+            return
+        if not isinstance(value, dict) or 'answer' in value:
+            return
+        plural, rid = kv.key[len(keys.POLL_REQUESTS):].split('/')[1:3]
+        rtype = {keys.plural(t): t for t in self.resource_types}.get(plural)
+        if rtype is None:
+            return
+        members = [m.key[len(MEMBERS):] for m in
+                   self.client.get_prefix(MEMBERS, keys_only=True)[0]]
+        if self.member_id not in members or \
+                owner(rid, members) != self.member_id:
+            return
+        self._pool.submit(self._answer, kv, rtype, rid,
+                          value.get('request'))
+
+    def _answer(self, kv, rtype, rid, token):
+        targets = list(self._targets(rtype, rid))
+        if targets:
+            answer = self._poll(**targets[0])
+        else:
+            answer = None
+        if answer is None:
+            answer = {'error': 'not monitored: its last action did not '
+                               'complete, or its template cannot be polled'}
+        # Only the request as read: a newer one gets its own poll.
+        self.client.txn([etcd.mod_revision_is(kv.key, kv.mod_revision)],
+                        [etcd.put(kv.key, {'request': token,
+                                           'answer': answer})])
+        LOG.info('%s %s polled on request: %s', rtype, rid, answer)
 
     def cycle(self):
         """Poll the devices this member owns, once."""
@@ -124,14 +192,21 @@ class Monitor(object):
                 LOG.exception('monitoring %s %s failed', target['rtype'],
                               target['rid'])
 
-    def _targets(self, rtype):
-        """Resources of *rtype* whose last action completed."""
+    def _targets(self, rtype, rid=None):
+        """Resources of *rtype* (or just *rid*) whose last action completed.
+        """
         plural = keys.plural(rtype)
-        _, (configs, states, monitored) = self.client.txn([], [
-            etcd.get_prefix(keys.config_prefix(rtype)),
-            etcd.get_prefix('/state/%s/%s/' % (keys.API, plural)),
-            etcd.get_prefix('/monitoring/%s/%s/' % (keys.API, plural))],
-            key=keys.config_prefix(rtype))
+        if rid is None:
+            reads = [etcd.get_prefix(keys.config_prefix(rtype)),
+                     etcd.get_prefix('/state/%s/%s/' % (keys.API, plural)),
+                     etcd.get_prefix('/monitoring/%s/%s/' % (keys.API,
+                                                             plural))]
+        else:
+            reads = [etcd.get(keys.config(rtype, rid)),
+                     etcd.get(keys.state(rtype, rid)),
+                     etcd.get(keys.monitoring(rtype, rid))]
+        _, (configs, states, monitored) = self.client.txn(
+            [], reads, key=keys.config_prefix(rtype))
         states, monitored = _by_id(states), _by_id(monitored)
         for rid, kv in _by_id(configs).items():
             try:
@@ -152,6 +227,12 @@ class Monitor(object):
                    'current': current.value if current else None}
 
     def _poll(self, rtype, rid, body, version, config_revision, current):
+        """Poll one resource's devices; write /monitoring if it changed.
+
+        :returns: {"state": {element: UP|DOWN}, "why": {element: reason},
+            "address": ...}, or None when it cannot be polled.
+        """
+        why, where = {}, []
         try:
             template = templates.fetch(
                 self.client, templates.monitoring_template_name(rtype))
@@ -168,7 +249,13 @@ class Monitor(object):
                                                'be polled' % (name,
                                                               props['type']))
                 try:
-                    result[name] = plugin.poll(props, self._stop)
+                    if hasattr(plugin, 'poll_why'):
+                        result[name], reason = plugin.poll_why(props,
+                                                               self._stop)
+                        where.append(plugin.address(props))
+                    else:
+                        result[name], reason = plugin.poll(
+                            props, self._stop), ''
                 except (exceptions.JobFailed, exceptions.MalformedValue,
                         exceptions.JobInterrupted, exceptions.EtcdError):
                     raise
@@ -176,20 +263,24 @@ class Monitor(object):
                     metrics.device_polled(None)
                     LOG.exception('cannot monitor %s %s: element %s (%s) '
                                   'failed', rtype, rid, name, props['type'])
-                    return
+                    return None
+                if reason:
+                    why[name] = reason
         except (exceptions.JobFailed, exceptions.TemplateError,
                 exceptions.MalformedValue) as exc:
             metrics.device_polled(None)
             LOG.warning('cannot monitor %s %s: %s', rtype, rid, exc)
-            return
+            return None
         except exceptions.JobInterrupted:
-            return
+            return None
         metrics.device_polled(result)
+        answer = {'state': dict(result), 'why': why,
+                  'address': ', '.join(sorted(set(where)))}
         result['version'] = version
         key = keys.monitoring(rtype, rid)
         try:
             if current is not None and etcd.loads(key, current) == result:
-                return
+                return answer
         except exceptions.MalformedValue:
             pass        # overwritten with a well-formed value
         # Only while the resource is as read: a delete (or an update)
@@ -202,3 +293,4 @@ class Monitor(object):
             LOG.info('%s %s monitoring: %s', rtype, rid, ', '.join(
                 '%s %s' % kv for kv in sorted(result.items())
                 if kv[0] != 'version'))
+        return answer

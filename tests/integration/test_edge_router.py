@@ -83,8 +83,11 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
             lambda: monitoring_of(heat, rid) == {'router': 'UP',
                                                  'version': 1},
             timeout=3 * INTERVAL + 5, message='/monitoring UP of %s' % rid)
+    # One vocabulary from create to poll: UP, DOWN.
     assert stk['ha_router'].FnGetAtt('state_monitoring') == {
-        'primary': 'ACTIVE', 'secondary': 'ACTIVE'}
+        'primary': 'UP', 'secondary': 'UP'}
+    assert stk['primary_router'].FnGetAtt('state_monitoring') == {
+        'router': 'UP'}
     assert 'password' not in stk['primary_router'].FnGetAtt('show')
     # The password is in /config, and in no job, claimed or not.
     config = heat.get(keys.config('edge_router', primary)).value
@@ -118,19 +121,24 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     assert polls['up'] >= 2 and polls['down'] >= 1, polls
     assert test_worker_metrics.value(
         found, 'esi_worker_monitor_state_changes_total') == 3
+    # The HA router's state follows its routers' current monitoring.
+    assert stk['ha_router'].FnGetAtt('state_monitoring') == {
+        'primary': 'UP', 'secondary': 'DOWN'}
+    assert stk['ha_router'].FnGetAtt('status') == 'DOWN'
     stk.check()
     assert stk.state == ('CHECK', 'FAILED')
     # Heat stops at the first resource whose check fails: the secondary
     # router itself, or the HA router over it; either names the router.
     assert 'edge_router %s' % secondary in stk.status_reason
-    assert 'is router DOWN' in stk.status_reason
+    assert 'at 127.0.0.3: router DOWN (no SNMP answer from 127.0.0.3:' in \
+        stk.status_reason
     ha = stk['ha_router']
     ha.state_set(ha.CREATE, ha.COMPLETE)
     with pytest.raises(Exception) as err:
         for _ in ha.check():
             pass
-    assert 'edge_router %s (secondary) is router DOWN' % secondary in \
-        str(err.value)
+    assert 'edge_router %s (secondary) at 127.0.0.3: router DOWN' \
+        % secondary in str(err.value)
 
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason

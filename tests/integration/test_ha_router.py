@@ -104,8 +104,9 @@ def test_create_completes_on_state_and_exposes_attributes(heat, stand_in):
     stk.create()
     assert stk.state == ('CREATE', 'COMPLETE')
     res = stk['ha']
-    assert res.FnGetAtt('state_monitoring') == {'primary': 'ACTIVE',
-                                                'secondary': 'ACTIVE'}
+    # The routers' state as monitored, in the monitor's words.
+    assert res.FnGetAtt('state_monitoring') == {'primary': 'UP',
+                                                'secondary': 'UP'}
     assert res.FnGetAtt('worker_state') == 'CREATE_COMPLETED'
     assert res.FnGetAtt('status') == 'ACTIVE'
     assert res.FnGetAtt('available_gateways') == 500

@@ -82,7 +82,7 @@ def test_check_fails_naming_the_router_that_is_down(heat, workers):
              {'router': 'DOWN', 'version': 1})
     stk.check()
     assert stk.state == ('CHECK', 'FAILED')
-    assert 'edge_router %s (primary) is router DOWN' % PRIMARY in \
+    assert 'edge_router %s (primary): router DOWN' % PRIMARY in \
         stk['ha'].status_reason
 
 

@@ -142,3 +142,34 @@ def test_bad_allowed_network_stops_the_plugin_from_loading(worker_conf):
                              group='snmp')
     with pytest.raises(ValueError, match="'10.0.0.0/33' is not a network"):
         snmp.Router(None, worker_conf)
+
+
+def test_device_failures_say_which(worker_conf, agent):
+    from pysnmp.proto import errind
+    from pysnmp.proto import rfc1905
+    check = snmp.Router(None, worker_conf)
+    # net-snmp drops a wrong v2c community without a word.
+    state, why = check.poll_why({'ip': '127.0.0.2', 'community_name':
+                                 'WRONG'}, NEVER)
+    assert state == 'DOWN'
+    assert why == ('no SNMP answer from 127.0.0.2:%d within 0.3 s (the '
+                   'agent is down or unreachable, or silently drops a '
+                   'wrong community)' % agent.port)
+    # An agent that reports the authentication error is named as such.
+    err = snmp.failure('192.0.2.1:161', 1.0, errind.unknownCommunityName,
+                       0)
+    assert isinstance(err, snmp.AuthError)
+    assert str(err).startswith('SNMP authentication error from '
+                               '192.0.2.1:161')
+    err = snmp.failure('192.0.2.1:161', 1.0, None,
+                       rfc1905.errorStatus.clone('authorizationError'))
+    assert isinstance(err, snmp.AuthError)
+    err = snmp.failure('192.0.2.1:161', 1.0, None,
+                       rfc1905.errorStatus.clone('genErr'))
+    assert not isinstance(err, snmp.AuthError)
+    assert 'SNMP error from 192.0.2.1:161: genErr' == str(err)
+    # A missing interface is neither.
+    state, why = snmp.PhysicalPort(None, worker_conf).poll_why(
+        {'device_ip': '127.0.0.2', 'community_name': 'C',
+         'name': 'ge-0/0/9'}, NEVER)
+    assert (state, why) == ('DOWN', '127.0.0.2: no interface named ge-0/0/9')

@@ -300,4 +300,6 @@ class MonitoringHandler(object):
                                            {'state_monitoring': results})
         outcome = {'state_monitoring': results}
         claim.put_job_state(records.job_state(results))
-        return outcome, ()
+        # This check is newer than the monitor's last poll: readers fall
+        # back to /state until the monitor writes /monitoring again.
+        return outcome, (keys.monitoring(rtype, rid),)

@@ -43,6 +43,33 @@ class NoAnswer(exceptions.EsiError):
     """The device did not answer, or answered with an SNMP error."""
 
 
+class AuthError(NoAnswer):
+    """The agent reported an authentication error (a wrong community)."""
+
+
+# What pysnmp reports when an agent refuses our credentials. A v2c agent
+# that drops a wrong community silently (net-snmp does) looks dead instead.
+_AUTH_INDICATIONS = ('UnknownCommunityName', 'AuthenticationError',
+                     'AuthenticationFailure', 'UnknownUserName',
+                     'UnknownSecurityName', 'WrongDigest', 'NotInTimeWindow')
+_AUTH_STATUSES = ('authorizationError', 'noAccess')
+
+
+def failure(where, timeout, err, status):
+    """The NoAnswer (or AuthError) for a pysnmp error indication or status.
+    """
+    if err is not None and type(err).__name__ == 'RequestTimedOut':
+        return NoAnswer('no SNMP answer from %s within %s s (the agent is '
+                        'down or unreachable, or silently drops a wrong '
+                        'community)' % (where, timeout))
+    if (err is not None and type(err).__name__ in _AUTH_INDICATIONS) or (
+            not err and status and status.prettyPrint() in _AUTH_STATUSES):
+        return AuthError('SNMP authentication error from %s: %s (wrong '
+                         'community?)' % (where, err or status.prettyPrint()))
+    return NoAnswer('SNMP error from %s: %s'
+                    % (where, err or status.prettyPrint()))
+
+
 class Snmp(object):
     """SNMP v2c reads with pysnmp's asyncio API, from a worker thread."""
 
@@ -118,8 +145,8 @@ class Snmp(object):
         finally:
             engine.close_dispatcher()
         if err or status:
-            raise NoAnswer('%s:%s: %s' % (host, self.port,
-                                          err or status.prettyPrint()))
+            raise failure('%s:%s' % (host, self.port), self.timeout, err,
+                          status)
         return binds[0][1]
 
     async def _walk(self, host, community, oid):
@@ -133,8 +160,8 @@ class Snmp(object):
                     hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
                     lexicographicMode=False):
                 if err or status:
-                    raise NoAnswer('%s:%s: %s' % (
-                        host, self.port, err or status.prettyPrint()))
+                    raise failure('%s:%s' % (host, self.port),
+                                  self.timeout, err, status)
                 found += [(str(name), value) for name, value in binds]
         finally:
             engine.close_dispatcher()
@@ -156,11 +183,24 @@ class SnmpPlugin(object):
     def where(self, props):
         raise NotImplementedError()
 
+    def address(self, props):
+        """The device's address, for messages."""
+        return props.get('ip') or props.get('device_ip') or '?'
+
     def poll(self, props, abort):
+        return self.poll_why(props, abort)[0]
+
+    def poll_why(self, props, abort):
+        """(UP or DOWN, why it is DOWN)."""
         try:
-            return UP if self._probe(props, abort) else DOWN
-        except NoAnswer:
-            return DOWN
+            if self._probe(props, abort):
+                return UP, ''
+            return DOWN, '%s answers but is not up' % self.where(props)
+        except NoAnswer as exc:
+            return DOWN, str(exc)
+        except exceptions.JobFailed as exc:
+            # The interface is missing, or the element is incomplete.
+            return DOWN, str(exc)
 
     def check(self, props, abort):
         timeout = plugins.seconds(props, 'timeout', self.check_timeout)
@@ -171,7 +211,7 @@ class SnmpPlugin(object):
                     return 'ACTIVE'
                 why = 'it answers but is not up'
             except NoAnswer as exc:
-                why = 'no SNMP answer (%s)' % exc
+                why = str(exc)
             if time.monotonic() >= deadline:
                 raise exceptions.JobFailed(
                     '%s is not UP after %s s: %s'
