@@ -23,8 +23,13 @@ import shutil
 import sys
 
 
-def write_heat_conf(directory, transport_url, etcd_client, extra=()):
-    """Write heat.conf (and its api-paste.ini) in *directory*; its path."""
+def write_heat_conf(directory, transport_url, etcd_client, extra=(),
+                    database=None):
+    """Write heat.conf (and its api-paste.ini) in *directory*; its path.
+
+    *database* is an SQLAlchemy URL; without one, sqlite in *directory*,
+    which is enough for a create and a delete, not for in-place updates.
+    """
     from heat_esi import resources
     heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
     paste = os.path.join(directory, 'api-paste.ini')
@@ -40,7 +45,8 @@ def write_heat_conf(directory, transport_url, etcd_client, extra=()):
         'action_retry_limit = 0',
     ] + list(extra) + [
         '[database]',
-        'connection = sqlite:///%s' % os.path.join(directory, 'heat.sqlite'),
+        'connection = %s' % (database or 'sqlite:///%s' % os.path.join(
+            directory, 'heat.sqlite')),
         '[paste_deploy]',
         'flavor = noauth',
         'api_paste_config = %s' % paste,

@@ -91,6 +91,23 @@ class WorkerProcess(object):
             self.proc.wait()
 
 
+def readme_ini_blocks():
+    """{'heat.conf' | 'esi-worker.conf' | 'systemd': text} of README.md."""
+    with open(os.path.join(os.path.dirname(HERE), 'README.md')) as f:
+        text = f.read()
+    found = {}
+    for block in re.findall(r'```ini\n(.*?)```', text, re.S):
+        if '[Unit]' in block:
+            found['systemd'] = block
+        elif '[worker]' in block:
+            found['esi-worker.conf'] = block
+        elif 'plugin_dirs' in block:
+            found['heat.conf'] = block
+        else:
+            raise AssertionError('an ini block of unknown use:\n' + block)
+    return found
+
+
 def seed_blocks():
     """{'(1)': (key, value), ...} of the seed document, parsed from it."""
     with open(SEED) as f:

@@ -1,10 +1,13 @@
 """Real OpenStack services for the functional tests, on loopback only.
 
-RabbitMQ (Debian's rabbitmq-server), heat-engine (its console script),
-heat-api (heat.wsgi.api under gunicorn) with the noauth flavor, etcd and
-esi-worker, each its own process, each stopped by its process id.
+RabbitMQ (Debian's rabbitmq-server), MariaDB (Debian's mariadb-server),
+heat-engine (its console script), heat-api (heat.wsgi.api under gunicorn)
+with the noauth flavor, etcd and esi-worker, each its own process, each
+stopped by its process id. heat-engine and heat-api read the README's
+heat.conf block first, then the test's own settings.
 """
 
+import getpass
 import os
 import signal
 import socket
@@ -21,6 +24,7 @@ from tests import esi_fixtures
 BIN = os.path.dirname(sys.executable)
 PROJECT = '0b576f6f4cbf414f829cd12f008bf08f'
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
+MARIADBD = '/usr/sbin/mariadbd'
 
 
 def _wait(check, what, timeout, proc=None, log=None):
@@ -36,6 +40,24 @@ def _wait(check, what, timeout, proc=None, log=None):
         with open(log, errors='replace') as f:
             tail = f.read()[-4000:]
     raise RuntimeError('%s did not start:\n%s' % (what, tail))
+
+
+def _descendants(pid):
+    """Process ids of *pid*'s children, theirs, and so on."""
+    found = []
+    try:
+        tasks = os.listdir('/proc/%d/task' % pid)
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            with open('/proc/%d/task/%s/children' % (pid, task)) as f:
+                children = [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found += [child] + _descendants(child)
+    return found
 
 
 def _stop(proc, timeout=20):
@@ -127,28 +149,87 @@ class RabbitMQ(object):
         self.log.close()
 
 
+class MariaDB(object):
+    """A private MariaDB server: its own data directory, socket and port.
+
+    Heat on sqlite corrupts itself on in-place updates (sqlite reuses the
+    ids of deleted rows); production runs MariaDB or MySQL, so do we.
+    """
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.port = esi_fixtures.free_port()
+        self.socket = os.path.join(directory, 'mysqld.sock')
+        self.password = uuid.uuid4().hex
+        self.url = 'mysql+pymysql://heat:%s@127.0.0.1:%d/heat' % (
+            self.password, self.port)
+        self.proc = None
+
+    def start(self):
+        if not os.path.exists(MARIADBD):
+            raise RuntimeError('mariadb-server is not installed: run '
+                               'tools/ensure-services.sh (apt-get install '
+                               'mariadb-server)')
+        data = os.path.join(self.dir, 'data')
+        # As root, the server must be told to stay root: it owns nothing
+        # else here, and the data directory is ours.
+        user = ['--user=%s' % getpass.getuser()]
+        subprocess.run(['mariadb-install-db', '--no-defaults',
+                        '--datadir=' + data, '--skip-test-db',
+                        '--auth-root-authentication-method=socket'] + user,
+                       check=True, capture_output=True, timeout=120)
+        self.log = os.path.join(self.dir, 'mariadb.err')
+        self.proc = subprocess.Popen(
+            [MARIADBD, '--no-defaults', '--datadir=' + data,
+             '--socket=' + self.socket, '--port=%d' % self.port,
+             '--bind-address=127.0.0.1', '--skip-log-bin',
+             '--pid-file=' + os.path.join(self.dir, 'mariadb.pid'),
+             '--log-error=' + self.log, '--innodb-buffer-pool-size=32M',
+             '--innodb-log-file-size=16M'] + user,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _wait(lambda: self._sql('SELECT 1'), 'MariaDB', 60, self.proc,
+              self.log)
+        if not self._sql("CREATE DATABASE heat CHARACTER SET utf8mb4; "
+                         "CREATE USER 'heat'@'127.0.0.1' IDENTIFIED BY "
+                         "'%s'; GRANT ALL ON heat.* TO 'heat'@'127.0.0.1'"
+                         % self.password):
+            raise RuntimeError('could not create the heat database')
+        return self
+
+    def _sql(self, statements):
+        return subprocess.run(
+            ['mariadb', '--no-defaults', '-S', self.socket, '-u', 'root',
+             '-e', statements], capture_output=True, timeout=30
+        ).returncode == 0
+
+    def stop(self):
+        _stop(self.proc)
+
+
 class Heat(object):
     """heat-engine and heat-api as separate processes, without keystone."""
 
-    def __init__(self, directory, transport_url, etcd_client):
+    def __init__(self, directory, transport_url, etcd_client, database):
         self.dir = directory
         self.api_port = esi_fixtures.free_port()
         self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
             self.api_port, PROJECT)
+        self.readme_conf = os.path.join(directory, 'readme-heat.conf')
+        with open(self.readme_conf, 'w') as f:
+            f.write(esi_fixtures.readme_ini_blocks()['heat.conf'])
         self.conf = noauth_heat.write_heat_conf(
             directory, transport_url, etcd_client,
-            ['num_engine_workers = 1', 'debug = true'])
+            ['num_engine_workers = 1', 'debug = true'], database=database)
+        self.args = ['--config-file', self.readme_conf,
+                     '--config-file', self.conf]
         self.engine = self.api = None
 
     def start(self):
-        subprocess.run([os.path.join(BIN, 'heat-manage'), '--config-file',
-                        self.conf, 'db_sync'], check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run([os.path.join(BIN, 'heat-manage')] + self.args +
+                       ['db_sync'], check=True, capture_output=True,
+                       timeout=120)
         self.engine_log = os.path.join(self.dir, 'heat-engine.log')
-        self.engine = subprocess.Popen(
-            [os.path.join(BIN, 'heat-engine'), '--config-file', self.conf,
-             '--log-file', self.engine_log],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.start_engine()
         gunicorn_conf = os.path.join(self.dir, 'gunicorn.conf.py')
         self.api_log = os.path.join(self.dir, 'heat-api.log')
         # What heat-api itself logs (gunicorn's own log is api_log).
@@ -156,22 +237,46 @@ class Heat(object):
         with open(gunicorn_conf, 'w') as f:
             # heat.wsgi.api parses sys.argv for its own options.
             f.write('import sys\n'
-                    'sys.argv[1:] = ["--config-file", %r,\n'
-                    '                "--log-file", %r]\n'
+                    'sys.argv[1:] = %r\n'
                     'wsgi_app = "heat.wsgi.api:application"\n'
                     'bind = "127.0.0.1:%d"\n'
                     'workers = 1\n'
                     'worker_class = "gthread"\n'
                     'threads = 4\n'
-                    'errorlog = %r\n' % (self.conf, self.api_app_log,
-                                         self.api_port, self.api_log))
+                    'errorlog = %r\n' % (
+                        self.args + ['--log-file', self.api_app_log],
+                        self.api_port, self.api_log))
         self.api = subprocess.Popen(
             [os.path.join(BIN, 'gunicorn'), '-c', gunicorn_conf],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         _wait(self._api_ready, 'heat-api', 60, self.api, self.api_log)
+        self.wait_for_engine()
+        return self
+
+    def start_engine(self):
+        self.engine = subprocess.Popen(
+            [os.path.join(BIN, 'heat-engine')] + self.args +
+            ['--log-file', self.engine_log],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def wait_for_engine(self):
         _wait(self._engine_ready, 'heat-engine', 90, self.engine,
               self.engine_log)
-        return self
+
+    def kill_engine(self):
+        """SIGKILL to heat-engine's processes (its launcher forks the
+        engine itself), as an OOM kill or a lost host: no shutdown, no
+        chance to record anything."""
+        pids = _descendants(self.engine.pid)
+        self.engine.kill()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.engine.wait()
+        _wait(lambda: not any(os.path.exists('/proc/%d' % pid)
+                              for pid in pids), 'the end of heat-engine', 10)
 
     def _api_ready(self):
         try:
@@ -202,14 +307,17 @@ class Cloud(object):
         self.etcd = esi_fixtures.EtcdServer()
         self.rabbit = RabbitMQ(os.path.join(directory, 'rabbit'))
         os.makedirs(self.rabbit.dir, exist_ok=True)
+        self.db = MariaDB(os.path.join(directory, 'mariadb'))
+        os.makedirs(self.db.dir, exist_ok=True)
         self.heat = None
         self.worker = None
 
     def start(self):
         self.etcd.start()
+        self.db.start()
         self.rabbit.start()
-        self.heat = Heat(self.dir, self.rabbit.url,
-                         self.etcd.client()).start()
+        self.heat = Heat(self.dir, self.rabbit.url, self.etcd.client(),
+                         self.db.url).start()
         self.worker = esi_fixtures.WorkerProcess(
             self.dir, self.etcd.port, name='esi-worker',
             etcd_reader_retry_interval=0.2, etcd_reader_timeout=5).start()
@@ -220,6 +328,7 @@ class Cloud(object):
             if part is not None:
                 part.stop()
         self.rabbit.stop()
+        self.db.stop()
         self.etcd.cleanup()
 
     def openstack(self, *args, check=True, timeout=180):
