@@ -227,6 +227,11 @@ ROLES = {
         ('READ', '/jobs/working/'),
         ('READWRITE', '/state/'),
         ('READ', '/monitoring/'),
+        # Which workers and monitors are alive (worker_wait, stack check),
+        # and the check's poll requests.
+        ('READ', '/esi-worker/members/'),
+        ('READ', '/esi-worker/monitors/'),
+        ('READWRITE', '/esi-worker/poll/'),
     ],
     'esi-worker': [
         ('READ', '/config/'),

@@ -1,0 +1,183 @@
+"""The README's operator guide, read by a test: every ini block loads in
+oslo.config and starts what it configures, and each documented point is
+there. Documentation that cannot rot."""
+
+import configparser
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import esi_fixtures
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def readme():
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        return f.read()
+
+
+def ini_blocks():
+    found = esi_fixtures.readme_ini_blocks()
+    assert sorted(found) == ['esi-worker.conf', 'heat.conf', 'systemd']
+    return found
+
+
+def options(block):
+    # [DEFAULT] as a section like the others, as oslo.config reads it.
+    parser = configparser.ConfigParser(interpolation=None,
+                                       default_section='(none)')
+    parser.optionxform = str
+    parser.read_string(block)
+    return {(section, key): value for section in parser.sections()
+            for key, value in parser.items(section)}
+
+
+def test_no_block_has_a_comment_after_a_value():
+    for name, block in ini_blocks().items():
+        for line in block.splitlines():
+            assert '#' not in line or line.lstrip().startswith('#'), (
+                '%s: oslo.config keeps an inline comment as part of the '
+                'value: %r' % (name, line))
+
+
+def test_esi_worker_starts_with_the_readme_config(tmp_path, etcd_server):
+    readme_conf = tmp_path / 'esi-worker.conf'
+    readme_conf.write_text(ini_blocks()['esi-worker.conf'])
+    local = esi_fixtures.write_worker_conf(str(tmp_path / 'etcd.conf'),
+                                           etcd_server.port)
+    with open(local) as f:
+        # Only where etcd is: everything else as the README says.
+        text = f.read().split('[worker]')[0]
+    with open(local, 'w') as f:
+        f.write(text)
+    log = tmp_path / 'worker.log'
+    proc = subprocess.Popen(
+        [os.path.join(BIN, 'esi-worker'), '--config-file', str(readme_conf),
+         '--config-file', local, '--log-file', str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        esi_fixtures.wait_until(
+            lambda: 'esi-worker started: 8 job slots' in (
+                log.read_text() if log.exists() else '') or
+            proc.poll() is not None, timeout=20)
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert 'the-real-community' not in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_heat_conf_block_is_valid_for_heat_and_heat_esi(tmp_path):
+    path = tmp_path / 'heat.conf'
+    path.write_text(ini_blocks()['heat.conf'])
+    # heat-engine's own option set, in a process of its own.
+    script = '''
+import sys
+from oslo_config import cfg
+from heat.common import config  # noqa
+from heat.engine import environment  # noqa
+from heat_esi import conf
+from heat_esi import esi_resource  # noqa
+conf.parse(cfg.CONF, ['--config-file', sys.argv[1]], 'heat-engine')
+for group, name in [tuple(p.split('.')) for p in sys.argv[2:]]:
+    value = (cfg.CONF[name] if group == 'DEFAULT'
+             else cfg.CONF[group][name])
+    print('%s.%s=%s' % (group, name, value))
+'''
+    names = ['%s.%s' % key for key in options(path.read_text())]
+    result = subprocess.run([sys.executable, '-c', script, str(path)] +
+                            names, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stdout.splitlines()) == len(names)
+    values = options(path.read_text())
+    # plugin_dirs keeps Heat's defaults and appends heat-esi's directory.
+    dirs = values[('DEFAULT', 'plugin_dirs')].split(',')
+    assert dirs[:-1] == ['/usr/lib64/heat', '/usr/lib/heat',
+                         '/usr/local/lib/heat', '/usr/local/lib64/heat']
+    assert dirs[-1].endswith('/heat_esi/resources')
+    assert values[('esi', 'worker_wait')] == '180'
+
+
+def test_a_config_error_is_one_line_and_exit_status_2(tmp_path):
+    bad = tmp_path / 'bad.conf'
+    bad.write_text('[worker]\njob_slots = 8            # jobs run at once\n')
+    result = subprocess.run(
+        [os.path.join(BIN, 'esi-worker'), '--config-file', str(bad)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ''
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        'esi-worker: configuration error: [worker] job_slots in %s: '
+        'invalid literal for int()' % bad)
+    assert 'a comment must be on a line of its own' in lines[0]
+    result = subprocess.run(
+        [os.path.join(BIN, 'heat-esi'), '--config-file', str(tmp_path /
+                                                             'none.conf'),
+         'templates', 'load'], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        'heat-esi: error: Failed to find some config files: %s'
+        % (tmp_path / 'none.conf')]
+
+
+def test_systemd_unit():
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read_string(ini_blocks()['systemd'])
+    assert unit['Unit']['Wants'] == 'network-online.target'
+    assert unit['Unit']['After'] == 'network-online.target'
+    assert unit['Service']['User']
+    # A configuration error (exit 2) is not worth a restart loop.
+    assert unit['Service']['RestartPreventExitStatus'] == '2'
+    exe = unit['Service']['ExecStart'].split()[0]
+    # The venv the install section creates, not a distribution's path.
+    assert exe == '/opt/heat-esi/bin/esi-worker'
+    assert '/opt/heat-esi/bin/pip install heat_esi-' in readme()
+
+
+@pytest.mark.parametrize('package', ['openstack-heat', 'oslo.config',
+                                     'oslo.messaging', 'oslo.db',
+                                     'etcd3gw', 'pysnmp'])
+def test_tested_versions_are_the_ones_the_tests_run(package):
+    version = importlib.metadata.version(package)
+    short = '.'.join(version.split('.')[:2 if package != 'openstack-heat'
+                                        else 3])
+    assert '%s %s' % (package, short) in ' '.join(readme().split())
+
+
+@pytest.mark.parametrize('sentence', [
+    # plugin_dirs is a list that replaces Heat's default
+    'keep the defaults and append the directory that `heat-esi '
+    'plugin-dir` prints',
+    # where an install puts things
+    '`<prefix>/share/heat-esi/hot/`',
+    '`<prefix>/etc/heat-esi/heat-esi.conf.sample`',
+    # the example ids are examples
+    'exist nowhere else: give your own edge routers\' ids',
+    # the database
+    'Heat needs a real database server: MariaDB or MySQL',
+    'sqlite reuses the id of a deleted row',
+    # a release
+    '`tox -e build`',
+    # the secrets in etcd
+    'including its login password',
+    # retries
+    '`action_retry_limit = 1`',
+    # one vocabulary
+    'Device states use one vocabulary from create to poll: `UP` or `DOWN`',
+    # no worker
+    'with none there, creates and updates say "no esi-worker is running"',
+    # a config error
+    'with one line naming the option and the file',
+])
+def test_readme_documents(sentence):
+    assert sentence in ' '.join(readme().split())

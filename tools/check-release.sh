@@ -1,0 +1,52 @@
+#!/bin/sh
+# The release as an operator installs it: the wheel from dist/ (tox -e
+# build) into a fresh venv, then the commands the README gives, from that
+# venv only: plugin-dir, templates load (against a private etcd on
+# loopback) and esi-worker --help. Also `pip install .` from a copy of the
+# tree without .git.
+set -eu
+cd "$(dirname "$0")/.."
+wheel=$(ls dist/heat_esi-*.whl | tail -n 1)
+etcd_bin=${ETCD_BIN:-$(pwd)/.tox/py3/bin/etcd}
+work=$(mktemp -d)
+etcd_pid=
+cleanup() {
+    [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== $wheel into a fresh venv"
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q "$wheel"
+version=$("$work/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("heat-esi"))')
+echo "heat-esi $version"
+case "$version" in 0.0.*|"") echo "no real version: $version" >&2; exit 1;; esac
+
+plugins=$("$work/venv/bin/heat-esi" plugin-dir)
+test -f "$plugins/ha_router.py"
+case "$plugins" in "$work/venv/"*) ;; *) echo "plugin-dir outside the venv: $plugins" >&2; exit 1;; esac
+test -f "$work/venv/etc/heat-esi/esi-worker.conf.sample"
+test -f "$work/venv/share/heat-esi/hot/ha_router_pair.yaml"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+peer=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$etcd_bin" --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$port" \
+    --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "default=http://127.0.0.1:$peer" >"$work/etcd.log" 2>&1 &
+etcd_pid=$!
+for _ in $(seq 50); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+"$work/venv/bin/heat-esi" --etcd-url "http://127.0.0.1:$port" templates load
+"$work/venv/bin/esi-worker" --help >/dev/null
+
+echo "== pip install . from a tree without .git"
+git ls-files -z | xargs -0 tar cf - | (mkdir "$work/tree" && cd "$work/tree" && tar xf -)
+python3 -m venv "$work/venv2"
+"$work/venv2/bin/pip" install -q "$work/tree"
+"$work/venv2/bin/heat-esi" plugin-dir >/dev/null
+echo "release OK: heat-esi $version"
