@@ -90,18 +90,25 @@ def naming_properties(what):
 
 
 def state_attributes(what):
-    """The status and worker_state attributes of every ESI resource."""
+    """The status and worker_state attributes of every ESI resource.
+
+    Like every attribute that reads etcd, they are not cached
+    (CACHE_NONE): workers and monitors change them after the action, and
+    Heat would otherwise show in outputs the value it saw first.
+    """
     return {
         'status': attributes.Schema(
             _('Status of the %s: ACTIVE once the worker found it up, DOWN '
               'when its monitoring says so, ERROR when the worker failed, '
               'otherwise the PENDING_* status of its configuration.') % what,
-            type=attributes.Schema.STRING
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE
         ),
         'worker_state': attributes.Schema(
             _('Last state reported by the worker, such as '
               'CREATE_COMPLETED.'),
-            type=attributes.Schema.STRING
+            type=attributes.Schema.STRING,
+            cache_mode=attributes.Schema.CACHE_NONE
         ),
     }
 

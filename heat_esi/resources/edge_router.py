@@ -88,7 +88,8 @@ class EdgeRouter(esi_resource.EsiResource):
         STATE_MONITORING: attributes.Schema(
             _('State of the router as last monitored, such as '
               '{"router": "UP"}.'),
-            type=attributes.Schema.MAP
+            type=attributes.Schema.MAP,
+            cache_mode=attributes.Schema.CACHE_NONE
         ),
     })
 

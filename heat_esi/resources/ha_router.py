@@ -77,12 +77,14 @@ class HaRouter(esi_resource.EsiResource):
     attributes_schema.update({
         AVAILABLE_GATEWAYS: attributes.Schema(
             _('Number of gateways that can still be added.'),
-            type=attributes.Schema.INTEGER
+            type=attributes.Schema.INTEGER,
+            cache_mode=attributes.Schema.CACHE_NONE
         ),
         STATE_MONITORING: attributes.Schema(
             _('State of each router of the pair as monitored now, such as '
               '{"primary": "UP", "secondary": "DOWN"}.'),
-            type=attributes.Schema.MAP
+            type=attributes.Schema.MAP,
+            cache_mode=attributes.Schema.CACHE_NONE
         ),
     })
 

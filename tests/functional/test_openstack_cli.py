@@ -143,6 +143,16 @@ def test_update_in_place_then_show_the_stack_and_its_outputs(cloud,
         config = json.loads(routers.get(keys.config('ha_router', rid)).value)
         assert config['version'] == version
         assert config['body']['available_gateways'] == gateways
+    # The outputs follow the routers' monitoring, not the create's view.
+    down = keys.monitoring('edge_router', SECONDARY)
+    routers.put(down, {'router': 'DOWN', 'version': 1})
+    try:
+        _, outputs = show_stack(cloud, 'inplace')
+    finally:
+        routers.delete(down)
+    assert outputs['state_monitoring'] == {'primary': 'UP',
+                                           'secondary': 'DOWN'}
+    assert outputs['status'] == 'DOWN'
     cloud.openstack('stack', 'delete', '--wait', '--yes', 'inplace')
 
 
