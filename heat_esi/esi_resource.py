@@ -273,7 +273,9 @@ class EsiResource(resource.Resource):
                 % keys.config(self.esi_type, self.resource_id))
         body, version, _marked = config
         jobs = [keys.parse_job_id(job_id)
-                for job_id in self._jobs_in_flight(records.MODIFY)]
+                for job_id in actions.jobs_in_flight(
+                    client(), self.handler, self.esi_type, self.resource_id,
+                    records.MODIFY)]
         jobs = [job for job in jobs if job]
         if jobs:
             job = max(jobs, key=lambda job: job['version'])

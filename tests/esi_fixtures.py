@@ -92,19 +92,28 @@ class WorkerProcess(object):
 
 
 def readme_ini_blocks():
-    """{'heat.conf' | 'esi-worker.conf' | 'systemd': text} of README.md."""
+    """[(kind, text)] of every ini block of README.md, in order.
+
+    kind: 'systemd' (a unit), 'esi-worker' (a block with a group only the
+    worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), or 'etcd'
+    (only [esi_etcd], for both).
+    """
     with open(os.path.join(os.path.dirname(HERE), 'README.md')) as f:
         text = f.read()
-    found = {}
+    found = []
     for block in re.findall(r'```ini\n(.*?)```', text, re.S):
-        if '[Unit]' in block:
-            found['systemd'] = block
-        elif '[worker]' in block:
-            found['esi-worker.conf'] = block
-        elif 'plugin_dirs' in block:
-            found['heat.conf'] = block
+        sections = set(re.findall(r'^\[([^\]]+)\]', block, re.M))
+        if 'Unit' in sections or 'Service' in sections:
+            kind = 'systemd'
+        elif sections & {'worker', 'snmp', 'monitor'}:
+            kind = 'esi-worker'
+        elif sections & {'DEFAULT', 'esi', 'database', 'paste_deploy'}:
+            kind = 'heat'
+        elif sections == {'esi_etcd'}:
+            kind = 'etcd'
         else:
             raise AssertionError('an ini block of unknown use:\n' + block)
+        found.append((kind, block))
     return found
 
 

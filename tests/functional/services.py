@@ -214,14 +214,17 @@ class Heat(object):
         self.api_port = esi_fixtures.free_port()
         self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
             self.api_port, PROJECT)
-        self.readme_conf = os.path.join(directory, 'readme-heat.conf')
-        with open(self.readme_conf, 'w') as f:
-            f.write(esi_fixtures.readme_ini_blocks()['heat.conf'])
+        self.args = []
+        for i, (kind, block) in enumerate(esi_fixtures.readme_ini_blocks()):
+            if kind == 'heat':
+                path = os.path.join(directory, 'readme-heat-%d.conf' % i)
+                with open(path, 'w') as f:
+                    f.write(block)
+                self.args += ['--config-file', path]
         self.conf = noauth_heat.write_heat_conf(
             directory, transport_url, etcd_client,
             ['num_engine_workers = 1', 'debug = true'], database=database)
-        self.args = ['--config-file', self.readme_conf,
-                     '--config-file', self.conf]
+        self.args += ['--config-file', self.conf]
         self.engine = self.api = None
 
     def start(self):

@@ -22,9 +22,10 @@ def readme():
         return f.read()
 
 
-def ini_blocks():
-    found = esi_fixtures.readme_ini_blocks()
-    assert sorted(found) == ['esi-worker.conf', 'heat.conf', 'systemd']
+def blocks(kind):
+    found = [block for k, block in esi_fixtures.readme_ini_blocks()
+             if k == kind]
+    assert found, 'no %s block in the README' % kind
     return found
 
 
@@ -39,27 +40,83 @@ def options(block):
 
 
 def test_no_block_has_a_comment_after_a_value():
-    for name, block in ini_blocks().items():
+    for kind, block in esi_fixtures.readme_ini_blocks():
         for line in block.splitlines():
             assert '#' not in line or line.lstrip().startswith('#'), (
                 '%s: oslo.config keeps an inline comment as part of the '
-                'value: %r' % (name, line))
+                'value: %r' % (kind, line))
+
+
+# Each block parsed with the options of the program that reads it, in a
+# process of its own: every key must be a known option with a valid value
+# (oslo.config ignores unknown keys, so a typo would go unnoticed).
+CHECK_OPTIONS = '''
+import sys
+from oslo_config import cfg
+from heat_esi import conf
+if sys.argv[1] == 'heat':
+    from heat.common import config  # noqa
+    from heat.engine import environment  # noqa
+    from heat_esi import esi_resource  # noqa
+else:
+    conf.register_worker_opts(cfg.CONF)
+conf.parse(cfg.CONF, ['--config-file', sys.argv[2]], 'check')
+for group, name in [tuple(p.split('.')) for p in sys.argv[3:]]:
+    value = (cfg.CONF[name] if group == 'DEFAULT'
+             else cfg.CONF[group][name])
+    print('%s.%s=%s' % (group, name, value))
+'''
+
+
+def test_every_block_is_valid_for_the_program_that_reads_it(tmp_path):
+    checked = 0
+    for i, (kind, block) in enumerate(esi_fixtures.readme_ini_blocks()):
+        if kind == 'systemd':
+            continue
+        kinds = ['heat', 'esi-worker'] if kind == 'etcd' else [kind]
+        path = tmp_path / ('%d.conf' % i)
+        path.write_text(block)
+        names = ['%s.%s' % key for key in options(block)]
+        for reader in kinds:
+            result = subprocess.run(
+                [sys.executable, '-c', CHECK_OPTIONS, reader, str(path)] +
+                names, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, (block, result.stderr[-3000:])
+            assert len(result.stdout.splitlines()) == len(names)
+            checked += 1
+    assert checked >= 2
+
+
+def test_heat_conf_block_appends_to_plugin_dirs():
+    values = {}
+    for block in blocks('heat'):
+        values.update(options(block))
+    # plugin_dirs keeps Heat's defaults and appends heat-esi's directory.
+    dirs = values[('DEFAULT', 'plugin_dirs')].split(',')
+    assert dirs[:-1] == ['/usr/lib64/heat', '/usr/lib/heat',
+                         '/usr/local/lib/heat', '/usr/local/lib64/heat']
+    assert dirs[-1].endswith('/heat_esi/resources')
+    assert values[('esi', 'worker_wait')] == '180'
 
 
 def test_esi_worker_starts_with_the_readme_config(tmp_path, etcd_server):
-    readme_conf = tmp_path / 'esi-worker.conf'
-    readme_conf.write_text(ini_blocks()['esi-worker.conf'])
-    local = esi_fixtures.write_worker_conf(str(tmp_path / 'etcd.conf'),
-                                           etcd_server.port)
-    with open(local) as f:
-        # Only where etcd is: everything else as the README says.
-        text = f.read().split('[worker]')[0]
-    with open(local, 'w') as f:
-        f.write(text)
+    args = []
+    for i, block in enumerate(blocks('esi-worker')):
+        path = tmp_path / ('readme-%d.conf' % i)
+        path.write_text(block)
+        args += ['--config-file', str(path)]
+    # Only where etcd is, and a free port for the metrics if the README
+    # gives one: everything else as the README says.
+    local = tmp_path / 'local.conf'
+    text = '[esi_etcd]\nhost = 127.0.0.1\nport = %d\n' % etcd_server.port
+    if any(('worker', 'metrics_port') in options(block)
+           for block in blocks('esi-worker')):
+        text += '[worker]\nmetrics_port = %d\n' % esi_fixtures.free_port()
+    local.write_text(text)
     log = tmp_path / 'worker.log'
     proc = subprocess.Popen(
-        [os.path.join(BIN, 'esi-worker'), '--config-file', str(readme_conf),
-         '--config-file', local, '--log-file', str(log)],
+        [os.path.join(BIN, 'esi-worker')] + args +
+        ['--config-file', str(local), '--log-file', str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         esi_fixtures.wait_until(
@@ -71,38 +128,6 @@ def test_esi_worker_starts_with_the_readme_config(tmp_path, etcd_server):
     finally:
         proc.terminate()
         proc.wait(20)
-
-
-def test_heat_conf_block_is_valid_for_heat_and_heat_esi(tmp_path):
-    path = tmp_path / 'heat.conf'
-    path.write_text(ini_blocks()['heat.conf'])
-    # heat-engine's own option set, in a process of its own.
-    script = '''
-import sys
-from oslo_config import cfg
-from heat.common import config  # noqa
-from heat.engine import environment  # noqa
-from heat_esi import conf
-from heat_esi import esi_resource  # noqa
-conf.parse(cfg.CONF, ['--config-file', sys.argv[1]], 'heat-engine')
-for group, name in [tuple(p.split('.')) for p in sys.argv[2:]]:
-    value = (cfg.CONF[name] if group == 'DEFAULT'
-             else cfg.CONF[group][name])
-    print('%s.%s=%s' % (group, name, value))
-'''
-    names = ['%s.%s' % key for key in options(path.read_text())]
-    result = subprocess.run([sys.executable, '-c', script, str(path)] +
-                            names, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert len(result.stdout.splitlines()) == len(names)
-    values = options(path.read_text())
-    # plugin_dirs keeps Heat's defaults and appends heat-esi's directory.
-    dirs = values[('DEFAULT', 'plugin_dirs')].split(',')
-    assert dirs[:-1] == ['/usr/lib64/heat', '/usr/lib/heat',
-                         '/usr/local/lib/heat', '/usr/local/lib64/heat']
-    assert dirs[-1].endswith('/heat_esi/resources')
-    assert values[('esi', 'worker_wait')] == '180'
 
 
 def test_a_config_error_is_one_line_and_exit_status_2(tmp_path):
@@ -130,9 +155,10 @@ def test_a_config_error_is_one_line_and_exit_status_2(tmp_path):
 
 
 def test_systemd_unit():
+    [block] = blocks('systemd')
     unit = configparser.ConfigParser(interpolation=None, strict=False)
     unit.optionxform = str
-    unit.read_string(ini_blocks()['systemd'])
+    unit.read_string(block)
     assert unit['Unit']['Wants'] == 'network-online.target'
     assert unit['Unit']['After'] == 'network-online.target'
     assert unit['Service']['User']
