@@ -66,6 +66,7 @@ def test_check_sees_the_device_now_and_a_device_down_once_keeps_its_ids(
     workers(1, sections={
         'snmp': {'port': agents[0].port, 'request_timeout': 0.3,
                  'check_timeout': 3, 'uptime_interval': 0.3,
+                 'allowed_networks': '127.0.0.0/8',
                  'communities': 'EDGE_ROUTER_COMMUNITY:%s'
                  % snmp_agents.COMMUNITY},
         'monitor': {'interval': 600}})

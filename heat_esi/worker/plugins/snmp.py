@@ -43,6 +43,10 @@ class NoAnswer(exceptions.EsiError):
     """The device did not answer, or answered with an SNMP error."""
 
 
+class InterfaceMissing(exceptions.JobFailed):
+    """The device answers, but has no interface of that name."""
+
+
 class AuthError(NoAnswer):
     """The agent reported an authentication error (a wrong community)."""
 
@@ -198,8 +202,7 @@ class SnmpPlugin(object):
             return DOWN, '%s answers but is not up' % self.where(props)
         except NoAnswer as exc:
             return DOWN, str(exc)
-        except exceptions.JobFailed as exc:
-            # The interface is missing, or the element is incomplete.
+        except InterfaceMissing as exc:
             return DOWN, str(exc)
 
     def check(self, props, abort):
@@ -280,5 +283,4 @@ class PhysicalPort(SnmpPlugin):
                 status = self.snmp.get(host, community,
                                        '%s.%s' % (IF_OPER_STATUS, index))
                 return int(status) == 1
-        raise exceptions.JobFailed('%s: no interface named %s'
-                                   % (host, name))
+        raise InterfaceMissing('%s: no interface named %s' % (host, name))
