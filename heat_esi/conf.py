@@ -72,8 +72,9 @@ etcd_opts = [
                       'sends on an idle watch; set it like etcd\'s '
                       '--experimental-watch-progress-notify-interval. A '
                       'watch that hears nothing for three times this long '
-                      'is taken for a dead connection and re-opened on the '
-                      'next member, from where it stopped.'),
+                      'is taken for a dead connection and re-opened from '
+                      'where it stopped (on the next member if this one '
+                      'does not answer).'),
 ]
 
 esi_opts = [

@@ -722,9 +722,15 @@ class Etcd(object):
             except _StreamLost as exc:
                 reason = str(exc)
                 if reason == 'silent':
-                    reason = ('no message in %g s, not even a progress '
-                              'notification: a dead connection'
-                              % self.watch_silence)
+                    # A dead connection, or an etcd that sends progress
+                    # notifications less often than configured: either
+                    # way a new stream costs little, and says which.
+                    LOG.info('watch on %s at %s: no message in %g s, not '
+                             'even a progress notification: a dead '
+                             'connection? Re-opening it from revision %s',
+                             prefix, self.endpoints[index],
+                             self.watch_silence, resume_from)
+                    continue
                 self._failed(index, reason)
                 lost += 1
                 if lost >= len(self.endpoints):

@@ -163,6 +163,8 @@ def test_without_quorum_creates_fail_clearly_then_recover(
         elapsed = time.monotonic() - started
         assert stk.state == ('CREATE', 'FAILED')
         reason = stk['ha'].status_reason
+        print('\nwithout quorum the create failed after %.2f s: %s'
+              % (elapsed, reason))
         assert 'unreachable' in reason, reason
         for member in cluster.members:
             assert member.url in reason, reason
