@@ -104,12 +104,16 @@ def job_name(resource_type, resource_id, version):
 
 
 RESOURCE_TYPE_RE = re.compile(r'^[a-z_]+\Z')
-# A resource id is one key segment: no "/" (nor ":", the job id separator).
-RESOURCE_ID_RE = re.compile(r'^[^:/]+\Z')
+# A resource id is one key segment: no "/" (nor ":", the job id separator),
+# and text that can be written as a key (no lone surrogate, which a value
+# may carry as JSON's "\ud800" and which UTF-8 cannot encode).
+_ID = r'[^:/\ud800-\udfff]+'
+RESOURCE_ID_RE = re.compile(r'^%s\Z' % _ID)
 
 JOB_ID_RE = re.compile(
     r'^(?P<action>[a-z_]+):(?P<handler>[a-z_]+):(?P<resource_type>[a-z_]+):'
-    r'(?P<resource_id>[^:/]+):(?P<version>[0-9]+):(?P<suffix>[a-z0-9]{5})\Z')
+    r'(?P<resource_id>%s):(?P<version>[0-9]+):(?P<suffix>[a-z0-9]{5})\Z'
+    % _ID)
 
 
 def parse_job_id(job_id):

@@ -53,6 +53,9 @@ JSON = st.recursive(
                       st.dictionaries(st.text(max_size=10) | TRICKY,
                                       children, max_size=4)),
     max_leaves=12)
+# JSON as a whole value (a top-level string would otherwise be written as
+# raw text, and a lone surrogate cannot be).
+JSON_TEXT = JSON.map(json.dumps)
 
 
 def nested(depth):
@@ -141,7 +144,7 @@ def cases(draw):
     if kind == 'raw_job':
         job = draw(RAW)
     elif kind == 'json_job':
-        job = draw(JSON | st.lists(JSON, min_size=3, max_size=3))
+        job = draw(JSON_TEXT | st.lists(JSON, min_size=3, max_size=3))
     elif kind == 'mutated_job':
         job = draw(mutated(job))
         if draw(st.booleans()):
@@ -159,7 +162,7 @@ def cases(draw):
                 'monitoring': {'router': 'UP', 'version': 1},
                 'config': records.config({'id': PRIMARY,
                                           'ip': '127.0.0.1'}, 1)}[kind]
-        first.append((key, draw(RAW | JSON | mutated(good))))
+        first.append((key, draw(RAW | JSON_TEXT | mutated(good))))
         culprit = PRIMARY
     elif kind == 'template':
         key = keys.heat_template('ha_router_monitoring')
@@ -177,16 +180,17 @@ def cases(draw):
             'p:\n  type: router\n  ip: {{ primary_device_id }}\n'
             '  community_name: EDGE_ROUTER_COMMUNITY\n'])))
         body = draw(st.just(good) | mutated(good))
-        value = draw(RAW | JSON | st.just(records.config(body, 2)))
+        value = draw(RAW | JSON_TEXT | st.just(records.config(body, 2)))
         first.append((key, value))
         culprit = 'ha_router_monitoring'
     elif kind == 'monitor_config':
         mid = draw(st.sampled_from(MONITORED))
+        good = records.config({'id': mid, 'ip': '127.0.0.1'}, 1)
         first.append((keys.config('edge_router', mid), draw(
-            RAW | JSON | mutated(records.config({'id': mid,
-                                                 'ip': '127.0.0.1'}, 1)))))
+            RAW | JSON_TEXT | mutated(good))))
         first.append((keys.state('edge_router', mid), draw(
-            st.just(records.state('CREATE_COMPLETED', 1)) | RAW | JSON)))
+            st.just(records.state('CREATE_COMPLETED', 1)) | RAW |
+            JSON_TEXT)))
     return kind, first, job_id, ours(job), culprit
 
 

@@ -490,3 +490,19 @@ def test_a_poll_whose_template_is_unreadable_is_logged(loaded, caplog):
         client.revoke_lease(lease)
     assert 'cannot monitor edge_router %s' % rid in caplog.text
     assert 'not UTF-8' in caplog.text
+
+
+def test_a_lone_surrogate_in_a_param_fails_the_job_clearly(loaded, workers):
+    # JSON's "\ud800" is a str that UTF-8 cannot encode: as an etcd_id it
+    # must be refused as an id, not crash the handler building a key.
+    client = loaded
+    routers_active(client)
+    workers(1)
+    rid = '7a000000-0000-0000-0000-000000000001'
+    key, value = ha_job(rid)
+    value[1]['params'][1]['value'] = '\ud800'
+    client.put(key, value)
+    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert '"etcd_id" must be a resource id' in state['error']
+    assert 'internal error' not in state['error']

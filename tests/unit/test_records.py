@@ -31,6 +31,7 @@ def deep(levels):
     ({'resource_type': ['x']}, '"resource_type" must be a resource type'),
     ({'resource_id': 'a/b'}, '"resource_id" must be a resource id'),
     ({'resource_id': 7}, '"resource_id" must be a resource id'),
+    ({'resource_id': '\ud800'}, '"resource_id" must be a resource id'),
     ({'version': '1'}, '"version" must be an integer >= 0'),
     ({'version': True}, '"version" must be an integer >= 0'),
     ({'is_last': 'no'}, '"is_last" must be true or false'),
