@@ -228,3 +228,36 @@ def test_a_worker_whose_lease_expired_gets_a_new_one_and_its_job_back(
     puts = [ev.kv.key for ev in esi_fixtures.history(client, '/state/',
                                                      start)]
     assert puts.count(keys.state('ha_router', rid)) == 1
+
+
+def test_a_watch_resumes_on_the_next_member_without_gap_or_repeat(cluster):
+    cluster, client = cluster
+    writer = cluster.client()
+    watcher = cluster.client()
+    start = writer.revision() + 1
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        for event in watcher.watch('/w/', start):
+            seen.append(event.kv.value)
+            if len(seen) == 40:
+                done.set()
+                return
+    threading.Thread(target=watch, daemon=True).start()
+    for i in range(20):
+        writer.put('/w/%02d' % i, str(i))
+    esi_fixtures.wait_until(lambda: len(seen) == 20, message='20 events')
+    on = cluster.endpoints.index(watcher.endpoint)
+    cluster.members[on].kill()
+    for i in range(20, 40):
+        for attempt in range(3):
+            try:
+                writer.txn([etcd.absent('/w/%02d' % i)],
+                           [etcd.put('/w/%02d' % i, str(i))])
+                break
+            except exceptions.EtcdOutcomeUnknown:
+                continue        # the comparison makes a retry safe
+    assert done.wait(20), seen
+    assert seen == [str(i) for i in range(40)]
+    assert watcher.endpoint != cluster.endpoints[on]
