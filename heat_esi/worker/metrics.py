@@ -110,12 +110,13 @@ def job_claimed(job, attempts):
         RECLAIMS.inc()
 
 
-def job_finished(job, failed, started):
-    """A job's result was recorded; *started* is time.monotonic() at its
-    claim."""
+def job_finished(job, failed, started=None):
+    """A job's result was recorded; *started* is time.monotonic() when it
+    started to run."""
     labels = _job_labels(job)
     (JOBS_FAILED if failed else JOBS_COMPLETED).labels(*labels).inc()
-    JOB_DURATION.labels(*labels[:2]).observe(time.monotonic() - started)
+    if started is not None:
+        JOB_DURATION.labels(*labels[:2]).observe(time.monotonic() - started)
     created_at = job.get('created_at')
     if isinstance(created_at, (int, float)):
         JOB_LATENCY.labels(*labels[:2]).observe(

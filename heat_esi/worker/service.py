@@ -381,9 +381,9 @@ class Worker(object):
         it back: a held /jobs/working key would wedge it and the resource's
         later jobs."""
         job = claim.job
-        error = '%s %s: internal error in job %s: %s' % (
-            job['resource_type'], job['resource_id'], claim.job_id,
-            _describe(exc))
+        error = _with_request_id(job, '%s %s: internal error in job %s: %s'
+                                 % (job['resource_type'], job['resource_id'],
+                                    claim.job_id, _describe(exc)))
         delay = RECONNECT_DELAY[0]
         while True:
             try:
@@ -391,11 +391,12 @@ class Worker(object):
                     claim.finish(records.state(
                         records.failed(job['action']), job['version'],
                         error=error))
+                    metrics.job_finished(job, True)
                     LOG.error('job %s failed: %s', claim.job_id, error)
                 except exceptions.EtcdError:
                     raise
                 except claims.ClaimLost:
-                    pass
+                    metrics.claim_lost()
                 except Exception:
                     LOG.exception('job %s: cannot record its failure; '
                                   'releasing it', claim.job_id)
@@ -551,9 +552,7 @@ class Worker(object):
             worker_state = records.failed(action)
             error = '%s: internal error in handler %s: %s' % (
                 where, handler, _describe(exc))
-        if error and job.get('request_id'):
-            # What an operator greps heat-api's and the worker's logs for.
-            error = '%s (request %s)' % (error, job['request_id'])
+        error = _with_request_id(job, error)
         try:
             claim.finish(records.state(worker_state, version,
                                        outcome.get('state_monitoring'),
@@ -629,3 +628,11 @@ class JobClock(object):
         if self.aborting.wait(max(left, 0)):
             return True
         raise self._timed_out()
+
+
+def _with_request_id(job, error):
+    """A job's error with the id of the Heat request that wrote the job:
+    what an operator greps heat-api's and the worker's logs for."""
+    if error and job.get('request_id'):
+        return '%s (request %s)' % (error, job['request_id'])
+    return error

@@ -114,7 +114,8 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
         message='3 claims')
     first.proc.kill()
     first.proc.wait()
-    workers(1, claim_ttl=2)
+    port = esi_fixtures.free_port()
+    workers(1, claim_ttl=2, metrics_port=port)
     start = client.revision() + 1
     routers_active(client)
     esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
@@ -123,6 +124,10 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
                 for kv in puts_under(client, keys.JOBS_ALL, start)}
     assert reclaims == {job_id: 1 for job_id in job_ids}
     assert no_job_keys(client) == []
+    # The second worker counted them as re-claims after expiry.
+    from tests.integration import test_worker_metrics as scraped
+    assert scraped.value(scraped.families(port),
+                         'esi_worker_reclaims_total') == 3
 
 
 @pytest.mark.parametrize('corrupt, expected', [
