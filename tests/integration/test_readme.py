@@ -164,6 +164,13 @@ def test_systemd_unit():
     assert unit['Service']['User']
     # A configuration error (exit 2) is not worth a restart loop.
     assert unit['Service']['RestartPreventExitStatus'] == '2'
+    # Started once the worker's health endpoint answers, on the README's
+    # metrics port.
+    port = [options(b)[('worker', 'metrics_port')]
+            for b in blocks('esi-worker')
+            if ('worker', 'metrics_port') in options(b)]
+    assert port and 'http://127.0.0.1:%s/healthz' % port[0] in \
+        unit['Service']['ExecStartPost']
     exe = unit['Service']['ExecStart'].split()[0]
     # The venv the install section creates, not a distribution's path.
     assert exe == '/opt/heat-esi/bin/esi-worker'
