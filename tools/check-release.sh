@@ -6,7 +6,8 @@
 # tree without .git.
 set -eu
 cd "$(dirname "$0")/.."
-wheel=$(ls dist/heat_esi-*.whl | tail -n 1)
+# The newest wheel: dist/ keeps earlier builds.
+wheel=$(ls -t dist/heat_esi-*.whl | head -n 1)
 etcd_bin=${ETCD_BIN:-$(pwd)/.tox/py3/bin/etcd}
 work=$(mktemp -d)
 etcd_pid=
@@ -37,10 +38,18 @@ peer=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
     --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
     --initial-cluster "default=http://127.0.0.1:$peer" >"$work/etcd.log" 2>&1 &
 etcd_pid=$!
-for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+deadline = time.monotonic() + 10
+while True:
+    try:
+        urllib.request.urlopen('http://127.0.0.1:%s/health' % sys.argv[1], timeout=1)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit('etcd did not start')
+        time.sleep(0.1)
+PY
 "$work/venv/bin/heat-esi" --etcd-url "http://127.0.0.1:$port" templates load
 "$work/venv/bin/esi-worker" --help >/dev/null
 
