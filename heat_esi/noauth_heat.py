@@ -45,8 +45,11 @@ def write_heat_conf(directory, transport_url, etcd_client, extra=(),
         'action_retry_limit = 0',
     ] + list(extra) + [
         '[database]',
-        'connection = %s' % (database or 'sqlite:///%s' % os.path.join(
-            directory, 'heat.sqlite')),
+        # sqlite lets one writer in at a time; the API and engine threads of
+        # one process wait up to a minute for each other rather than fail
+        # with "database is locked" on a loaded machine.
+        'connection = %s' % (database or 'sqlite:///%s?timeout=60' % (
+            os.path.join(directory, 'heat.sqlite'))),
         '[paste_deploy]',
         'flavor = noauth',
         'api_paste_config = %s' % paste,

@@ -114,9 +114,11 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
         message='3 claims')
     first.proc.kill()
     first.proc.wait()
+    # Before the second worker starts: it may re-claim as soon as the dead
+    # worker's lease expires, and the re-claim rewrite must be seen.
+    start = client.revision() + 1
     port = esi_fixtures.free_port()
     workers(1, claim_ttl=2, metrics_port=port)
-    start = client.revision() + 1
     routers_active(client)
     esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
                             timeout=20, message='states after kill -9')
