@@ -396,7 +396,10 @@ def test_a_bad_allowed_network_stops_the_worker_at_start(
         str(tmp_path), etcd_server.port,
         sections=snmp_sections(161, '10.0.0.0/33,127.0.0.0/8'))
     proc.start(wait=False)
-    assert proc.proc.wait(30) == 2
+    try:
+        assert proc.proc.wait(30) == 2
+    finally:
+        proc.stop()     # a worker that did start must not outlive the test
     assert "'10.0.0.0/33' is not a network" in proc.log()
 
 
