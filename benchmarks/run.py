@@ -183,8 +183,10 @@ def draw(r, path):
     matplotlib.use('Agg')
     from matplotlib import pyplot
     fig, ((lat, cpu), (stk, scl)) = pyplot.subplots(2, 2, figsize=(12, 8.5))
-    fig.suptitle('heat-esi performance (%s, %d CPUs; one run)'
-                 % (r['started'], r['machine']['cpus']))
+    machine = r['machine']
+    fig.suptitle('heat-esi performance (%s, %d CPUs, load average %.1f '
+                 'at the start; one run)' % (r['started'], machine['cpus'],
+                                             machine['load_before'][0]))
 
     samples = sorted(r['latency']['samples'])
     lat.hist(samples, bins=40, color='#4c72b0')
