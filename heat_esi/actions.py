@@ -45,13 +45,16 @@ def jobs_in_flight(client, handler, resource_type, resource_id, action):
 
 
 def write(client, template, resource_type, resource_id, handler, action,
-          body, version, compare, marked=False, request_id=None):
+          body, version, compare, marked=False, request_id=None,
+          with_config=True):
     """Write /config and the job for it in one transaction.
 
     :param template: callable(refresh) returning (name, body, mod_revision)
         of the resource type's heat_template; the transaction compares that
         revision, so a cached copy is used only while it is current.
     :param compare: the caller's own conditions (on /config).
+    :param with_config: False to write only the job (the config is
+        already there).
     :returns: the job id, or None when *compare* failed (the config was
         written by an earlier, retried call or changed meanwhile).
     :raises TemplateError: the template is invalid, or kept changing.
@@ -69,18 +72,24 @@ def write(client, template, resource_type, resource_id, handler, action,
                                             resource_id, action),
             request_id=request_id)
         config = records.config(body, version, marked)
+        writes = [etcd.put(keys.job(job_id), job)]
+        if with_config:
+            writes.insert(0, etcd.put(config_key, config))
         try:
             ok, read = client.txn(
                 list(compare) + [etcd.mod_revision_is(template_key,
                                                       revision)],
-                [etcd.put(config_key, config),
-                 etcd.put(keys.job(job_id), job)],
-                [etcd.get(template_key)])
+                writes, [etcd.get(template_key)], key=config_key)
         except exceptions.EtcdOutcomeUnknown as exc:
             # Landed if /config holds what it wrote (the comparison makes
-            # a second write of it impossible); else try again.
-            kv = client.get(config_key)
-            if kv is not None and kv.value == etcd.dumps(config):
+            # a second write of it impossible), or, for a job alone, if
+            # the job is there; else try again.
+            if with_config:
+                kv = client.get(config_key)
+                landed = kv is not None and kv.value == etcd.dumps(config)
+            else:
+                landed = client.get(keys.job(job_id)) is not None
+            if landed:
                 return job_id
             LOG.warning('%s did not land; writing it again', exc)
             unknown = exc

@@ -13,9 +13,11 @@
 """Configuration options of heat-esi, in one place.
 
 ``[esi_etcd]`` is read both by heat-engine (from heat.conf) and by esi-worker
-(from its own file); ``[worker]`` only by esi-worker.
+(from its own file); ``[esi]`` only by heat-engine; ``[worker]`` only by
+esi-worker.
 """
 
+import ipaddress
 import re
 
 from oslo_config import cfg
@@ -87,6 +89,13 @@ esi_opts = [
     cfg.FloatOpt('check_wait', default=30.0, min=1.0,
                  help='Seconds a stack check waits for the esi-worker that '
                       'monitors a device to poll it and answer.'),
+    cfg.ListOpt('management_networks', default=[],
+                help='Networks (CIDRs, such as 192.0.2.0/24 or '
+                     '2001:db8::/64) where the management addresses of '
+                     'edge routers may be. heat-engine refuses an '
+                     'ESI::EdgeRouter whose ip is outside them, since the '
+                     'workers send the SNMP community to that address. '
+                     'Empty (the default) refuses every edge router.'),
 ]
 
 worker_opts = [
@@ -174,6 +183,22 @@ monitor_opts = [
     cfg.ListOpt('resource_types', default=['edge_router'],
                 help='Resource types whose devices are polled.'),
 ]
+
+
+def parse_networks(values, option):
+    """The networks of a list-of-CIDRs option, such as management_networks.
+
+    :raises ValueError: naming *option* and the entry that is not a network.
+    """
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(),
+                                                 strict=False))
+        except ValueError:
+            raise ValueError('%s has an entry that is not a network in CIDR '
+                             'notation: %r' % (option, value))
+    return networks
 
 
 def register_etcd_opts(conf):

@@ -33,7 +33,7 @@ def prefetch(context, references):
     """Read the /config of each (esi_type, id) in *references* at once, for
     the constraints checked later on behalf of *context*."""
     wanted = sorted({keys.config(rtype, rid) for rtype, rid in references
-                     if isinstance(rid, str)})
+                     if esi_resource.invalid_id(rid) is None})
     if not wanted:
         return
     _, found = esi_resource.client().txn(
@@ -53,22 +53,43 @@ def _config(context, key):
 
 
 class NotFound(exceptions.EsiError):
-    """A referenced ESI resource does not exist (or is being deleted)."""
+    """A referenced ESI resource cannot be used: it is missing, another
+    project's, or being deleted."""
 
 
 class EsiResourceConstraint(constraints.BaseCustomConstraint):
-    """The value names an ESI resource of esi_type in etcd."""
+    """The value names an ESI resource of esi_type of the stack's project.
+
+    Another project's resource is refused with the very words used for a
+    missing one (an admin context may use any).
+    """
 
     esi_type = None
     expected_exceptions = (exceptions.EsiError,)
 
     def validate_with_client(self, client, value):
+        context = client.context
+        problem = esi_resource.invalid_id(value)
+        if problem:
+            raise NotFound('%s %r: %s' % (self.esi_type, value, problem))
         key = keys.config(self.esi_type, value)
-        kv = _config(getattr(client, 'context', None), key)
-        if kv is None:
-            raise NotFound('%s %s does not exist in ESI (no %s)'
-                           % (self.esi_type, value, key))
-        _, _, marked = records.parse_config(key, kv.value)
+        try:
+            kv = _config(context, key)
+        except exceptions.EtcdError as exc:
+            raise NotFound(str(esi_resource.etcd_failure(
+                exc, 'constraint %s' % self.esi_type)))
+        body = marked = None
+        if kv is not None:
+            try:
+                body, _, marked = records.parse_config(key, kv.value)
+            except exceptions.MalformedValue:
+                if not context.is_admin:
+                    raise NotFound(esi_resource.not_found(
+                        self.esi_type, value, context))
+                raise
+        if body is None or not esi_resource.owned(body, context):
+            raise NotFound(esi_resource.not_found(self.esi_type, value,
+                                                  context))
         if marked:
             raise NotFound('%s %s is being deleted' % (self.esi_type,
                                                        value))

@@ -22,6 +22,7 @@ every module of a plugin directory, and a base class there would be loaded a
 second time under heat.engine.plugins.
 """
 
+import functools
 import time
 import uuid
 
@@ -32,6 +33,7 @@ from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes
 from heat.engine import event
+from heat.engine import function
 from heat.engine import properties
 from heat.engine import resource
 from heat.objects import resource as resource_objects
@@ -58,6 +60,12 @@ CHECK_WAIT = 0.9
 # worker's ACTIVE in /state) to every later poll (the monitor's UP/DOWN).
 VOCABULARY = {'ACTIVE': 'UP'}
 
+# One property value, JSON-encoded, at most: a create writes each value in
+# /config and again in the job, and etcd refuses a request above 1.5 MiB.
+MAX_VALUE_BYTES = 64 * 1024
+# Longer than any id ESI generates; keeps a key well inside etcd's limits.
+MAX_ID_LENGTH = 255
+
 _clients = {}
 _templates = {}     # (etcd endpoint, template name) -> (body, mod_revision)
 
@@ -69,6 +77,84 @@ def client():
     if settings not in _clients:
         _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
     return _clients[settings]
+
+
+def read_config(esi_type, resource_id):
+    """(KV, (body, version, marked)) of a /config, or (None, None).
+
+    :raises MalformedValue: naming the key.
+    """
+    key = keys.config(esi_type, resource_id)
+    kv = client().get(key)
+    if kv is None:
+        return None, None
+    return kv, records.parse_config(key, kv.value)
+
+
+def owned(body, context):
+    """Whether *context* may use the resource whose /config body is *body*.
+
+    A resource belongs to the project that created it (its tenant_id); an
+    admin context may use any.
+    """
+    return bool(context.is_admin or (
+        body.get('tenant_id') is not None and
+        body.get('tenant_id') == context.project_id))
+
+
+def not_found(esi_type, resource_id, context):
+    """What a project is told about an id that is not its own.
+
+    The same text whether the id is missing, belongs to another project or
+    is being deleted there: no project learns what another one has.
+    """
+    return _('%(type)s %(id)s does not exist in ESI (no %(key)s of project '
+             '%(project)s)') % {
+        'type': esi_type, 'id': resource_id,
+        'key': keys.config(esi_type, resource_id),
+        'project': context.project_id}
+
+
+def invalid_id(resource_id):
+    """Why *resource_id* cannot name an ESI resource, or None when it can."""
+    if not isinstance(resource_id, str) or not resource_id:
+        return _('an ESI id must be a non-empty string')
+    if len(resource_id) > MAX_ID_LENGTH:
+        return _('an ESI id has at most %d characters') % MAX_ID_LENGTH
+    try:
+        resource_id.encode('utf-8')
+    except UnicodeEncodeError as exc:
+        return _('an ESI id must be valid Unicode text (a lone surrogate at '
+                 'position %d)') % exc.start
+    return None
+
+
+def etcd_failure(exc, who):
+    """The error a tenant sees for an etcd failure: without its endpoint.
+
+    The endpoint and the transport's own words go to heat-engine's log,
+    for the operator.
+    """
+    LOG.error('%s: %s', who, exc)
+    if isinstance(exc, exceptions.EtcdUnavailable):
+        text = _('the ESI store (etcd) is unreachable (key %s); the details '
+                 'are in heat-engine\'s log')
+    else:
+        text = _('the ESI store (etcd) refused the request on key %s; the '
+                 'details are in heat-engine\'s log')
+    return exception.Error(text % exc.key)
+
+
+def _hides_etcd_endpoint(method):
+    """Decorate a resource action so that etcd failures reach the tenant
+    without the endpoint (see etcd_failure)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except exceptions.EtcdError as exc:
+            raise etcd_failure(exc, self.name)
+    return wrapper
 
 
 def naming_properties(what):
@@ -147,6 +233,61 @@ class EsiResource(resource.Resource):
     def _name(self):
         return self.properties['name'] or self.physical_resource_name()
 
+    # --- validation -------------------------------------------------------
+
+    def validate(self):
+        super(EsiResource, self).validate()
+        # A value that comes from a resource not created yet is only known
+        # at create, where it is checked before anything is written.
+        data = self.properties.data
+        self._check_values({
+            name: self.properties[name] for name in self.properties_schema
+            if not any(res.action == res.INIT for res in
+                       function.dependencies(data.get(name)))})
+
+    def _check_values(self, values=None):
+        """Refuse property values that etcd or a worker cannot take.
+
+        Runs at validation and again before anything is written, since a
+        value that comes from another resource is only known then.
+
+        :param values: the properties to check (default: all of them).
+        """
+        values = self.properties if values is None else values
+        for name in self.properties_schema:
+            value = values.get(name)
+            if not isinstance(value, str):
+                continue
+            try:
+                value.encode('utf-8')
+            except UnicodeEncodeError as exc:
+                raise self._property_error(name, _(
+                    'not valid Unicode text (a lone surrogate at position '
+                    '%d)') % exc.start)
+            size = len(etcd.dumps(value))
+            if size > MAX_VALUE_BYTES:
+                raise self._property_error(name, _(
+                    'the value is %(size)d bytes long once encoded; ESI '
+                    'takes at most %(max)d (etcd refuses a request over '
+                    '1.5 MiB)') % {'size': size, 'max': MAX_VALUE_BYTES})
+
+    def _property_error(self, name, message):
+        """A validation error that names the property, as Heat's own do."""
+        return exception.StackValidationFailed(
+            error=_('Property error'),
+            path=[self.stack.t.RESOURCES, self.name,
+                  self.stack.t.RES_PROPERTIES, name],
+            message=message)
+
+    # --- tenants ----------------------------------------------------------
+
+    def _owned(self, body):
+        return owned(body, self.context)
+
+    def _not_found(self, resource_id=None, esi_type=None):
+        return not_found(esi_type or self.esi_type,
+                         resource_id or self.resource_id, self.context)
+
     # --- keys and etcd ----------------------------------------------------
 
     def _keys(self):
@@ -175,9 +316,12 @@ class EsiResource(resource.Resource):
         return getattr(ctx, 'global_request_id', None) or getattr(
             ctx, 'request_id', None)
 
-    def _write(self, compare, body, version, action, marked=False):
+    def _write(self, compare, body, version, action, marked=False,
+               with_config=True):
         """Write /config and the job for it in one transaction.
 
+        :param with_config: False to write only the job (the config is
+            already there).
         :returns: the job id, or None when *compare* failed (the config was
             written by an earlier, retried call or changed meanwhile).
         """
@@ -185,7 +329,7 @@ class EsiResource(resource.Resource):
             job_id = actions.write(
                 client(), lambda refresh: self._template(refresh=refresh),
                 self.esi_type, self.resource_id, self.handler, action, body,
-                version, compare, marked=marked,
+                version, compare, marked=marked, with_config=with_config,
                 request_id=self._request_id())
         except exceptions.TemplateError as exc:
             raise exception.Error(str(exc))
@@ -195,21 +339,33 @@ class EsiResource(resource.Resource):
                       'key': keys.config(self.esi_type, self.resource_id)})
         return job_id
 
-    def _read_config(self):
-        config_key = keys.config(self.esi_type, self.resource_id)
-        kv = client().get(config_key)
-        if kv is None:
-            return None, None
+    def _read_config(self, foreign=None):
+        """(KV, (body, version, marked)) of this resource's /config, or
+        (None, None) when it is absent or another project's.
+
+        :param foreign: a list to which the KV is added when the config
+            exists but is another project's.
+        """
         try:
-            body, version, marked = records.parse_config(config_key,
-                                                         kv.value)
+            kv, config = read_config(self.esi_type, self.resource_id)
         except exceptions.MalformedValue as exc:
             raise exception.Error(str(exc))
-        return kv, (body, version, marked)
+        if kv is not None and not self._owned(config[0]):
+            LOG.warning('%(res)s: %(key)s belongs to project %(owner)s, '
+                        'not %(project)s; treated as absent',
+                        {'res': self.name, 'key': kv.key,
+                         'owner': config[0].get('tenant_id'),
+                         'project': self.context.project_id})
+            if foreign is not None:
+                foreign.append(kv)
+            return None, None
+        return kv, config
 
     # --- create -----------------------------------------------------------
 
+    @_hides_etcd_endpoint
     def handle_create(self):
+        self._check_values()
         # The id is stored before anything is written, so that a create
         # retried after a crash finds the same keys instead of leaving an
         # orphan behind.
@@ -219,10 +375,41 @@ class EsiResource(resource.Resource):
         config_key = keys.config(self.esi_type, self.resource_id)
         if self._write([etcd.absent(config_key)], body, 1,
                        records.CREATE) is None:
-            LOG.info('%s: %s already exists, not writing it again',
-                     self.name, config_key)
+            self._resume_create()
         return {'version': 1, 'action': records.CREATE}
 
+    def _resume_create(self):
+        """The create's config is already there: a retried create.
+
+        Its job is normally there too, or the worker's /state; but a job
+        withdrawn by a cancel or a timeout leaves neither, and nothing would
+        ever answer. Then the job is written again, in a transaction that
+        checks that it is still missing.
+        """
+        kv, config = self._read_config()
+        if kv is None:
+            raise exception.Error(self._not_found())
+        body, version, marked = config
+        if version != 1 or marked:
+            LOG.info('%s: %s is at version %s, not creating it again',
+                     self.name, kv.key, version)
+            return
+        _, state_key = self._keys()
+        jobs = keys.job(keys.job_prefix(records.CREATE, self.handler,
+                                        self.esi_type, self.resource_id, 1))
+        job_id = self._write(
+            [etcd.mod_revision_is(kv.key, kv.mod_revision),
+             etcd.absent(state_key), etcd.absent_prefix(jobs)],
+            body, 1, records.CREATE, with_config=False)
+        if job_id is None:
+            LOG.info('%s: %s already exists with its job or state, not '
+                     'writing it again', self.name, kv.key)
+        else:
+            LOG.info('%s: %s had neither a job nor a state (its job was '
+                     'withdrawn); wrote job %s again', self.name, kv.key,
+                     job_id)
+
+    @_hides_etcd_endpoint
     def check_create_complete(self, cookie):
         return self._check_done(cookie)
 
@@ -268,9 +455,8 @@ class EsiResource(resource.Resource):
         """
         kv, config = self._read_config()
         if kv is None:
-            raise exception.Error(
-                _('%s is missing from etcd; the resource cannot be updated')
-                % keys.config(self.esi_type, self.resource_id))
+            raise exception.Error(_('%s; the resource cannot be updated')
+                                  % self._not_found())
         body, version, _marked = config
         jobs = [keys.parse_job_id(job_id)
                 for job_id in actions.jobs_in_flight(
@@ -294,14 +480,15 @@ class EsiResource(resource.Resource):
                 % kv.key)
         return {'version': version, 'action': records.MODIFY}
 
+    @_hides_etcd_endpoint
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         if not prop_diff:
             return self._resume_or_recheck() if self._recheck else None
+        self._check_values(prop_diff)
         kv, config = self._read_config()
         if kv is None:
-            raise exception.Error(
-                _('%s is missing from etcd; the resource cannot be updated')
-                % keys.config(self.esi_type, self.resource_id))
+            raise exception.Error(_('%s; the resource cannot be updated')
+                                  % self._not_found())
         body, version, _marked = config
         new_body = self._update_body(body, prop_diff)
         new_body['status'] = 'PENDING_UPDATE'
@@ -314,6 +501,7 @@ class EsiResource(resource.Resource):
                 return {'version': version, 'action': records.MODIFY}
         return self._write_update(kv, new_body, version + 1)
 
+    @_hides_etcd_endpoint
     def check_update_complete(self, cookie):
         if cookie is None:
             return True
@@ -321,10 +509,16 @@ class EsiResource(resource.Resource):
 
     # --- delete -----------------------------------------------------------
 
+    @_hides_etcd_endpoint
     def handle_delete(self):
         if self.resource_id is None:
             return None
-        kv, config = self._read_config()
+        foreign = []
+        kv, config = self._read_config(foreign)
+        if foreign:
+            # Another project's resource (adopted before adopt checked):
+            # nothing of it is touched, the stack just lets go of it.
+            return None
         if kv is None:
             self._forget()
             return None
@@ -346,6 +540,7 @@ class EsiResource(resource.Resource):
                 _('%s changed in etcd during the delete; retry it') % kv.key)
         return {'version': version, 'action': records.LOGICAL_DELETE}
 
+    @_hides_etcd_endpoint
     def check_delete_complete(self, cookie):
         if cookie is None:
             return True
@@ -388,11 +583,32 @@ class EsiResource(resource.Resource):
                 'what': 'withdrawn' if ok else 'already claimed, left to '
                                                'finish'})
 
+    @_hides_etcd_endpoint
     def handle_create_cancel(self, cookie):
         self._cancel(cookie)
 
+    @_hides_etcd_endpoint
     def handle_update_cancel(self, cookie):
         self._cancel(cookie)
+
+    # --- adopt --------------------------------------------------------------
+
+    @_hides_etcd_endpoint
+    def handle_adopt(self, resource_data=None):
+        """Adopt only a resource of the stack's own project.
+
+        Otherwise a stack could take over (and its delete remove) another
+        project's resource by naming its id in the adopt data.
+        """
+        rid = (resource_data or {}).get('resource_id')
+        if rid is not None:
+            problem = invalid_id(rid)
+            if problem is None and not self._is_own(self.esi_type, rid):
+                problem = self._not_found(rid)
+            if problem:
+                raise exception.Error(_('cannot adopt %(id)s: %(why)s') % {
+                    'id': rid, 'why': problem})
+        return super(EsiResource, self).handle_adopt(resource_data)
 
     # --- check --------------------------------------------------------------
 
@@ -401,12 +617,11 @@ class EsiResource(resource.Resource):
         stack check of this resource also reads."""
         return []
 
+    @_hides_etcd_endpoint
     def handle_check(self):
         kv, config = self._read_config()
         if kv is None:
-            raise exception.Error(_('%s is missing from etcd')
-                                  % keys.config(self.esi_type,
-                                                self.resource_id))
+            raise exception.Error(self._not_found())
         body, version, _marked = config
         state = self._read_state()
         if state is None or state['version'] != version or not \
@@ -422,14 +637,22 @@ class EsiResource(resource.Resource):
                     or 'no state'})
         if not self._dependencies():
             return None
+        foreign = ['%s%s' % (self._not_found(rid, rtype),
+                             ' (%s)' % label if label else '')
+                   for label, rtype, rid in self._dependencies()
+                   if rid != self.resource_id and not self._is_own(rtype,
+                                                                   rid)]
+        if foreign:
+            # Not a word about another project's resource, and no poll of
+            # its device.
+            raise exception.Error('; '.join(foreign))
         _rev, (members, monitors) = client().txn([], [
             etcd.get_prefix(keys.MEMBERS), etcd.get_prefix(keys.MONITORS)],
             key=keys.MEMBERS)
         if not members:
             raise exception.Error(
-                _('no esi-worker is running (none registered under %(p)s in '
-                  'etcd at %(e)s): nobody can poll the devices') % {
-                    'p': keys.MEMBERS, 'e': client().endpoint})
+                _('no esi-worker is running (none registered under %s in '
+                  'etcd): nobody can poll the devices') % keys.MEMBERS)
         if not monitors:
             # Every worker runs with [monitor] enabled = false: what was
             # recorded is all there is.
@@ -449,6 +672,7 @@ class EsiResource(resource.Resource):
             'token': uuid.uuid4().hex}
             for label, rtype, rid in self._dependencies()}
 
+    @_hides_etcd_endpoint
     def check_check_complete(self, cookie):
         if cookie is None:
             return True
@@ -515,6 +739,15 @@ class EsiResource(resource.Resource):
                     if answer['address'] else '', ', '.join(down)))
         if problems:
             raise exception.Error('; '.join(problems))
+
+    def _is_own(self, rtype, rid):
+        """Whether resource *rid* exists and is the stack's project's (an
+        unreadable config is no one's but an admin's to look into)."""
+        try:
+            kv, config = read_config(rtype, rid)
+        except exceptions.MalformedValue:
+            return False
+        return kv is not None and self._owned(config[0])
 
     # --- the worker's answer ------------------------------------------------
 
@@ -594,16 +827,14 @@ class EsiResource(resource.Resource):
             cookie['no_worker_since'] = time.monotonic()
             self._set_reason(
                 _('no esi-worker is running (none registered under %(p)s in '
-                  'etcd at %(e)s); waiting up to %(w)s s ([esi] worker_wait) '
-                  'for one to take the job') % {
-                    'p': keys.MEMBERS, 'e': client().endpoint, 'w': wait})
+                  'etcd); waiting up to %(w)s s ([esi] worker_wait) for one '
+                  'to take the job') % {'p': keys.MEMBERS, 'w': wait})
         elif time.monotonic() - since > wait:
             raise exception.Error(
                 _('no esi-worker is running: none registered under %(p)s in '
-                  'etcd at %(e)s for %(w)s s ([esi] worker_wait). Start '
-                  'esi-worker; its job stays in etcd, and the next stack '
-                  'update resumes it.') % {
-                    'p': keys.MEMBERS, 'e': client().endpoint, 'w': wait})
+                  'etcd for %(w)s s ([esi] worker_wait). Start esi-worker; '
+                  'its job stays in etcd, and the next stack update resumes '
+                  'it.') % {'p': keys.MEMBERS, 'w': wait})
 
     def _set_reason(self, reason):
         """Show *reason* as the status reason of the action under way."""
@@ -629,6 +860,7 @@ class EsiResource(resource.Resource):
 
     # --- attributes -------------------------------------------------------
 
+    @_hides_etcd_endpoint
     def _show_resource(self):
         if self.resource_id is None:
             return {}
@@ -670,6 +902,7 @@ class EsiResource(resource.Resource):
             return 'DOWN'
         return body.get('status')
 
+    @_hides_etcd_endpoint
     def _resolve_attribute(self, name):
         if self.resource_id is None:
             return None

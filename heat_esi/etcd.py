@@ -143,6 +143,11 @@ def absent(key):
             'create_revision': 0}
 
 
+def absent_prefix(prefix):
+    """Compare: no key starts with *prefix* (etcd 3.3 and later)."""
+    return dict(absent(prefix), range_end=_range_end(prefix))
+
+
 def mod_revision_is(key, revision):
     """Compare: *key* was last written at *revision* (0: absent)."""
     return {'key': _b64(key), 'target': 'MOD', 'result': 'EQUAL',

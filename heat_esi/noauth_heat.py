@@ -23,8 +23,13 @@ import shutil
 import sys
 
 
+# Where the demo's and the functional tests' edge routers may be: their SNMP
+# agents answer on loopback addresses only.
+LOOPBACK_NETWORKS = ('127.0.0.0/8', '::1/128')
+
+
 def write_heat_conf(directory, transport_url, etcd_client, extra=(),
-                    database=None):
+                    database=None, management_networks=LOOPBACK_NETWORKS):
     """Write heat.conf (and its api-paste.ini) in *directory*; its path.
 
     *database* is an SQLAlchemy URL; without one, sqlite in *directory*,
@@ -57,6 +62,8 @@ def write_heat_conf(directory, transport_url, etcd_client, extra=(),
         'enforce_new_defaults = false',
         '[esi_etcd]',
         'endpoints = %s' % ','.join(etcd_client.endpoints),
+        '[esi]',
+        'management_networks = %s' % ','.join(management_networks),
     ]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')

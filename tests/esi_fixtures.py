@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import json
 
@@ -164,13 +165,18 @@ PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
 SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
 
 
-def register_edge_routers(client, *ids, state='ACTIVE'):
-    """Edge routers as their own finished jobs leave them: /config, and
-    /state whose state_monitoring says *state*."""
+# The project of the tests' stacks (tests.heat_engine.context).
+PROJECT = '0b576f6f4cbf414f829cd12f008bf08f'
+
+
+def register_edge_routers(client, *ids, state='ACTIVE', project=PROJECT):
+    """Edge routers of *project* as their own finished jobs leave them:
+    /config, and /state whose state_monitoring says *state*."""
     from heat_esi import keys, records
     for rid in ids or (PRIMARY, SECONDARY):
         client.put(keys.config('edge_router', rid), records.config(
-            {'id': rid, 'name': 'router-' + rid[:4], 'status': 'ACTIVE'}, 1))
+            {'id': rid, 'name': 'router-' + rid[:4], 'status': 'ACTIVE',
+             'tenant_id': project}, 1))
         client.put(keys.state('edge_router', rid),
                    records.state('CREATE_COMPLETED', 1, {'router': state}))
 
@@ -183,3 +189,32 @@ def resource_keys(client, resource_id):
         found += [kv.key for kv in client.get_prefix(prefix)[0]
                   if resource_id in kv.key]
     return found
+
+
+def answer_jobs(client, stop, fail=None, error=''):
+    """A stand-in for the worker, for tests of the Heat plugins: answer
+    every job with /state as soon as it appears; jobs of action *fail*
+    fail. Runs until *stop* (a threading.Event) is set."""
+    def run():
+        from heat_esi import keys
+        revision = client.revision() + 1
+        while not stop.is_set():
+            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
+                if stop.is_set():
+                    return
+                revision = event.kv.mod_revision + 1
+                if event.type == 'PUT' and event.kv.version == 1:
+                    answer(json.loads(event.kv.value)[1])
+
+    def answer(job):
+        from heat_esi import keys, records
+        failing = job['action'] == fail
+        worker_state = (records.failed if failing else
+                        records.completed)(job['action'])
+        client.put(keys.state(job['resource_type'], job['resource_id']),
+                   records.state(worker_state, job['version'],
+                                 {'primary': 'ACTIVE', 'secondary': 'ACTIVE'},
+                                 error if failing else ''))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

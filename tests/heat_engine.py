@@ -17,6 +17,7 @@ except backend.exceptions.BackendAlreadySelected:
 from oslo_config import cfg  # noqa: E402
 
 import heat_esi.resources  # noqa: E402
+from tests import esi_fixtures  # noqa: E402
 
 _ready = False
 
@@ -42,13 +43,19 @@ def setup(etcd_port):
         utils.setup_dummy_db()
         from heat.engine import resources
         resources.initialise()
+        # The tests' SNMP agents and simulated routers: loopback only.
+        cfg.CONF.set_override('management_networks',
+                              ['127.0.0.0/8', '::1/128'], group='esi')
         _ready = True
     cfg.CONF.set_override('port', etcd_port, group='esi_etcd')
 
 
-def context(project_id='0b576f6f4cbf414f829cd12f008bf08f'):
+PROJECT = esi_fixtures.PROJECT
+
+
+def context(project_id=PROJECT, is_admin=False):
     from heat.tests import utils
-    return utils.dummy_context(tenant_id=project_id)
+    return utils.dummy_context(tenant_id=project_id, is_admin=is_admin)
 
 
 def stack(template, name=None, ctx=None, params=None):

@@ -10,13 +10,22 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
+import ipaddress
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
 from heat.common.i18n import _
 from heat.engine import attributes
 from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import support
 
+from heat_esi import conf
 from heat_esi import esi_resource
+
+LOG = logging.getLogger(__name__)
+OPTION = '[esi] management_networks'
 
 
 class EdgeRouter(esi_resource.EsiResource):
@@ -50,7 +59,8 @@ class EdgeRouter(esi_resource.EsiResource):
         IP: properties.Schema(
             properties.Schema.STRING,
             _('Management IP address of the router, where its SNMP agent '
-              'answers.'),
+              'answers. It must be inside the management networks of the '
+              'cloud ([esi] management_networks of heat.conf).'),
             required=True,
             constraints=[constraints.CustomConstraint('ip_addr')]
         ),
@@ -92,6 +102,45 @@ class EdgeRouter(esi_resource.EsiResource):
             cache_mode=attributes.Schema.CACHE_NONE
         ),
     })
+
+    def _check_values(self, values=None):
+        super(EdgeRouter, self)._check_values(values)
+        values = self.properties if values is None else values
+        ip = values.get(self.IP)
+        if ip is not None:
+            problem = self._outside_management_networks(ip)
+            if problem:
+                raise self._property_error(self.IP, problem)
+
+    @staticmethod
+    def _outside_management_networks(ip):
+        """Why *ip* may not be an edge router's address, or None.
+
+        The workers send the SNMP community to this address, and their
+        answer tells whether something listens there: only the networks
+        the operator lists are open to tenants.
+        """
+        try:
+            networks = conf.parse_networks(
+                cfg.CONF.esi.management_networks, OPTION)
+        except ValueError as exc:
+            LOG.error('heat.conf: %s', exc)
+            return _('%s of heat-engine is not valid; an operator must fix '
+                     'it') % OPTION
+        if not networks:
+            return _('no management network is configured, so every edge '
+                     'router is refused. An operator lists the networks of '
+                     'the routers\' management addresses in heat.conf, such '
+                     'as "%s = 192.0.2.0/24,2001:db8::/64"') % OPTION
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return _('%s is not an IP address') % ip
+        if not any(address in network for network in networks):
+            return _('%(ip)s is outside the management networks open to '
+                     'edge routers (%(option)s in heat.conf)') % {
+                'ip': ip, 'option': OPTION}
+        return None
 
     def _dependencies(self):
         return [('', self.esi_type, self.resource_id)]

@@ -10,7 +10,6 @@ import pytest
 from heat.common import exception as heat_exc
 
 from heat_esi import keys
-from heat_esi import records
 from tests import esi_fixtures
 
 SEED_NAME = 'sample-ha-router'
@@ -29,39 +28,13 @@ def heat(loaded, etcd_server):
     cfg.CONF.clear_override('action_retry_limit')
 
 
-def answer_jobs(client, stop, fail=None, error=''):
-    """A stand-in for the worker (this file tests the plugin): answer every
-    job with /state as soon as it appears; jobs of action *fail* fail."""
-    def run():
-        revision = client.revision() + 1
-        while not stop.is_set():
-            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                if stop.is_set():
-                    return
-                revision = event.kv.mod_revision + 1
-                if event.type == 'PUT' and event.kv.version == 1:
-                    answer(json.loads(event.kv.value)[1])
-
-    def answer(job):
-        failing = job['action'] == fail
-        worker_state = (records.failed if failing else
-                        records.completed)(job['action'])
-        client.put(keys.state(job['resource_type'], job['resource_id']),
-                   records.state(worker_state, job['version'],
-                                 {'primary': 'ACTIVE', 'secondary': 'ACTIVE'},
-                                 error if failing else ''))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.fixture
 def stand_in(heat):
     stop = threading.Event()
     threads = []
 
     def start(**kwargs):
-        threads.append(answer_jobs(heat, stop, **kwargs))
+        threads.append(esi_fixtures.answer_jobs(heat, stop, **kwargs))
     yield start
     stop.set()
 
@@ -160,20 +133,34 @@ def test_bad_properties_fail_validation_and_write_nothing(heat, props,
     assert heat.revision() == before
 
 
-def test_etcd_down_gives_a_clear_error_and_no_partial_write(heat):
+@pytest.mark.parametrize('stage', ['validation', 'create'])
+def test_etcd_down_gives_a_clear_error_and_no_partial_write(heat, caplog,
+                                                            stage):
     from oslo_config import cfg
     dead = esi_fixtures.free_port()
+    stk = seed_stack()
     cfg.CONF.set_override('port', dead, group='esi_etcd')
     cfg.CONF.set_override('timeout', 1, group='esi_etcd')
     try:
-        stk = seed_stack()
-        stk.create()
+        if stage == 'validation':
+            stk.create()
+            assert stk.state == ('CREATE', 'FAILED')
+            reason = stk['ha'].status_reason
+        else:
+            # Past the constraint: the create's own write fails.
+            with pytest.raises(heat_exc.Error) as err:
+                stk['ha'].handle_create()
+            reason = str(err.value)
     finally:
         cfg.CONF.clear_override('timeout', group='esi_etcd')
-    assert stk.state == ('CREATE', 'FAILED')
-    assert 'etcd at http://127.0.0.1:%d is unreachable' % dead in \
-        stk['ha'].status_reason
-    assert 'connection refused' in stk['ha'].status_reason
+    assert 'the ESI store (etcd) is unreachable' in reason
+    assert "the details are in heat-engine's log" in reason
+    # The endpoint is the operator's business, not the tenant's.
+    assert '127.0.0.1' not in reason and str(dead) not in reason
+    who = 'ha' if stage == 'create' else 'constraint edge_router'
+    assert '%s: etcd at http://127.0.0.1:%d is unreachable' % (who, dead) \
+        in caplog.text
+    assert 'connection refused' in caplog.text
     kvs, _ = heat.get_prefix('/config/v2.0/ha_routers/')
     assert kvs == []
 

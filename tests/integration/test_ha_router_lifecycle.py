@@ -99,7 +99,9 @@ def test_unknown_router_id_is_rejected_at_validation(heat):
 
 def test_router_being_deleted_is_rejected(heat):
     key = keys.config('edge_router', THIRD)
-    heat.put(key, records.config({'id': THIRD}, 2, marked_for_deletion=True))
+    heat.put(key, records.config({'id': THIRD,
+                                  'tenant_id': heat_engine.PROJECT},
+                                 2, marked_for_deletion=True))
     stk = heat_engine.stack(heat_engine.ha_router_template(
         secondary_router_id=THIRD))
     with pytest.raises(heat_exc.StackValidationFailed,
