@@ -143,10 +143,12 @@ def load_dir(path=None):
     return found
 
 
-def store(client, templates):
+def store(client, templates, keep_existing=False):
     """Store heat_templates in etcd; a changed one gets version + 1.
 
-    :returns: {name: 'created' | 'updated' | 'unchanged'}
+    :param keep_existing: only store the templates that are not in etcd
+        yet; an existing one, changed or not, is left as it is.
+    :returns: {name: 'created' | 'updated' | 'unchanged' | 'kept'}
     """
     outcome = {}
     for name, body in sorted(templates.items()):
@@ -156,6 +158,9 @@ def store(client, templates):
             ok, _ = client.txn([etcd.absent(key)],
                                [etcd.put(key, records.config(body, 1))])
             outcome[name] = 'created'
+        elif keep_existing:
+            outcome[name] = 'kept'
+            continue
         else:
             old_body, version, _ = records.parse_config(key, kv.value)
             if old_body == body:

@@ -17,6 +17,10 @@ engine in this process, on oslo.messaging's in-memory transport), creates
 the HA router stack of templates/hot/ha_router.yaml through
 python-heatclient, prints what landed in etcd in the seed's layout, deletes
 the stack and cleans up everything it started or wrote.
+
+On a shared etcd (--etcd-url) it touches nothing it did not create: its
+stacks run in a project of their own, its worker takes only that project's
+jobs, and it loads only the heat_templates that are missing.
 """
 
 import json
@@ -26,13 +30,17 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 
 from heat_esi import etcd
+from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
 
-PROJECT = 'demo'
+# A project of its own for every run, so that the demo's worker can tell
+# the demo's jobs from any other in a shared etcd.
+PROJECT = 'heat-esi-demo-%s' % uuid.uuid4().hex[:12]
 ROUTERS = (('792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198', 'vMX-router-02',
             '10.79.5.185'),
            ('3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e', 'vMX-router-01',
@@ -83,7 +91,10 @@ class Demo(object):
             % (self.etcd_server.url, self.etcd_server.dir))
 
     def load_templates(self):
-        outcome = templates.store(self.client, templates.load_dir())
+        # An existing heat_template is someone's configuration: used as it
+        # is, never replaced.
+        outcome = templates.store(self.client, templates.load_dir(),
+                                  keep_existing=True)
         self.created_templates = [name for name, what in outcome.items()
                                   if what == 'created']
         say('heat_templates: %s' % ', '.join(
@@ -121,9 +132,25 @@ class Demo(object):
         handlers = worker_cmd.load_handlers(['monitoring_worker'],
                                             self.client, wconf)
         self.worker = service.Worker(self.client, handlers,
-                                     shutdown_grace=5)
+                                     shutdown_grace=5, accept=self.own_job)
         self.worker.start()
         say('esi-worker: started (in this process)')
+
+    def own_job(self, job_id):
+        """Whether *job_id* is a job of the demo's project: its worker runs
+        nothing else (the resource's /config names the project)."""
+        parts = keys.parse_job_id(job_id)
+        if parts is None:
+            return False
+        key = keys.config(parts['resource_type'], parts['resource_id'])
+        kv = self.client.get(key)
+        if kv is None:
+            return False
+        try:
+            body = records.parse_config(key, kv.value)[0]
+        except exceptions.MalformedValue:
+            return False
+        return body.get('tenant_id') == PROJECT
 
     def start_heat(self):
         from oslo_service import backend
@@ -151,7 +178,12 @@ class Demo(object):
         self.engine = engine_service.EngineService(cfg.CONF.host,
                                                    rpc_api.ENGINE_TOPIC)
         self.engine.start()
-        app = config.load_paste_app('heat-api')
+        heat_api = config.load_paste_app('heat-api')
+
+        def app(environ, start_response):
+            # Heat's noauth middleware takes the project from this header.
+            environ['HTTP_X_AUTH_PROJECT'] = PROJECT
+            return heat_api(environ, start_response)
         from wsgiref import simple_server
         import socketserver
 

@@ -56,8 +56,13 @@ class Worker(object):
 
     def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
                  max_attempts=3, shutdown_grace=30, job_timeout=300,
-                 deadline_grace=DEADLINE_GRACE):
+                 deadline_grace=DEADLINE_GRACE, accept=None):
+        """:param accept: callable(job id) -> bool; when given, the jobs it
+            refuses are no business of this worker: never claimed, never
+            judged (a worker that shares an etcd with others, such as the
+            demo's)."""
         self.client = client
+        self.accept = accept
         # The claims, job_states and finishes of concurrent slots go to
         # etcd together (a lone one at once).
         self.batcher = batch.Batcher(client)
@@ -320,6 +325,8 @@ class Worker(object):
                 context.leave()
 
     def _process(self, job_id, kv):
+        if self.accept is not None and not self.accept(job_id):
+            return
         if kv is None:
             # Read with the other slots' transactions: under a backlog,
             # many candidates have no value kept.

@@ -6,6 +6,10 @@ import sys
 
 import psutil
 
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import templates
+
 DEMO = [os.path.join(os.path.dirname(sys.executable), 'heat-esi')]
 
 
@@ -32,9 +36,26 @@ def test_demo_with_its_own_etcd_runs_and_cleans_up():
 def test_demo_on_an_existing_etcd_leaves_only_what_was_there(
         etcd_client, etcd_server):
     etcd_client.put('/somebody/else', 'keep me')
+    # Someone's own heat_template, and a job of a production router that
+    # no worker has taken yet: the demo's worker must leave both alone.
+    body = templates.load_dir()['ha_router_monitoring']
+    body['template_file'] += '# the operator\'s own copy\n'
+    templates.store(etcd_client, {'ha_router_monitoring': body})
+    rid = 'f3e4b1c2-0000-4000-8000-00000000beef'
+    config = {'id': rid, 'ip': '127.0.0.9', 'tenant_id': 'production',
+              'status': 'PENDING_CREATE'}
+    job_id, job = records.job('create', 'monitoring_worker', 'edge_router',
+                              rid, 1, [], config)
+    etcd_client.put(keys.config('edge_router', rid),
+                    records.config(config, 1))
+    etcd_client.put(keys.job(job_id), job)
+    before = sorted((kv.key, kv.value, kv.mod_revision)
+                    for kv in etcd_client.get_prefix('/')[0])
+
     result = subprocess.run(DEMO + ['--etcd-url', etcd_server.url, 'demo'],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    kvs, _ = etcd_client.get_prefix('/')
-    assert [(kv.key, kv.value) for kv in kvs] == [('/somebody/else',
-                                                   'keep me')]
+    after = sorted((kv.key, kv.value, kv.mod_revision)
+                   for kv in etcd_client.get_prefix('/')[0])
+    assert after == before
+    assert 'ha_router_monitoring (kept)' in result.stdout
