@@ -71,7 +71,9 @@ class EsiResourceConstraint(constraints.BaseCustomConstraint):
         context = client.context
         problem = esi_resource.invalid_id(value)
         if problem:
-            raise NotFound('%s %r: %s' % (self.esi_type, value, problem))
+            raise NotFound('%s %s: %s' % (self.esi_type,
+                                          esi_resource.shorten(value),
+                                          problem))
         key = keys.config(self.esi_type, value)
         try:
             kv = _config(context, key)

@@ -129,6 +129,13 @@ def invalid_id(resource_id):
     return None
 
 
+def shorten(value, limit=40):
+    """*value* quoted and escaped for a message, at most *limit* chars of
+    it (an invalid id may be huge, or not even text)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
 def etcd_failure(exc, who):
     """The error a tenant sees for an etcd failure: without its endpoint.
 
@@ -603,11 +610,12 @@ class EsiResource(resource.Resource):
         rid = (resource_data or {}).get('resource_id')
         if rid is not None:
             problem = invalid_id(rid)
+            shown = shorten(rid) if problem else rid
             if problem is None and not self._is_own(self.esi_type, rid):
                 problem = self._not_found(rid)
             if problem:
                 raise exception.Error(_('cannot adopt %(id)s: %(why)s') % {
-                    'id': rid, 'why': problem})
+                    'id': shown, 'why': problem})
         return super(EsiResource, self).handle_adopt(resource_data)
 
     # --- check --------------------------------------------------------------
