@@ -143,13 +143,19 @@ def etcd_failure(exc, who):
     for the operator.
     """
     LOG.error('%s: %s', who, exc)
-    if isinstance(exc, exceptions.EtcdUnavailable):
-        text = _('the ESI store (etcd) is unreachable (key %s); the details '
-                 'are in heat-engine\'s log')
+    if isinstance(exc, exceptions.EtcdAuthFailed):
+        text = _('the ESI store (etcd) refused heat-engine\'s credentials: '
+                 'authentication failed for user %s') % exc.username
+    elif isinstance(exc, exceptions.EtcdUnavailable):
+        text = _('the ESI store (etcd) is unreachable (key %s)') % exc.key
+    elif isinstance(exc, exceptions.EtcdOutcomeUnknown):
+        text = _('the ESI store (etcd) did not say whether a write on key '
+                 '%s was applied') % exc.key
     else:
-        text = _('the ESI store (etcd) refused the request on key %s; the '
-                 'details are in heat-engine\'s log')
-    return exception.Error(text % exc.key)
+        text = _('the ESI store (etcd) refused the request on key %s'
+                 ) % exc.key
+    return exception.Error(_('%s; the details are in heat-engine\'s log')
+                           % text)
 
 
 def _hides_etcd_endpoint(method):
