@@ -9,7 +9,6 @@ import pytest
 from heat_esi import esi_resource
 from heat_esi import keys
 from tests import esi_fixtures
-from tests.integration import test_ha_router
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def requests_made(monkeypatch):
 
 def test_the_routers_are_read_once_per_stack_operation(heat, requests_made):
     stop = threading.Event()
-    test_ha_router.answer_jobs(heat, stop)
+    esi_fixtures.answer_jobs(heat, stop)
     try:
         stk = heat_engine.stack(heat_engine.ha_router_template())
         stk.validate()
