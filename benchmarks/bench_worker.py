@@ -173,8 +173,8 @@ def top_of_profile(path, limit=12):
     with open(path) as f:
         for line in f:
             stack, _, n = line.rstrip('\n').rpartition(' ')
-            if not stack:
-                continue
+            if not stack or not n.isdigit():
+                continue    # not a "stack count" line (a torn write)
             n = int(n)
             total += n
             frames = [_short(fr) for fr in stack.split(';')]

@@ -133,6 +133,10 @@ def test_a_worker_under_load_batches_and_runs_each_job_once(tmp_path):
         esi_fixtures.register_edge_routers(c)
         proc = esi_fixtures.WorkerProcess(str(tmp_path), server.port,
                                           job_slots=8, debug=False).start()
+        # The jobs must reach the worker as watch events, which carry their
+        # values; jobs found by the first read of /jobs/ are read once more
+        # when taken, which this count would take for a regression.
+        proc.wait_for_log('found 0 unclaimed job(s)')
         proc.signal(signal.SIGSTOP)
         start = c.revision()
         for i in range(60):
