@@ -22,7 +22,6 @@ One place reads the job and worker keys and sorts them out, for
   the claims made under the same lease.
 """
 
-import json
 import time
 
 from heat_esi import etcd
@@ -115,8 +114,8 @@ class Member(object):
         self.id = kv.key[len(keys.MEMBERS):]
         self.lease = kv.lease
         try:
-            value = json.loads(kv.value)
-        except ValueError:
+            value = etcd.loads(kv.key, kv.value)
+        except exceptions.MalformedValue:
             value = None
         if not isinstance(value, dict):
             value = {}
@@ -227,8 +226,8 @@ class Snapshot(object):
             if where is None:
                 continue
             try:
-                value = json.loads(kv.value)
-            except ValueError:
+                value = etcd.loads(kv.key, kv.value)
+            except exceptions.MalformedValue:
                 value = None
             if not isinstance(value, dict):
                 value = {'value': 'UNREADABLE'}

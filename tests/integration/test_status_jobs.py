@@ -338,3 +338,15 @@ def test_status_without_workers_or_etcd_exits_1(etcd_client, etcd_server):
                                     % port), result.stderr
     assert result.stderr.endswith('connection refused\n')
     assert result.stderr.count('\n') == 1
+
+
+def test_status_reads_past_values_nested_too_deeply(etcd_client,
+                                                    etcd_server):
+    deep = '[' * 100000 + ']' * 100000
+    etcd_client.put(keys.MEMBERS + 'w-1', deep)
+    etcd_client.put(keys.monitoring('edge_router', 'r-1'), deep)
+    found = as_json(etcd_server, 'status', code=1)
+    assert found['devices_down'] == [{
+        'resource_type': 'edge_router', 'resource_id': 'r-1',
+        'down': ['value'], 'version': None}]
+    assert [w['id'] for w in found['workers']] == ['w-1']
