@@ -62,17 +62,42 @@ IPS = st.one_of(
 INTEGERS = st.one_of(st.integers(), st.integers(-2, 70000), VALUE)
 
 
-def optional(props):
-    """Each property given or left out."""
-    return st.fixed_dictionaries({}, optional=props)
+def props(valid, hostile):
+    """Valid properties, with none, one or several of them replaced by (or
+    left out for) a generated hostile value: accepted stacks, and their
+    writes, are tested as well as refused ones."""
+    def merge(args):
+        base, changes = args
+        merged = dict(base)
+        for name, value in changes:
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return merged
+    change = st.sampled_from(sorted(hostile)).flatmap(
+        lambda name: st.tuples(st.just(name),
+                               st.one_of(st.none(), hostile[name])))
+    return st.tuples(st.fixed_dictionaries(valid),
+                     st.lists(change, max_size=3)).map(merge)
 
 
-HA_ROUTER = optional({
-    'name': VALUE, 'description': VALUE, 'primary_router_id': IDS,
-    'secondary_router_id': IDS, 'maximum_gateways': INTEGERS})
-EDGE_ROUTER = optional({
-    'name': VALUE, 'description': VALUE, 'ip': IPS, 'ssh_port': INTEGERS,
-    'autonomous_system': INTEGERS, 'login': VALUE, 'password': VALUE})
+PLAIN = st.text(max_size=40)            # any text but lone surrogates
+HA_ROUTER = props(
+    {'primary_router_id': st.just(esi_fixtures.PRIMARY),
+     'secondary_router_id': st.just(esi_fixtures.SECONDARY),
+     'name': PLAIN, 'description': PLAIN,
+     'maximum_gateways': st.integers(1, 100000)},
+    {'primary_router_id': IDS, 'secondary_router_id': IDS, 'name': VALUE,
+     'description': VALUE, 'maximum_gateways': INTEGERS})
+EDGE_ROUTER = props(
+    {'ip': st.sampled_from(['127.0.0.2', '127.0.0.3', '::1']),
+     'name': PLAIN, 'description': PLAIN,
+     'ssh_port': st.integers(1, 65535),
+     'autonomous_system': st.integers(1, 4294967295),
+     'login': PLAIN, 'password': PLAIN},
+    {'ip': IPS, 'name': VALUE, 'description': VALUE, 'ssh_port': INTEGERS,
+     'autonomous_system': INTEGERS, 'login': VALUE, 'password': VALUE})
 
 
 @pytest.fixture
