@@ -140,7 +140,9 @@ def test_ip_must_be_an_address_string(worker_conf, ip, expected):
 def test_bad_allowed_network_stops_the_plugin_from_loading(worker_conf):
     worker_conf.set_override('allowed_networks', ['10.0.0.0/33'],
                              group='snmp')
-    with pytest.raises(ValueError, match="'10.0.0.0/33' is not a network"):
+    with pytest.raises(ValueError, match="allowed_networks has an entry "
+                       "that is not a network in CIDR notation: "
+                       "'10.0.0.0/33'"):
         snmp.Router(None, worker_conf)
 
 

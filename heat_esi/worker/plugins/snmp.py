@@ -28,6 +28,7 @@ import time
 
 from oslo_log import log as logging
 
+from heat_esi import conf as esi_conf
 from heat_esi import exceptions
 from heat_esi.worker import plugins
 
@@ -228,14 +229,8 @@ def allowed_networks(conf):
 
     :raises ValueError: naming the entry that is not a CIDR.
     """
-    found = []
-    for cidr in conf.snmp.allowed_networks or []:
-        try:
-            found.append(ipaddress.ip_network(cidr, strict=False))
-        except ValueError:
-            raise ValueError('[snmp] allowed_networks: %r is not a network '
-                             '(CIDR such as 192.0.2.0/24)' % cidr)
-    return found
+    return esi_conf.parse_networks(conf.snmp.allowed_networks or [],
+                                   '[snmp] allowed_networks')
 
 
 class Router(SnmpPlugin):
