@@ -12,7 +12,12 @@ etcd_bin=${ETCD_BIN:-$(pwd)/.tox/py3/bin/etcd}
 work=$(mktemp -d)
 etcd_pid=
 cleanup() {
-    [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
+    # set -e holds in the trap too: etcd's exit status on SIGTERM (143)
+    # must not become the script's.
+    if [ -n "$etcd_pid" ]; then
+        kill "$etcd_pid" 2>/dev/null || true
+        wait "$etcd_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
