@@ -31,6 +31,8 @@ JOBS_ALL = '/jobs/all/'
 JOBS_WORKING = '/jobs/working/'
 JOBS_REJECTED = '/jobs/rejected/'
 JOBS = '/jobs/'
+STATE = '/state/'
+MONITORING = '/monitoring/'
 # Each live esi-worker: /esi-worker/members/<member id>, under its lease.
 MEMBERS = '/esi-worker/members/'
 # Each live device monitor (a worker with [monitor] enabled), under its
@@ -40,8 +42,31 @@ MONITORS = '/esi-worker/monitors/'
 POLL_REQUESTS = '/esi-worker/poll/'
 
 
+_SINGULAR = {p: rtype for rtype, p in PLURALS.items()}
+
+
 def plural(resource_type):
     return PLURALS.get(resource_type, resource_type + 's')
+
+
+def singular(plural_name):
+    """The resource type of a key's plural (the reverse of plural)."""
+    if plural_name in _SINGULAR:
+        return _SINGULAR[plural_name]
+    return plural_name[:-1] if plural_name.endswith('s') else plural_name
+
+
+def resource_of(key, prefix):
+    """(resource_type, resource_id) of <prefix>v2.0/<plural>/<id>.
+
+    None for a key of any other shape, so that a stray key written by hand
+    is passed over rather than parsed into nonsense.
+    """
+    parts = key[len(prefix):].split('/')
+    if not key.startswith(prefix) or len(parts) != 3 or parts[0] != API \
+            or not parts[2]:
+        return None
+    return singular(parts[1]), parts[2]
 
 
 def config(resource_type, resource_id):
@@ -62,11 +87,12 @@ def job_state(resource_type, resource_id):
 
 
 def state(resource_type, resource_id):
-    return '/state/%s/%s/%s' % (API, plural(resource_type), resource_id)
+    return '%s%s/%s/%s' % (STATE, API, plural(resource_type), resource_id)
 
 
 def monitoring(resource_type, resource_id):
-    return '/monitoring/%s/%s/%s' % (API, plural(resource_type), resource_id)
+    return '%s%s/%s/%s' % (MONITORING, API, plural(resource_type),
+                           resource_id)
 
 
 def poll_request(resource_type, resource_id):

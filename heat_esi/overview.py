@@ -34,23 +34,6 @@ RUNNING, BLOCKED, WAITING, REJECTED = 'running', 'blocked', 'waiting', \
 JOB_STATES = (RUNNING, BLOCKED, WAITING, REJECTED)
 HEALTHY = ('UP', 'ACTIVE')
 
-_SINGULAR = {plural: rtype for rtype, plural in keys.PLURALS.items()}
-
-
-def singular(plural):
-    """The resource type of a key's plural (the reverse of keys.plural)."""
-    if plural in _SINGULAR:
-        return _SINGULAR[plural]
-    return plural[:-1] if plural.endswith('s') else plural
-
-
-def _resource_of_key(key, prefix):
-    """(resource_type, resource_id) of /<prefix>/v2.0/<plural>/<id>."""
-    parts = key[len(prefix):].split('/')
-    if len(parts) != 3 or parts[0] != keys.API:
-        return None
-    return singular(parts[1]), parts[2]
-
 
 def _age(created_at, now):
     if not isinstance(created_at, (int, float)) or isinstance(created_at,
@@ -199,14 +182,14 @@ class Snapshot(object):
     def __init__(self, client):
         _, (jobs, members, states, monitored) = client.txn([], [
             etcd.get_prefix(keys.JOBS), etcd.get_prefix(keys.MEMBERS),
-            etcd.get_prefix('/state/'), etcd.get_prefix('/monitoring/')],
+            etcd.get_prefix(keys.STATE), etcd.get_prefix(keys.MONITORING)],
             key=keys.JOBS)
         self.now = time.time()
         self.members = [Member(kv, self.now) for kv in members]
         self.jobs = sort_jobs(jobs, self.members, self.now)
         self.failed = []
         for kv in states:
-            where = _resource_of_key(kv.key, '/state/')
+            where = keys.resource_of(kv.key, keys.STATE)
             if where is None:
                 continue
             try:
@@ -222,7 +205,7 @@ class Snapshot(object):
                     'version': state['version'], 'error': state['error']})
         self.down = []
         for kv in monitored:
-            where = _resource_of_key(kv.key, '/monitoring/')
+            where = keys.resource_of(kv.key, keys.MONITORING)
             if where is None:
                 continue
             try:

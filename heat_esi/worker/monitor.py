@@ -134,10 +134,10 @@ class Monitor(object):
             return
         if not isinstance(value, dict) or 'answer' in value:
             return
-        plural, rid = kv.key[len(keys.POLL_REQUESTS):].split('/')[1:3]
-        rtype = {keys.plural(t): t for t in self.resource_types}.get(plural)
-        if rtype is None:
+        where = keys.resource_of(kv.key, keys.POLL_REQUESTS)
+        if where is None or where[0] not in self.resource_types:
             return
+        rtype, rid = where
         members = [m.key[len(MEMBERS):] for m in
                    self.client.get_prefix(MEMBERS, keys_only=True)[0]]
         if self.member_id not in members or \

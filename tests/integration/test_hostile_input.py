@@ -510,3 +510,24 @@ def test_a_lone_surrogate_in_a_param_fails_the_job_clearly(loaded, workers):
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert '"etcd_id" must be a resource id' in state['error']
     assert 'internal error' not in state['error']
+
+
+def test_a_stray_poll_request_key_does_not_stop_poll_answers(loaded,
+                                                             workers):
+    """A key of the wrong shape under /esi-worker/poll/ is passed over: a
+    request found beside it when the worker starts is still answered."""
+    client = loaded
+    client.put(keys.POLL_REQUESTS + 'stray', {'request': 'x'})
+    request = keys.poll_request('edge_router', esi_fixtures.PRIMARY)
+    client.put(request, {'request': 'token-1'})
+
+    def answer():
+        value = json.loads(client.get(request).value)
+        return 'answer' in value and value
+
+    worker, = workers(1, sections=snmp_sections(
+        161, '127.0.0.0/8', monitor={'interval': 60}))
+    answered = esi_fixtures.wait_until(
+        answer, timeout=10, message='an answer to the poll request')
+    assert answered['request'] == 'token-1'
+    assert 'Traceback' not in worker.log()
