@@ -27,16 +27,6 @@ PAIR = ('primary_router', 'secondary_router', 'ha_router')
 
 
 @pytest.fixture
-def agents(tmp_path):
-    port = snmp_agents.free_udp_port('127.0.0.2')
-    started = [snmp_agents.SnmpAgent(str(tmp_path), host, port).start()
-               for host in ('127.0.0.2', '127.0.0.3')]
-    yield started
-    for agent in started:
-        agent.stop()
-
-
-@pytest.fixture
 def heat(loaded, etcd_server):
     heat_engine.setup(etcd_server.port)
     cfg.CONF.set_override('action_retry_limit', 0)
