@@ -21,11 +21,11 @@ from heat_esi import conf as esi_conf  # noqa: E402
 from heat_esi import etcd  # noqa: E402
 from heat_esi import keys  # noqa: E402
 from heat_esi import records  # noqa: E402
+from heat_esi import states  # noqa: E402
 from heat_esi import templates  # noqa: E402
 from heat_esi.worker import claims  # noqa: E402
 from heat_esi.worker.handlers import monitoring  # noqa: E402
 from heat_esi.worker import monitor as monitor_mod  # noqa: E402
-from heat_esi.worker.plugins import etcd_reader  # noqa: E402
 
 
 def _median_ms(samples):
@@ -71,7 +71,7 @@ def reader_cost(client, count, ids):
     found = []
     for i in range(count):
         start = time.perf_counter()
-        etcd_reader.parts_of(client, 'edge_router', ids[i % len(ids)])
+        states.parts_of(client, 'edge_router', ids[i % len(ids)])
         found.append(time.perf_counter() - start)
     return found
 

@@ -41,7 +41,7 @@ def jobs_in_flight(client, handler, resource_type, resource_id, action):
         for earlier in (records.CREATE, records.MODIFY,
                         records.LOGICAL_DELETE)],
         key=keys.JOBS_ALL)
-    return [kv.key[len(keys.JOBS_ALL):] for kvs in found for kv in kvs]
+    return [keys.under(keys.JOBS_ALL, kv.key) for kvs in found for kv in kvs]
 
 
 def write(client, template, resource_type, resource_id, handler, action,

@@ -44,8 +44,8 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import templates
-from heat_esi.worker.plugins import etcd_reader
 
 LOG = logging.getLogger(__name__)
 
@@ -56,9 +56,6 @@ conf.register_engine_opts(cfg.CONF)
 # Heat's next poll (about a second later), short enough not to stall the
 # other resources of the stack.
 CHECK_WAIT = 0.9
-# How a device's state reads in attributes and outputs, from create (the
-# worker's ACTIVE in /state) to every later poll (the monitor's UP/DOWN).
-VOCABULARY = {'ACTIVE': 'UP'}
 
 # One property value, JSON-encoded, at most: a create writes each value in
 # /config and again in the job, and etcd refuses a request above 1.5 MiB.
@@ -482,7 +479,7 @@ class EsiResource(resource.Resource):
                      self.name, job['version'])
             return {'version': job['version'], 'action': job['action']}
         LOG.info('%s: kept after a failure, checking it again', self.name)
-        return self._write_update(kv, dict(body, status='PENDING_UPDATE'),
+        return self._write_update(kv, dict(body, status=states.PENDING_UPDATE),
                                   version + 1)
 
     def _write_update(self, kv, body, version):
@@ -504,13 +501,13 @@ class EsiResource(resource.Resource):
                                   % self._not_found())
         body, version, _marked = config
         new_body = self._update_body(body, prop_diff)
-        new_body['status'] = 'PENDING_UPDATE'
+        new_body['status'] = states.PENDING_UPDATE
         if new_body == body:
             # The same update again (Heat retried it, or the engine
             # restarted): wait for the job already written.
             state = self._read_state()
-            if state is None or not state['worker_state'].endswith(
-                    '_FAILED'):
+            if state is None or not states.is_failed(
+                    state['worker_state']):
                 return {'version': version, 'action': records.MODIFY}
         return self._write_update(kv, new_body, version + 1)
 
@@ -539,12 +536,12 @@ class EsiResource(resource.Resource):
         if marked:
             state = self._read_state()
             if state is None or state['version'] < version or (
-                    state['worker_state'] == records.completed(
+                    state['worker_state'] == states.completed(
                         records.LOGICAL_DELETE)):
                 # An earlier delete is under way or done: wait for it.
                 return {'version': version,
                         'action': records.LOGICAL_DELETE}
-        new_body = dict(body, status='PENDING_DELETE')
+        new_body = dict(body, status=states.PENDING_DELETE)
         version += 1
         if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
                        new_body, version, records.LOGICAL_DELETE,
@@ -586,7 +583,7 @@ class EsiResource(resource.Resource):
             cookie['action'], self.handler, self.esi_type, self.resource_id,
             cookie['version']))
         for kv in client().get_prefix(prefix)[0]:
-            job_id = kv.key[len(keys.JOBS_ALL):]
+            job_id = keys.under(keys.JOBS_ALL, kv.key)
             ok, _ = client().txn(
                 [etcd.absent(keys.working(job_id)),
                  etcd.mod_revision_is(kv.key, kv.mod_revision)],
@@ -639,7 +636,7 @@ class EsiResource(resource.Resource):
         body, version, _marked = config
         state = self._read_state()
         if state is None or state['version'] != version or not \
-                state['worker_state'].endswith('_COMPLETED') or \
+                states.is_completed(state['worker_state']) or \
                 state['error']:
             raise exception.Error(
                 _('the last action on %(type)s %(id)s (version %(v)s) did '
@@ -734,8 +731,8 @@ class EsiResource(resource.Resource):
                 # Not polled (monitoring disabled, or a device heat-esi
                 # does not poll): the state last recorded.
                 try:
-                    parts = etcd_reader.parts_of(client(), request['type'],
-                                                 request['id']) or {}
+                    parts = states.parts_of(client(), request['type'],
+                                            request['id']) or {}
                 except exceptions.MalformedValue as exc:
                     parts = {'error': str(exc)}
                 answer = {'state': parts, 'why': {}, 'address': ''}
@@ -746,7 +743,7 @@ class EsiResource(resource.Resource):
                                  ' (%s)' % answer['why'][element]
                                  if answer['why'].get(element) else '')
                     for element, state in sorted(answer['state'].items())
-                    if state not in etcd_reader.HEALTHY]
+                    if state not in states.HEALTHY]
             if down:
                 problems.append('%s%s: %s' % (
                     where, ' at %s' % answer['address']
@@ -811,11 +808,11 @@ class EsiResource(resource.Resource):
             self._wait_for_worker(cookie)
             return False
         worker_state = state['worker_state']
-        if worker_state.endswith('_FAILED') or state['error']:
+        if states.is_failed(worker_state) or state['error']:
             raise exception.ResourceInError(
                 resource_status=worker_state,
                 status_reason=state['error'] or worker_state)
-        if worker_state == records.completed(action):
+        if worker_state == states.completed(action):
             return True
         raise exception.ResourceUnknownStatus(
             resource_status=worker_state,
@@ -898,23 +895,13 @@ class EsiResource(resource.Resource):
         """{element: UP|DOWN} as monitored now: what a monitor saw last
         (/monitoring) wins over what the worker found when the action ran.
         """
-        parts = etcd_reader.parts_of(client(), self.esi_type,
-                                     self.resource_id) or {}
-        return {k: VOCABULARY.get(v, v) for k, v in parts.items()}
+        return states.shown(states.parts_of(client(), self.esi_type,
+                                            self.resource_id))
 
     @staticmethod
     def _status(body, state):
-        """ACTIVE once the worker completed and every part is up; ERROR when
-        the worker failed; otherwise the PENDING_* status of /config."""
-        worker_state = state.get('worker_state') or ''
-        if worker_state.endswith('_FAILED') or state.get('error'):
-            return 'ERROR'
-        if worker_state.endswith('_COMPLETED'):
-            parts = state.get('state_monitoring') or {}
-            if all(v in ('ACTIVE', 'UP') for v in parts.values()):
-                return 'ACTIVE'
-            return 'DOWN'
-        return body.get('status')
+        """The status attribute (see states.status)."""
+        return states.status(body, state, state.get('state_monitoring'))
 
     @_hides_etcd_endpoint
     def _resolve_attribute(self, name):

@@ -69,6 +69,16 @@ def resource_of(key, prefix):
     return singular(parts[1]), parts[2]
 
 
+def under(prefix, key):
+    """The rest of *key* after *prefix*: a job id, a member id.
+
+    :raises ValueError: *key* is not under *prefix*.
+    """
+    if not key.startswith(prefix):
+        raise ValueError('%s is not under %s' % (key, prefix))
+    return key[len(prefix):]
+
+
 def config(resource_type, resource_id):
     return '/config/%s/%s/%s' % (API, plural(resource_type), resource_id)
 
@@ -88,6 +98,14 @@ def job_state(resource_type, resource_id):
 
 def state(resource_type, resource_id):
     return '%s%s/%s/%s' % (STATE, API, plural(resource_type), resource_id)
+
+
+def state_prefix(resource_type):
+    return '%s%s/%s/' % (STATE, API, plural(resource_type))
+
+
+def monitoring_prefix(resource_type):
+    return '%s%s/%s/' % (MONITORING, API, plural(resource_type))
 
 
 def monitoring(resource_type, resource_id):

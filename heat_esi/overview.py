@@ -28,11 +28,11 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 
 RUNNING, BLOCKED, WAITING, REJECTED = 'running', 'blocked', 'waiting', \
     'rejected'
 JOB_STATES = (RUNNING, BLOCKED, WAITING, REJECTED)
-HEALTHY = ('UP', 'ACTIVE')
 
 
 def _age(created_at, now):
@@ -94,7 +94,7 @@ class Member(object):
     """A live esi-worker, from /esi-worker/members/<id>."""
 
     def __init__(self, kv, now):
-        self.id = kv.key[len(keys.MEMBERS):]
+        self.id = keys.under(keys.MEMBERS, kv.key)
         self.lease = kv.lease
         try:
             value = etcd.loads(kv.key, kv.value)
@@ -129,12 +129,12 @@ def sort_jobs(kvs, members=(), now=None):
     claims, found = {}, []
     for kv in kvs:
         if kv.key.startswith(keys.JOBS_WORKING):
-            claims[kv.key[len(keys.JOBS_WORKING):]] = kv
-    present = {kv.key[len(keys.JOBS_ALL):] for kv in kvs
+            claims[keys.under(keys.JOBS_WORKING, kv.key)] = kv
+    present = {keys.under(keys.JOBS_ALL, kv.key) for kv in kvs
                if kv.key.startswith(keys.JOBS_ALL)}
     for kv in kvs:
         if kv.key.startswith(keys.JOBS_ALL):
-            job = Job(kv.key[len(keys.JOBS_ALL):], kv, now)
+            job = Job(keys.under(keys.JOBS_ALL, kv.key), kv, now)
             claim = claims.get(job.id)
             if claim is not None:
                 job.state, job.claim = RUNNING, claim
@@ -146,7 +146,7 @@ def sort_jobs(kvs, members=(), now=None):
                     job.state = BLOCKED
             found.append(job)
         elif kv.key.startswith(keys.JOBS_REJECTED):
-            job = Job(kv.key[len(keys.JOBS_REJECTED):], kv, now)
+            job = Job(keys.under(keys.JOBS_REJECTED, kv.key), kv, now)
             job.state = REJECTED
             found.append(job)
     return found
@@ -180,7 +180,7 @@ class Snapshot(object):
     """Jobs, workers, /state and /monitoring, from one etcd transaction."""
 
     def __init__(self, client):
-        _, (jobs, members, states, monitored) = client.txn([], [
+        _, (jobs, members, state_kvs, monitored) = client.txn([], [
             etcd.get_prefix(keys.JOBS), etcd.get_prefix(keys.MEMBERS),
             etcd.get_prefix(keys.STATE), etcd.get_prefix(keys.MONITORING)],
             key=keys.JOBS)
@@ -188,7 +188,7 @@ class Snapshot(object):
         self.members = [Member(kv, self.now) for kv in members]
         self.jobs = sort_jobs(jobs, self.members, self.now)
         self.failed = []
-        for kv in states:
+        for kv in state_kvs:
             where = keys.resource_of(kv.key, keys.STATE)
             if where is None:
                 continue
@@ -197,7 +197,7 @@ class Snapshot(object):
             except exceptions.MalformedValue as exc:
                 state = {'worker_state': 'UNREADABLE', 'version': None,
                          'error': str(exc)}
-            if state['worker_state'].endswith('_FAILED') or \
+            if states.is_failed(state['worker_state']) or \
                     state['worker_state'] == 'UNREADABLE':
                 self.failed.append({
                     'resource_type': where[0], 'resource_id': where[1],
@@ -215,7 +215,8 @@ class Snapshot(object):
             if not isinstance(value, dict):
                 value = {'value': 'UNREADABLE'}
             parts = {k: v for k, v in value.items() if k != 'version'}
-            bad = sorted(k for k, v in parts.items() if v not in HEALTHY)
+            bad = sorted(k for k, v in parts.items()
+                         if v not in states.HEALTHY)
             if bad:
                 self.down.append({
                     'resource_type': where[0], 'resource_id': where[1],

@@ -23,21 +23,11 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 
-# Job actions and the worker_state they end in.
+# Job actions (states.completed() names the worker_state each ends in).
 CREATE, MODIFY, DELETE, LOGICAL_DELETE = (
     'create', 'modify', 'delete', 'logical_delete')
 ACTIONS = (CREATE, MODIFY, DELETE, LOGICAL_DELETE)
-_STATE_PREFIX = {CREATE: 'CREATE', MODIFY: 'MODIFY', DELETE: 'DELETE',
-                 LOGICAL_DELETE: 'DELETE'}
 ON_FAILURE = ('fail', 'ignore')
-
-
-def completed(action):
-    return _STATE_PREFIX[action] + '_COMPLETED'
-
-
-def failed(action):
-    return _STATE_PREFIX[action] + '_FAILED'
 
 
 # /config --------------------------------------------------------------------

@@ -15,6 +15,7 @@ import json
 
 
 from heat_esi import etcd
+from heat_esi import states
 from heat_esi.local_etcd import EtcdServer, free_port  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -209,8 +210,8 @@ def answer_jobs(client, stop, fail=None, error=''):
     def answer(job):
         from heat_esi import keys, records
         failing = job['action'] == fail
-        worker_state = (records.failed if failing else
-                        records.completed)(job['action'])
+        worker_state = (states.failed if failing else
+                        states.completed)(job['action'])
         client.put(keys.state(job['resource_type'], job['resource_id']),
                    records.state(worker_state, job['version'],
                                  {'primary': 'ACTIVE', 'secondary': 'ACTIVE'},

@@ -31,6 +31,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import overview
 from heat_esi import records
+from heat_esi import states
 
 LIST_COLUMNS = ('id', 'state', 'handler', 'action', 'resource_type',
                 'resource_id', 'version', 'age', 'attempts', 'holder')
@@ -159,7 +160,7 @@ def _retry_failed(args, client):
                                   '%s)' % (rtype, rid, rtype))
     state = records.parse_state(state_key, state_kvs[0].value)
     worker_state = state['worker_state']
-    if not worker_state.endswith('_FAILED'):
+    if not states.is_failed(worker_state):
         raise exceptions.EsiError('%s %s is %s, not FAILED: nothing to '
                                   'retry' % (rtype, rid, worker_state))
     if state['version'] != version:
@@ -167,7 +168,7 @@ def _retry_failed(args, client):
             '%s %s: /state answers version %s but /config is at version %s; '
             'a newer action is under way' % (rtype, rid, state['version'],
                                              version))
-    action = _RETRIED[worker_state[:-len('_FAILED')]]
+    action = _RETRIED[states.action_of(worker_state)]
     if action == records.LOGICAL_DELETE and not marked:
         action = records.DELETE
     if not confirm(args, 'Retry the %s of %s %s (%s: %s) as version %d?' % (

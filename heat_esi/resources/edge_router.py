@@ -23,6 +23,7 @@ from heat.engine import support
 
 from heat_esi import conf
 from heat_esi import esi_resource
+from heat_esi import states
 
 LOG = logging.getLogger(__name__)
 OPTION = '[esi] management_networks'
@@ -147,7 +148,7 @@ class EdgeRouter(esi_resource.EsiResource):
 
     def _create_body(self, resource_id):
         return {
-            'status': 'PENDING_CREATE',
+            'status': states.PENDING_CREATE,
             'name': self._name(),
             'ssh_port': self.properties[self.SSH_PORT],
             'ip': self.properties[self.IP],

@@ -20,7 +20,7 @@ from heat.engine import support
 from heat_esi import constraints as constraints_esi
 from heat_esi import esi_resource
 from heat_esi import exceptions
-from heat_esi.worker.plugins import etcd_reader
+from heat_esi import states
 
 
 class HaRouter(esi_resource.EsiResource):
@@ -119,16 +119,16 @@ class HaRouter(esi_resource.EsiResource):
         is monitored now, not as it was when the HA router was created."""
         found = {}
         for label, rtype, rid in self._dependencies():
-            parts = etcd_reader.parts_of(esi_resource.client(), rtype, rid)
-            found[label] = 'UP' if parts and all(
-                v in etcd_reader.HEALTHY for v in parts.values()) else 'DOWN'
+            parts = states.parts_of(esi_resource.client(), rtype, rid)
+            found[label] = states.UP if states.healthy(parts) \
+                else states.DOWN
         return found
 
     def _create_body(self, resource_id):
         maximum = self.properties[self.MAXIMUM_GATEWAYS]
         return {
             'maximum_gateways': maximum,
-            'status': 'PENDING_CREATE',
+            'status': states.PENDING_CREATE,
             'primary_router_id': self.properties[self.PRIMARY_ROUTER_ID],
             'secondary_router_id': self.properties[self.SECONDARY_ROUTER_ID],
             'description': self.properties[self.DESCRIPTION],

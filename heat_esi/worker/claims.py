@@ -30,6 +30,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 
 LOG = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
     of earlier claims that expired before the job finished. The keys in
     *prefetch* are read in the same transaction (one round trip less).
     """
-    job_id = kv.key[len(keys.JOBS_ALL):]
+    job_id = keys.under(keys.JOBS_ALL, kv.key)
     claim_id = str(uuid.uuid4())
     attempts = kv.version - 1
     working = keys.working(job_id)
@@ -211,14 +212,14 @@ def fail_unreadable(client, kv, reason):
     operator to read; when the job id still names a resource, its /state
     gets the error.
     """
-    job_id = kv.key[len(keys.JOBS_ALL):]
+    job_id = keys.under(keys.JOBS_ALL, kv.key)
     parts = keys.parse_job_id(job_id)
     ops = [etcd.put(keys.JOBS_REJECTED + job_id, rejected_copy(kv.value)),
            etcd.delete(kv.key)]
     if parts and parts['action'] in records.ACTIONS:
         ops.append(etcd.put(
             keys.state(parts['resource_type'], parts['resource_id']),
-            records.state(records.failed(parts['action']), parts['version'],
+            records.state(states.failed(parts['action']), parts['version'],
                           error='job %s: %s' % (job_id, reason))))
     # Only while nobody has claimed it, and it is still what was read.
     ok, _ = client.txn([etcd.absent(keys.working(job_id)),

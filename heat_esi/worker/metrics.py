@@ -28,6 +28,7 @@ from prometheus_client import core
 
 from heat_esi import exceptions
 from heat_esi import overview
+from heat_esi import states
 
 REGISTRY = prometheus_client.CollectorRegistry()
 prometheus_client.ProcessCollector(registry=REGISTRY)
@@ -151,7 +152,7 @@ def device_polled(result):
         MONITOR_POLLS.labels('error').inc()
     else:
         MONITOR_POLLS.labels('up' if all(
-            v in overview.HEALTHY for k, v in result.items()
+            v in states.HEALTHY for k, v in result.items()
             if k != 'version') else 'down').inc()
 
 

@@ -42,13 +42,12 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import templates
 from heat_esi.worker.handlers import monitoring
 from heat_esi.worker import metrics
 
 LOG = logging.getLogger(__name__)
-
-MEMBERS = keys.MONITORS
 
 
 def _by_id(kvs):
@@ -138,8 +137,9 @@ class Monitor(object):
         if where is None or where[0] not in self.resource_types:
             return
         rtype, rid = where
-        members = [m.key[len(MEMBERS):] for m in
-                   self.client.get_prefix(MEMBERS, keys_only=True)[0]]
+        members = [keys.under(keys.MONITORS, m.key) for m in
+                   self.client.get_prefix(keys.MONITORS,
+                                          keys_only=True)[0]]
         if self.member_id not in members or \
                 owner(rid, members) != self.member_id:
             return
@@ -167,11 +167,11 @@ class Monitor(object):
         if lease != self._registered:
             # Once per lease: the key lives as long as the lease does, and
             # a write every cycle would move etcd's revision for nothing.
-            self.client.put(MEMBERS + self.member_id, self.member_value(),
-                            lease=lease)
+            self.client.put(keys.MONITORS + self.member_id,
+                            self.member_value(), lease=lease)
             self._registered = lease
-        members = [kv.key[len(MEMBERS):]
-                   for kv in self.client.get_prefix(MEMBERS)[0]]
+        members = [keys.under(keys.MONITORS, kv.key)
+                   for kv in self.client.get_prefix(keys.MONITORS)[0]]
         polls = {}
         for rtype in self.resource_types:
             for target in self._targets(rtype):
@@ -195,31 +195,28 @@ class Monitor(object):
     def _targets(self, rtype, rid=None):
         """Resources of *rtype* (or just *rid*) whose last action completed.
         """
-        plural = keys.plural(rtype)
         if rid is None:
             reads = [etcd.get_prefix(keys.config_prefix(rtype)),
-                     etcd.get_prefix('/state/%s/%s/' % (keys.API, plural)),
-                     etcd.get_prefix('/monitoring/%s/%s/' % (keys.API,
-                                                             plural))]
+                     etcd.get_prefix(keys.state_prefix(rtype)),
+                     etcd.get_prefix(keys.monitoring_prefix(rtype))]
         else:
             reads = [etcd.get(keys.config(rtype, rid)),
                      etcd.get(keys.state(rtype, rid)),
                      etcd.get(keys.monitoring(rtype, rid))]
-        _, (configs, states, monitored) = self.client.txn(
+        _, (configs, state_kvs, monitored) = self.client.txn(
             [], reads, key=keys.config_prefix(rtype))
-        states, monitored = _by_id(states), _by_id(monitored)
+        state_kvs, monitored = _by_id(state_kvs), _by_id(monitored)
         for rid, kv in _by_id(configs).items():
             try:
                 body, version, marked = records.parse_config(kv.key,
                                                              kv.value)
-                state = states.get(rid)
+                state = state_kvs.get(rid)
                 worker_state = state and records.parse_state(
                     state.key, state.value)['worker_state']
             except exceptions.MalformedValue as exc:
                 LOG.warning('not monitoring %s %s: %s', rtype, rid, exc)
                 continue
-            if marked or worker_state not in ('CREATE_COMPLETED',
-                                              'MODIFY_COMPLETED'):
+            if marked or worker_state not in states.MONITORED:
                 continue
             current = monitored.get(rid)
             yield {'rtype': rtype, 'rid': rid, 'body': body,

@@ -34,6 +34,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi.worker import batch
 from heat_esi.worker import claims
 from heat_esi.worker import context
@@ -233,13 +234,13 @@ class Worker(object):
     def _read_all(self):
         # Keys only: a slot reads the value of the job it takes.
         kvs, revision = self.client.get_prefix(keys.JOBS, keys_only=True)
-        working = {kv.key[len(keys.JOBS_WORKING):] for kv in kvs
+        working = {keys.under(keys.JOBS_WORKING, kv.key) for kv in kvs
                    if kv.key.startswith(keys.JOBS_WORKING)}
         with self._cond:
             self._pending.clear()
             for kv in kvs:
                 if kv.key.startswith(keys.JOBS_ALL):
-                    job_id = kv.key[len(keys.JOBS_ALL):]
+                    job_id = keys.under(keys.JOBS_ALL, kv.key)
                     if job_id not in working and job_id not in self._running:
                         self._pending[job_id] = None
             self._cond.notify_all()
@@ -251,7 +252,7 @@ class Worker(object):
         key = event.kv.key
         with self._cond:
             if key.startswith(keys.JOBS_ALL):
-                job_id = key[len(keys.JOBS_ALL):]
+                job_id = keys.under(keys.JOBS_ALL, key)
                 if event.type == etcd.DELETE:
                     self._pending.pop(job_id, None)
                     self._note_finished(event.kv.mod_revision, job_id)
@@ -265,7 +266,7 @@ class Worker(object):
                     # Rewritten by a claim: no longer a candidate.
                     self._pending.pop(job_id, None)
             elif key.startswith(keys.JOBS_WORKING):
-                job_id = key[len(keys.JOBS_WORKING):]
+                job_id = keys.under(keys.JOBS_WORKING, key)
                 if event.type == etcd.DELETE and job_id not in self._running \
                         and not self._finished_at(event.kv.mod_revision,
                                                   job_id):
@@ -378,7 +379,7 @@ class Worker(object):
         return claim, handler   # claim is None: someone else has it
 
     def _reject(self, kv, reason):
-        job_id = kv.key[len(keys.JOBS_ALL):]
+        job_id = keys.under(keys.JOBS_ALL, kv.key)
         if claims.fail_unreadable(self.client, kv, reason):
             metrics.value_rejected()
             LOG.error('job %s rejected: %s', job_id, reason)
@@ -396,7 +397,7 @@ class Worker(object):
             try:
                 try:
                     claim.finish(records.state(
-                        records.failed(job['action']), job['version'],
+                        states.failed(job['action']), job['version'],
                         error=error))
                     metrics.job_finished(job, True)
                     LOG.error('job %s failed: %s', claim.job_id, error)
@@ -453,8 +454,8 @@ class Worker(object):
                      job['resource_type'], job['resource_id'],
                      clock.expired(), self.deadline_grace))
         ignored = job['on_failure'] == 'ignore'
-        worker_state = (records.completed if ignored
-                        else records.failed)(job['action'])
+        worker_state = (states.completed if ignored
+                        else states.failed)(job['action'])
         try:
             claim.finish(records.state(worker_state, job['version'],
                                        error='' if ignored else error))
@@ -533,7 +534,7 @@ class Worker(object):
                             'failed for its deadline; result discarded',
                             claim.job_id)
                 return
-            worker_state = records.completed(action)
+            worker_state = states.completed(action)
         except claims.ClaimLost as exc:
             metrics.claim_lost()
             LOG.warning('job %s dropped: %s', claim.job_id, exc)
@@ -547,16 +548,16 @@ class Worker(object):
             if job['on_failure'] == 'ignore':
                 LOG.warning('job %s failed, ignored (on_failure ignore): %s',
                             claim.job_id, exc)
-                worker_state = records.completed(action)
+                worker_state = states.completed(action)
             else:
                 LOG.error('job %s failed: %s', claim.job_id, exc)
-                worker_state, error = records.failed(action), str(exc)
+                worker_state, error = states.failed(action), str(exc)
         except exceptions.EtcdError:
             raise
         except Exception as exc:
             LOG.exception('job %s: handler %s crashed', claim.job_id,
                           handler)
-            worker_state = records.failed(action)
+            worker_state = states.failed(action)
             error = '%s: internal error in handler %s: %s' % (
                 where, handler, _describe(exc))
         error = _with_request_id(job, error)
@@ -564,7 +565,7 @@ class Worker(object):
             claim.finish(records.state(worker_state, version,
                                        outcome.get('state_monitoring'),
                                        error), extra_deletes)
-            metrics.job_finished(job, worker_state.endswith('_FAILED'),
+            metrics.job_finished(job, states.is_failed(worker_state),
                                  started)
             LOG.info('job %s finished: %s', claim.job_id, worker_state)
         except claims.ClaimLost as exc:

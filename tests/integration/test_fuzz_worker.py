@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import templates
 from tests import esi_fixtures
 
@@ -259,8 +260,8 @@ def test_fuzz_worker(loaded, workers):
                                                     'false)'}}]
             state, = found
             worker_state = state['state']['worker_state']
-            assert worker_state in (records.completed(parts['action']),
-                                    records.failed(parts['action']),
+            assert worker_state in (states.completed(parts['action']),
+                                    states.failed(parts['action']),
                                     'no state (is_last false)')
             if worker_state.endswith('_FAILED'):
                 assert rid in state['error'], state['error']

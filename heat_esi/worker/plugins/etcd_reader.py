@@ -20,59 +20,14 @@ import time
 
 from oslo_log import log as logging
 
-from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
-from heat_esi import records
+from heat_esi import states
 from heat_esi.worker import plugins
 
 LOG = logging.getLogger(__name__)
 
-HEALTHY = ('UP', 'ACTIVE')
 MIN_INTERVAL = 0.01
-
-
-def keys_of(etcd_type, etcd_id):
-    """The keys parts_of reads: /monitoring, then /state."""
-    return (keys.monitoring(etcd_type, etcd_id),
-            keys.state(etcd_type, etcd_id))
-
-
-def parts_of(client, etcd_type, etcd_id, read=None):
-    """{part: state} of a resource, or None when nothing reports on it.
-
-    The monitor's /monitoring wins over the state_monitoring of the last
-    job's /state, unless it is older than that job: a monitor stops polling
-    a resource whose job failed, and its last UP must not outlive that.
-    A failed job counts as a part that is not healthy.
-
-    :param read: {key: KV or None} already read (with a claim); the keys
-        are read from etcd when they are not in it.
-    """
-    mon_key, state_key = keys_of(etcd_type, etcd_id)
-    if read is not None and mon_key in read and state_key in read:
-        mon, state = ([read[k]] if read[k] else []
-                      for k in (mon_key, state_key))
-    else:
-        _, (mon, state) = client.txn([], [etcd.get(mon_key),
-                                          etcd.get(state_key)], key=mon_key)
-    parsed = state and records.parse_state(state_key, state[0].value)
-    if parsed and parsed['worker_state'].endswith('_FAILED'):
-        return dict(parsed['state_monitoring'],
-                    worker_state=parsed['worker_state'])
-    if mon:
-        value = etcd.loads(mon_key, mon[0].value)
-        if not isinstance(value, dict):
-            raise exceptions.MalformedValue(mon_key, 'expected an object')
-        version = value.get('version')
-        if isinstance(value.get('status'), dict):   # the nested form
-            value = value['status']
-        if not (parsed and isinstance(version, int)
-                and version < parsed['version']):
-            return {k: v for k, v in value.items() if k != 'version'}
-    if parsed:
-        return parsed['state_monitoring'] or None
-    return None
 
 
 class EtcdReader(object):
@@ -90,7 +45,7 @@ class EtcdReader(object):
                 and keys.RESOURCE_TYPE_RE.match(etcd_type)
                 and keys.RESOURCE_ID_RE.match(etcd_id)):
             return ()       # check() names what is wrong
-        return keys_of(etcd_type, etcd_id)
+        return states.keys_of(etcd_type, etcd_id)
 
     def check(self, props, abort, read=None):
         """'ACTIVE', or JobFailed when it is not before the timeout.
@@ -116,10 +71,10 @@ class EtcdReader(object):
                                        self.interval), MIN_INTERVAL)
         deadline = time.monotonic() + timeout
         while True:
-            parts = parts_of(self.client, etcd_type, etcd_id, read)
+            parts = states.parts_of(self.client, etcd_type, etcd_id, read)
             read = None
-            if parts and all(v in HEALTHY for v in parts.values()):
-                return 'ACTIVE'
+            if states.healthy(parts):
+                return states.ACTIVE
             if time.monotonic() + interval > deadline:
                 break
             if abort.wait(interval):
