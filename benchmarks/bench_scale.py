@@ -119,8 +119,8 @@ def monitor_cycle(server, client, conf, cycles=2):
 
 
 def _owned(client, member_id):
-    members = [kv.key[len(monitor_mod.MEMBERS):]
-               for kv in client.get_prefix(monitor_mod.MEMBERS)[0]]
+    members = [keys.under(keys.MONITORS, kv.key)
+               for kv in client.get_prefix(keys.MONITORS)[0]]
     edges = client.get_prefix(keys.config_prefix('edge_router'),
                               keys_only=True)[0]
     return [kv.key for kv in edges if kv.key.rsplit('/', 1)[1].startswith(
@@ -185,11 +185,11 @@ def run(sizes, jobs, samples, devices, heat_runs, worker_jobs):
             client = clients[size]
             others = max(1, round(size / devices)) - 1
             lease = client.grant_lease(600)
-            client.txn([], [etcd.put(monitor_mod.MEMBERS + 'other-%d' % i,
+            client.txn([], [etcd.put(keys.MONITORS + 'other-%d' % i,
                                      'other', lease=lease)
                             for i in range(others)] or
-                       [etcd.get(monitor_mod.MEMBERS)],
-                       key=monitor_mod.MEMBERS)
+                       [etcd.get(keys.MONITORS)],
+                       key=keys.MONITORS)
             cyc = monitor_cycle(servers[size], client, monitor_conf(dead))
             client.revoke_lease(lease)
             result[size].update(
