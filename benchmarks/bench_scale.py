@@ -24,7 +24,7 @@ from heat_esi import records  # noqa: E402
 from heat_esi import states  # noqa: E402
 from heat_esi import templates  # noqa: E402
 from heat_esi.worker import claims  # noqa: E402
-from heat_esi.worker.handlers import monitoring  # noqa: E402
+from heat_esi.worker import elements  # noqa: E402
 from heat_esi.worker import monitor as monitor_mod  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def render_cost(client, count):
     found = []
     for _ in range(count):
         start = time.perf_counter()
-        monitoring.render(template, params)
+        elements.render(template, params)
         found.append(time.perf_counter() - start)
     return found
 
@@ -97,7 +97,7 @@ def monitor_cycle(server, client, conf, cycles=2):
     The first cycle writes each device's /monitoring; the last one, which
     only polls, is returned.
     """
-    plugins = monitoring.MonitoringHandler(client, conf).plugins
+    plugins = elements.load_plugins(client, conf)
     lease = client.grant_lease(120)
     mon = monitor_mod.Monitor(client, plugins, lambda: lease,
                               interval=3600, member_id='bench')

@@ -24,6 +24,7 @@ import stevedore
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
+from heat_esi.worker import elements
 from heat_esi.worker import health
 from heat_esi.worker import metrics
 from heat_esi.worker.monitor import Monitor
@@ -33,19 +34,30 @@ LOG = logging.getLogger(__name__)
 HANDLER_NAMESPACE = 'heat_esi.handlers'
 
 
-def load_handlers(names, client, config):
+def load_handlers(names, client, config, plugins=None):
+    """Return {name: handler} of the job handlers *names*.
+
+    Each is built with the etcd client, the configuration and the resource
+    plugins (elements.load_plugins, loaded here when not given).
+
+    :raises ConfigError: a resource plugin cannot start.
+    """
+    if plugins is None:
+        plugins = elements.load_plugins(client, config)
     found = {}
     for name in names:
         manager = stevedore.DriverManager(
             HANDLER_NAMESPACE, name, invoke_on_load=True,
-            invoke_args=(client, config))
+            invoke_args=(client, config), invoke_kwds={'plugins': plugins})
         found[name] = manager.driver
     return found
 
 
 def _wait(stop, checks, seconds=None):
-    """Wait for a stop signal (at most *seconds*, if given), ticking
-    /healthz every second meanwhile; True when stopped."""
+    """Wait for a stop signal, at most *seconds* if given; True if stopped.
+
+    /healthz is ticked every second meanwhile.
+    """
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         checks.tick()
@@ -77,8 +89,10 @@ def main(argv=None):
         LOG.error('%s', exc)
         return 2
     try:
+        # Loaded once: the job handler and the monitor run the same ones.
+        plugins = elements.load_plugins(client, config)
         handlers = load_handlers(config.worker.enabled_handlers, client,
-                                 config)
+                                 config, plugins)
     except stevedore.exception.NoMatches as exc:
         LOG.error('unknown handler in [worker] enabled_handlers: %s', exc)
         return 2
@@ -124,8 +138,7 @@ def main(argv=None):
         delay = min(delay * 2, 30.0)
     monitor = None
     if config.monitor.enabled and 'monitoring_worker' in handlers:
-        monitor = Monitor(client, handlers['monitoring_worker'].plugins,
-                          lambda: worker.lease_id,
+        monitor = Monitor(client, plugins, lambda: worker.lease_id,
                           interval=config.monitor.interval,
                           resource_types=config.monitor.resource_types,
                           member_id=worker.member_id,

@@ -31,6 +31,7 @@ device's address.
 """
 
 from concurrent import futures
+import functools
 import hashlib
 import os
 import socket
@@ -43,8 +44,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
-from heat_esi import templates
-from heat_esi.worker.handlers import monitoring
+from heat_esi.worker import elements
 from heat_esi.worker import metrics
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +52,23 @@ LOG = logging.getLogger(__name__)
 
 def _by_id(kvs):
     return {kv.key.rsplit('/', 1)[1]: kv for kv in kvs}
+
+
+def _outcome(doing, rtype, rid, future):
+    """Read the outcome of a poll's future, so that no error is dropped.
+
+    The errors of the elements are logged by _poll; what reaches here is
+    etcd failing, or a bug.
+    """
+    try:
+        future.result()
+    except futures.CancelledError:
+        pass            # stop() cancels the polls not started
+    except exceptions.EtcdError as exc:
+        LOG.warning('cannot %s %s %s: %s', doing, rtype, rid, exc)
+    except Exception:
+        LOG.exception('cannot %s %s %s: unexpected error', doing, rtype,
+                      rid)
 
 
 def owner(resource_id, members):
@@ -66,7 +83,8 @@ class Monitor(object):
                  resource_types=('edge_router',), member_id=None,
                  member_value=None):
         self.client = client
-        self.plugins = plugins
+        # The worker's resource plugins, run as its jobs run them.
+        self.pipeline = elements.Pipeline(client, plugins)
         self.lease = lease              # callable: the worker's lease id
         self.interval = interval
         self.resource_types = list(resource_types)
@@ -143,8 +161,10 @@ class Monitor(object):
         if self.member_id not in members or \
                 owner(rid, members) != self.member_id:
             return
-        self._pool.submit(self._answer, kv, rtype, rid,
-                          value.get('request'))
+        future = self._pool.submit(self._answer, kv, rtype, rid,
+                                   value.get('request'))
+        future.add_done_callback(functools.partial(
+            _outcome, 'answer the poll request for', rtype, rid))
 
     def _answer(self, kv, rtype, rid, token):
         targets = list(self._targets(rtype, rid))
@@ -178,22 +198,13 @@ class Monitor(object):
                 if owner(target['rid'], members) == self.member_id:
                     polls[self._pool.submit(self._poll, **target)] = target
         for future in futures.as_completed(polls):
-            # Every poll's outcome is read: an error is logged, never
-            # dropped with its future.
-            target = polls[future]
-            try:
-                future.result()
-            except futures.CancelledError:
-                pass            # stop() cancels the polls not started
-            except exceptions.EtcdError as exc:
-                LOG.warning('cannot monitor %s %s: %s', target['rtype'],
-                            target['rid'], exc)
-            except Exception:
-                LOG.exception('monitoring %s %s failed', target['rtype'],
-                              target['rid'])
+            _outcome('monitor', polls[future]['rtype'],
+                     polls[future]['rid'], future)
 
     def _targets(self, rtype, rid=None):
-        """Resources of *rtype* (or just *rid*) whose last action completed.
+        """Yield the resources of *rtype* whose last action completed.
+
+        With *rid*, only that one (when its last action completed).
         """
         if rid is None:
             reads = [etcd.get_prefix(keys.config_prefix(rtype)),
@@ -229,51 +240,25 @@ class Monitor(object):
         :returns: {"state": {element: UP|DOWN}, "why": {element: reason},
             "address": ...}, or None when it cannot be polled.
         """
-        why, where = {}, []
         try:
-            template = templates.fetch(
-                self.client, templates.monitoring_template_name(rtype))
-            params = templates.build_params(
-                template, rtype, body, version,
-                templates.config_lookup(self.client))
-            elements = monitoring.render(
-                template, {p['param']: p['value'] for p in params})
-            result = {}
-            for name, props in elements.items():
-                plugin = self.plugins.get(props['type'])
-                if plugin is None or not hasattr(plugin, 'poll'):
-                    raise exceptions.JobFailed('element %s: type %s cannot '
-                                               'be polled' % (name,
-                                                              props['type']))
-                try:
-                    if hasattr(plugin, 'poll_why'):
-                        result[name], reason = plugin.poll_why(props,
-                                                               self._stop)
-                        where.append(plugin.address(props))
-                    else:
-                        result[name], reason = plugin.poll(
-                            props, self._stop), ''
-                except (exceptions.JobFailed, exceptions.MalformedValue,
-                        exceptions.JobInterrupted, exceptions.EtcdError):
-                    raise
-                except Exception:
-                    metrics.device_polled(None)
-                    LOG.exception('cannot monitor %s %s: element %s (%s) '
-                                  'failed', rtype, rid, name, props['type'])
-                    return None
-                if reason:
-                    why[name] = reason
-        except (exceptions.JobFailed, exceptions.TemplateError,
-                exceptions.MalformedValue) as exc:
+            found = self.pipeline.for_config(rtype, rid, body, version)
+            polled = self.pipeline.poll(found, self._stop)
+        except elements.ElementError as exc:
             metrics.device_polled(None)
-            LOG.warning('cannot monitor %s %s: %s', rtype, rid, exc)
+            if not exc.logged:
+                LOG.warning('cannot monitor %s: %s (%s)', exc.resource,
+                            exc.reason, exc.where)
+            return None
+        except exceptions.JobFailed as exc:
+            metrics.device_polled(None)
+            LOG.warning('cannot monitor %s', exc)
             return None
         except exceptions.JobInterrupted:
             return None
-        metrics.device_polled(result)
-        answer = {'state': dict(result), 'why': why,
-                  'address': ', '.join(sorted(set(where)))}
-        result['version'] = version
+        metrics.device_polled(polled.state)
+        answer = {'state': dict(polled.state), 'why': polled.why,
+                  'address': polled.address}
+        result = dict(polled.state, version=version)
         key = keys.monitoring(rtype, rid)
         try:
             if current is not None and etcd.loads(key, current) == result:

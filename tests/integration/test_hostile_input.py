@@ -13,6 +13,7 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
 from heat_esi.worker import monitor as monitor_mod
+from heat_esi.worker.plugins import base
 from heat_esi.worker import service
 from tests import esi_fixtures
 from tests import snmp_agents
@@ -449,7 +450,7 @@ def test_poison_configs_do_not_stop_the_monitor(loaded, workers, tmp_path):
         agent.stop()
 
 
-class _Exploding(object):
+class _Exploding(base.Plugin):
     def poll(self, props, abort):
         raise RuntimeError('plugin bug')
 

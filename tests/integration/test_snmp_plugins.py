@@ -4,8 +4,8 @@ import re
 import threading
 import time
 
-import pytest
 from oslo_config import cfg
+import pytest
 
 from heat_esi import conf
 from heat_esi import exceptions
@@ -45,13 +45,13 @@ def test_router_and_switch_are_up_when_uptime_grows(worker_conf, plugin):
     check = plugin(None, worker_conf)
     props = {'ip': '127.0.0.2', 'community_name': 'C', 'mibs': []}
     assert check.check(props, NEVER) == 'ACTIVE'
-    assert check.poll(props, NEVER) == 'UP'
+    assert check.poll(props, NEVER) == ('UP', '')
 
 
 def test_wrong_community_is_down_and_fails_naming_the_address(worker_conf):
     check = snmp.Router(None, worker_conf)
     props = {'ip': '127.0.0.2', 'community_name': 'WRONG', 'timeout': 0.5}
-    assert check.poll(props, NEVER) == 'DOWN'
+    assert check.poll(props, NEVER)[0] == 'DOWN'
     with pytest.raises(exceptions.JobFailed) as err:
         check.check(props, NEVER)
     assert 'router 127.0.0.2 is not UP after 0.5 s: no SNMP answer' in \
@@ -70,7 +70,7 @@ def test_physical_port_finds_the_interface_by_name(worker_conf):
     check = snmp.PhysicalPort(None, worker_conf)
     props = {'device_ip': '127.0.0.2', 'community_name': 'C', 'name': 'lo'}
     assert check.check(props, NEVER) == 'ACTIVE'
-    assert check.poll(props, NEVER) == 'UP'
+    assert check.poll(props, NEVER) == ('UP', '')
     with pytest.raises(exceptions.JobFailed,
                        match='127.0.0.2: no interface named ge-0/0/9'):
         check.check(dict(props, name='ge-0/0/9'), NEVER)
@@ -89,7 +89,7 @@ def test_ipv6_device_over_udp6(worker_conf, agent6):
     check = snmp.Router(None, worker_conf)
     props = {'ip': '::1', 'community_name': 'C'}
     assert check.check(props, NEVER) == 'ACTIVE'
-    assert check.poll(props, NEVER) == 'UP'
+    assert check.poll(props, NEVER) == ('UP', '')
     port = snmp.PhysicalPort(None, worker_conf)
     assert port.check({'device_ip': '::1', 'community_name': 'C',
                        'name': 'lo'}, NEVER) == 'ACTIVE'
@@ -151,8 +151,8 @@ def test_device_failures_say_which(worker_conf, agent):
     from pysnmp.proto import rfc1905
     check = snmp.Router(None, worker_conf)
     # net-snmp drops a wrong v2c community without a word.
-    state, why = check.poll_why({'ip': '127.0.0.2', 'community_name':
-                                 'WRONG'}, NEVER)
+    state, why = check.poll({'ip': '127.0.0.2', 'community_name': 'WRONG'},
+                            NEVER)
     assert state == 'DOWN'
     assert why == ('no SNMP answer from 127.0.0.2:%d within 0.3 s (the '
                    'agent is down or unreachable, or silently drops a '
@@ -171,7 +171,7 @@ def test_device_failures_say_which(worker_conf, agent):
     assert not isinstance(err, snmp.AuthError)
     assert 'SNMP error from 192.0.2.1:161: genErr' == str(err)
     # A missing interface is neither.
-    state, why = snmp.PhysicalPort(None, worker_conf).poll_why(
+    state, why = snmp.PhysicalPort(None, worker_conf).poll(
         {'device_ip': '127.0.0.2', 'community_name': 'C',
          'name': 'ge-0/0/9'}, NEVER)
     assert (state, why) == ('DOWN', '127.0.0.2: no interface named ge-0/0/9')

@@ -9,7 +9,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
-from heat_esi.worker.handlers import monitoring
+from heat_esi.worker import elements as pipeline
 
 ER1 = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
 EPI_BODY = {'id': 'epi-1', 'name': 'ge-0/0/1', 'device_id': ER1}
@@ -88,8 +88,8 @@ def test_missing_field_is_named():
 def test_shipped_templates_validate_and_render():
     found = templates.load_dir()
     tmpl = found['ha_router_monitoring']
-    elements = monitoring.render(tmpl, {'primary_device_id': 'p',
-                                        'secondary_device_id': 's'})
+    elements = pipeline.render(tmpl, {'primary_device_id': 'p',
+                                      'secondary_device_id': 's'})
     assert elements == {
         'primary': {'type': 'etcd_reader', 'etcd_type': 'edge_router',
                     'etcd_id': 'p'},
@@ -101,7 +101,7 @@ def test_render_is_sandboxed():
     tmpl = template()
     tmpl['template_file'] = "a: {{ ''.__class__.__mro__ }}"
     with pytest.raises(exceptions.JobFailed, match='does not render'):
-        monitoring.render(tmpl, {})
+        pipeline.render(tmpl, {})
 
 
 def test_job_id_layout():
@@ -139,8 +139,8 @@ def test_parse_state_names_the_key_and_the_fault(text, reason):
 def test_values_are_data_not_yaml(ip):
     # Each value comes back exactly as it was: a string, never re-parsed.
     tmpl = templates.load_dir()['edge_router_monitoring']
-    elements = monitoring.render(tmpl, {'community_name': 'C',
-                                        'device_ip': ip})
+    elements = pipeline.render(tmpl, {'community_name': 'C',
+                                      'device_ip': ip})
     assert elements == {'router': {'type': 'router', 'community_name': 'C',
                                    'ip': ip, 'mibs': []}}
 
@@ -148,8 +148,8 @@ def test_values_are_data_not_yaml(ip):
 def test_an_injected_newline_adds_no_element():
     tmpl = templates.load_dir()['ha_router_monitoring']
     hostile = 'p\nrouter:\n  type: router\n  ip: 192.0.2.66\n  x: '
-    elements = monitoring.render(tmpl, {'primary_device_id': hostile,
-                                        'secondary_device_id': 's'})
+    elements = pipeline.render(tmpl, {'primary_device_id': hostile,
+                                      'secondary_device_id': 's'})
     assert sorted(elements) == ['primary', 'secondary']
     assert elements['primary']['etcd_id'] == hostile
 
@@ -160,8 +160,8 @@ def test_values_keep_their_json_types_and_embed_as_text():
         'a:\n  type: x\n  n: {{ n }}\n  l: {{ l }}\n  none: {{ none }}\n'
         '  text: "{{ n }}/{{ l }}-{{ s }}"\n'
         '{{ s }}:\n  type: y\n')
-    elements = monitoring.render(tmpl, {'n': 7, 'l': [1, {'k': 'v'}],
-                                        'none': None, 's': 'b: c'})
+    elements = pipeline.render(tmpl, {'n': 7, 'l': [1, {'k': 'v'}],
+                                      'none': None, 's': 'b: c'})
     assert elements == {
         'a': {'type': 'x', 'n': 7, 'l': [1, {'k': 'v'}], 'none': None,
               'text': '7/[1, {"k": "v"}]-b: c'},

@@ -24,13 +24,40 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import states
 from heat_esi.worker import plugins
+from heat_esi.worker.plugins import base
 
 LOG = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.01
 
 
-class EtcdReader(object):
+def _referenced(props):
+    """Return (etcd_type, etcd_id) of the resource an element relies on.
+
+    :raises JobFailed: naming the property that is missing or wrong.
+    """
+    try:
+        etcd_type, etcd_id = props['etcd_type'], props['etcd_id']
+    except KeyError as exc:
+        raise exceptions.JobFailed('missing property %s' % exc)
+    if not (isinstance(etcd_type, str)
+            and keys.RESOURCE_TYPE_RE.match(etcd_type)):
+        raise exceptions.JobFailed('"etcd_type" must be a resource type, '
+                                   'not %s' % exceptions.short(etcd_type))
+    if not (isinstance(etcd_id, str) and keys.RESOURCE_ID_RE.match(etcd_id)):
+        raise exceptions.JobFailed('"etcd_id" must be a resource id, not %s'
+                                   % exceptions.short(etcd_id))
+    return etcd_type, etcd_id
+
+
+def _seen(parts):
+    """Say what the referenced resource's parts are, for messages."""
+    return ('no monitoring state' if not parts else ', '.join(
+        '%s %s' % kv for kv in sorted(parts.items())))
+
+
+class EtcdReader(base.Plugin):
+    """ACTIVE (UP) when every element of the referenced resource is."""
 
     def __init__(self, client, conf):
         self.client = client
@@ -38,33 +65,23 @@ class EtcdReader(object):
         self.interval = conf.worker.etcd_reader_retry_interval
 
     def keys(self, props):
-        """What check() reads first, for the worker to read along with the
-        claim of the job (one round trip less per element)."""
-        etcd_type, etcd_id = props.get('etcd_type'), props.get('etcd_id')
-        if not (isinstance(etcd_type, str) and isinstance(etcd_id, str)
-                and keys.RESOURCE_TYPE_RE.match(etcd_type)
-                and keys.RESOURCE_ID_RE.match(etcd_id)):
+        """Return what check() reads first: the referenced resource's keys.
+
+        The worker reads them along with the claim of the job (one round
+        trip less per element).
+        """
+        try:
+            return states.keys_of(*_referenced(props))
+        except exceptions.JobFailed:
             return ()       # check() names what is wrong
-        return states.keys_of(etcd_type, etcd_id)
 
     def check(self, props, abort, read=None):
-        """'ACTIVE', or JobFailed when it is not before the timeout.
+        """Return 'ACTIVE', or raise JobFailed when it is not by the timeout.
 
         :param read: {key: KV or None} read with the claim; the first look
             uses it, any retry reads etcd.
         """
-        try:
-            etcd_type, etcd_id = props['etcd_type'], props['etcd_id']
-        except KeyError as exc:
-            raise exceptions.JobFailed('missing property %s' % exc)
-        if not (isinstance(etcd_type, str)
-                and keys.RESOURCE_TYPE_RE.match(etcd_type)):
-            raise exceptions.JobFailed('"etcd_type" must be a resource type, '
-                                       'not %s' % exceptions.short(etcd_type))
-        if not (isinstance(etcd_id, str)
-                and keys.RESOURCE_ID_RE.match(etcd_id)):
-            raise exceptions.JobFailed('"etcd_id" must be a resource id, '
-                                       'not %s' % exceptions.short(etcd_id))
+        etcd_type, etcd_id = _referenced(props)
         timeout = plugins.seconds(props, 'timeout', self.timeout)
         # Never a busy loop on etcd.
         interval = max(plugins.seconds(props, 'time_between_retries',
@@ -79,7 +96,18 @@ class EtcdReader(object):
                 break
             if abort.wait(interval):
                 raise exceptions.JobInterrupted()
-        seen = ('no monitoring state' if not parts else ', '.join(
-            '%s %s' % kv for kv in sorted(parts.items())))
         raise exceptions.JobFailed('%s %s is not ACTIVE after %s s (%s)'
-                                   % (etcd_type, etcd_id, timeout, seen))
+                                   % (etcd_type, etcd_id, timeout,
+                                      _seen(parts)))
+
+    def poll(self, props, abort):
+        """Return (UP, '') when the referenced resource is healthy now.
+
+        Otherwise (DOWN, what its elements are); one read, no retry.
+        """
+        etcd_type, etcd_id = _referenced(props)
+        parts = states.parts_of(self.client, etcd_type, etcd_id)
+        if states.healthy(parts):
+            return states.UP, ''
+        return states.DOWN, '%s %s is not ACTIVE (%s)' % (
+            etcd_type, etcd_id, _seen(parts))

@@ -30,14 +30,15 @@ from oslo_log import log as logging
 
 from heat_esi import conf as esi_conf
 from heat_esi import exceptions
+from heat_esi import states
 from heat_esi.worker import plugins
+from heat_esi.worker.plugins import base
 
 LOG = logging.getLogger(__name__)
 
 SYS_UPTIME = '1.3.6.1.2.1.1.3.0'
 IF_NAME = '1.3.6.1.2.1.31.1.1.1.1'
 IF_OPER_STATUS = '1.3.6.1.2.1.2.2.1.8'
-UP, DOWN = 'UP', 'DOWN'
 
 
 class NoAnswer(exceptions.EsiError):
@@ -61,8 +62,7 @@ _AUTH_STATUSES = ('authorizationError', 'noAccess')
 
 
 def failure(where, timeout, err, status):
-    """The NoAnswer (or AuthError) for a pysnmp error indication or status.
-    """
+    """Return the NoAnswer (or AuthError) of a pysnmp error or status."""
     if err is not None and type(err).__name__ == 'RequestTimedOut':
         return NoAnswer('no SNMP answer from %s within %s s (the agent is '
                         'down or unreachable, or silently drops a wrong '
@@ -173,9 +173,12 @@ class Snmp(object):
         return found
 
 
-class SnmpPlugin(object):
-    """check() answers a job (retrying until the element's timeout);
-    poll() answers the monitor once, UP or DOWN."""
+class SnmpPlugin(base.Plugin):
+    """A device element over SNMP.
+
+    check() answers a job, retrying until the element's timeout; poll()
+    answers the monitor once, UP or DOWN and why.
+    """
 
     def __init__(self, client, conf):
         self.snmp = Snmp(conf)
@@ -189,30 +192,31 @@ class SnmpPlugin(object):
         raise NotImplementedError()
 
     def address(self, props):
-        """The device's address, for messages."""
+        """Return the device's address, for messages."""
         return props.get('ip') or props.get('device_ip') or '?'
 
     def poll(self, props, abort):
-        return self.poll_why(props, abort)[0]
-
-    def poll_why(self, props, abort):
-        """(UP or DOWN, why it is DOWN)."""
+        """Return (UP or DOWN, why it is DOWN), from one probe."""
         try:
             if self._probe(props, abort):
-                return UP, ''
-            return DOWN, '%s answers but is not up' % self.where(props)
+                return states.UP, ''
+            return states.DOWN, '%s answers but is not up' % self.where(props)
         except NoAnswer as exc:
-            return DOWN, str(exc)
+            return states.DOWN, str(exc)
         except InterfaceMissing as exc:
-            return DOWN, str(exc)
+            return states.DOWN, str(exc)
 
-    def check(self, props, abort):
+    def check(self, props, abort, read=None):
+        """Return 'ACTIVE' once a probe finds the device up.
+
+        :raises JobFailed: it is not up within the element's timeout.
+        """
         timeout = plugins.seconds(props, 'timeout', self.check_timeout)
         deadline = time.monotonic() + timeout
         while True:
             try:
                 if self._probe(props, abort):
-                    return 'ACTIVE'
+                    return states.ACTIVE
                 why = 'it answers but is not up'
             except NoAnswer as exc:
                 why = str(exc)
@@ -225,7 +229,7 @@ class SnmpPlugin(object):
 
 
 def allowed_networks(conf):
-    """[snmp] allowed_networks as ip_network objects.
+    """Return [snmp] allowed_networks as ip_network objects.
 
     :raises ValueError: naming the entry that is not a CIDR.
     """

@@ -1,0 +1,483 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The element pipeline: a resource's heat_template run element by element.
+
+A resource type's ``<type>_monitoring`` heat_template, rendered with a
+resource's params, gives its elements; each element is handed to the
+resource plugin its ``type`` names (entry points
+``heat_esi.monitoring_plugins``, see plugins.base). Jobs check the elements
+(the monitoring_worker handler) and the monitor polls them; both go
+through Pipeline, so that both render alike and fail alike: an element's
+error is an ElementError naming the heat_template, the element, its type
+and the resource, and the states found so far stay recorded per element.
+
+Values reach the elements as data, never as YAML text: each ``{{ ... }}``
+renders as a placeholder, the YAML is parsed, and then the placeholders are
+replaced by the values themselves. An IPv6 address, an id such as ``010``
+or ``null``, or a value with a newline stays the string it was.
+"""
+
+import collections
+import functools
+import json
+import math
+import re
+import secrets
+import threading
+
+import jinja2
+from jinja2 import sandbox
+from oslo_log import log as logging
+import stevedore
+import yaml
+
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import states
+from heat_esi import templates
+
+LOG = logging.getLogger(__name__)
+
+PLUGIN_NAMESPACE = 'heat_esi.monitoring_plugins'
+# Keys of a rendered template that are not elements.
+NOT_ELEMENTS = ('db_mappings',)
+# Rendered jobs kept between a claim's prefetch and its run; more than this
+# many means claims were lost to other workers, and the rest is dropped.
+MAX_RENDERED = 1000
+
+
+# --- plugins -----------------------------------------------------------------
+
+def _plugin_failed(manager, entrypoint, exc):
+    # A plugin left out would fail its jobs with "unknown plugin type";
+    # a configuration error must stop the worker at start instead.
+    raise exceptions.ConfigError('resource plugin %s: %s'
+                                 % (entrypoint.name, exc))
+
+
+def load_plugins(client, conf):
+    """{type: plugin} of every installed resource plugin, built once.
+
+    One worker loads them once, and its job handler and its monitor share
+    them (cmd/worker.py).
+
+    :raises ConfigError: a plugin cannot start with this configuration.
+    """
+    return {ext.name: ext.obj for ext in stevedore.ExtensionManager(
+        PLUGIN_NAMESPACE, invoke_on_load=True, invoke_args=(client, conf),
+        on_load_failure_callback=_plugin_failed)}
+
+
+# --- rendering ---------------------------------------------------------------
+
+# libyaml's safe loader where PyYAML was built with it: ten times faster.
+_Loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+
+# The values of the render under way in this thread, by placeholder.
+_rendering = threading.local()
+
+
+def _placeholder(value):
+    """Return what ``{{ value }}`` writes into the YAML text (finalize)."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)          # StrictUndefined: raises, naming the variable
+    values = _rendering.values
+    token = '%s-%d' % (_rendering.nonce, len(values))
+    values[token] = value
+    return token
+
+
+_jinja = sandbox.ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False,
+    finalize=_placeholder)
+
+
+@functools.lru_cache(maxsize=128)
+def _compile(source):
+    # Compiling costs more than rendering; templates change seldom.
+    return _jinja.from_string(source)
+
+
+def render(template, params):
+    """Render the elements of *template* with *params* ({param: value}).
+
+    :returns: {element: properties}, each with a string ``type``.
+    :raises JobFailed: naming the heat_template and what is wrong.
+    """
+    name = template['id']
+    # Random per render, so that no template text can forge a placeholder.
+    _rendering.nonce = nonce = 'esi-value-%s' % secrets.token_hex(8)
+    _rendering.values = values = {}
+    try:
+        text = _compile(template['template_file']).render(params)
+    except jinja2.TemplateSyntaxError as exc:
+        raise exceptions.JobFailed(
+            'heat_template %s: template_file line %s: %s'
+            % (name, exc.lineno, exc.message))
+    except jinja2.TemplateError as exc:
+        raise exceptions.JobFailed(
+            'heat_template %s: template_file does not render: %s'
+            % (name, exc))
+    finally:
+        _rendering.values = None
+    try:
+        elements = _Substitution(nonce, values).apply(
+            yaml.load(text, Loader=_Loader)) or {}
+    except yaml.YAMLError as exc:
+        raise exceptions.JobFailed(
+            'heat_template %s: rendered template_file is not YAML: %s'
+            % (name, exc))
+    if not isinstance(elements, dict):
+        raise exceptions.JobFailed(
+            'heat_template %s: rendered template_file is not a map of '
+            'elements' % name)
+    found = {}
+    for element, props in elements.items():
+        if element in NOT_ELEMENTS:
+            continue
+        if not isinstance(props, dict) or not isinstance(props.get('type'),
+                                                         str):
+            raise exceptions.JobFailed(
+                'heat_template %s: element %s has no "type"'
+                % (name, element))
+        found[str(element)] = props
+    return found
+
+
+class _Substitution(object):
+    """Puts the values of a render back where their placeholders are."""
+
+    def __init__(self, nonce, values):
+        self.values = values
+        self.pattern = re.compile(re.escape(nonce) + r'-\d+')
+        self.done = {}      # id -> result: YAML aliases are walked once
+
+    def apply(self, obj):
+        if isinstance(obj, str):
+            if obj in self.values:
+                return _data(self.values[obj])
+            return self.pattern.sub(
+                lambda m: _text(self.values.get(m.group(0), m.group(0))),
+                obj)
+        if not isinstance(obj, (dict, list)):
+            return obj
+        if id(obj) in self.done:
+            return self.done[id(obj)]
+        if isinstance(obj, list):
+            result = self.done[id(obj)] = []
+            result.extend(self.apply(item) for item in obj)
+        else:
+            result = self.done[id(obj)] = {}
+            for key, value in obj.items():
+                key = self.apply(key)
+                if isinstance(key, (dict, list)):
+                    key = _text(key)
+                result[key] = self.apply(value)
+        return result
+
+
+def _data(value):
+    """Return a rendered value as plain data (what JSON can hold)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (dict, list)):
+        return value
+    return str(value)
+
+
+def _text(value):
+    """Return a value as it reads inside a longer string."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(_data(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def element_timeouts(name, elements):
+    """Return the job_timeout of the elements that set one.
+
+    :raises JobFailed: a job_timeout is not a positive number.
+    """
+    found = []
+    for element, props in elements.items():
+        if 'job_timeout' not in props:
+            continue
+        value = props['job_timeout']
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not math.isfinite(value) or value <= 0):
+            raise exceptions.JobFailed(
+                'heat_template %s: element %s: job_timeout must be a '
+                'positive number of seconds' % (name, element))
+        found.append(value)
+    return found
+
+
+# --- what the pipeline hands back -------------------------------------------
+
+class Elements(object):
+    """A heat_template rendered for one resource: its elements, in order."""
+
+    def __init__(self, template, resource_type, resource_id, elements):
+        self.template = template            # the heat_template's name
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        self.items = elements               # {element: properties}
+
+    @property
+    def resource(self):
+        return '%s %s' % (self.resource_type, self.resource_id)
+
+    def where(self, element):
+        """Name the heat_template, the element and its type."""
+        return 'heat_template %s, element %s (%s)' % (
+            self.template, element, self.items[element]['type'])
+
+
+class ElementError(exceptions.JobFailed):
+    """An element failed: the one error shape of jobs and polls alike.
+
+    Its message names the heat_template, the element, its type and the
+    resource: ``heat_template T, element E (TYPE), RTYPE RID: reason``.
+    Its outcome holds the state_monitoring of the elements run before it
+    and, when its plugin ran, this element's DOWN.
+    """
+
+    def __init__(self, elements, element, reason, results, logged=False):
+        self.where = elements.where(element)
+        self.element = element
+        self.resource = elements.resource
+        self.reason = reason
+        # The plugin crashed and the traceback is in the log already.
+        self.logged = logged
+        super().__init__('%s, %s: %s' % (self.where, self.resource, reason),
+                         {'state_monitoring': results})
+
+
+# (state, why, address) of a poll: {element: UP|DOWN}, {element: why it is
+# DOWN} and the addresses of the devices polled, for messages.
+Polled = collections.namedtuple('Polled', 'state why address')
+
+
+def _describe(exc):
+    text = str(exc)
+    if len(text) > 300:
+        text = text[:297] + '...'
+    return '%s: %s' % (type(exc).__name__, text) if text else \
+        type(exc).__name__
+
+
+# --- the pipeline ------------------------------------------------------------
+
+class Pipeline(object):
+    """A resource's heat_template: fetched, rendered, and run by plugins."""
+
+    def __init__(self, client, plugins):
+        self.client = client
+        self.plugins = plugins          # {type: plugin}, see load_plugins
+        # template name -> (mod_revision, checked body) of the last copy
+        # read: parsed and checked once per revision, not once per job.
+        self._templates = {}
+        # job id -> (template mod_revision, params, Elements) rendered
+        # when the job's claim was prepared, for its run to reuse.
+        self._rendered = {}
+
+    # --- templates and params ----------------------------------------------
+
+    def _template(self, name, kv=False):
+        """Return (mod_revision, checked body) of heat_template *name*.
+
+        :param kv: its KV read by the caller (None: not there); False: read
+            it now (the revision is then unknown, and nothing is cached).
+        """
+        cached = self._templates.get(name)
+        if kv and cached is not None and cached[0] == kv.mod_revision:
+            return cached
+        template = templates.fetch(self.client, name, kv)
+        if not kv:
+            return None, template
+        self._templates[name] = (kv.mod_revision, template)
+        return kv.mod_revision, template
+
+    def prefetch(self, job):
+        """Return the keys to read with the claim of *job*.
+
+        They are its heat_template and, when a copy of that is at hand,
+        what its elements' plugins read first (Plugin.keys).
+        """
+        name = templates.monitoring_template_name(job['resource_type'])
+        found = [keys.heat_template(name)]
+        cached = self._templates.get(name)
+        if cached is None:
+            return tuple(found)
+        try:
+            params = _job_params(job)
+            elements = self._render(name, job['resource_type'],
+                                    job['resource_id'], cached[1], params)
+            for element, props in elements.items.items():
+                plugin = self.plugins.get(props['type'])
+                if plugin is not None:
+                    found += [k for k in plugin.keys(props)
+                              if k not in found]
+        except Exception:
+            # A job that does not render is failed by its run, with the
+            # error; reading ahead for it is not worth a crash here.
+            return tuple(found)
+        if len(self._rendered) > MAX_RENDERED:
+            self._rendered.clear()
+        self._rendered[job['id']] = (cached[0], params, elements)
+        return tuple(found)
+
+    def for_job(self, job, read):
+        """Return the Elements of a claimed job.
+
+        :param read: {key: KV or None} read with the claim (prefetch).
+        :raises JobFailed: naming the resource and what is wrong.
+        """
+        rtype, rid = job['resource_type'], job['resource_id']
+        name = templates.monitoring_template_name(rtype)
+        rendered = self._rendered.pop(job['id'], None)
+        params = _job_params(job)
+        try:
+            revision, template = self._template(
+                name, read.get(keys.heat_template(name), False))
+            if rendered is not None and rendered[:2] == (revision, params):
+                return rendered[2]
+            return self._render(name, rtype, rid, template, params)
+        except (exceptions.JobFailed, exceptions.TemplateError,
+                exceptions.MalformedValue) as exc:
+            raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
+
+    def for_config(self, rtype, rid, body, version):
+        """Return the Elements of a resource as its /config describes it.
+
+        The params are built from the body as heat-engine built its job's.
+
+        :raises JobFailed: naming the resource and what is wrong.
+        """
+        name = templates.monitoring_template_name(rtype)
+        try:
+            _, template = self._template(name)
+            params = templates.build_params(
+                template, rtype, body, version,
+                templates.config_lookup(self.client))
+            return self._render(name, rtype, rid, template,
+                                {p['param']: p['value'] for p in params})
+        except (exceptions.JobFailed, exceptions.TemplateError,
+                exceptions.MalformedValue) as exc:
+            raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
+
+    @staticmethod
+    def _render(name, rtype, rid, template, params):
+        return Elements(name, rtype, rid, render(template, params))
+
+    def _plugin(self, elements, element, results):
+        kind = elements.items[element]['type']
+        plugin = self.plugins.get(kind)
+        if plugin is None:
+            raise ElementError(
+                elements, element, 'unknown plugin type %s (known: %s)'
+                % (kind, ', '.join(sorted(self.plugins))), results)
+        return plugin
+
+    def _crashed(self, doing, elements, element, exc, results):
+        """Log a plugin's unexpected error, and make it the element's."""
+        LOG.error('cannot %s %s: element %s (%s) failed (heat_template %s)',
+                  doing, elements.resource, element,
+                  elements.items[element]['type'], elements.template,
+                  exc_info=exc)
+        return ElementError(elements, element, 'internal error in plugin '
+                            '%s: %s' % (elements.items[element]['type'],
+                                        _describe(exc)), results,
+                            logged=True)
+
+    # --- running the elements ----------------------------------------------
+
+    def check(self, elements, abort, read=None):
+        """Check every element for a job; return {element: state}.
+
+        The job's deadline becomes the largest job_timeout of its elements
+        when they set one.
+
+        :param abort: the job's JobClock.
+        :param read: {key: KV or None} read with the claim.
+        :raises ElementError: an element is not healthy or cannot be
+            checked (the first one; the rest are not checked).
+        :raises JobFailed: an element's job_timeout is not valid.
+        """
+        try:
+            timeouts = element_timeouts(elements.template, elements.items)
+        except exceptions.JobFailed as exc:
+            raise exceptions.JobFailed('%s: %s' % (elements.resource, exc))
+        if timeouts:
+            abort.set_timeout(max(timeouts), 'job_timeout of heat_template '
+                              '%s' % elements.template)
+        results = {}
+        for element, props in elements.items.items():
+            try:
+                abort.check()
+            except exceptions.JobFailed as exc:
+                raise ElementError(elements, element, str(exc), results)
+            plugin = self._plugin(elements, element, results)
+            try:
+                results[element] = plugin.check(props, abort, read)
+            except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
+                results[element] = states.DOWN
+                raise ElementError(elements, element, str(exc), results)
+            except (exceptions.JobInterrupted, exceptions.EtcdError):
+                raise
+            except Exception as exc:
+                results[element] = states.DOWN
+                raise self._crashed('check', elements, element, exc,
+                                    results)
+        return results
+
+    def poll(self, elements, abort):
+        """Poll every element once for the monitor; return a Polled.
+
+        Every element's plugin must be pollable (Plugin.pollable); a
+        template with one that is not cannot be monitored.
+
+        :param abort: an Event set when the monitor stops.
+        :raises ElementError: an element cannot be polled (its type, a
+            property, a plugin's error); its device is not monitored.
+        :raises JobInterrupted: the monitor stops.
+        """
+        plugins = {}
+        for element, props in elements.items.items():
+            plugins[element] = self._plugin(elements, element, {})
+            if not plugins[element].pollable:
+                raise ElementError(elements, element, 'type %s cannot be '
+                                   'polled' % props['type'], {})
+        found, why, where = {}, {}, set()
+        for element, props in elements.items.items():
+            plugin = plugins[element]
+            try:
+                found[element], reason = plugin.poll(props, abort)
+                address = plugin.address(props)
+            except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
+                raise ElementError(elements, element, str(exc), found)
+            except (exceptions.JobInterrupted, exceptions.EtcdError):
+                raise
+            except Exception as exc:
+                raise self._crashed('monitor', elements, element, exc, found)
+            if reason:
+                why[element] = reason
+            if address:
+                where.add(address)
+        return Polled(found, why, ', '.join(sorted(where)))
+
+
+def _job_params(job):
+    return {p['param']: p['value'] for p in job['params']}

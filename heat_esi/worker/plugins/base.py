@@ -1,0 +1,73 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""What a resource plugin does: the contract the element pipeline relies on.
+
+A resource plugin handles one kind of heat_template element, the one whose
+``type`` is its entry point's name in ``heat_esi.monitoring_plugins``. It is
+built once per worker with ``(client, conf)`` (the worker's etcd client and
+configuration) and called from every job slot and monitor thread at once,
+so it keeps no state between calls.
+"""
+
+
+class Plugin(object):
+    """A resource plugin: check() for jobs, poll() for the monitor."""
+
+    #: Whether the monitor can poll elements of this type. One that cannot
+    #: says so here; a resource whose template has such an element is then
+    #: not monitored, and a poll request for it is answered with an error.
+    pollable = True
+
+    def check(self, props, abort, read=None):
+        """Check the element for a job; return its state (ACTIVE).
+
+        It may retry until the element is healthy, within the element's own
+        ``timeout`` and the job's deadline.
+
+        :param props: the element's rendered properties.
+        :param abort: the job's clock: ``wait(seconds)`` is True when the
+            worker shuts down and raises JobTimedOut past the deadline.
+        :param read: {key: KV or None} read along with the job's claim: the
+            keys() of this element, as of the claim.
+        :raises JobFailed: the element is not healthy, or its properties
+            are wrong; the message says which and why.
+        :raises JobInterrupted: *abort* was set while waiting.
+        """
+        raise NotImplementedError()
+
+    def poll(self, props, abort):
+        """Poll the element once for the monitor; return (UP|DOWN, why).
+
+        *why* says why it is DOWN ('' when UP), for a stack check to show.
+
+        :param abort: an Event set when the monitor stops.
+        :raises JobFailed: the element cannot be polled as written (a
+            property is wrong); the device is then not monitored.
+        :raises JobInterrupted: *abort* was set while waiting.
+        """
+        raise NotImplementedError()
+
+    def keys(self, props):
+        """Return the etcd keys check() reads first.
+
+        The worker reads them in the claim's transaction, one round trip
+        less per element, and passes them to check() as *read*.
+        """
+        return ()
+
+    def address(self, props):
+        """Return the address of the element's device, for messages.
+
+        None when the element has no device of its own.
+        """
+        return None
