@@ -43,7 +43,7 @@ def claim_cost(client, count, tag):
         for kv in client.get_prefix(keys.JOBS_ALL + 'create:'
                                     'monitoring_worker:ha_router:%s-'
                                     % tag)[0]:
-            name, job, _ = records.parse_job(kv.key, kv.value)
+            name, job = records.parse_job(kv.key, kv.value)
             start = time.perf_counter()
             claim = claims.claim(client, kv, name, job, lease, prefetch)
             found.append(time.perf_counter() - start)

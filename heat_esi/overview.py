@@ -53,10 +53,10 @@ class Job(object):
         self.error = None
         self.handler = records.job_handler(kv.value) if kv else None
         self.body = {}
+        # Earlier claims that ended unfinished (see sort_jobs).
         self.attempts = None
         try:
-            self.handler, self.body, self.attempts = records.parse_job(
-                kv.key, kv.value)
+            self.handler, self.body = records.parse_job(kv.key, kv.value)
         except exceptions.MalformedValue as exc:
             self.error = str(exc)
         self.created_at = self.body.get('created_at')
@@ -136,6 +136,8 @@ def sort_jobs(kvs, members=(), now=None):
         if kv.key.startswith(keys.JOBS_ALL):
             job = Job(keys.under(keys.JOBS_ALL, kv.key), kv, now)
             claim = claims.get(job.id)
+            if job.error is None:
+                job.attempts = records.earlier_claims(kv, claim is not None)
             if claim is not None:
                 job.state, job.claim = RUNNING, claim
                 job.holder = by_lease.get(claim.lease)

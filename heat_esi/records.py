@@ -85,14 +85,13 @@ def without_secrets(obj):
 def job(action, handler, resource_type, resource_id, version, params,
         resource_input, on_failure='fail', dependency=(), is_first=True,
         is_last=True, request_id=None):
-    """(job id, /jobs/all value) of a new job, with every field of the seed.
+    """Return (job id, /jobs/all value) of a new job, with the seed's fields.
 
-    The third element of the value counts earlier claims of the job that
-    expired before it finished (see heat_esi.worker.service). Two fields
-    that the seed lacks, and ESI's readers ignore, are for operators: the
-    id of the Heat request that wrote the job, which the worker logs with
-    every line about it, and its creation time, from which the backlog's
-    age and the job's latency are measured. Secrets of *resource_input*
+    The value is shaped by job_value(). Two fields that the seed lacks, and
+    ESI's readers ignore, are for operators: the id of the Heat request
+    that wrote the job, which the worker logs with every line about it,
+    and its creation time, from which the backlog's age and the job's
+    latency are measured. Secrets of *resource_input*
     stay out of the job: they are in /config only.
     """
     job_id = keys.new_job_id(action, handler, resource_type, resource_id,
@@ -115,7 +114,30 @@ def job(action, handler, resource_type, resource_id, version, params,
     }
     if request_id:
         body['request_id'] = request_id
-    return job_id, [handler, body, 0]
+    return job_id, job_value(handler, body)
+
+
+def job_value(handler, body):
+    """Return the /jobs/all value of a job: ``[handler, job, 0]``.
+
+    The third element is the seed's 0, written at creation and again by
+    each claim; it counts nothing. What counts a job's claims is the etcd
+    version of its key (see earlier_claims).
+    """
+    return [handler, body, 0]
+
+
+def earlier_claims(kv, held):
+    """Return how many claims of the job read as *kv* ended unfinished.
+
+    The etcd version of /jobs/all/<id> is the count: heat-esi writes a job
+    once (version 1) and each claim rewrites it once, whoever held it and
+    however the claim ended (a finish deletes the key).
+
+    :param held: whether the job is claimed now (/jobs/working/<id>
+        exists); its current claim is not an earlier one.
+    """
+    return kv.version - (2 if held else 1)
 
 
 def job_handler(text):
@@ -198,7 +220,7 @@ _OPERATOR_CHECKS = (
 
 
 def parse_job(key, text):
-    """(handler, job, attempts) of a /jobs/all value, checked field by field.
+    """Return (handler, job) of a /jobs/all value, checked field by field.
 
     Every field the worker uses is type-checked, and the job must be the
     one its key names (its id, action, handler, resource and version), so
@@ -227,11 +249,13 @@ def parse_job(key, text):
             or not isinstance(value[0], str) or not isinstance(value[1], dict)
             or not _is_int(value[2]) or value[2] < 0):
         raise exceptions.MalformedValue(
-            key, 'expected [handler, {job}, attempts]')
+            key, 'expected [handler, {job}, integer >= 0]')
     if _depth(value) > MAX_DEPTH:
         raise exceptions.MalformedValue(
             key, 'nested deeper than %d levels' % MAX_DEPTH)
-    handler, body, attempts = value
+    # The third element is not read: the seed writes 0 there, and workers
+    # before this one wrote their count of earlier claims.
+    handler, body, _ = value
     missing = [f for f in JOB_FIELDS if f not in body]
     if missing:
         raise exceptions.MalformedValue(
@@ -258,7 +282,7 @@ def parse_job(key, text):
                 key, '"%s" %s is not the %s of the job id in the key'
                 % (field, exceptions.short(body[field]), field))
     body = dict(body, resource_input=without_secrets(body['resource_input']))
-    return handler, body, attempts
+    return handler, body
 
 
 # /esi-worker/job_state and /state -------------------------------------------

@@ -40,23 +40,23 @@ class ClaimLost(exceptions.EsiError):
 
 
 def claim(client, kv, handler, body, lease_id, prefetch=()):
-    """Try to claim the job read as *kv*; a Claim, or None if taken.
+    """Try to claim the job read as *kv*; return a Claim, or None if taken.
 
-    The claim rewrites the job value once, so the etcd version of
-    /jobs/all/<id> counts the claims: its third element becomes the number
-    of earlier claims that expired before the job finished. The keys in
+    The claim rewrites the job value once (records.job_value, secrets left
+    out), and that write is what counts the claims: the etcd version of
+    /jobs/all/<id> goes up by one (records.earlier_claims). The keys in
     *prefetch* are read in the same transaction (one round trip less).
     """
     job_id = keys.under(keys.JOBS_ALL, kv.key)
     claim_id = str(uuid.uuid4())
-    attempts = kv.version - 1
+    earlier = records.earlier_claims(kv, held=False)
     working = keys.working(job_id)
     try:
         ok, responses = client.txn(
             [etcd.absent(working),
              etcd.mod_revision_is(kv.key, kv.mod_revision)],
             [etcd.put(working, claim_id, lease=lease_id),
-             etcd.put(kv.key, [handler, body, attempts])] +
+             etcd.put(kv.key, records.job_value(handler, body))] +
             [etcd.get(key) for key in prefetch],
             [etcd.get(working)])
     except exceptions.EtcdOutcomeUnknown as exc:
@@ -77,7 +77,7 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
     _unresolved.pop(job_id, None)
     read = {key: (kvs[0] if kvs else None)
             for key, kvs in zip(prefetch, responses[2:])}
-    return Claim(client, job_id, claim_id, body, attempts, read)
+    return Claim(client, job_id, claim_id, body, earlier, read)
 
 
 # job id -> id of a claim whose write got no answer, until it is resolved.
@@ -85,9 +85,12 @@ _unresolved = {}
 
 
 def _adopt(client, job_id, claim_id, body, prefetch):
-    """The Claim *claim_id* if the working key holds it (a write of ours
-    that landed unanswered); raise EtcdError if nobody holds the job, so
-    that it is tried again; None if another claim holds it."""
+    """Return the Claim *claim_id* if the working key holds it.
+
+    That is a write of ours that landed unanswered. Return None if another
+    claim holds the job, and raise EtcdError if nobody does, so that it is
+    tried again.
+    """
     _, found = client.txn([], [etcd.get(keys.working(job_id)),
                                etcd.get(keys.job(job_id))] +
                           [etcd.get(key) for key in prefetch],
@@ -102,14 +105,20 @@ def _adopt(client, job_id, claim_id, body, prefetch):
         _unresolved.pop(job_id, None)
         return None
     _unresolved.pop(job_id, None)
-    # The claim wrote the job once more: version = earlier claims + 2.
-    attempts = found[1][0].version - 2
+    # Read after our claim's write: the current claim is ours.
+    earlier = records.earlier_claims(found[1][0], held=True)
     read = {key: (kvs[0] if kvs else None)
             for key, kvs in zip(prefetch, found[2:])}
-    return Claim(client, job_id, claim_id, body, attempts, read)
+    return Claim(client, job_id, claim_id, body, earlier, read)
 
 
 class Claim(object):
+    """A job this worker holds, and the fenced writes made for it.
+
+    ``attempts`` is the number of earlier claims of the job that ended
+    without finishing it, from the etcd version of its key
+    (records.earlier_claims); [worker] max_attempts bounds it.
+    """
 
     def __init__(self, client, job_id, claim_id, job, attempts,
                  prefetched=None):

@@ -368,7 +368,7 @@ class Worker(object):
     def _claim(self, job_id, kv):
         """(Claim, handler) of a readable job, (None, None) when it is not
         ours to run now."""
-        handler, job, _ = records.parse_job(kv.key, kv.value)
+        handler, job = records.parse_job(kv.key, kv.value)
         context.enter(job_id, job)
         if self._wait_for_dependencies(job_id, job, kv):
             return None, None

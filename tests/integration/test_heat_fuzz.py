@@ -142,7 +142,7 @@ def try_create(client, resource_type, props):
             assert body['id'] == res.resource_id and version == 1
         else:
             assert kv.key.startswith(keys.JOBS_ALL), kv.key
-            _, job, _ = records.parse_job(kv.key, kv.value)
+            _, job = records.parse_job(kv.key, kv.value)
             assert job['resource_id'] == res.resource_id
         json.loads(kv.value)
     for kv in written:

@@ -122,9 +122,13 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
     routers_active(client)
     esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
                             timeout=20, message='states after kill -9')
-    reclaims = {json.loads(kv.value)[1]['id']: json.loads(kv.value)[2]
-                for kv in puts_under(client, keys.JOBS_ALL, start)}
+    # The re-claim's rewrite is the job's second claim: the key's version
+    # counts it; the value's third element stays the seed's 0.
+    rewrites = puts_under(client, keys.JOBS_ALL, start)
+    reclaims = {json.loads(kv.value)[1]['id']: records.earlier_claims(
+        kv, held=True) for kv in rewrites}
     assert reclaims == {job_id: 1 for job_id in job_ids}
+    assert [json.loads(kv.value)[2] for kv in rewrites] == [0, 0, 0]
     assert no_job_keys(client) == []
     # The second worker counted them as re-claims after expiry.
     from tests.integration import test_worker_metrics as scraped

@@ -60,7 +60,8 @@ def test_wrong_types_are_malformed_values_naming_the_key(fields, expected):
 @pytest.mark.parametrize('text, expected', [
     (b'\xff\xfe{"a": 1}', 'not UTF-8 text (byte 0xff at offset 0)'),
     ('[' * 5000 + ']' * 5000, 'JSON nested too deeply'),
-    ('["monitoring_worker", {}, -1]', 'expected [handler, {job}, attempts]'),
+    ('["monitoring_worker", {}, -1]',
+     'expected [handler, {job}, integer >= 0]'),
 ])
 def test_undecodable_values(text, expected):
     key, _ = good_job()
@@ -86,7 +87,7 @@ def test_a_wrong_container_is_named_by_kind_only():
 
 def test_parsed_job_drops_secrets_from_resource_input():
     key, value = good_job(resource_input={'id': 'r1', 'password': 'pa55'})
-    _, body, _ = records.parse_job(key, json.dumps(value))
+    _, body = records.parse_job(key, json.dumps(value))
     assert body['resource_input'] == {'id': 'r1'}
 
 
@@ -95,3 +96,16 @@ def test_non_utf8_value_is_kept_as_bytes_by_the_etcd_layer():
     assert raw.value == b'\xff'
     with pytest.raises(exceptions.MalformedValue, match='/k: not UTF-8'):
         etcd.loads('/k', raw.value)
+
+
+def test_the_key_version_counts_claims_and_the_third_element_nothing():
+    # A value rewritten by an older worker holds its count (7 here); only
+    # the etcd version counts: written once, then claimed twice.
+    key, value = good_job()
+    assert value[2] == 0
+    value[2] = 7
+    kv = etcd.KV(key, json.dumps(value), 10, 12, 3, 0)
+    handler, body = records.parse_job(key, kv.value)
+    assert records.earlier_claims(kv, held=True) == 1
+    assert records.earlier_claims(kv, held=False) == 2
+    assert records.job_value(handler, body) == [handler, body, 0]
