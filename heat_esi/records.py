@@ -158,8 +158,11 @@ def job_handler(text):
 
 
 def _shown(value):
-    """A wrong value in an error: scalars as they are, containers by kind
-    only (they may hold anything, a secret too)."""
+    """Show a wrong value in an error.
+
+    Scalars as they are, containers by kind only (they may hold anything,
+    a secret too).
+    """
     if isinstance(value, dict):
         return 'an object'
     if isinstance(value, list):
@@ -292,8 +295,10 @@ def job_state(state_monitoring):
 
 
 def state(worker_state, version, state_monitoring=None, error=''):
-    """A /state value: every entry of "state" is a JSON-encoded string,
-    except worker_state, as the original esi-worker wrote it."""
+    """Return a /state value, as the original esi-worker wrote it.
+
+    Every entry of "state" is a JSON-encoded string, except worker_state.
+    """
     inner = {}
     if state_monitoring is not None:
         inner['state_monitoring'] = json.dumps(state_monitoring)

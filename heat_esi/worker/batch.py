@@ -67,8 +67,11 @@ def _size(ops):
 
 
 def _written(ops):
-    """The keys *ops* write: etcd refuses a request that writes a key
-    twice, so two such transactions never go together."""
+    """Return the keys *ops* write.
+
+    etcd refuses a request that writes a key twice, so two transactions
+    that write one key never go together.
+    """
     found = set()
     for op in ops:
         for kind in ('request_put', 'request_delete_range'):
@@ -128,8 +131,10 @@ class Batcher(object):
         return self._result(mine)
 
     def _take(self, mine):
-        """Up to max_batch queued transactions, *mine* first, none of them
-        writing a key another one writes."""
+        """Take up to max_batch queued transactions, *mine* first.
+
+        None of them writes a key that another one writes.
+        """
         batch, written, rest = [mine], set(mine.writes), []
         size = mine.size
         for item in self._queue:

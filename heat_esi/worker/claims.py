@@ -136,10 +136,12 @@ class Claim(object):
         return self.job['resource_type'], self.job['resource_id']
 
     def _fenced(self, ops, landed):
-        """Run *ops* while the claim holds; when the answer is lost, ask
-        *landed()* whether they were applied, and run them again if not
-        (the fence keeps a late copy of the first try from applying after
-        a finish)."""
+        """Run *ops* while the claim holds.
+
+        When the answer is lost, ask *landed()* whether they were applied,
+        and run them again if not (the fence keeps a late copy of the first
+        try from applying after a finish).
+        """
         for attempt in range(3):
             try:
                 ok, _ = self.client.txn([self._fence], ops,
@@ -197,9 +199,12 @@ _SECRET_TEXT = re.compile(
 
 
 def rejected_copy(value):
-    """What /jobs/rejected keeps of a refused job value: the value without
-    secrets, and only its head when it is too large to copy in the same
-    transaction (etcd limits a request to 1.5 MiB)."""
+    """Return what /jobs/rejected keeps of a refused job value.
+
+    That is the value without secrets, and only its head when it is too
+    large to copy in the same transaction (etcd limits a request to
+    1.5 MiB).
+    """
     if isinstance(value, bytes):        # not UTF-8: scrubbed as text
         value = _SECRET_TEXT.sub(
             r'\1"(removed)"', value.decode('utf-8', 'surrogateescape')

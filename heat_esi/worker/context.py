@@ -23,8 +23,10 @@ from oslo_context import context
 
 
 class JobContext(context.RequestContext):
-    """A RequestContext for one job (oslo.log reads the thread's current
-    one)."""
+    """A RequestContext for one job.
+
+    oslo.log reads the thread's current one for every line it writes.
+    """
 
     def __init__(self, job_id, resource_type, resource_id, request_id=None):
         # Heat's id is the global one for this call chain; without it (a

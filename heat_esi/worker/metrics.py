@@ -112,8 +112,10 @@ def job_claimed(job, attempts):
 
 
 def job_finished(job, failed, started=None):
-    """A job's result was recorded; *started* is time.monotonic() when it
-    started to run."""
+    """Count a job whose result was recorded.
+
+    :param started: time.monotonic() when the job started to run.
+    """
     labels = _job_labels(job)
     (JOBS_FAILED if failed else JOBS_COMPLETED).labels(*labels).inc()
     if started is not None:
@@ -163,8 +165,11 @@ def device_state_changed():
 # --- read at scrape time -----------------------------------------------
 
 class BacklogCollector(object):
-    """The backlog gauges, from one read of /jobs/ at most every *cache*
-    seconds (Prometheus servers in HA pairs scrape twice as often)."""
+    """The backlog gauges.
+
+    They come from one read of /jobs/ at most every *cache* seconds
+    (Prometheus servers in HA pairs scrape twice as often).
+    """
 
     def __init__(self, client, cache=5.0):
         self.client = client

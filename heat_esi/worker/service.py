@@ -58,10 +58,13 @@ class Worker(object):
     def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
                  max_attempts=3, shutdown_grace=30, job_timeout=300,
                  deadline_grace=DEADLINE_GRACE, accept=None):
-        """:param accept: callable(job id) -> bool; when given, the jobs it
+        """Set up a worker; start() starts it.
+
+        :param accept: callable(job id) -> bool; when given, the jobs it
             refuses are no business of this worker: never claimed, never
             judged (a worker that shares an etcd with others, such as the
-            demo's)."""
+            demo's).
+        """
         self.client = client
         self.accept = accept
         # The claims, job_states and finishes of concurrent slots go to
@@ -164,8 +167,10 @@ class Worker(object):
                 'handlers': sorted(self.handlers), 'since': self.since}
 
     def _register(self):
-        """Tell heat-engine, the monitors and operators that this worker
-        is alive: a member key under the lease, gone when the worker is."""
+        """Tell heat-engine, the monitors and operators that we are alive.
+
+        The member key is under the lease: it goes when the worker does.
+        """
         self.client.put(keys.MEMBERS + self.member_id, self.member_value(),
                         lease=self.lease_id)
 
@@ -366,8 +371,10 @@ class Worker(object):
             self._running.pop(job_id, None)
 
     def _claim(self, job_id, kv):
-        """(Claim, handler) of a readable job, (None, None) when it is not
-        ours to run now."""
+        """Return (Claim, handler) of a readable job.
+
+        (None, None) when it is not ours to run now.
+        """
         handler, job = records.parse_job(kv.key, kv.value)
         context.enter(job_id, job)
         if self._wait_for_dependencies(job_id, job, kv):
@@ -385,9 +392,11 @@ class Worker(object):
             LOG.error('job %s rejected: %s', job_id, reason)
 
     def _fail_claimed(self, claim, exc):
-        """Fail a claimed job after an unexpected error, or at least give
-        it back: a held /jobs/working key would wedge it and the resource's
-        later jobs."""
+        """Fail a claimed job after an unexpected error, or give it back.
+
+        A held /jobs/working key would wedge the job and the resource's
+        later jobs.
+        """
         job = claim.job
         error = _with_request_id(job, '%s %s: internal error in job %s: %s'
                                  % (job['resource_type'], job['resource_id'],
@@ -465,9 +474,12 @@ class Worker(object):
         LOG.error('job %s: %s', claim.job_id, error)
 
     def _run_until_recorded(self, claim, handler):
-        """Run a claimed job; when etcd fails meanwhile, run it again once
-        etcd answers, for as long as the claim is still ours (stop()
-        releases it otherwise)."""
+        """Run a claimed job until its result is recorded.
+
+        When etcd fails meanwhile, the job runs again once etcd answers,
+        for as long as the claim is still ours (stop() releases it
+        otherwise).
+        """
         delay = RECONNECT_DELAY[0]
         while True:
             try:
@@ -575,16 +587,18 @@ class Worker(object):
             self._recheck(claim.job_id)
 
     def _recheck(self, job_id):
-        """Look at a lost job again: when our lease expired, its claim went
-        with it while the job was ours, so no event will offer it again."""
+        """Look at a lost job again.
+
+        When our lease expired, its claim went with it while the job was
+        ours, so no event will offer it again.
+        """
         with self._cond:
             self._pending.setdefault(job_id, None)
             self._cond.notify()
 
 
 def _describe(exc):
-    """An unexpected exception in an error message: its class, and a
-    bounded message."""
+    """Show an unexpected exception in an error: class, bounded message."""
     text = str(exc)
     if len(text) > 300:
         text = text[:297] + '...'
@@ -593,8 +607,7 @@ def _describe(exc):
 
 
 class JobClock(object):
-    """What a handler waits on: the worker's shutdown, and the job's
-    deadline.
+    """What a handler waits on: the worker's shutdown and the deadline.
 
     ``wait(seconds)`` is True when the worker is shutting down (the job is
     released); when the job's deadline comes first, it raises JobTimedOut,
@@ -639,8 +652,10 @@ class JobClock(object):
 
 
 def _with_request_id(job, error):
-    """A job's error with the id of the Heat request that wrote the job:
-    what an operator greps heat-api's and the worker's logs for."""
+    """Return a job's error with the id of the Heat request of the job.
+
+    That id is what an operator greps heat-api's and the worker's logs for.
+    """
     if error and job.get('request_id'):
         return '%s (request %s)' % (error, job['request_id'])
     return error
