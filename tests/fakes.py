@@ -177,6 +177,20 @@ class FakeEtcd(object):
         with self._cond:
             return set(self._leases)
 
+    def wait_for_request(self, predicate, timeout=5.0):
+        """Wait until a request (name, key) satisfies *predicate*.
+
+        :returns: whether one did within *timeout* seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(predicate(*r) for r in self.requests):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
     def close(self):
         """End every watch; later requests fail with EtcdUnavailable."""
         with self._cond:
@@ -196,6 +210,7 @@ class FakeEtcd(object):
     def _failure(self, name, key, writes):
         """The failure injected for this request, or None."""
         self.requests.append((name, key))
+        self._cond.notify_all()
         if self._closed:
             raise exceptions.EtcdUnavailable(
                 ', '.join(self.endpoints), key, 'connection refused')
