@@ -1,6 +1,5 @@
 """The element pipeline and the plugin contract, against fakes."""
 
-import base64
 from concurrent import futures
 import logging
 import threading
@@ -21,41 +20,10 @@ from heat_esi.worker import monitor
 from heat_esi.worker.plugins import base
 from heat_esi.worker.plugins import etcd_reader
 from heat_esi.worker import service
+from tests import fakes
 
 RID = '0e000000-0000-0000-0000-000000000001'
 NEVER = threading.Event()
-
-
-class FakeEtcd(object):
-    """What the pipeline reads of etcd: keys, and read-only transactions."""
-
-    def __init__(self):
-        self.kvs = {}
-        self.revision = 0
-        self.reads = []
-
-    def put(self, key, value):
-        self.revision += 1
-        text = value if isinstance(value, (str, bytes)) else \
-            etcd.dumps(value)
-        old = self.kvs.get(key)
-        self.kvs[key] = etcd.KV(
-            key, text, old.create_revision if old else self.revision,
-            self.revision, old.version + 1 if old else 1, 0)
-        return self.kvs[key]
-
-    def get(self, key):
-        self.reads.append(key)
-        return self.kvs.get(key)
-
-    def txn(self, compares, ops, failure=None, key=None):
-        assert not compares, 'the pipeline only reads'
-        found = []
-        for op in ops:
-            read = base64.b64decode(op['request_range']['key']).decode()
-            self.reads.append(read)
-            found.append([self.kvs[read]] if read in self.kvs else [])
-        return True, found
 
 
 class Fixed(base.Plugin):
@@ -104,6 +72,11 @@ def rendered(text, rtype='ha_router'):
 TWO = 'a:\n  type: one\nb:\n  type: two\n'
 
 
+def fake_pipeline(plugins):
+    """Return a Pipeline of *plugins* ({type: plugin}) on an empty etcd."""
+    return elements.Pipeline(fakes.FakeEtcd(), plugins)
+
+
 def test_the_base_plugin_declares_defaults_and_the_two_calls():
     plugin = base.Plugin()
     assert plugin.pollable is True
@@ -119,7 +92,7 @@ def test_every_installed_plugin_keeps_the_contract():
     config = cfg.ConfigOpts()
     conf.register_worker_opts(config)
     config([])
-    found = elements.load_plugins(FakeEtcd(), config)
+    found = elements.load_plugins(fakes.FakeEtcd(), config)
     assert sorted(found) == ['etcd_reader', 'physical_port', 'router',
                              'switch']
     for name, plugin in found.items():
@@ -133,14 +106,14 @@ def test_a_plugin_that_cannot_start_stops_the_worker_at_start():
     config([])
     config.set_override('allowed_networks', ['10.0.0.0/33'], group='snmp')
     with pytest.raises(exceptions.ConfigError, match='resource plugin '):
-        elements.load_plugins(FakeEtcd(), config)
+        elements.load_plugins(fakes.FakeEtcd(), config)
 
 
 # --- jobs: check -------------------------------------------------------------
 
 def test_check_runs_each_element_with_its_plugin_and_what_was_read():
     one, two = Fixed(), Fixed(state='SOMETHING')
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': one, 'two': two})
+    pipeline = fake_pipeline({'one': one, 'two': two})
     read = {'/k': None}
     clock = service.JobClock(NEVER, 300)
     assert pipeline.check(rendered(TWO), clock, read) == {
@@ -152,8 +125,7 @@ def test_check_runs_each_element_with_its_plugin_and_what_was_read():
 def test_an_element_error_names_template_element_type_and_resource():
     first, bad, never = Fixed(), Fixed(error=exceptions.JobFailed(
         'device 192.0.2.1 is not UP')), Fixed()
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': first, 'two': bad,
-                                              'three': never})
+    pipeline = fake_pipeline({'one': first, 'two': bad, 'three': never})
     with pytest.raises(elements.ElementError) as err:
         pipeline.check(rendered(TWO + 'c:\n  type: three\n'),
                        service.JobClock(NEVER, 300))
@@ -170,7 +142,7 @@ def test_an_element_error_names_template_element_type_and_resource():
 
 def test_a_malformed_value_is_an_element_error_too():
     bad = Fixed(error=exceptions.MalformedValue('/state/x', 'not JSON'))
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(), 'two': bad})
+    pipeline = fake_pipeline({'one': Fixed(), 'two': bad})
     with pytest.raises(elements.ElementError,
                        match=r'element b \(two\), ha_router %s: malformed '
                        'value at /state/x: not JSON' % RID):
@@ -178,8 +150,7 @@ def test_a_malformed_value_is_an_element_error_too():
 
 
 def test_an_unknown_type_names_the_known_ones_and_runs_nothing_more():
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(),
-                                              'zeta': Fixed()})
+    pipeline = fake_pipeline({'one': Fixed(), 'zeta': Fixed()})
     with pytest.raises(elements.ElementError) as err:
         pipeline.check(rendered(TWO), service.JobClock(NEVER, 300))
     assert str(err.value).endswith(
@@ -190,7 +161,7 @@ def test_an_unknown_type_names_the_known_ones_and_runs_nothing_more():
 
 def test_a_plugin_crash_fails_the_element_and_is_logged_once(caplog):
     bad = Fixed(error=RuntimeError('plugin bug'))
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(), 'two': bad})
+    pipeline = fake_pipeline({'one': Fixed(), 'two': bad})
     with caplog.at_level(logging.ERROR):
         with pytest.raises(elements.ElementError) as err:
             pipeline.check(rendered(TWO), service.JobClock(NEVER, 300))
@@ -211,8 +182,7 @@ def test_a_plugin_crash_fails_the_element_and_is_logged_once(caplog):
 ])
 def test_a_shutdown_or_etcd_failure_is_not_the_elements(error):
     # The worker releases the job, or runs it again once etcd answers.
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(error=error),
-                                              'two': Fixed()})
+    pipeline = fake_pipeline({'one': Fixed(error=error), 'two': Fixed()})
     with pytest.raises(type(error)):
         pipeline.check(rendered(TWO), service.JobClock(NEVER, 300))
 
@@ -221,7 +191,7 @@ def test_job_timeouts_set_the_deadline_and_a_past_one_names_the_element():
     clock = service.JobClock(NEVER, 300)
     found = rendered('a:\n  type: one\n  job_timeout: 5\n'
                      'b:\n  type: one\n  job_timeout: 0.5\n')
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed()})
+    pipeline = fake_pipeline({'one': Fixed()})
     pipeline.check(found, clock)
     assert (clock.timeout, clock.source) == (
         5, 'job_timeout of heat_template ha_router_monitoring')
@@ -234,7 +204,7 @@ def test_job_timeouts_set_the_deadline_and_a_past_one_names_the_element():
 
 
 def test_a_bad_job_timeout_fails_the_job_naming_the_resource():
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed()})
+    pipeline = fake_pipeline({'one': Fixed()})
     with pytest.raises(exceptions.JobFailed, match=(
             'ha_router %s: heat_template ha_router_monitoring: element a: '
             'job_timeout must be a positive number' % RID)):
@@ -252,19 +222,21 @@ def job(rid=RID, **params):
 
 
 def stored(client, text):
-    return client.put(keys.heat_template('ha_router_monitoring'),
-                      records.config(template(text), 1))
+    """Store heat_template ha_router_monitoring; return its KV."""
+    key = keys.heat_template('ha_router_monitoring')
+    client.put(key, records.config(template(text), 1))
+    return client.get(key)
 
 
 def test_a_job_renders_with_its_params_and_the_template_read_with_it():
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     kv = stored(client, 'a:\n  type: one\n  id: "{{ p }}"\n')
     pipeline = elements.Pipeline(client, {'one': Fixed()})
     found = pipeline.for_job(job(p='010'), {kv.key: kv})
     assert found.items == {'a': {'type': 'one', 'id': '010'}}
     assert (found.template, found.resource) == (
         'ha_router_monitoring', 'ha_router %s' % RID)
-    assert client.reads == []           # the claim had read it
+    assert client.requests[-1] == ('get', kv.key)   # the claim had read it
 
 
 def counted(monkeypatch, module, name):
@@ -280,7 +252,7 @@ def counted(monkeypatch, module, name):
 
 def test_prefetch_reads_the_template_then_what_the_elements_read(
         monkeypatch):
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     kv = stored(client, 'a:\n  type: one\nb:\n  type: two\n')
     pipeline = elements.Pipeline(client, {
         'one': Fixed(prefetch=('/x', '/y')), 'two': Fixed(prefetch=('/y',))})
@@ -301,7 +273,7 @@ def test_prefetch_reads_the_template_then_what_the_elements_read(
 
 
 def test_a_template_is_parsed_once_per_revision(monkeypatch):
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     kv = stored(client, 'a:\n  type: one\n')
     newer = stored(client, 'b:\n  type: one\n')
     pipeline = elements.Pipeline(client, {'one': Fixed()})
@@ -319,7 +291,7 @@ def test_a_template_is_parsed_once_per_revision(monkeypatch):
     ('a:\n  id: 1\n', 'element a has no "type"'),
 ])
 def test_a_template_that_fails_names_the_resource(text, expected):
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     kv = stored(client, text) if text else None
     pipeline = elements.Pipeline(client, {})
     with pytest.raises(exceptions.JobFailed) as err:
@@ -330,7 +302,7 @@ def test_a_template_that_fails_names_the_resource(text, expected):
 
 
 def test_a_resource_renders_from_its_config_as_its_job_did():
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     client.put(keys.heat_template('edge_router_monitoring'), records.config(
         templates.load_dir()['edge_router_monitoring'], 1))
     pipeline = elements.Pipeline(client, {})
@@ -346,7 +318,7 @@ def test_a_resource_renders_from_its_config_as_its_job_did():
 # --- the monitor: poll -------------------------------------------------------
 
 def test_poll_gives_states_why_and_addresses():
-    pipeline = elements.Pipeline(FakeEtcd(), {
+    pipeline = fake_pipeline({
         'one': Fixed(polled=(states.UP, ''), address='192.0.2.2'),
         'two': Fixed(polled=(states.DOWN, 'no SNMP answer'),
                      address='192.0.2.1'),
@@ -359,8 +331,7 @@ def test_poll_gives_states_why_and_addresses():
 
 def test_a_template_with_an_unpollable_element_is_not_polled_at_all():
     one = Fixed()
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': one,
-                                              'two': Unpollable()})
+    pipeline = fake_pipeline({'one': one, 'two': Unpollable()})
     with pytest.raises(elements.ElementError) as err:
         pipeline.poll(rendered(TWO), NEVER)
     assert str(err.value).endswith(
@@ -369,7 +340,7 @@ def test_a_template_with_an_unpollable_element_is_not_polled_at_all():
 
 
 def test_a_poll_error_names_the_element_and_a_crash_is_logged(caplog):
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(
+    pipeline = fake_pipeline({'one': Fixed(
         error=exceptions.JobFailed("['x'] is not an IP address"))})
     with pytest.raises(elements.ElementError) as err:
         pipeline.poll(rendered('a:\n  type: one\n'), NEVER)
@@ -377,7 +348,7 @@ def test_a_poll_error_names_the_element_and_a_crash_is_logged(caplog):
         "['x'] is not an IP address",
         'heat_template ha_router_monitoring, element a (one)')
     assert not err.value.logged
-    pipeline = elements.Pipeline(FakeEtcd(), {'one': Fixed(
+    pipeline = fake_pipeline({'one': Fixed(
         error=ValueError('plugin bug'))})
     with caplog.at_level(logging.ERROR):
         with pytest.raises(elements.ElementError) as err:
@@ -394,7 +365,7 @@ def reader():
     config = cfg.ConfigOpts()
     conf.register_worker_opts(config)
     config([])
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     return client, etcd_reader.EtcdReader(client, config)
 
 
@@ -435,18 +406,19 @@ def test_etcd_reader_check_uses_what_the_claim_read(reader):
     client, plugin = reader
     read_keys = plugin.keys(PROPS)
     assert read_keys == states.keys_of('edge_router', RID)
-    kv = client.put(keys.state('edge_router', RID), records.state(
+    client.put(keys.state('edge_router', RID), records.state(
         'CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))
-    client.reads.clear()
+    kv = client.get(keys.state('edge_router', RID))
+    del client.requests[:]
     assert plugin.check(PROPS, NEVER, {read_keys[0]: None,
                                        read_keys[1]: kv}) == 'ACTIVE'
-    assert client.reads == []
+    assert client.requests == []
 
 
 # --- the monitor: every future read, every error named ----------------------
 
 def test_a_monitor_poll_error_is_logged_with_element_and_resource(caplog):
-    client = FakeEtcd()
+    client = fakes.FakeEtcd()
     client.put(keys.heat_template('edge_router_monitoring'), records.config(
         templates.load_dir()['edge_router_monitoring'], 1))
     mon = monitor.Monitor(client, {'router': Fixed(
@@ -478,3 +450,32 @@ def test_every_future_of_the_monitor_is_read(caplog, error, level, text):
                          'r1', future)
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (level, text)]
+
+
+def test_a_resource_whose_template_uses_etcd_reader_can_be_monitored(
+        reader):
+    # Not monitored by default ([monitor] resource_types): possible.
+    client, plugin = reader
+    primary, secondary = 'e1', 'e2'
+    for rid in (primary, secondary):
+        client.put(keys.state('edge_router', rid), records.state(
+            'CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))
+    client.put(keys.monitoring('edge_router', secondary),
+               {'router': 'DOWN', 'version': 1})
+    client.put(keys.heat_template('ha_router_monitoring'), records.config(
+        templates.load_dir()['ha_router_monitoring'], 1))
+    client.put(keys.config('ha_router', RID), records.config(
+        {'id': RID, 'primary_router_id': primary,
+         'secondary_router_id': secondary}, 2))
+    client.put(keys.state('ha_router', RID),
+               records.state('CREATE_COMPLETED', 2))
+    lease = client.grant_lease(30)
+    mon = monitor.Monitor(client, {'etcd_reader': plugin}, lambda: lease,
+                          resource_types=('ha_router',), member_id='m')
+    try:
+        mon.cycle()
+    finally:
+        mon.stop()
+    assert etcd.loads('', client.get(keys.monitoring('ha_router', RID))
+                      .value) == {'primary': 'UP', 'secondary': 'DOWN',
+                                  'version': 2}
