@@ -17,7 +17,6 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import support
 
-from heat_esi import constraints as constraints_esi
 from heat_esi import esi_resource
 from heat_esi import exceptions
 from heat_esi import states
@@ -92,7 +91,7 @@ class HaRouter(esi_resource.EsiResource):
         # Both routers in one request; their constraints read the result
         # (and report what is wrong, should this read fail).
         try:
-            constraints_esi.prefetch(self.context, [
+            self.client_plugin().prefetch([
                 ('edge_router', self.properties[self.PRIMARY_ROUTER_ID]),
                 ('edge_router', self.properties[self.SECONDARY_ROUTER_ID])])
         except (exception.StackValidationFailed, ValueError, TypeError,
@@ -115,11 +114,14 @@ class HaRouter(esi_resource.EsiResource):
                  self.properties[self.SECONDARY_ROUTER_ID])]
 
     def _state_monitoring(self):
-        """{primary: UP|DOWN, secondary: UP|DOWN}: each edge router as it
-        is monitored now, not as it was when the HA router was created."""
+        """{primary: UP|DOWN, secondary: UP|DOWN}: each edge router now.
+
+        As it is monitored now, not as it was when the HA router was
+        created.
+        """
         found = {}
         for label, rtype, rid in self._dependencies():
-            parts = states.parts_of(esi_resource.client(), rtype, rid)
+            parts = states.parts_of(self.client(), rtype, rid)
             found[label] = states.UP if states.healthy(parts) \
                 else states.DOWN
         return found

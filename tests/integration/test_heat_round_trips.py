@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from heat_esi import esi_resource
+from heat_esi import client as esi_client
 from heat_esi import keys
 from tests import esi_fixtures
 
@@ -20,10 +20,12 @@ def heat(loaded, etcd_server):
 
 @pytest.fixture
 def requests_made(monkeypatch):
-    """Every request heat-engine's etcd client sends, as (path, key): a spy
-    on the real client, which still sends them."""
+    """Every request heat-engine's etcd client sends, as (path, key).
+
+    A spy on the real client, which still sends them.
+    """
     made = []
-    client = esi_resource.client()
+    client = esi_client.etcd_client()
     real = client._post
 
     def post(path, body, key, *args, **kwargs):

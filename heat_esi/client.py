@@ -1,0 +1,250 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""heat-engine's client plugin for ESI's etcd (entry point heat.clients: esi).
+
+Heat reaches every service through a client plugin: a resource calls
+``self.client_plugin('esi')`` (``EsiResource.default_client_name``), a
+custom constraint names the plugin and one of its getters
+(``resource_client_name``, ``resource_getter_name``). Heat builds one
+plugin per request context and keeps it in ``context.clients``, so what a
+plugin holds lives as long as the request; the etcd client itself is
+shared by every context (see etcd_client).
+
+What a tenant may see of ESI is decided here too: whose resource an id
+names, and the words used for one that is not the tenant's.
+"""
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine.clients import client_plugin
+
+from heat_esi import conf
+from heat_esi import etcd
+from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import templates
+from heat_esi import validation
+
+LOG = logging.getLogger(__name__)
+
+CLIENT_NAME = 'esi'
+
+conf.register_engine_opts(cfg.CONF)
+
+# One etcd client per [esi_etcd] settings, shared by every request context.
+# Heat builds a client plugin per request, but heat_esi.etcd.Etcd is made to
+# be shared (a requests session per thread, the member in use and the token
+# under locks), and it is what remembers a failed member and the token etcd
+# gave: a client per request would open new connections, retry a dead member
+# and log in to etcd again for every stack operation. Keyed by the settings,
+# so that a changed heat.conf (tests, a reload) gets a client of its own.
+_clients = {}
+# (etcd endpoint, template name) -> (body, mod_revision). Shared like the
+# client: every job written compares the template's revision, so a stale
+# copy costs one more read, never a job built from an old template.
+_templates = {}
+
+
+def etcd_client():
+    """The etcd client of heat-engine, built from [esi_etcd] of heat.conf."""
+    group = cfg.CONF[conf.ETCD_GROUP]
+    settings = tuple(str(getattr(group, opt.dest)) for opt in conf.etcd_opts)
+    if settings not in _clients:
+        _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
+    return _clients[settings]
+
+
+def etcd_failure(exc, who):
+    """The error a tenant sees for an etcd failure: without its endpoint.
+
+    The endpoint and the transport's own words go to heat-engine's log,
+    for the operator.
+    """
+    LOG.error('%s: %s', who, exc)
+    if isinstance(exc, exceptions.EtcdAuthFailed):
+        text = _('the ESI store (etcd) refused heat-engine\'s credentials: '
+                 'authentication failed for user %s') % exc.username
+    elif isinstance(exc, exceptions.EtcdUnavailable):
+        text = _('the ESI store (etcd) is unreachable (key %s)') % exc.key
+    elif isinstance(exc, exceptions.EtcdOutcomeUnknown):
+        text = _('the ESI store (etcd) did not say whether a write on key '
+                 '%s was applied') % exc.key
+    else:
+        text = _('the ESI store (etcd) refused the request on key %s'
+                 ) % exc.key
+    return exception.Error(_('%s; the details are in heat-engine\'s log')
+                           % text)
+
+
+class NotFound(exceptions.EsiError):
+    """A referenced ESI resource cannot be used.
+
+    It is missing, another project's, or being deleted.
+    """
+
+
+class EsiClientPlugin(client_plugin.ClientPlugin):
+    """ESI's etcd, as the resources and constraints of a request read it."""
+
+    # ESI is not in Keystone's catalog: the resources are always available
+    # (Resource.is_service_available looks no further).
+    service_types = []
+
+    def __init__(self, context):
+        super(EsiClientPlugin, self).__init__(context)
+        # {config key: KV or None} read for the constraints of this
+        # request. Heat checks every property when it validates a stack and
+        # again when it creates each resource, in the same request: what
+        # the first check read answers the second, and a resource that
+        # references several reads them in one etcd request (prefetch).
+        # Never used by the resources' own reads, which must see etcd now.
+        self._constraint_reads = {}
+
+    def _create(self, version=None):
+        return etcd_client()
+
+    def is_client_exception(self, ex):
+        return isinstance(ex, exceptions.EsiError)
+
+    def is_not_found(self, ex):
+        return isinstance(ex, NotFound)
+
+    # --- tenants ------------------------------------------------------------
+
+    def owns(self, body):
+        """Whether the context may use the resource whose /config is *body*.
+
+        A resource belongs to the project that created it (its tenant_id);
+        an admin context may use any.
+        """
+        ctx = self.context
+        return bool(ctx.is_admin or (
+            body.get('tenant_id') is not None and
+            body.get('tenant_id') == ctx.project_id))
+
+    def not_found(self, esi_type, resource_id):
+        """What the context's project is told about an id not its own.
+
+        The same text whether the id is missing, belongs to another project
+        or is being deleted there: no project learns what another one has.
+        """
+        return _('%(type)s %(id)s does not exist in ESI (no %(key)s of '
+                 'project %(project)s)') % {
+            'type': esi_type, 'id': resource_id,
+            'key': keys.config(esi_type, resource_id),
+            'project': self.context.project_id}
+
+    # --- reads --------------------------------------------------------------
+
+    def read_config(self, esi_type, resource_id):
+        """(KV, (body, version, marked)) of a /config, or (None, None).
+
+        Whoever it belongs to: the caller decides (see owns).
+
+        :raises MalformedValue: naming the key.
+        """
+        key = keys.config(esi_type, resource_id)
+        kv = self.client().get(key)
+        if kv is None:
+            return None, None
+        return kv, records.parse_config(key, kv.value)
+
+    def is_own(self, esi_type, resource_id):
+        """Whether the resource exists and the context may use it.
+
+        An unreadable config is no one's but an admin's to look into.
+        """
+        try:
+            kv, config = self.read_config(esi_type, resource_id)
+        except exceptions.MalformedValue:
+            return False
+        return kv is not None and self.owns(config[0])
+
+    def template(self, esi_type, refresh=False):
+        """(name, body, mod_revision) of the heat_template of *esi_type*.
+
+        Cached across requests: the transaction that writes a job compares
+        the template's revision, so a stale copy is never used, only
+        re-read (*refresh*).
+        """
+        client = self.client()
+        name = templates.monitoring_template_name(esi_type)
+        cache_key = (client.endpoint, name)
+        if refresh or cache_key not in _templates:
+            kv = client.get(keys.heat_template(name))
+            body = templates.fetch(client, name, kv)
+            _templates[cache_key] = (body, kv.mod_revision)
+        return (name,) + _templates[cache_key]
+
+    # --- the constraints' getters -------------------------------------------
+
+    def prefetch(self, references):
+        """Read the /config of each (esi_type, id) of *references* at once.
+
+        For the constraints checked later in this request.
+        """
+        wanted = sorted({keys.config(rtype, rid) for rtype, rid in references
+                         if validation.invalid_id(rid) is None})
+        if not wanted:
+            return
+        _, found = self.client().txn(
+            [], [etcd.get(key) for key in wanted], key=wanted[0])
+        self._constraint_reads.update(
+            (key, kvs[0] if kvs else None) for key, kvs in zip(wanted, found))
+
+    def _constraint_read(self, key):
+        if key not in self._constraint_reads:
+            self._constraint_reads[key] = self.client().get(key)
+        return self._constraint_reads[key]
+
+    def get_usable(self, esi_type, resource_id):
+        """The /config body of a resource that the context may reference.
+
+        :raises NotFound: the id is not valid, the resource is missing,
+            another project's or being deleted, or etcd failed (said
+            without its endpoint).
+        :raises MalformedValue: the config does not parse, to an admin
+            only: a project is told that the resource does not exist.
+        """
+        problem = validation.invalid_id(resource_id)
+        if problem:
+            raise NotFound('%s %s: %s' % (
+                esi_type, validation.shorten(resource_id), problem))
+        key = keys.config(esi_type, resource_id)
+        try:
+            kv = self._constraint_read(key)
+        except exceptions.EtcdError as exc:
+            raise NotFound(str(etcd_failure(exc, 'constraint %s'
+                                                 % esi_type)))
+        body = marked = None
+        if kv is not None:
+            try:
+                body, _version, marked = records.parse_config(key, kv.value)
+            except exceptions.MalformedValue:
+                if not self.context.is_admin:
+                    raise NotFound(self.not_found(esi_type, resource_id))
+                raise
+        if body is None or not self.owns(body):
+            raise NotFound(self.not_found(esi_type, resource_id))
+        if marked:
+            raise NotFound('%s %s is being deleted' % (esi_type,
+                                                       resource_id))
+        return body
+
+    def get_edge_router(self, router_id):
+        """The /config body of an edge router the context may reference."""
+        return self.get_usable('edge_router', router_id)
