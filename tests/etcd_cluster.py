@@ -19,7 +19,7 @@ import time
 import requests
 
 from heat_esi import etcd
-from heat_esi.local_etcd import etcd_binary, free_port
+from heat_esi.demo.etcd import etcd_binary, free_port
 
 
 class Member(object):

@@ -1,23 +1,16 @@
 """The real Heat engine, in this process (openstack-heat from PyPI).
 
-Import this module before anything imports heat: oslo.service's threading
-backend must be chosen first.
+Configured by heat_esi.demo.heat, the bootstrap the demo and the
+functional tests use too. Import this module before anything imports
+heat: importing heat_esi.demo.heat chooses oslo.service's threading
+backend, which must come first.
 """
 
-import os
-import sys
+from heat_esi.demo import heat as heat_bootstrap
 
-from oslo_service import backend
+from oslo_config import cfg
 
-try:
-    backend.init_backend(backend.BackendType.THREADING)
-except backend.exceptions.BackendAlreadySelected:
-    pass
-
-from oslo_config import cfg  # noqa: E402
-
-import heat_esi.resources  # noqa: E402
-from tests import esi_fixtures  # noqa: E402
+from tests import esi_fixtures
 
 _ready = False
 
@@ -26,26 +19,14 @@ def setup(etcd_port):
     """Configure Heat once per process; point [esi_etcd] at *etcd_port*."""
     global _ready
     if not _ready:
-        from heat.common import config  # noqa: F401  (registers options)
-        from heat.engine import environment  # noqa: F401
-        cfg.CONF([], project='heat')
-        heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
-        cfg.CONF.set_override('environment_dir',
-                              os.path.join(heat_etc, 'environment.d'))
-        cfg.CONF.set_override('template_dir',
-                              os.path.join(heat_etc, 'templates'))
-        cfg.CONF.set_override('deferred_auth_method', 'password')
-        cfg.CONF.set_override('plugin_dirs', [
-            os.path.dirname(heat_esi.resources.__file__)])
+        # The tests' SNMP agents and simulated routers: loopback only.
+        heat_bootstrap.configure(heat_bootstrap.LOOPBACK_NETWORKS)
         from heat.common import messaging
         messaging.setup('fake://', optional=True)
         from heat.tests import utils
         utils.setup_dummy_db()
         from heat.engine import resources
         resources.initialise()
-        # The tests' SNMP agents and simulated routers: loopback only.
-        cfg.CONF.set_override('management_networks',
-                              ['127.0.0.0/8', '::1/128'], group='esi')
         _ready = True
     cfg.CONF.set_override('port', etcd_port, group='esi_etcd')
 

@@ -61,8 +61,17 @@ def plugin_dir(args):
 
 
 def demo(args):
-    from heat_esi.cmd import demo as demo_mod
-    return demo_mod.run(args)
+    # The demo is the extra heat-esi[demo]: imported only here, and only
+    # once its dependencies are known to be there.
+    from heat_esi import demo as demo_pkg
+    absent = demo_pkg.missing(own_etcd=not args.etcd_url)
+    if absent:
+        print('heat-esi demo needs %s: %s' % (', '.join(absent),
+                                              demo_pkg.EXTRA),
+              file=sys.stderr)
+        return 1
+    from heat_esi.demo import run
+    return run.run(args)
 
 
 def parser():
@@ -86,7 +95,11 @@ def parser():
                    'heat-engine\'s plugin_dirs').set_defaults(func=plugin_dir)
     dem = sub.add_parser('demo', help='start etcd, Heat and a worker, '
                          'create and delete one HA router stack')
-
+    # Also after the subcommand, as `tox -e demo -- --etcd-url URL` passes
+    # it; SUPPRESS keeps a value given before the subcommand.
+    dem.add_argument('--etcd-url', default=argparse.SUPPRESS,
+                     help='use this etcd instead of starting one; only the '
+                          'demo\'s own keys are written there, and removed')
     dem.set_defaults(func=demo)
     status.add_parser(sub)
     jobs.add_parser(sub)

@@ -1,6 +1,7 @@
 import pytest
 
 from heat_esi import templates
+from tests import esi_fixtures
 from tests.functional import services
 
 
@@ -17,5 +18,13 @@ def cloud(tmp_path_factory):
 
 @pytest.fixture
 def seed():
-    from tests import esi_fixtures
     return esi_fixtures.seed_blocks()
+
+
+@pytest.fixture(scope='module')
+def routers(cloud):
+    """The seed's two edge routers, registered in the cloud's etcd."""
+    client = cloud.etcd.client()
+    esi_fixtures.register_edge_routers(client, esi_fixtures.PRIMARY,
+                                       esi_fixtures.SECONDARY)
+    return client

@@ -8,6 +8,7 @@ heat.conf block first, then the test's own settings.
 """
 
 import getpass
+import json
 import os
 import signal
 import socket
@@ -18,10 +19,13 @@ import uuid
 
 import requests
 
-from heat_esi import noauth_heat
+from heat_esi.demo import heat as heat_bootstrap
 from tests import esi_fixtures
 
 BIN = os.path.dirname(sys.executable)
+HOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                   'templates', 'hot')
+HA_ROUTER = os.path.join(HOT, 'ha_router.yaml')
 PROJECT = '0b576f6f4cbf414f829cd12f008bf08f'
 RABBIT_BIN = '/usr/lib/rabbitmq/bin'
 MARIADBD = '/usr/sbin/mariadbd'
@@ -221,16 +225,16 @@ class Heat(object):
                 with open(path, 'w') as f:
                     f.write(block)
                 self.args += ['--config-file', path]
-        self.conf = noauth_heat.write_heat_conf(
+        self.conf = heat_bootstrap.write_heat_conf(
             directory, transport_url, etcd_client,
             ['num_engine_workers = 1', 'debug = true'], database=database)
         self.args += ['--config-file', self.conf]
         self.engine = self.api = None
 
     def start(self):
-        subprocess.run([os.path.join(BIN, 'heat-manage')] + self.args +
-                       ['db_sync'], check=True, capture_output=True,
-                       timeout=120)
+        manage = [os.path.join(BIN, 'heat-manage')] + self.args
+        subprocess.run(manage + ['db_sync'], check=True,
+                       capture_output=True, timeout=120)
         self.engine_log = os.path.join(self.dir, 'heat-engine.log')
         self.start_engine()
         gunicorn_conf = os.path.join(self.dir, 'gunicorn.conf.py')
@@ -257,9 +261,9 @@ class Heat(object):
         return self
 
     def start_engine(self):
+        engine = [os.path.join(BIN, 'heat-engine')] + self.args
         self.engine = subprocess.Popen(
-            [os.path.join(BIN, 'heat-engine')] + self.args +
-            ['--log-file', self.engine_log],
+            engine + ['--log-file', self.engine_log],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
     def wait_for_engine(self):
@@ -267,9 +271,11 @@ class Heat(object):
               self.engine_log)
 
     def kill_engine(self):
-        """SIGKILL to heat-engine's processes (its launcher forks the
-        engine itself), as an OOM kill or a lost host: no shutdown, no
-        chance to record anything."""
+        """Send SIGKILL to heat-engine's processes, as an OOM kill would.
+
+        Its launcher forks the engine itself, so both get it; as with a
+        lost host, there is no shutdown and no chance to record anything.
+        """
         pids = _descendants(self.engine.pid)
         self.engine.kill()
         for pid in pids:
@@ -340,11 +346,32 @@ class Cloud(object):
         for var in ('OS_CLOUD', 'OS_AUTH_URL', 'OS_USERNAME',
                     'OS_PASSWORD', 'OS_PROJECT_NAME'):
             env.pop(var, None)
-        result = subprocess.run([os.path.join(BIN, 'openstack')] +
-                                list(args), env=env, capture_output=True,
+        command = [os.path.join(BIN, 'openstack')] + list(args)
+        result = subprocess.run(command, env=env, capture_output=True,
                                 text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError('openstack %s failed (%s):\n%s\n%s' % (
                 ' '.join(args), result.returncode, result.stdout,
                 result.stderr))
         return result
+
+    def stack_create(self, name, *extra, template=HA_ROUTER, check=True,
+                     timeout=180):
+        """openstack stack create --wait: (its result, seconds it took)."""
+        start = time.monotonic()
+        result = self.openstack('stack', 'create', '--wait', '-t', template,
+                                name, *extra, check=check, timeout=timeout)
+        return result, time.monotonic() - start
+
+    def resource_id(self, stack, resource='ha_router'):
+        """The physical resource id (the id in ESI) of *resource*."""
+        out = self.openstack('stack', 'resource', 'show', stack, resource,
+                             '-f', 'json').stdout
+        return json.loads(out)['physical_resource_id']
+
+    def show_stack(self, name):
+        """(openstack stack show as JSON, {output key: output value})."""
+        show = json.loads(self.openstack('stack', 'show', name, '-f',
+                                         'json').stdout)
+        return show, {o['output_key']: o['output_value']
+                      for o in show['outputs']}

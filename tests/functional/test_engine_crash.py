@@ -9,13 +9,14 @@ import pytest
 
 from heat_esi import keys
 from tests import esi_fixtures
-from tests.functional import test_openstack_cli as cli
+from tests.functional import services
 
 
 @pytest.fixture
 def routers(cloud):
     client = cloud.etcd.client()
-    esi_fixtures.register_edge_routers(client, cli.PRIMARY, cli.SECONDARY)
+    esi_fixtures.register_edge_routers(client, esi_fixtures.PRIMARY,
+                                       esi_fixtures.SECONDARY)
     return client
 
 
@@ -27,7 +28,7 @@ def test_heat_engine_killed_mid_create_leaves_one_config(cloud, routers):
     client = routers
     cloud.worker.stop()          # the create waits for its worker
     start = client.revision() + 1
-    cloud.openstack('stack', 'create', '-t', cli.HA_ROUTER, 'crash')
+    cloud.openstack('stack', 'create', '-t', services.HA_ROUTER, 'crash')
     written = esi_fixtures.wait_until(
         lambda: puts(client, '/config/v2.0/ha_routers/', start),
         timeout=60, interval=0.2, message='the config of the create')
@@ -42,7 +43,7 @@ def test_heat_engine_killed_mid_create_leaves_one_config(cloud, routers):
     cloud.heat.wait_for_engine()
     print('heat-engine back %.1f s after the kill'
           % (time.monotonic() - killed))
-    show, _ = cli.show_stack(cloud, 'crash')
+    show, _ = cloud.show_stack('crash')
     print('after the restart: %s %s' % (show['stack_status'],
                                         show['stack_status_reason']))
 
@@ -50,16 +51,18 @@ def test_heat_engine_killed_mid_create_leaves_one_config(cloud, routers):
     result = cloud.openstack('stack', 'update', '--existing', '--wait',
                              'crash', check=False)
     print('stack update --existing: %s' % result.stdout[-500:])
-    show, outputs = cli.show_stack(cloud, 'crash')
+    show, outputs = cloud.show_stack('crash')
     assert show['stack_status'] == 'UPDATE_COMPLETE', show[
         'stack_status_reason']
     assert outputs['ha_router_id'] == rid
     assert outputs['state_monitoring'] == {'primary': 'UP',
                                            'secondary': 'UP'}
     cloud.openstack('stack', 'check', 'crash')
-    esi_fixtures.wait_until(
-        lambda: cli.show_stack(cloud, 'crash')[0]['stack_status'] ==
-        'CHECK_COMPLETE', timeout=60, interval=1, message='CHECK_COMPLETE')
+
+    def status():
+        return cloud.show_stack('crash')[0]['stack_status']
+    esi_fixtures.wait_until(lambda: status() == 'CHECK_COMPLETE', timeout=60,
+                            interval=1, message='CHECK_COMPLETE')
 
     # One config ever written for the stack's HA router, one create job,
     # run once.

@@ -1,43 +1,20 @@
-"""`openstack stack ...` against real heat-api, heat-engine, RabbitMQ,
-etcd and esi-worker processes."""
+"""`openstack stack ...` against real processes.
+
+heat-api, heat-engine, RabbitMQ, MariaDB, etcd and esi-worker, each its own
+process (tests/functional/services.py).
+"""
 
 import json
-import os
-import time
-
-import pytest
 
 from heat_esi import keys
 from tests import esi_fixtures
 
-HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates', 'hot')
-HA_ROUTER = os.path.join(HOT, 'ha_router.yaml')
 SEED_PREFIXES = ('/config/', '/jobs/all/', '/esi-worker/', '/state/')
 SEED_TENANT = '0b576f6f4cbf414f829cd12f008bf08f'
 NOAUTH_PROJECT = 'admin'
 SEED_ID = 'f01ed0a6-7094-4e54-b14b-94657fff1efb'
-PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
-SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
-
-
-@pytest.fixture(scope='module')
-def routers(cloud):
-    client = cloud.etcd.client()
-    esi_fixtures.register_edge_routers(client, PRIMARY, SECONDARY)
-    return client
-
-
-def stack_create(cloud, name, *extra, check=True):
-    start = time.monotonic()
-    result = cloud.openstack('stack', 'create', '--wait', '-t', HA_ROUTER,
-                             name, *extra, check=check)
-    return result, time.monotonic() - start
-
-
-def resource_id(cloud, stack):
-    out = cloud.openstack('stack', 'resource', 'show', stack, 'ha_router',
-                          '-f', 'json').stdout
-    return json.loads(out)['physical_resource_id']
+PRIMARY = esi_fixtures.PRIMARY
+SECONDARY = esi_fixtures.SECONDARY
 
 
 def history_of(client, rid):
@@ -57,10 +34,10 @@ def test_resource_type_list_shows_esi_types(cloud):
 
 
 def test_stack_create_writes_the_seed(cloud, routers, seed):
-    result, elapsed = stack_create(cloud, 'seed')
+    result, elapsed = cloud.stack_create('seed')
     assert 'CREATE_COMPLETE' in result.stdout
     print('openstack stack create --wait: %.1f s' % elapsed)
-    rid = resource_id(cloud, 'seed')
+    rid = cloud.resource_id('seed')
     written = history_of(routers, rid)
     for point in ('(1)', '(2)', '(3)', '(4)'):
         key, value = seed[point]
@@ -83,7 +60,7 @@ def test_stack_create_writes_the_seed(cloud, routers, seed):
 
 
 def test_outputs_and_resource_show_expose_the_worker_state(cloud, routers):
-    stack_create(cloud, 'outputs')
+    cloud.stack_create('outputs')
     out = json.loads(cloud.openstack('stack', 'output', 'show', 'outputs',
                                      'state_monitoring', '-f',
                                      'json').stdout)
@@ -96,8 +73,8 @@ def test_outputs_and_resource_show_expose_the_worker_state(cloud, routers):
 
 
 def test_stack_update_and_delete(cloud, routers):
-    stack_create(cloud, 'lifecycle')
-    rid = resource_id(cloud, 'lifecycle')
+    cloud.stack_create('lifecycle')
+    rid = cloud.resource_id('lifecycle')
     cloud.openstack('stack', 'update', '--wait', '--existing',
                     '--parameter', 'name=renamed', 'lifecycle')
     config = json.loads(routers.get(keys.config('ha_router', rid)).value)
@@ -117,24 +94,17 @@ def test_stack_update_and_delete(cloud, routers):
             if rid in kv.key] == []
 
 
-def show_stack(cloud, name):
-    show = json.loads(cloud.openstack('stack', 'show', name, '-f',
-                                      'json').stdout)
-    return show, {o['output_key']: o['output_value']
-                  for o in show['outputs']}
-
-
 def test_update_in_place_then_show_the_stack_and_its_outputs(cloud,
                                                              routers):
     # On sqlite, Heat reuses a deleted properties row's id here, and the
     # show after the update answers "ResourcePropertiesData ... not found".
-    stack_create(cloud, 'inplace')
-    rid = resource_id(cloud, 'inplace')
+    cloud.stack_create('inplace')
+    rid = cloud.resource_id('inplace')
     for version, gateways in ((2, 300), (3, 200)):
         cloud.openstack('stack', 'update', '--existing', '--wait',
                         '--parameter', 'maximum_gateways=%d' % gateways,
                         'inplace')
-        show, outputs = show_stack(cloud, 'inplace')
+        show, outputs = cloud.show_stack('inplace')
         assert show['stack_status'] == 'UPDATE_COMPLETE'
         assert outputs['ha_router_id'] == rid
         assert outputs['worker_state'] == 'MODIFY_COMPLETED'
@@ -147,7 +117,7 @@ def test_update_in_place_then_show_the_stack_and_its_outputs(cloud,
     down = keys.monitoring('edge_router', SECONDARY)
     routers.put(down, {'router': 'DOWN', 'version': 1})
     try:
-        _, outputs = show_stack(cloud, 'inplace')
+        _, outputs = cloud.show_stack('inplace')
     finally:
         routers.delete(down)
     assert outputs['state_monitoring'] == {'primary': 'UP',
@@ -158,9 +128,8 @@ def test_update_in_place_then_show_the_stack_and_its_outputs(cloud,
 
 def test_bad_properties_are_rejected_and_nothing_is_written(cloud, routers):
     before = routers.revision()
-    result, _ = stack_create(
-        cloud, 'bad', '--parameter', 'secondary_router_id=' + PRIMARY,
-        check=False)
+    result, _ = cloud.stack_create(
+        'bad', '--parameter', 'secondary_router_id=' + PRIMARY, check=False)
     assert result.returncode != 0
     assert 'must name two different edge routers' in result.stderr
     assert routers.revision() == before
@@ -169,8 +138,8 @@ def test_bad_properties_are_rejected_and_nothing_is_written(cloud, routers):
 def test_unknown_router_id_is_rejected_before_anything_is_written(
         cloud, routers):
     before = routers.revision()
-    result, _ = stack_create(
-        cloud, 'unknown', '--parameter', 'primary_router_id=no-such-router',
+    result, _ = cloud.stack_create(
+        'unknown', '--parameter', 'primary_router_id=no-such-router',
         check=False)
     assert result.returncode != 0
     assert 'edge_router no-such-router does not exist in ESI' in \

@@ -6,9 +6,6 @@ import re
 
 from heat_esi import keys
 from tests import esi_fixtures
-from tests.functional import test_openstack_cli as cli
-
-routers = cli.routers       # the same edge routers registered in etcd
 
 REQ = r'req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
@@ -27,8 +24,8 @@ def test_heat_api_request_id_reaches_every_worker_line_of_the_job(
         cloud, routers):
     api_log, worker_log = cloud.heat.api_app_log, cloud.worker.log_path
     api_start, worker_start = _size(api_log), _size(worker_log)
-    cli.stack_create(cloud, 'request-id')
-    rid = cli.resource_id(cloud, 'request-id')
+    cloud.stack_create('request-id')
+    rid = cloud.resource_id('request-id')
 
     # heat-api logs the request that created the stack with its id.
     posts = [line for line in _read_from(api_log, api_start).splitlines()

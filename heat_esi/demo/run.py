@@ -28,15 +28,20 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
+from oslo_config import cfg
+
+from heat_esi.cmd import worker as worker_cmd
+from heat_esi import conf
+from heat_esi.demo import etcd as demo_etcd
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
+from heat_esi.worker import service
 
 # A project of its own for every run, so that the demo's worker can tell
 # the demo's jobs from any other in a shared etcd.
@@ -69,8 +74,8 @@ class Demo(object):
         self.etcd_server = None
         self.client = None
         self.worker = None
-        self.api = None
-        self.engine = None
+        self.heat = None
+        self.endpoint = None
         self.written = []          # keys the demo wrote outside a stack
         self.created_templates = []
         self.events_seen = set()
@@ -84,8 +89,7 @@ class Demo(object):
             say('etcd: using %s (only the demo\'s own keys are written, and '
                 'removed at the end)' % self.client.endpoint)
             return
-        from heat_esi import local_etcd
-        self.etcd_server = local_etcd.EtcdServer().start()
+        self.etcd_server = demo_etcd.EtcdServer().start()
         self.client = self.etcd_server.client()
         say('etcd: started %s (data in %s)'
             % (self.etcd_server.url, self.etcd_server.dir))
@@ -122,10 +126,6 @@ class Demo(object):
             say('  %s %s (%s)' % (rid, name, ip))
 
     def start_worker(self):
-        from oslo_config import cfg
-        from heat_esi.cmd import worker as worker_cmd
-        from heat_esi import conf
-        from heat_esi.worker import service
         wconf = cfg.ConfigOpts()
         conf.register_worker_opts(wconf)
         wconf([], project='heat-esi')
@@ -137,8 +137,11 @@ class Demo(object):
         say('esi-worker: started (in this process)')
 
     def own_job(self, job_id):
-        """Whether *job_id* is a job of the demo's project: its worker runs
-        nothing else (the resource's /config names the project)."""
+        """Whether *job_id* is a job of the demo's project.
+
+        The demo's worker runs nothing else; the resource's /config names
+        the project.
+        """
         parts = keys.parse_job_id(job_id)
         if parts is None:
             return False
@@ -153,56 +156,13 @@ class Demo(object):
         return body.get('tenant_id') == PROJECT
 
     def start_heat(self):
-        from oslo_service import backend
-        try:
-            backend.init_backend(backend.BackendType.THREADING)
-        except backend.exceptions.BackendAlreadySelected:
-            pass
-        from oslo_config import cfg
-        from oslo_log import log as logging
-        from heat_esi import noauth_heat
-        heat_conf = noauth_heat.write_heat_conf(
-            self.dir, 'fake://', self.client,
-            ['log_file = %s' % os.path.join(self.dir, 'heat.log')])
-        from heat.common import config
-        from heat.common import messaging
-        logging.register_options(cfg.CONF)
-        cfg.CONF(['--config-file', heat_conf], project='heat')
-        logging.setup(cfg.CONF, 'heat')
-        messaging.setup()
-        from heat.db import migration
-        migration.db_sync()
-        config.startup_sanity_check()
-        from heat.engine import service as engine_service
-        from heat.rpc import api as rpc_api
-        self.engine = engine_service.EngineService(cfg.CONF.host,
-                                                   rpc_api.ENGINE_TOPIC)
-        self.engine.start()
-        heat_api = config.load_paste_app('heat-api')
-
-        def app(environ, start_response):
-            # Heat's noauth middleware takes the project from this header.
-            environ['HTTP_X_AUTH_PROJECT'] = PROJECT
-            return heat_api(environ, start_response)
-        from wsgiref import simple_server
-        import socketserver
-
-        class Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-            daemon_threads = True
-
-        class Quiet(simple_server.WSGIRequestHandler):
-            def log_message(self, *args):
-                pass
-
-        self.api = simple_server.make_server('127.0.0.1', 0, app,
-                                             server_class=Server,
-                                             handler_class=Quiet)
-        threading.Thread(target=self.api.serve_forever, daemon=True).start()
-        self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
-            self.api.server_port, PROJECT)
+        from heat_esi.demo import heat as demo_heat
+        self.heat = demo_heat.InProcessHeat(self.dir, self.client,
+                                            PROJECT).start()
+        self.endpoint = self.heat.endpoint
         say('heat: heat-api and heat-engine started at %s (noauth, '
-            'in-memory messaging; log in %s)' % (
-                self.endpoint, os.path.join(self.dir, 'heat.log')))
+            'in-memory messaging; log in %s)' % (self.endpoint,
+                                                 self.heat.log))
 
     # --- the stack ---------------------------------------------------------
 
@@ -272,8 +232,10 @@ class Demo(object):
         return 0 if status == 'DELETE_COMPLETE' and not left else 1
 
     def print_seed_points(self, rid, start_revision):
-        """The values written for the HA router, from etcd's history: the
-        job and job_state are already gone once the stack completes."""
+        """Print the values written for the HA router, from etcd's history.
+
+        The job and job_state are already gone once the stack completes.
+        """
         first = {}
         for ev in self.client.watch('/', start_revision, timeout=0.5):
             if ev.type == etcd.PUT and rid in ev.kv.key and \
@@ -299,13 +261,8 @@ class Demo(object):
     def cleanup(self):
         if self.worker is not None:
             self.worker.stop()
-        if self.engine is not None:
-            try:
-                self.engine.stop()
-            except Exception:
-                pass
-        if self.api is not None:
-            self.api.shutdown()
+        if self.heat is not None:
+            self.heat.stop()
         if self.client is not None and self.etcd_server is None:
             for key in self.written + [keys.heat_template(n) for n in
                                        self.created_templates]:
