@@ -2,8 +2,9 @@
 # The release as an operator installs it: the wheel from dist/ (tox -e
 # build) into a fresh venv, then the commands the README gives, from that
 # venv only: plugin-dir, templates load (against a private etcd on
-# loopback) and esi-worker --help. Also `pip install .` from a copy of the
-# tree without .git.
+# loopback), esi-worker --help, and heat-esi demo saying that it needs the
+# extra heat-esi[demo]. Also `pip install .` from a copy of the tree
+# without .git.
 set -eu
 cd "$(dirname "$0")/.."
 # The newest wheel: dist/ keeps earlier builds.
@@ -57,6 +58,14 @@ while True:
 PY
 "$work/venv/bin/heat-esi" --etcd-url "http://127.0.0.1:$port" templates load
 "$work/venv/bin/esi-worker" --help >/dev/null
+# The demo is the extra heat-esi[demo]: without it, one line saying so.
+if "$work/venv/bin/heat-esi" demo >"$work/demo.out" 2>&1; then
+    echo "heat-esi demo ran without the demo extra" >&2; exit 1
+fi
+if ! grep -qF "pip install 'heat-esi[demo]'" "$work/demo.out" ||
+        [ "$(wc -l <"$work/demo.out")" -ne 1 ]; then
+    cat "$work/demo.out" >&2; exit 1
+fi
 
 echo "== pip install . from a tree without .git"
 git ls-files -z | xargs -0 tar cf - | (mkdir "$work/tree" && cd "$work/tree" && tar xf -)
