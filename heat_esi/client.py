@@ -248,3 +248,11 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
     def get_edge_router(self, router_id):
         """The /config body of an edge router the context may reference."""
         return self.get_usable('edge_router', router_id)
+
+    def get_ha_router(self, router_id):
+        """The /config body of an HA router the context may reference."""
+        return self.get_usable('ha_router', router_id)
+
+    def get_er_physical_interface(self, interface_id):
+        """The /config body of a physical interface the context may use."""
+        return self.get_usable('er_physical_interface', interface_id)

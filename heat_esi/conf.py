@@ -180,8 +180,11 @@ monitor_opts = [
                      'write /monitoring when their state changes.'),
     cfg.FloatOpt('interval', default=60.0, min=0.5,
                  help='Seconds between two polls of one device.'),
-    cfg.ListOpt('resource_types', default=['edge_router'],
-                help='Resource types whose devices are polled.'),
+    cfg.ListOpt('resource_types',
+                default=['edge_router', 'er_physical_interface'],
+                help='Resource types whose devices are polled: edge '
+                     'routers (the router element) and their physical '
+                     'interfaces (the interface element).'),
 ]
 
 

@@ -39,3 +39,11 @@ class EsiResourceConstraint(constraints.BaseCustomConstraint):
 
 class EdgeRouterConstraint(EsiResourceConstraint):
     resource_getter_name = 'get_edge_router'
+
+
+class HaRouterConstraint(EsiResourceConstraint):
+    resource_getter_name = 'get_ha_router'
+
+
+class ErPhysicalInterfaceConstraint(EsiResourceConstraint):
+    resource_getter_name = 'get_er_physical_interface'

@@ -19,7 +19,8 @@ from heat_esi import etcd
 from heat_esi import states
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEED = os.path.join(HERE, 'fixtures', 'CreateHaRouter_01.md')
+FIXTURES = os.path.join(HERE, 'fixtures')
+SEED = os.path.join(FIXTURES, 'CreateHaRouter_01.md')
 
 
 def write_worker_conf(path, etcd_port, debug=True, sections=None,
@@ -119,9 +120,13 @@ def readme_ini_blocks():
     return found
 
 
-def seed_blocks():
-    """{'(1)': (key, value), ...} of the seed document, parsed from it."""
-    with open(SEED) as f:
+def seed_blocks(document=None):
+    """{'(1)': (key, value), ...} of a seed document, parsed from it.
+
+    :param document: a file name in tests/fixtures (default: the HA
+        router's, CreateHaRouter_01.md).
+    """
+    with open(os.path.join(FIXTURES, document) if document else SEED) as f:
         text = f.read()
     found = {}
     for point, block in re.findall(
@@ -219,3 +224,20 @@ def answer_jobs(client, stop, fail=None, error=''):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
+
+
+def register(client, esi_type, rid, state=None, project=PROJECT, **body):
+    """A resource of *project* as its own finished create leaves it.
+
+    /config holds *body* (plus id, status and tenant_id); /state says
+    *state* ({element: state}) when it is given.
+    """
+    from heat_esi import keys
+    from heat_esi import records
+    body = dict({'status': 'PENDING_CREATE', 'id': rid,
+                 'tenant_id': project}, **body)
+    client.put(keys.config(esi_type, rid), records.config(body, 1))
+    if state is not None:
+        client.put(keys.state(esi_type, rid),
+                   records.state('CREATE_COMPLETED', 1, state))
+    return body

@@ -53,3 +53,17 @@ class SnmpAgent(object):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def worker_sections(port, interval=1.0, check_timeout=5):
+    """The [snmp] and [monitor] sections of a worker for the agents.
+
+    The worker checks and monitors the test agents on *port*; the result
+    is the *sections* of tests.esi_fixtures.WorkerProcess.
+    """
+    return {'snmp': {'port': port, 'request_timeout': 0.3,
+                     'check_timeout': check_timeout,
+                     'uptime_interval': 0.5,
+                     'communities': 'EDGE_ROUTER_COMMUNITY:%s' % COMMUNITY,
+                     'allowed_networks': '127.0.0.0/8'},
+            'monitor': {'interval': interval}}

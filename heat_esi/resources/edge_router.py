@@ -146,13 +146,29 @@ class EdgeRouter(esi_resource.EsiResource):
     def _dependencies(self):
         return [('', self.esi_type, self.resource_id)]
 
+    @staticmethod
+    def _as_stored(number):
+        """The autonomous system as ESI stores it: a string ("65101").
+
+        So it is in CreateEdgeRouter_02; Heat checks it as an integer range.
+        """
+        return None if number is None else str(number)
+
+    def _update_body(self, body, prop_diff):
+        new = super(EdgeRouter, self)._update_body(body, prop_diff)
+        if self.AUTONOMOUS_SYSTEM in prop_diff:
+            new[self.AUTONOMOUS_SYSTEM] = self._as_stored(
+                prop_diff[self.AUTONOMOUS_SYSTEM])
+        return new
+
     def _create_body(self, resource_id):
         return {
             'status': states.PENDING_CREATE,
             'name': self._name(),
             'ssh_port': self.properties[self.SSH_PORT],
             'ip': self.properties[self.IP],
-            'autonomous_system': self.properties[self.AUTONOMOUS_SYSTEM],
+            'autonomous_system': self._as_stored(
+                self.properties[self.AUTONOMOUS_SYSTEM]),
             'tenant_id': self.stack.context.project_id,
             'login': self.properties[self.LOGIN],
             'password': self.properties[self.PASSWORD],
