@@ -177,6 +177,10 @@ class EsiResource(resource.Resource):
     # A failed check says nothing about /config: needs_replace_failed()
     # decides, for CHECK_FAILED as for CREATE/UPDATE_FAILED.
     always_replace_on_check_failed = False
+    # (esi_type, field) of the resources that name this one in their
+    # /config: while one of them is there (and not being deleted), this
+    # one cannot be deleted (see _refuse_delete_in_use).
+    referenced_by = ()
 
     def __init__(self, name, definition, stack):
         super(EsiResource, self).__init__(name, definition, stack)
@@ -495,6 +499,7 @@ class EsiResource(resource.Resource):
     def handle_delete(self):
         if self.resource_id is None:
             return None
+        self._refuse_delete_in_use()
         foreign = []
         kv, config = self._read_config(foreign)
         if foreign:
@@ -521,6 +526,44 @@ class EsiResource(resource.Resource):
             raise exception.Error(
                 _('%s changed in etcd during the delete; retry it') % kv.key)
         return {'version': version, 'action': records.LOGICAL_DELETE}
+
+    def _refuse_delete_in_use(self):
+        """Refuse to delete a resource that another one still uses.
+
+        Within a stack, Heat's dependency order deletes the user first; a
+        user in another stack (or outside Heat) must be deleted before.
+        Nothing is written when the delete is refused.
+        """
+        if not self.referenced_by:
+            return
+        prefixes = [keys.config_prefix(rtype)
+                    for rtype, _field in self.referenced_by]
+        _rev, found = self.client().txn([], [etcd.get_prefix(prefix)
+                                             for prefix in prefixes],
+                                        key=prefixes[0])
+        users = []
+        for (rtype, field), kvs in zip(self.referenced_by, found):
+            for kv in kvs:
+                try:
+                    body, _version, marked = records.parse_config(kv.key,
+                                                                  kv.value)
+                except exceptions.MalformedValue:
+                    continue
+                if marked or body.get(field) != self.resource_id:
+                    continue
+                # Not a word of another project's resource but its type.
+                user = ('%s %s (%s)' % (rtype, body.get('id'),
+                                        body.get('name'))
+                        if self.client_plugin().owns(body) else
+                        _('a %s of another project') % rtype)
+                if user not in users:
+                    users.append(user)
+        if users:
+            raise exception.Error(
+                _('%(type)s %(id)s cannot be deleted while other resources '
+                  'use it: %(users)s. Delete them first.') % {
+                    'type': self.esi_type, 'id': self.resource_id,
+                    'users': ', '.join(users)})
 
     @_hides_etcd_endpoint
     def check_delete_complete(self, cookie):

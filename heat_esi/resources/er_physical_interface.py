@@ -19,6 +19,7 @@ from heat.engine import properties
 from heat.engine import support
 
 from heat_esi import esi_resource
+from heat_esi import states
 
 
 class ErPhysicalInterface(esi_resource.EsiResource):
@@ -34,6 +35,9 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'er_physical_interface'
+    # The HA interfaces that pair it with an interface of another router.
+    referenced_by = (('ha_interface', 'primary_interface_id'),
+                     ('ha_interface', 'secondary_interface_id'))
 
     PROPERTIES = (
         NAME, DESCRIPTION, DEVICE_ID, CONNECTED_ESE_PORT_ID,
@@ -89,7 +93,7 @@ class ErPhysicalInterface(esi_resource.EsiResource):
 
     def _create_body(self, resource_id):
         body = {
-            'status': 'PENDING_CREATE',
+            'status': states.PENDING_CREATE,
             'description': self.properties[self.DESCRIPTION],
             'tenant_id': self.stack.context.project_id,
             'device_id': self.properties[self.DEVICE_ID],

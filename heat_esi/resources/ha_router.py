@@ -33,6 +33,8 @@ class HaRouter(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'ha_router'
+    # Its uplink and downlink.
+    referenced_by = (('ha_interface', 'ha_router_id'),)
 
     PROPERTIES = (
         NAME, DESCRIPTION, PRIMARY_ROUTER_ID, SECONDARY_ROUTER_ID,

@@ -1,0 +1,111 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The VLAN pool of an HA interface, as ESI keeps it.
+
+An HA interface carries ``restricted_vlans``, a range list such as
+"0-1024,4094", and two derived fields: ``vlan_pool_state``, a bitmap of the
+4,096 VLAN ids (most significant bit first, base64) in which a set bit
+means that the VLAN cannot be given to a gateway, and
+``vlan_ids_available``, the number of clear bits. ESI always sets ids 0,
+31 and 4095 (0 and 4095 are reserved by 802.1Q; 31 is set in every pool of
+the seed): CreateHaInterface_01's empty list gives 4,093 ids.
+"""
+
+import base64
+import re
+
+MIN_ID, MAX_ID = 0, 4095
+COUNT = MAX_ID + 1
+ALWAYS_SET = frozenset([0, 31, 4095])
+
+# An id, or two ids joined by '-'; at most 5 digits each (a longer number
+# is out of range anyway, and int() of a huge one is slow).
+_PART = re.compile(r'^\s*([0-9]{1,5})\s*(?:-\s*([0-9]{1,5})\s*)?$')
+
+
+def parse(text):
+    """The set of VLAN ids in a range list such as "0-1024,4094".
+
+    Ranges are inclusive and may overlap; an empty (or blank) text is the
+    empty set.
+
+    :raises ValueError: naming the part that is not an id or a range of
+        ids within 0-4095.
+    """
+    if not isinstance(text, str):
+        raise ValueError('a range list must be text, such as "0-1024,4094"')
+    if not text.strip():
+        return set()
+    found = set()
+    for part in text.split(','):
+        shown = part.strip()
+        if len(shown) > 40:
+            shown = shown[:40] + '...'
+        match = _PART.match(part)
+        if not match:
+            raise ValueError('"%s" is neither a VLAN id nor a range of them '
+                             'such as 100-199' % shown)
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last > MAX_ID or first > MAX_ID:
+            raise ValueError('"%s" is outside the VLAN ids %d-%d'
+                             % (shown, MIN_ID, MAX_ID))
+        if first > last:
+            raise ValueError('"%s": a range goes from the lower id to the '
+                             'higher' % shown)
+        found.update(range(first, last + 1))
+    return found
+
+
+def encode(ids):
+    """vlan_pool_state of the set bits *ids*: base64, MSB first."""
+    bits = bytearray(COUNT // 8)
+    for vid in ids:
+        bits[vid // 8] |= 0x80 >> (vid % 8)
+    return base64.b64encode(bytes(bits)).decode('ascii')
+
+
+def decode(pool_state):
+    """The set ids of a vlan_pool_state.
+
+    :raises ValueError: it is not base64 of 512 bytes.
+    """
+    try:
+        bits = base64.b64decode(pool_state, validate=True)
+    except (TypeError, ValueError):
+        raise ValueError('vlan_pool_state is not base64')
+    if len(bits) != COUNT // 8:
+        raise ValueError('vlan_pool_state holds %d bytes, not %d'
+                         % (len(bits), COUNT // 8))
+    return {index * 8 + bit for index, byte in enumerate(bits)
+            for bit in range(8) if byte & (0x80 >> bit)}
+
+
+def pool(restricted, in_use=()):
+    """(vlan_pool_state, vlan_ids_available) of an HA interface.
+
+    :param restricted: the ids of restricted_vlans (see parse).
+    :param in_use: ids given to gateways meanwhile.
+    """
+    unavailable = ALWAYS_SET | set(restricted) | set(in_use)
+    return encode(unavailable), COUNT - len(unavailable)
+
+
+def in_use(pool_state, restricted):
+    """The ids of *pool_state* given to gateways since it was computed.
+
+    Those are the set ids that neither ESI nor *restricted* account for.
+
+    :raises ValueError: *pool_state* cannot be read (see decode).
+    """
+    return decode(pool_state) - ALWAYS_SET - set(restricted)
