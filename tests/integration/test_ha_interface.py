@@ -477,3 +477,38 @@ def test_what_an_ha_interface_uses_cannot_be_deleted_from_another_stack(
     assert heat.get(keys.config('ha_interface', user)) is None
     for name, rid in ids.items():
         assert heat.get(keys.config(under[name].esi_type, rid)) is None
+
+
+def readme_resources():
+    """{name: resource} of the README's HOT examples of ESI types."""
+    import os
+    import re
+
+    import yaml
+    path = os.path.join(os.path.dirname(esi_fixtures.HERE), 'README.md')
+    with open(path) as f:
+        blocks = re.findall(r'```yaml\n(.*?)```', f.read(), re.S)
+    found = {}
+    for block in blocks:
+        resources = (yaml.safe_load(block) or {}).get('resources') or {}
+        found.update((name, res) for name, res in resources.items()
+                     if res['type'].startswith('ESI::'))
+    return found
+
+
+def test_the_readme_examples_validate(registered):
+    heat = registered
+    resources = readme_resources()
+    assert {res['type'] for res in resources.values()} >= {
+        'ESI::HaRouter', 'ESI::ErPhysicalInterface', 'ESI::HaInterface'}
+    # What the examples refer to and do not show.
+    resources.setdefault('primary_router', {
+        'type': 'ESI::EdgeRouter', 'properties': {'ip': '127.0.0.2'}})
+    resources.setdefault('uplink_secondary', {
+        'type': 'ESI::ErPhysicalInterface',
+        'properties': {'name': 'ge-0/0/1', 'device_id': SECONDARY}})
+    stk = heat_engine.stack({'heat_template_version': '2018-08-31',
+                             'resources': resources})
+    before = heat.revision()
+    stk.validate()
+    assert heat.revision() == before
