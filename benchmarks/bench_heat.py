@@ -1,5 +1,7 @@
-"""Stack create through the real Heat engine, in this process, with a real
-esi-worker answering: ESI::HaRouter against OS::Heat::None.
+"""Stack create through the real Heat engine, ESI::HaRouter against None.
+
+The engine runs in this process, with a real esi-worker answering;
+OS::Heat::None is the baseline.
 
 Import this module before anything imports heat (tests.heat_engine picks
 oslo.service's threading backend).
@@ -30,8 +32,13 @@ def template(count, esi=True, primary=common.PRIMARY,
 
 
 def timed_create(tmpl):
-    """(validate seconds, create seconds) of a new stack of *tmpl*, as
-    heat-engine's create_stack does them: validate, then create."""
+    """Time the validation and the creation of a new stack of *tmpl*.
+
+    Both are done as heat-engine's create_stack does them: validate, then
+    create.
+
+    :returns: (validate seconds, create seconds)
+    """
     stk = heat_engine.stack(tmpl)
     start = time.perf_counter()
     stk.validate()
@@ -49,8 +56,10 @@ def use(server):
 
 
 def stack_ratios(server, sizes, runs):
-    """Median create time of ESI::HaRouter and OS::Heat::None stacks of
-    each size, alternated in one run; a real esi-worker answers the jobs.
+    """Compare the create times of ESI::HaRouter and OS::Heat::None stacks.
+
+    The median create time of stacks of each size, the two kinds alternated
+    in one run; a real esi-worker answers the jobs.
 
     :param runs: {size: number of runs}
     """
@@ -65,10 +74,10 @@ def stack_ratios(server, sizes, runs):
             for _ in range(runs[size]):
                 none.append(timed_create(template(size, esi=False))[1])
                 esi.append(timed_create(template(size))[1])
-            found[size] = {'esi_s': statistics.median(esi),
-                           'none_s': statistics.median(none),
-                           'ratio': statistics.median(esi) /
-                           statistics.median(none),
+            esi_s, none_s = statistics.median(esi), statistics.median(none)
+            found[size] = {'esi_s': esi_s,
+                           'none_s': none_s,
+                           'ratio': esi_s / none_s,
                            'esi_runs': esi, 'none_runs': none}
     finally:
         proc.stop()
@@ -76,8 +85,10 @@ def stack_ratios(server, sizes, runs):
 
 
 def heat_side(servers, runs, primary, secondary):
-    """Validate and create of one HA router stack in each of *servers*
-    (etcds holding different numbers of resources), alternated.
+    """Time validate and create of one HA router stack in each of *servers*.
+
+    The *servers* are etcds holding different numbers of resources; they
+    are used alternately.
 
     :returns: {label: {'validate_ms', 'create_ms'}} (medians)
     """

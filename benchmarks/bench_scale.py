@@ -91,8 +91,10 @@ def monitor_conf(dead_port):
 
 
 def monitor_cycle(server, client, conf, cycles=2):
-    """One monitor's cycle over every edge router, none of which answers
-    (their SNMP port is closed): wall and CPU, this process and etcd.
+    """Measure one monitor's cycle over every edge router.
+
+    None of the routers answers (their SNMP port is closed); the cycle's
+    wall and CPU time are measured, of this process and of etcd.
 
     The first cycle writes each device's /monitoring; the last one, which
     only polls, is returned.
@@ -123,9 +125,13 @@ def _owned(client, member_id):
                for kv in client.get_prefix(keys.MONITORS)[0]]
     edges = client.get_prefix(keys.config_prefix('edge_router'),
                               keys_only=True)[0]
-    return [kv.key for kv in edges if kv.key.rsplit('/', 1)[1].startswith(
-        'res-') and monitor_mod.owner(kv.key.rsplit('/', 1)[1], members) ==
-        member_id]
+    ours = []
+    for kv in edges:
+        rid = kv.key.rsplit('/', 1)[1]
+        if rid.startswith('res-') and (
+                monitor_mod.owner(rid, members) == member_id):
+            ours.append(kv.key)
+    return ours
 
 
 def run(sizes, jobs, samples, devices, heat_runs, worker_jobs):
@@ -185,21 +191,20 @@ def run(sizes, jobs, samples, devices, heat_runs, worker_jobs):
             client = clients[size]
             others = max(1, round(size / devices)) - 1
             lease = client.grant_lease(600)
-            client.txn([], [etcd.put(keys.MONITORS + 'other-%d' % i,
-                                     'other', lease=lease)
-                            for i in range(others)] or
-                       [etcd.get(keys.MONITORS)],
+            members = [etcd.put(keys.MONITORS + 'other-%d' % i,
+                                'other', lease=lease)
+                       for i in range(others)]
+            client.txn([], members or [etcd.get(keys.MONITORS)],
                        key=keys.MONITORS)
             cyc = monitor_cycle(servers[size], client, monitor_conf(dead))
             client.revoke_lease(lease)
+            cpu_s = cyc['monitor_cpu_s'] + cyc['etcd_cpu_s']
             result[size].update(
                 monitor_members=others + 1,
                 monitor_devices=cyc['owned'],
                 monitor_wall_s=cyc['wall_s'],
                 monitor_ms_per_device=cyc['wall_s'] / cyc['owned'] * 1000,
-                monitor_cpu_ms_per_device=(cyc['monitor_cpu_s'] +
-                                           cyc['etcd_cpu_s']) /
-                cyc['owned'] * 1000)
+                monitor_cpu_ms_per_device=cpu_s / cyc['owned'] * 1000)
         return result
     finally:
         for server in servers.values():

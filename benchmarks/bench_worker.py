@@ -25,8 +25,9 @@ STATES = '/state/v2.0/ha_routers/'
 
 
 def cpu_per_job(server, client, n_workers, count, tag, profile=None):
-    """CPU per ha_router job of *n_workers* real workers draining *count*
-    jobs that are all ready at once.
+    """Measure the CPU per ha_router job of real workers draining a backlog.
+
+    *n_workers* real workers drain *count* jobs that are all ready at once.
 
     The workers are paused (SIGSTOP) while the jobs are written, so that
     neither their start-up nor the writing is measured; etcd's CPU for the
@@ -166,9 +167,11 @@ def rss_waiting(server, client, counts, tag='wait'):
 
 
 def top_of_profile(path, limit=12):
-    """The functions with most samples in py-spy's collapsed stacks, as
-    [(share of samples, 'function (file:line)' self, ...)], self and
-    inclusive."""
+    """Rank the functions with most samples in py-spy's collapsed stacks.
+
+    :returns: [(share of samples, 'function (file:line)' self, ...)], self
+        and inclusive.
+    """
     own, inclusive, total = {}, {}, 0
     with open(path) as f:
         for line in f:

@@ -177,8 +177,11 @@ def render_table(rows):
 
 
 def draw(r, path):
-    """The PNG: latency distribution, CPU per job, stack-create ratios and
-    the side-by-side scale ratios."""
+    """Draw the PNG of the figures.
+
+    It shows the latency distribution, CPU per job, stack-create ratios and
+    the side-by-side scale ratios.
+    """
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot

@@ -161,7 +161,9 @@ def value_is(key, value):
 
 
 def put(key, value, lease=None):
-    """Operation: write *value* (str or bytes, or an object encoded as JSON).
+    """Operation: write *value* at *key*.
+
+    *value* is str or bytes, or an object that is written encoded as JSON.
     """
     if not isinstance(value, (str, bytes)):
         value = dumps(value)
@@ -191,8 +193,11 @@ _failover_callbacks = []
 
 
 def on_failover(callback):
-    """Call *callback(old_endpoint, new_endpoint)* whenever a client moves
-    to another etcd endpoint (esi-worker counts these)."""
+    """Register a callback for every move of a client to another endpoint.
+
+    *callback(old_endpoint, new_endpoint)* is called whenever a client
+    moves to another etcd endpoint (esi-worker counts these).
+    """
     _failover_callbacks.append(callback)
 
 
@@ -270,11 +275,15 @@ def _error_fields(body):
 
 
 def token_rejected(code, message):
-    """etcd wants a new token (expired, missing, or from an older auth
-    revision)."""
-    return code == UNAUTHENTICATED or (
-        code in (INVALID_ARGUMENT, None) and
-        any(text in message for text in TOKEN_INVALID))
+    """Say whether etcd wants a new token.
+
+    It does when the token expired, is missing, or is from an older auth
+    revision.
+    """
+    if code == UNAUTHENTICATED:
+        return True
+    return code in (INVALID_ARGUMENT, None) and any(
+        text in message for text in TOKEN_INVALID)
 
 
 def unavailable(status, code):
@@ -404,8 +413,11 @@ class Etcd(object):
         return gateways[index]
 
     def _pick(self, tried):
-        """The next member to try: the current one unless it failed
-        lately; None once every member was tried."""
+        """Pick the next member to try.
+
+        That is the current one unless it failed lately; None once every
+        member was tried.
+        """
         now = time.monotonic()
         with self._lock:
             count = len(self.endpoints)
@@ -438,9 +450,12 @@ class Etcd(object):
     # --- authentication -----------------------------------------------------
 
     def _headers(self, index, watch=False):
-        """Authorization (authenticating first if needed) and, on watches,
+        """Build the headers of a request to member *index*.
+
+        Authorization (authenticating first if needed) and, on watches,
         hasleader: etcd then cancels a watch whose member lost the leader
-        instead of leaving it silent."""
+        instead of leaving it silent.
+        """
         headers = {'Grpc-Metadata-hasleader': 'true'} if watch else {}
         if self.username:
             if self._token is None:
@@ -450,8 +465,7 @@ class Etcd(object):
         return headers
 
     def _authenticate(self, index, stale):
-        """Get a new token, unless another thread already replaced *stale*.
-        """
+        """Get a new token unless another thread already replaced *stale*."""
         with self._auth_lock:
             if self._token is not None and self._token != stale:
                 return
@@ -557,8 +571,7 @@ class Etcd(object):
                                    self._explain(code, message))
 
     def _post(self, path, body, key, idempotent=False, timeout=None):
-        """One request: the JSON answer of the first member that gives one.
-        """
+        """Send a request; return the JSON of the first member that answers."""
         timeout = timeout or self.timeout
         return self._on_members(key, idempotent, lambda index: self._send(
             index, path, body, key, timeout).json())
@@ -654,8 +667,11 @@ class Etcd(object):
         return found
 
     def compact(self, revision):
-        """Drop the history before *revision* (what etcd's auto-compaction
-        does; watchers that lag behind it must re-read)."""
+        """Drop the history before *revision*.
+
+        This is what etcd's auto-compaction does; watchers that lag behind
+        it must re-read.
+        """
         self._post('kv/compaction', {'revision': revision, 'physical': True},
                    '(compaction)', False)
 
@@ -780,7 +796,9 @@ class Etcd(object):
             resp.close()
 
     def _open_watch(self, create, key, silence):
-        """(index, response, lines) of a watch stream that etcd confirmed.
+        """Open a watch stream that etcd confirmed, on the first member able.
+
+        :returns: (index, response, lines) of the stream.
         """
         return self._on_members(key, True, lambda index: self._start_watch(
             index, create, key, silence))
@@ -816,14 +834,17 @@ class Etcd(object):
         # denied": authenticate again once before believing it.
         if 'permission denied' in message and self.username:
             raise _TokenRejected(self._token, message)
+        no_leader = 'no leader' in message
+        retryable = code in (UNAVAILABLE, DEADLINE_EXCEEDED) or no_leader
         self._refused(index, key, {'Authorization': self._token}, code,
-                      message, code in (UNAVAILABLE, DEADLINE_EXCEEDED) or
-                      'no leader' in message)
+                      message, retryable)
 
     def _results(self, lines, key):
-        """The results of an open watch stream. Errors, cancellations and
-        silence end it with _StreamLost ('silent' for silence) or, for a
-        compacted revision, WatchCompacted."""
+        """Yield the results of an open watch stream.
+
+        Errors, cancellations and silence end it with _StreamLost ('silent'
+        for silence) or, for a compacted revision, WatchCompacted.
+        """
         try:
             for chunk in _chunks(lines):
                 if 'error' in chunk:

@@ -14,8 +14,11 @@
 
 
 def short(value):
-    """*value* as an error message shows it: its repr, at most 60
-    characters (a hostile value must not flood a message or a log)."""
+    """Return *value* as an error message shows it.
+
+    That is its repr, at most 60 characters: a hostile value must not flood
+    a message or a log.
+    """
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + '...'
 
@@ -45,9 +48,12 @@ class EtcdUnavailable(EtcdError):
 
 
 class EtcdOutcomeUnknown(EtcdError):
-    """A write was sent but no answer came back: it may or may not have
-    been applied. The caller reads back to find out (every write of
-    heat-esi is a compare-and-swap or fenced, so a re-read can tell)."""
+    """A write was sent but no answer came back.
+
+    It may or may not have been applied. The caller reads back to find out
+    (every write of heat-esi is a compare-and-swap or fenced, so a re-read
+    can tell).
+    """
 
 
 class EtcdAuthFailed(EtcdError):
@@ -74,8 +80,10 @@ class WatchCompacted(EtcdError):
 
 
 class ConfigError(EsiError):
-    """The configuration cannot be used (a file missing or unreadable, a
-    bad value); the program does not start."""
+    """The configuration cannot be used; the program does not start.
+
+    A file is missing or unreadable, or a value is bad.
+    """
 
 
 class MalformedValue(EsiError):

@@ -137,8 +137,11 @@ def new_job_id(action, handler, resource_type, resource_id, version):
 
 
 def job_prefix(action, handler, resource_type, resource_id, version=None):
-    """What the ids of such jobs start with: all but the suffix, or, without
-    *version*, the resource's jobs of that action and handler."""
+    """Return what the ids of such jobs start with.
+
+    That is all but the suffix, or, without *version*, what the resource's
+    jobs of that action and handler start with.
+    """
     prefix = '%s:%s:%s:%s:' % (action, handler, resource_type, resource_id)
     return prefix if version is None else '%s%s:' % (prefix, version)
 

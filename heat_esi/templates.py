@@ -50,7 +50,10 @@ def monitoring_template_name(resource_type):
 
 
 def default_dir():
-    """templates/heat_templates of a source checkout, else the installed copy.
+    """Find the heat_templates directory to load.
+
+    That is templates/heat_templates of a source checkout, else the
+    installed copy.
     """
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for candidate in (os.path.join(here, 'templates', 'heat_templates'),

@@ -21,8 +21,7 @@ def etcd_client(etcd_server):
 
 @pytest.fixture
 def loaded(etcd_client):
-    """The shipped heat_templates, stored as `heat-esi templates load` does.
-    """
+    """Store the shipped heat_templates as `heat-esi templates load` does."""
     templates.store(etcd_client, templates.load_dir())
     return etcd_client
 

@@ -4,6 +4,7 @@ Shared by every conftest; nothing here mocks etcd, Heat or a worker.
 """
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -11,11 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-import json
-
 
 from heat_esi.demo.etcd import EtcdServer, free_port  # noqa: F401
 from heat_esi import etcd
+from heat_esi.local_etcd import EtcdServer  # noqa: F401
+from heat_esi.local_etcd import free_port  # noqa: F401
 from heat_esi import states
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,8 +26,11 @@ SEED = os.path.join(FIXTURES, 'CreateHaRouter_01.md')
 
 def write_worker_conf(path, etcd_port, debug=True, sections=None,
                       **worker):
-    """A worker's config file: *worker* options go to [worker], *sections*
-    is {group: {option: value}} for the others."""
+    """Write a worker's config file at *path*.
+
+    *worker* options go to [worker], *sections* is {group: {option: value}}
+    for the others.
+    """
     lines = ['[DEFAULT]', 'debug = %s' % str(debug).lower(), '',
              '[esi_etcd]', 'host = 127.0.0.1', 'port = %d' % etcd_port, '',
              '[worker]']
@@ -137,9 +141,11 @@ def seed_blocks(document=None):
 
 
 def operator_fields(job_value):
-    """Take heat-esi's own fields (records.OPERATOR_FIELDS) out of a
-    /jobs/all value read as JSON, so it compares with the seed; returns
-    them, checked for their shape."""
+    """Take heat-esi's own fields out of a /jobs/all value read as JSON.
+
+    Those are records.OPERATOR_FIELDS; without them the value compares with
+    the seed. They are returned, checked for their shape.
+    """
     from heat_esi import records
     body = job_value[1]
     extra = {f: body.pop(f) for f in records.OPERATOR_FIELDS if f in body}
@@ -161,8 +167,11 @@ def wait_until(predicate, timeout=10, interval=0.02, message='condition'):
 
 
 def history(client, prefix, start_revision, puts_only=True, quiet=0.3):
-    """The events under *prefix* since *start_revision*, from etcd's own
-    history (so a value that was written and then deleted is seen too)."""
+    """Return the events under *prefix* since *start_revision*.
+
+    They come from etcd's own history, so a value that was written and then
+    deleted is seen too.
+    """
     return [ev for ev in client.watch(prefix, start_revision, timeout=quiet)
             if ev.type == etcd.PUT or not puts_only]
 
@@ -176,9 +185,12 @@ PROJECT = '0b576f6f4cbf414f829cd12f008bf08f'
 
 
 def register_edge_routers(client, *ids, state='ACTIVE', project=PROJECT):
-    """Edge routers of *project* as their own finished jobs leave them:
-    /config, and /state whose state_monitoring says *state*."""
-    from heat_esi import keys, records
+    """Write edge routers of *project* as their own finished jobs leave them.
+
+    That is /config, and /state whose state_monitoring says *state*.
+    """
+    from heat_esi import keys
+    from heat_esi import records
     for rid in ids or (PRIMARY, SECONDARY):
         client.put(keys.config('edge_router', rid), records.config(
             {'id': rid, 'name': 'router-' + rid[:4], 'status': 'ACTIVE',
@@ -198,9 +210,11 @@ def resource_keys(client, resource_id):
 
 
 def answer_jobs(client, stop, fail=None, error=''):
-    """A stand-in for the worker, for tests of the Heat plugins: answer
-    every job with /state as soon as it appears; jobs of action *fail*
-    fail. Runs until *stop* (a threading.Event) is set."""
+    """Start a stand-in for the worker, for tests of the Heat plugins.
+
+    It answers every job with /state as soon as it appears; jobs of action
+    *fail* fail. It runs until *stop* (a threading.Event) is set.
+    """
     def run():
         from heat_esi import keys
         revision = client.revision() + 1
@@ -213,7 +227,8 @@ def answer_jobs(client, stop, fail=None, error=''):
                     answer(json.loads(event.kv.value)[1])
 
     def answer(job):
-        from heat_esi import keys, records
+        from heat_esi import keys
+        from heat_esi import records
         failing = job['action'] == fail
         worker_state = (states.failed if failing else
                         states.completed)(job['action'])

@@ -1,5 +1,7 @@
-"""Production-shaped etcd for the tests: a cluster of real members, RBAC,
-TLS with generated certificates, and a TCP relay that can go half-open.
+"""Production-shaped etcd for the tests.
+
+A cluster of real members, RBAC, TLS with generated certificates, and a
+TCP relay that can go half-open.
 
 Everything listens on 127.0.0.1 only; every process is stopped by its pid.
 """
@@ -19,7 +21,8 @@ import time
 import requests
 
 from heat_esi import etcd
-from heat_esi.demo.etcd import etcd_binary, free_port
+from heat_esi.demo.etcd import etcd_binary
+from heat_esi.demo.etcd import free_port
 
 
 class Member(object):
@@ -247,8 +250,11 @@ ROLES = {
 
 
 def enable_auth(cluster, users, root_password='root-secret'):
-    """Create *users* ({name: (password, [role, ...])}) with the ROLES,
-    and turn authentication on. Returns root's password."""
+    """Create *users* with the ROLES and turn authentication on.
+
+    :param users: {name: (password, [role, ...])}
+    :returns: root's password.
+    """
     member = next(m for m in cluster.members if m.alive())
     post = cluster.post
     post(member, 'auth/user/add', {'name': 'root',
@@ -284,14 +290,16 @@ def token_of(cluster, name, password):
 # --- TLS --------------------------------------------------------------------
 
 class Certificates(object):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate,
-    generated into *directory* with cryptography."""
+    """Test certificates, generated into *directory* with cryptography.
+
+    A CA, a server certificate for 127.0.0.1 and a client certificate.
+    """
 
     def __init__(self, directory, name='test'):
-        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography import x509
         from cryptography.x509.oid import ExtendedKeyUsageOID
         from cryptography.x509.oid import NameOID
 
@@ -342,9 +350,9 @@ class Certificates(object):
         server = build('etcd', server_key, ca_name, ca_key,
                        usage=[ExtendedKeyUsageOID.SERVER_AUTH,
                               ExtendedKeyUsageOID.CLIENT_AUTH],
-                       san=[x509.IPAddress(ipaddress.ip_address(
-                           "127.0.0.1")),
-                            x509.DNSName('localhost')])
+                       san=[x509.IPAddress(
+                           ipaddress.ip_address("127.0.0.1")),
+                           x509.DNSName('localhost')])
         self.server_cert = write('%s-server.pem' % name, server.public_bytes(
             serialization.Encoding.PEM))
         self.server_key = write('%s-server-key.pem' % name,

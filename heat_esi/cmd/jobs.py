@@ -142,8 +142,10 @@ def retry(args, client):
 
 
 def _retry_failed(args, client):
-    """A new job for a FAILED resource's last action, at version + 1, as
-    Heat writes an update."""
+    """Write a new job for the last action of a FAILED resource.
+
+    The config goes to version + 1 with its job, as Heat writes an update.
+    """
     rtype, rid = args.target, args.resource_id
     config_key, state_key = keys.config(rtype, rid), keys.state(rtype, rid)
     _, (config_kvs, state_kvs) = client.txn(
@@ -191,8 +193,11 @@ def _retry_failed(args, client):
 
 
 def _retry_rejected(args, client):
-    """Put a fixed rejected value back in /jobs/all (the reverse of the
-    worker's rejection), while nobody took or changed it."""
+    """Put a fixed rejected value back in /jobs/all.
+
+    This is the reverse of the worker's rejection, done only while nobody
+    took or changed the value.
+    """
     job_id = args.rejected
     key = keys.JOBS_REJECTED + job_id
     kv = client.get(key)
@@ -221,10 +226,12 @@ def _retry_rejected(args, client):
 
 def purge(args, client):
     """Delete rejected values older than --older-than (all with --all)."""
+    def old_enough(job):
+        return job.age is not None and job.age >= args.older_than
+
     doomed = [job for job in overview.read_jobs(client)
               if job.state == overview.REJECTED and (
-                  args.all or (job.age is not None and
-                               job.age >= args.older_than))]
+                  args.all or old_enough(job))]
     if not doomed:
         print('no rejected value to purge')
         return 0

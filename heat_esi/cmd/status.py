@@ -107,9 +107,10 @@ def run(args, client):
                 # Keep watching: etcd may come back.
                 screen.write('heat-esi: error: %s\n' % exc)
                 result = ATTENTION
-            sys.stdout.write(CLEAR + time.strftime('%H:%M:%S ') +
-                             'heat-esi status, every %g s (Ctrl-C to '
-                             'stop)\n\n' % args.watch + screen.getvalue())
+            title = ('heat-esi status, every %g s (Ctrl-C to stop)\n\n'
+                     % args.watch)
+            sys.stdout.write(''.join((CLEAR, time.strftime('%H:%M:%S '),
+                                      title, screen.getvalue())))
             sys.stdout.flush()
             time.sleep(args.watch)
     except KeyboardInterrupt:

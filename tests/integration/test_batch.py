@@ -75,8 +75,11 @@ def test_a_lone_transaction_goes_at_once_as_a_plain_one(client):
 
 
 def test_two_writes_of_one_key_never_share_a_request(client):
-    """etcd refuses a request that writes a key twice; such transactions
-    wait for the next request instead."""
+    """Two transactions writing one key go in separate requests.
+
+    etcd refuses a request that writes a key twice; such transactions wait
+    for the next request instead.
+    """
     batcher = batch.Batcher(client)
     errors = []
     start = threading.Barrier(8)
@@ -100,8 +103,11 @@ def test_two_writes_of_one_key_never_share_a_request(client):
 
 
 def test_a_transaction_etcd_refuses_does_not_fail_the_others(client):
-    """A transaction that writes one key twice is refused by etcd; sent in
-    a batch it would take the others with it, so they go again alone."""
+    """A transaction etcd refuses is retried alone, not with the others.
+
+    A transaction that writes one key twice is refused by etcd; sent in a
+    batch it would take the others with it, so they go again alone.
+    """
     batcher = batch.Batcher(client)
     bad = batch._Pending([], [etcd.put('/f/0', 'x'), etcd.put('/f/0', 'y')],
                          [], '/f/')
@@ -128,7 +134,9 @@ def test_a_worker_under_load_batches_and_runs_each_job_once(tmp_path):
     proc = None
     try:
         c = server.client()
-        from heat_esi import keys, records, templates
+        from heat_esi import keys
+        from heat_esi import records
+        from heat_esi import templates
         templates.store(c, templates.load_dir())
         esi_fixtures.register_edge_routers(c)
         proc = esi_fixtures.WorkerProcess(str(tmp_path), server.port,
@@ -163,8 +171,9 @@ def test_a_worker_under_load_batches_and_runs_each_job_once(tmp_path):
         states = esi_fixtures.history(c, '/state/v2.0/ha_routers/b-', start)
         assert sorted(ev.kv.key for ev in states) == sorted(
             keys.state('ha_router', 'b-%d' % i) for i in range(60))
-        assert all(json.loads(ev.kv.value)['state']['worker_state'] ==
-                   'CREATE_COMPLETED' for ev in states)
+        worker_states = {json.loads(ev.kv.value)['state']['worker_state']
+                         for ev in states}
+        assert worker_states == {'CREATE_COMPLETED'}
         assert c.get_prefix('/jobs/', keys_only=True)[0] == []
     finally:
         if proc is not None:

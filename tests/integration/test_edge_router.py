@@ -1,6 +1,8 @@
-"""ESI::EdgeRouter with real SNMP agents, a whole HA pair from one HOT
-template, and continuous monitoring; in-process Heat, real etcd, real
-esi-worker processes, real snmpd."""
+"""ESI::EdgeRouter with real SNMP agents and continuous monitoring.
+
+A whole HA pair from one HOT template; in-process Heat, real etcd, real
+esi-worker processes, real snmpd.
+"""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 

@@ -1,5 +1,8 @@
-"""etcd with authentication on and a 3-second token TTL: the plugin and a
-worker, each with its least-privilege role of the README."""
+"""etcd with authentication on and a 3-second token TTL.
+
+The plugin and a worker run each with its least-privilege role of the
+README.
+"""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
@@ -40,9 +43,11 @@ def worker_as(cluster, tmp_path, user, password, name='aw'):
 
 
 def wait_for_token_expiry(cluster):
-    """Return once tokens issued now have expired (so have all tokens last
-    used before now). Each probe uses a token of its own: using one
-    extends its life."""
+    """Return once tokens issued now have expired.
+
+    So have all tokens last used before now. Each probe uses a token of its
+    own: using one extends its life.
+    """
     member = cluster.members[0]
     tokens = [etcd_cluster.token_of(cluster, 'heat', USERS['heat'][0])
               for _ in range(40)]

@@ -1,5 +1,7 @@
-"""A 3-member etcd cluster whose members die, freeze and come back while
-real esi-workers drain jobs and the in-process Heat engine creates a stack.
+"""A 3-member etcd cluster whose members die, freeze and come back.
+
+Meanwhile real esi-workers drain jobs and the in-process Heat engine
+creates a stack.
 """
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
@@ -34,8 +36,10 @@ def cluster():
 
 
 def heat_on(options):
-    """Point the in-process Heat engine's [esi_etcd] at *options*; returns
-    the function that undoes it."""
+    """Point the in-process Heat engine's [esi_etcd] at *options*.
+
+    :returns: the function that undoes it.
+    """
     from oslo_config import cfg
     heat_engine.setup(0)
     cfg.CONF.set_override('action_retry_limit', 0)
@@ -186,8 +190,11 @@ def test_without_quorum_creates_fail_clearly_then_recover(
 
 
 def test_a_read_goes_on_where_a_write_reports_an_unknown_outcome(cluster):
-    """A member that takes requests but never answers (SIGSTOP): reads move
-    to the next member; a write is not repeated but reported."""
+    """A member that never answers moves reads on and fails writes.
+
+    The member takes requests but never answers (SIGSTOP): reads move to the
+    next member; a write is not repeated but reported.
+    """
     cluster, client = cluster
     client.put('/probe', 'before')
     cluster.members[0].signal(signal.SIGSTOP)
@@ -209,9 +216,12 @@ def test_a_read_goes_on_where_a_write_reports_an_unknown_outcome(cluster):
 
 def test_a_worker_whose_lease_expired_gets_a_new_one_and_its_job_back(
         loaded, workers):
-    """The lease of a paused worker expires; resumed, it is granted a new
-    one, its old claim's writes are refused, and it takes the job again:
-    the job completes once."""
+    """A worker resumed after its lease expired takes its job up again.
+
+    The lease of a paused worker expires; resumed, it is granted a new one,
+    its old claim's writes are refused, and it takes the job again: the job
+    completes once.
+    """
     from tests.integration.test_worker import routers_active
     client = loaded
     worker, = workers(1, claim_ttl=2)

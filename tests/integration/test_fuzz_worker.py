@@ -20,8 +20,8 @@ import json
 import os
 import time
 
-from hypothesis import HealthCheck
 from hypothesis import given
+from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
 
@@ -46,13 +46,14 @@ TRICKY = st.sampled_from([
     '\ud800', '\x00', '../../x', 'a/b', 'a:b', 'x' * 5000,
     PRIMARY, SECONDARY, 'ACTIVE', 'UP', 'CREATE_COMPLETED'])
 
-SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() |
-           st.text(max_size=20) | TRICKY)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                    st.text(max_size=20), TRICKY)
 JSON = st.recursive(
     SCALARS,
-    lambda children: (st.lists(children, max_size=4) |
-                      st.dictionaries(st.text(max_size=10) | TRICKY,
-                                      children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=10) | TRICKY, children,
+                        max_size=4)),
     max_leaves=12)
 # JSON as a whole value (a top-level string would otherwise be written as
 # raw text, and a lone surrogate cannot be).
@@ -65,11 +66,12 @@ def nested(depth):
 
 # Raw values: bytes (mostly not UTF-8), text that is not JSON, very deep
 # or very large JSON.
-RAW = (st.binary(max_size=64) |
-       st.text(max_size=64) |
-       st.integers(30, 3000).map(nested) |
-       st.sampled_from([b'\xff\xfe', b'\xc3\x28', b'{"a": "\xed\xa0\x80"}',
-                        'x' * (1400 * 1024), json.dumps(['x' * 700000])]))
+RAW = st.one_of(
+    st.binary(max_size=64),
+    st.text(max_size=64),
+    st.integers(30, 3000).map(nested),
+    st.sampled_from([b'\xff\xfe', b'\xc3\x28', b'{"a": "\xed\xa0\x80"}',
+                     'x' * (1400 * 1024), json.dumps(['x' * 700000])]))
 
 _ids = itertools.count()
 
@@ -98,8 +100,10 @@ def edge_job(rid, ip, community='EDGE_ROUTER_COMMUNITY'):
 
 
 def ours(value):
-    """A raw or JSON job value whose handler is a string is made ours: a
-    job for another handler is another worker's, and stays."""
+    """Make a raw or JSON job value ours when its handler is a string.
+
+    A job for another handler is another worker's, and stays.
+    """
     if isinstance(value, (str, bytes)):
         try:
             parsed = json.loads(value)
@@ -117,8 +121,10 @@ def ours(value):
 
 @st.composite
 def mutated(draw, value):
-    """*value* (a JSON object or list) with some entries replaced by
-    generated ones, or removed."""
+    """Replace or remove some entries of *value* (a JSON object or list).
+
+    The replacements are generated ones.
+    """
     value = json.loads(json.dumps(value))
     target = value[1] if isinstance(value, list) else value
     for field in draw(st.lists(st.sampled_from(sorted(target)), min_size=1,
@@ -132,8 +138,11 @@ def mutated(draw, value):
 
 @st.composite
 def cases(draw):
-    """(kind, [(key, value) written first], job id, job value, culprit):
-    the culprit is what a failed job's error must name."""
+    """Generate a fuzz case.
+
+    (kind, [(key, value) written first], job id, job value, culprit): the
+    culprit is what a failed job's error must name.
+    """
     kind = draw(st.sampled_from([
         'raw_job', 'json_job', 'mutated_job', 'params', 'edge_job',
         'state', 'monitoring', 'config', 'template', 'monitor_config']))
@@ -189,9 +198,9 @@ def cases(draw):
         good = records.config({'id': mid, 'ip': '127.0.0.1'}, 1)
         first.append((keys.config('edge_router', mid), draw(
             RAW | JSON_TEXT | mutated(good))))
-        first.append((keys.state('edge_router', mid), draw(
-            st.just(records.state('CREATE_COMPLETED', 1)) | RAW |
-            JSON_TEXT)))
+        first.append((keys.state('edge_router', mid), draw(st.one_of(
+            st.just(records.state('CREATE_COMPLETED', 1)), RAW,
+            JSON_TEXT))))
     return kind, first, job_id, ours(job), culprit
 
 
@@ -205,8 +214,10 @@ def restore(client):
 
 
 def outcome(client, job_id):
-    """([the /state the job left] or [] without one) once nothing of the
-    job is left; None before."""
+    """Say what a job left once nothing of it is left; None before.
+
+    That is [the /state the job left], or [] without one.
+    """
     parts = keys.parse_job_id(job_id)
     state_key = keys.state(parts['resource_type'], parts['resource_id'])
     _, (job, working, state) = client.txn([], [
@@ -218,10 +229,13 @@ def outcome(client, job_id):
 
 
 def not_last(job):
-    """True when *job* is a well-formed value whose is_last is false (it
-    ends without a /state)."""
-    return (isinstance(job, list) and len(job) == 3 and
-            isinstance(job[1], dict) and job[1].get('is_last') is False)
+    """Say whether *job* is a well-formed value whose is_last is false.
+
+    Such a job ends without a /state.
+    """
+    if not (isinstance(job, list) and len(job) == 3):
+        return False
+    return isinstance(job[1], dict) and job[1].get('is_last') is False
 
 
 def test_fuzz_worker(loaded, workers):

@@ -1,6 +1,8 @@
-"""ESI::HaRouter beyond create: replace, failures, check, cancel, abandon
-and adopt, retries; the in-process Heat engine, a real etcd and real
-esi-worker processes."""
+"""ESI::HaRouter beyond create.
+
+Replace, failures, check, cancel, abandon and adopt, retries; the
+in-process Heat engine, a real etcd and real esi-worker processes.
+"""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 

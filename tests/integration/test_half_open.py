@@ -1,5 +1,8 @@
-"""A worker whose connections to etcd go half-open: nothing arrives and
-nothing is closed. Its watch must notice and reconnect."""
+"""A worker whose connections to etcd go half-open.
+
+Nothing arrives and nothing is closed. Its watch must notice and
+reconnect.
+"""
 
 import time
 

@@ -1,5 +1,6 @@
-"""Generated property values for ESI::HaRouter and ESI::EdgeRouter, through
-the in-process Heat engine against a real etcd.
+"""Generated property values for ESI::HaRouter and ESI::EdgeRouter.
+
+They go through the in-process Heat engine against a real etcd.
 
 Each value is either refused with a Heat error that names where it is
 wrong, or accepted; a refused one writes nothing to etcd, and an accepted
@@ -63,9 +64,12 @@ INTEGERS = st.one_of(st.integers(), st.integers(-2, 70000), VALUE)
 
 
 def props(valid, hostile):
-    """Valid properties, with none, one or several of them replaced by (or
-    left out for) a generated hostile value: accepted stacks, and their
-    writes, are tested as well as refused ones."""
+    """Generate valid properties with some replaced by hostile values.
+
+    None, one or several of them are replaced by (or left out for) a
+    generated hostile value: accepted stacks, and their writes, are tested
+    as well as refused ones.
+    """
     def merge(args):
         base, changes = args
         merged = dict(base)
@@ -109,8 +113,12 @@ def heat(loaded, etcd_server):
 
 
 def try_create(client, resource_type, props):
-    """Validate a stack of one resource with *props*; create the resource
-    when the stack is valid. Returns the keys written."""
+    """Validate a stack of one resource with *props*; create it if valid.
+
+    The resource is created when the stack is valid.
+
+    :returns: the keys written.
+    """
     name = 'ha' if resource_type == 'ESI::HaRouter' else 'er'
     template = {'heat_template_version': '2018-08-31',
                 'resources': {name: {'type': resource_type,

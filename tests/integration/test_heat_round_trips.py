@@ -20,9 +20,10 @@ def heat(loaded, etcd_server):
 
 @pytest.fixture
 def requests_made(monkeypatch):
-    """Every request heat-engine's etcd client sends, as (path, key).
+    """Record every request heat-engine's etcd client sends.
 
-    A spy on the real client, which still sends them.
+    Each is recorded as (path, key) by a spy on the real client, which
+    still sends them.
     """
     made = []
     client = esi_client.etcd_client()

@@ -1,6 +1,8 @@
-"""The Heat side of hostile input: management networks, tenants, values
-etcd cannot take, and retried creates; the in-process Heat engine and a
-real etcd."""
+"""The Heat side of hostile input.
+
+Management networks, tenants, values etcd cannot take, and retried
+creates; the in-process Heat engine and a real etcd.
+"""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 

@@ -1,5 +1,7 @@
-"""Hostile and clumsy values in etcd against real esi-worker processes:
-none stops a worker, wedges a job, or leaks a password (issue 9)."""
+"""Hostile and clumsy values in etcd against real esi-worker processes.
+
+None stops a worker, wedges a job, or leaks a password (issue 9).
+"""
 
 import json
 import logging
@@ -16,11 +18,11 @@ from heat_esi.worker import monitor as monitor_mod
 from heat_esi.worker.plugins import base
 from heat_esi.worker import service
 from tests import esi_fixtures
-from tests import snmp_agents
 from tests.integration.test_worker import put_template
 from tests.integration.test_worker import routers_active
 from tests.integration.test_worker import state_of
 from tests.integration.test_worker import write_ha_job
+from tests import snmp_agents
 
 PASSWORD = 'pa55-never-copied'
 
@@ -46,8 +48,11 @@ def live_job_keys(client):
 
 
 def assert_rejected(client, key, *expected):
-    """The job at *key* is in /jobs/rejected, with a FAILED /state whose
-    error names the key and says *expected*."""
+    """Assert that the job at *key* was rejected.
+
+    It is in /jobs/rejected, with a FAILED /state whose error names the key
+    and says *expected*.
+    """
     job_id = key[len(keys.JOBS_ALL):]
     rid = keys.parse_job_id(job_id)['resource_id']
     state = esi_fixtures.wait_until(lambda: state_of(client, rid),
@@ -169,8 +174,7 @@ def test_a_template_element_sets_its_own_job_timeout(loaded, workers):
 
 
 class _Deaf(object):
-    """A handler that ignores its job's deadline for the resource 'stuck'.
-    """
+    """A handler that ignores its job's deadline for resource 'stuck'."""
 
     def __init__(self):
         self.release = threading.Event()
@@ -515,8 +519,10 @@ def test_a_lone_surrogate_in_a_param_fails_the_job_clearly(loaded, workers):
 
 def test_a_stray_poll_request_key_does_not_stop_poll_answers(loaded,
                                                              workers):
-    """A key of the wrong shape under /esi-worker/poll/ is passed over: a
-    request found beside it when the worker starts is still answered."""
+    """A key of the wrong shape under /esi-worker/poll/ is passed over.
+
+    A request found beside it when the worker starts is still answered.
+    """
     client = loaded
     client.put(keys.POLL_REQUESTS + 'stray', {'request': 'x'})
     request = keys.poll_request('edge_router', esi_fixtures.PRIMARY)

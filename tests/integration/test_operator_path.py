@@ -1,6 +1,9 @@
-"""What an operator meets after the happy path: a device that was down
-once, a stack check that must see the device now, no esi-worker running.
-In-process Heat, real etcd, real esi-worker processes, real snmpd."""
+"""What an operator meets after the happy path.
+
+A device that was down once, a stack check that must see the device now,
+no esi-worker running. In-process Heat, real etcd, real esi-worker
+processes, real snmpd.
+"""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
@@ -9,8 +12,8 @@ import os
 import threading
 import time
 
-import pytest
 from oslo_config import cfg
+import pytest
 
 from heat.common import template_format
 from heat.engine import environment

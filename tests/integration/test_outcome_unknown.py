@@ -1,5 +1,6 @@
-"""Writes whose answer is lost ("outcome unknown"), against a real etcd:
-the claim and the fenced writes of a job read back and never apply twice.
+"""Writes whose answer is lost ("outcome unknown"), against a real etcd.
+
+The claim and the fenced writes of a job read back and never apply twice.
 """
 
 import json
@@ -14,9 +15,11 @@ from tests.integration.test_worker import write_ha_job
 
 
 class LostAnswers(object):
-    """The real client, except that the next write transactions lose their
-    answer: 'after' applies the write first, 'before' does not (and keeps
-    it, to be applied late with land_late())."""
+    """The real client, except that the next write transactions lose answers.
+
+    'after' applies the write first, 'before' does not (and keeps it, to be
+    applied late with land_late()).
+    """
 
     def __init__(self, client):
         self.client = client

@@ -1,6 +1,8 @@
-"""The README's operator guide, read by a test: every ini block loads in
-oslo.config and starts what it configures, and each documented point is
-there. Documentation that cannot rot."""
+"""The README's operator guide, read by a test.
+
+Every ini block loads in oslo.config and starts what it configures, and
+each documented point is there. Documentation that cannot rot.
+"""
 
 import configparser
 import importlib.metadata
@@ -79,8 +81,8 @@ def test_every_block_is_valid_for_the_program_that_reads_it(tmp_path):
         names = ['%s.%s' % key for key in options(block)]
         for reader in kinds:
             result = subprocess.run(
-                [sys.executable, '-c', CHECK_OPTIONS, reader, str(path)] +
-                names, capture_output=True, text=True, timeout=120)
+                [sys.executable, '-c', CHECK_OPTIONS, reader, str(path),
+                 *names], capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, (block, result.stderr[-3000:])
             assert len(result.stdout.splitlines()) == len(names)
             checked += 1
@@ -115,14 +117,17 @@ def test_esi_worker_starts_with_the_readme_config(tmp_path, etcd_server):
     local.write_text(text)
     log = tmp_path / 'worker.log'
     proc = subprocess.Popen(
-        [os.path.join(BIN, 'esi-worker')] + args +
-        ['--config-file', str(local), '--log-file', str(log)],
+        [os.path.join(BIN, 'esi-worker'), *args,
+         '--config-file', str(local), '--log-file', str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def started_or_exited():
+        if proc.poll() is not None:
+            return True
+        text = log.read_text() if log.exists() else ''
+        return 'esi-worker started: 8 job slots' in text
     try:
-        esi_fixtures.wait_until(
-            lambda: 'esi-worker started: 8 job slots' in (
-                log.read_text() if log.exists() else '') or
-            proc.poll() is not None, timeout=20)
+        esi_fixtures.wait_until(started_or_exited, timeout=20)
         assert proc.poll() is None, proc.stdout.read().decode()
         assert 'the-real-community' not in log.read_text()
     finally:
@@ -145,8 +150,8 @@ def test_a_config_error_is_one_line_and_exit_status_2(tmp_path):
         'invalid literal for int()' % bad)
     assert 'a comment must be on a line of its own' in lines[0]
     result = subprocess.run(
-        [os.path.join(BIN, 'heat-esi'), '--config-file', str(tmp_path /
-                                                             'none.conf'),
+        [os.path.join(BIN, 'heat-esi'),
+         '--config-file', str(tmp_path / 'none.conf'),
          'templates', 'load'], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [

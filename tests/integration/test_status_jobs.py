@@ -1,6 +1,8 @@
-"""`heat-esi status` and `heat-esi jobs` against a real etcd with real
-workers, a backlog, a job in flight, one waiting on another, a failed
-resource, a rejected value and a device down."""
+"""`heat-esi status` and `heat-esi jobs` against a real etcd and workers.
+
+There is a backlog, a job in flight, one waiting on another, a failed
+resource, a rejected value and a device down.
+"""
 
 import json
 import os
@@ -271,10 +273,12 @@ def test_retry_a_fixed_rejected_value_and_purge(trouble):
                       '--yes')
     assert result.returncode == 0, result.stderr
     assert 'moved /jobs/rejected/%s back' % job_id in result.stdout
-    state = esi_fixtures.wait_until(
-        lambda: (lambda s: s if s['state']['worker_state'] ==
-                 'CREATE_COMPLETED' else None)(state_of(client, REJECTED)),
-        message='the retried job')
+
+    def completed():
+        state = state_of(client, REJECTED)
+        done = state['state']['worker_state'] == 'CREATE_COMPLETED'
+        return state if done else None
+    state = esi_fixtures.wait_until(completed, message='the retried job')
     assert state['error'] == ''
     assert client.get(keys.JOBS_REJECTED + job_id) is None
 

@@ -1,5 +1,7 @@
-"""esi-worker's /metrics, /healthz and /readyz, scraped from a real worker
-process against a real etcd."""
+"""esi-worker's /metrics, /healthz and /readyz.
+
+They are scraped from a real worker process against a real etcd.
+"""
 
 import json
 
@@ -31,8 +33,10 @@ def families(port):
 
 
 def value(found, sample_name, **labels):
-    """The sum of the samples named *sample_name* whose labels include
-    *labels* (0 when there is none)."""
+    """Sum the samples named *sample_name* whose labels include *labels*.
+
+    The sum is 0 when there is none.
+    """
     name = sample_name
     for suffix in ('_total', '_count', '_sum', '_bucket'):
         if name.endswith(suffix):
@@ -41,13 +45,16 @@ def value(found, sample_name, **labels):
     family = found.get(name)
     if family is None:
         return 0
-    return sum(s.value for s in family.samples if s.name == sample_name and
-               all(s.labels.get(k) == v for k, v in labels.items()))
+    wanted = labels.items()
+    return sum(s.value for s in family.samples if s.name == sample_name
+               if all(s.labels.get(k) == v for k, v in wanted))
 
 
 def job_on_missing_router(client, rid, request_id=None):
-    """A job whose router never shows up: it fails after the worker's
-    etcd_reader_timeout."""
+    """Write a job whose router never shows up.
+
+    It fails after the worker's etcd_reader_timeout.
+    """
     params = [{'resources': [], 'type': 'value', 'value': MISSING_ROUTER,
                'param': name}
               for name in ('primary_device_id', 'secondary_device_id')]
@@ -93,12 +100,16 @@ def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
     other[1]['created_at'] -= 120
     client.put(keys.job(other_id), other)
 
+    def counted():
+        found = families(port)
+        if all((value(found, 'esi_worker_claims_lost_total'),
+                value(found, 'esi_worker_rejected_values_total'),
+                value(found, 'esi_jobs_backlog', handler='other_handler'))):
+            return found
+        return None
     found = esi_fixtures.wait_until(
-        lambda: (lambda f: f if value(f, 'esi_worker_claims_lost_total')
-                 and value(f, 'esi_worker_rejected_values_total')
-                 and value(f, 'esi_jobs_backlog', handler='other_handler')
-                 else None)(families(port)),
-        timeout=20, interval=0.5, message='claims lost, rejected, backlog')
+        counted, timeout=20, interval=0.5,
+        message='claims lost, rejected, backlog')
 
     job = dict(handler='monitoring_worker', action='create',
                resource_type='ha_router')

@@ -1,5 +1,8 @@
-"""esi-worker against an etcd that restarts, compacts, or comes late;
-jobs that keep losing their worker. Each test has its own etcd server."""
+"""esi-worker against an etcd that restarts, compacts, or comes late.
+
+Also jobs that keep losing their worker. Each test has its own etcd
+server.
+"""
 
 
 import signal
