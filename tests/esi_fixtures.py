@@ -15,9 +15,12 @@ import time
 
 from heat_esi.demo.etcd import EtcdServer, free_port  # noqa: F401
 from heat_esi import etcd
+from heat_esi import keys
 from heat_esi.local_etcd import EtcdServer  # noqa: F401
 from heat_esi.local_etcd import free_port  # noqa: F401
+from heat_esi import records
 from heat_esi import states
+from heat_esi import templates
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, 'fixtures')
@@ -146,7 +149,6 @@ def operator_fields(job_value):
     Those are records.OPERATOR_FIELDS; without them the value compares with
     the seed. They are returned, checked for their shape.
     """
-    from heat_esi import records
     body = job_value[1]
     extra = {f: body.pop(f) for f in records.OPERATOR_FIELDS if f in body}
     assert isinstance(extra['created_at'], float), extra
@@ -189,14 +191,94 @@ def register_edge_routers(client, *ids, state='ACTIVE', project=PROJECT):
 
     That is /config, and /state whose state_monitoring says *state*.
     """
-    from heat_esi import keys
-    from heat_esi import records
     for rid in ids or (PRIMARY, SECONDARY):
         client.put(keys.config('edge_router', rid), records.config(
             {'id': rid, 'name': 'router-' + rid[:4], 'status': 'ACTIVE',
              'tenant_id': project}, 1))
         client.put(keys.state('edge_router', rid),
                    records.state('CREATE_COMPLETED', 1, {'router': state}))
+
+
+def routers_active(client, *ids, state='ACTIVE'):
+    """Report edge routers as their own finished jobs do in the seed run.
+
+    Only their /state is written, whose state_monitoring says *state*; the
+    worker's etcd_reader needs no more.
+    """
+    for rid in ids or (PRIMARY, SECONDARY):
+        client.put(keys.state('edge_router', rid),
+                   records.state('CREATE_COMPLETED', 1, {'router': state}))
+
+
+def write_ha_job(client, rid, **job_fields):
+    """Write an ha_router's /config and its create job, as Heat does.
+
+    The HA router is over PRIMARY and SECONDARY; *job_fields* replace
+    fields of the job's body.
+
+    :returns: the job id.
+    """
+    body = {'maximum_gateways': 500, 'status': 'PENDING_CREATE',
+            'primary_router_id': PRIMARY, 'secondary_router_id': SECONDARY,
+            'description': '', 'tenant_id': 't', 'available_gateways': 500,
+            'id': rid, 'name': rid}
+    params = [{'resources': [], 'type': 'value', 'value': SECONDARY,
+               'param': 'secondary_device_id'},
+              {'resources': [], 'type': 'value', 'value': PRIMARY,
+               'param': 'primary_device_id'}]
+    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
+                              rid, 1, params, body)
+    job[1].update(job_fields)
+    client.txn([], [etcd.put(keys.config('ha_router', rid),
+                             records.config(body, 1)),
+                    etcd.put(keys.job(job_id), job)], key=keys.job(job_id))
+    return job_id
+
+
+# A router that no test registers: a job over it never finds it ACTIVE.
+MISSING_ROUTER = '99999999-0000-0000-0000-000000000000'
+
+
+def job_on_missing_router(client, rid, request_id=None):
+    """Write a job whose router never shows up.
+
+    It fails after the worker's etcd_reader_timeout.
+
+    :returns: the job id.
+    """
+    params = [{'resources': [], 'type': 'value', 'value': MISSING_ROUTER,
+               'param': name}
+              for name in ('primary_device_id', 'secondary_device_id')]
+    body = {'id': rid, 'name': rid, 'status': 'PENDING_CREATE'}
+    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
+                              rid, 1, params, body,
+                              request_id=request_id)
+    client.txn([], [etcd.put(keys.config('ha_router', rid),
+                             records.config(body, 1)),
+                    etcd.put(keys.job(job_id), job)], key=keys.job(job_id))
+    return job_id
+
+
+def put_template(client, name, **changes):
+    """Store the shipped heat_template *name* with *changes*, at version 2."""
+    body = dict(templates.load_dir()[name], **changes)
+    client.put(keys.heat_template(name), records.config(body, 2))
+
+
+def json_at(client, key):
+    """Return the value at *key* decoded from JSON, or None when absent."""
+    kv = client.get(key)
+    return json.loads(kv.value) if kv else None
+
+
+def state_of(client, rid, resource_type='ha_router'):
+    """Return the /state of a resource as JSON, or None when absent."""
+    return json_at(client, keys.state(resource_type, rid))
+
+
+def monitoring_of(client, rid, resource_type='edge_router'):
+    """Return the /monitoring of a device as JSON, or None when absent."""
+    return json_at(client, keys.monitoring(resource_type, rid))
 
 
 def resource_keys(client, resource_id):
@@ -216,19 +298,16 @@ def answer_jobs(client, stop, fail=None, error=''):
     *fail* fail. It runs until *stop* (a threading.Event) is set.
     """
     def run():
-        from heat_esi import keys
         revision = client.revision() + 1
         while not stop.is_set():
             for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
                 if stop.is_set():
                     return
                 revision = event.kv.mod_revision + 1
-                if event.type == 'PUT' and event.kv.version == 1:
+                if event.type == etcd.PUT and event.kv.version == 1:
                     answer(json.loads(event.kv.value)[1])
 
     def answer(job):
-        from heat_esi import keys
-        from heat_esi import records
         failing = job['action'] == fail
         worker_state = (states.failed if failing else
                         states.completed)(job['action'])
@@ -256,3 +335,25 @@ def register(client, esi_type, rid, state=None, project=PROJECT, **body):
         client.put(keys.state(esi_type, rid),
                    records.state('CREATE_COMPLETED', 1, state))
     return body
+
+
+def heat_on(options):
+    """Point the in-process Heat engine's [esi_etcd] at *options*.
+
+    :returns: the function that undoes it.
+    """
+    from oslo_config import cfg
+
+    from tests import heat_engine
+    heat_engine.setup(0)
+    cfg.CONF.set_override('action_retry_limit', 0)
+    for name, value in options.items():
+        if name == 'endpoints':
+            value = value.split(',')
+        cfg.CONF.set_override(name, value, group='esi_etcd')
+
+    def undo():
+        cfg.CONF.clear_override('action_retry_limit')
+        for name in options:
+            cfg.CONF.clear_override(name, group='esi_etcd')
+    return undo

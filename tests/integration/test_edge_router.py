@@ -15,7 +15,7 @@ import pytest
 
 from heat_esi import keys
 from tests import esi_fixtures
-from tests.integration import test_worker_metrics
+from tests import scrape
 from tests import snmp_agents
 
 HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates',
@@ -56,11 +56,6 @@ def pair_stack(primary='127.0.0.2', secondary='127.0.0.3'):
         'password': PASSWORD}})
 
 
-def monitoring_of(client, rid):
-    kv = client.get(keys.monitoring('edge_router', rid))
-    return json.loads(kv.value) if kv else None
-
-
 def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
                                                    agents, caplog):
     port = esi_fixtures.free_port()
@@ -72,8 +67,8 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     secondary = stk['secondary_router'].resource_id
     for rid in (primary, secondary):
         esi_fixtures.wait_until(
-            lambda: monitoring_of(heat, rid) == {'router': 'UP',
-                                                 'version': 1},
+            lambda: esi_fixtures.monitoring_of(heat, rid) == {
+                'router': 'UP', 'version': 1},
             timeout=3 * INTERVAL + 5, message='/monitoring UP of %s' % rid)
     # One vocabulary from create to poll: UP, DOWN.
     assert stk['ha_router'].FnGetAtt('state_monitoring') == {
@@ -99,19 +94,19 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     agents[1].stop()
     stopped = time.monotonic()
     esi_fixtures.wait_until(
-        lambda: monitoring_of(heat, secondary) == {'router': 'DOWN',
-                                                   'version': 1},
+        lambda: esi_fixtures.monitoring_of(heat, secondary) == {
+            'router': 'DOWN', 'version': 1},
         timeout=INTERVAL + 3, message='/monitoring DOWN')
     print('DOWN seen %.1f s after the agent stopped'
           % (time.monotonic() - stopped))
-    assert monitoring_of(heat, primary)['router'] == 'UP'
+    assert esi_fixtures.monitoring_of(heat, primary)['router'] == 'UP'
     # The monitor counted its polls and its three writes (two UP, a DOWN).
-    found = test_worker_metrics.families(port)
-    polls = {r: test_worker_metrics.value(
-        found, 'esi_worker_monitor_polls_total', result=r)
-        for r in ('up', 'down', 'error')}
+    found = scrape.families(port)
+    polls = {r: scrape.value(found, 'esi_worker_monitor_polls_total',
+                             result=r)
+             for r in ('up', 'down', 'error')}
     assert polls['up'] >= 2 and polls['down'] >= 1, polls
-    assert test_worker_metrics.value(
+    assert scrape.value(
         found, 'esi_worker_monitor_state_changes_total') == 3
     # The HA router's state follows its routers' current monitoring.
     assert stk['ha_router'].FnGetAtt('state_monitoring') == {
@@ -166,7 +161,7 @@ def test_two_workers_share_the_devices(heat, snmp_workers, agents):
     ids = [stk[r].resource_id for r in ('primary_router',
                                         'secondary_router')]
     for rid in ids:
-        esi_fixtures.wait_until(lambda: monitoring_of(heat, rid),
+        esi_fixtures.wait_until(lambda: esi_fixtures.monitoring_of(heat, rid),
                                 timeout=3 * INTERVAL + 5)
     time.sleep(3 * INTERVAL)
     # Each device is written once (first result), by one worker.
@@ -179,5 +174,5 @@ def test_two_workers_share_the_devices(heat, snmp_workers, agents):
     procs[0].proc.wait()
     agents[0].stop()
     esi_fixtures.wait_until(
-        lambda: monitoring_of(heat, ids[0])['router'] == 'DOWN',
+        lambda: esi_fixtures.monitoring_of(heat, ids[0])['router'] == 'DOWN',
         timeout=5 + 3 * INTERVAL, message='DOWN after the worker died')

@@ -15,7 +15,6 @@ from heat_esi import exceptions
 from heat_esi import templates
 from tests import esi_fixtures
 from tests import etcd_cluster
-from tests.integration.test_etcd_cluster import heat_on
 
 USERS = {'heat': ('heat-pw-1', ['heat-engine']),
          'esi': ('esi-pw-2', ['esi-worker'])}
@@ -72,8 +71,8 @@ def create(expect='COMPLETE'):
 def test_worker_and_plugin_keep_working_across_token_expiry(secured,
                                                             tmp_path):
     cluster, root_password = secured
-    undo = heat_on(cluster.esi_etcd_options(username='heat',
-                                            password=USERS['heat'][0]))
+    undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
+        username='heat', password=USERS['heat'][0]))
     worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0]).start()
     try:
         first = create()
@@ -107,8 +106,8 @@ def test_a_wrong_password_fails_at_once_and_says_so(secured, tmp_path):
         assert 'not-the-password' not in log
     finally:
         worker.stop()
-    undo = heat_on(cluster.esi_etcd_options(username='heat',
-                                            password='not-the-password'))
+    undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
+        username='heat', password='not-the-password'))
     try:
         started = time.monotonic()
         stk = create(expect='FAILED')

@@ -20,7 +20,6 @@ from heat_esi import records
 from heat_esi import templates
 from tests import esi_fixtures
 from tests.etcd_cluster import EtcdCluster
-from tests.integration.test_worker import write_ha_job
 
 JOBS = 300
 
@@ -35,29 +34,9 @@ def cluster():
     cluster.cleanup()
 
 
-def heat_on(options):
-    """Point the in-process Heat engine's [esi_etcd] at *options*.
-
-    :returns: the function that undoes it.
-    """
-    from oslo_config import cfg
-    heat_engine.setup(0)
-    cfg.CONF.set_override('action_retry_limit', 0)
-    for name, value in options.items():
-        if name == 'endpoints':
-            value = value.split(',')
-        cfg.CONF.set_override(name, value, group='esi_etcd')
-
-    def undo():
-        cfg.CONF.clear_override('action_retry_limit')
-        for name in options:
-            cfg.CONF.clear_override(name, group='esi_etcd')
-    return undo
-
-
 @pytest.fixture
 def heat(cluster):
-    undo = heat_on(cluster[0].esi_etcd_options())
+    undo = esi_fixtures.heat_on(cluster[0].esi_etcd_options())
     yield
     undo()
 
@@ -78,8 +57,8 @@ def start_workers(cluster, tmp_path, count=2, **etcd_options):
 
 
 def write_jobs(client, count, prefix='70000000-0000-0000-0000-'):
-    return [(prefix + '%012d' % i, write_ha_job(client, prefix + '%012d' % i))
-            for i in range(count)]
+    rids = [prefix + '%012d' % i for i in range(count)]
+    return [(rid, esi_fixtures.write_ha_job(client, rid)) for rid in rids]
 
 
 def states(client):
@@ -222,11 +201,11 @@ def test_a_worker_whose_lease_expired_gets_a_new_one_and_its_job_back(
     its old claim's writes are refused, and it takes the job again: the job
     completes once.
     """
-    from tests.integration.test_worker import routers_active
     client = loaded
     worker, = workers(1, claim_ttl=2)
     rid = '70000000-0000-0000-0000-00000000ffff'
-    job_id = write_ha_job(client, rid)       # waits for its edge routers
+    # The job waits for its edge routers.
+    job_id = esi_fixtures.write_ha_job(client, rid)
     esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)),
                             message='claim')
     start = client.revision() + 1
@@ -235,7 +214,7 @@ def test_a_worker_whose_lease_expired_gets_a_new_one_and_its_job_back(
                             timeout=10, message='lease expiry')
     worker.signal(signal.SIGCONT)
     worker.wait_for_log('claims under it are lost')
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     esi_fixtures.wait_until(lambda: client.get(keys.job(job_id)) is None,
                             timeout=20, message='the job done')
     puts = [ev.kv.key for ev in esi_fixtures.history(client, '/state/',

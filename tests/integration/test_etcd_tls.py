@@ -10,8 +10,6 @@ from heat_esi import exceptions
 from heat_esi import templates
 from tests import esi_fixtures
 from tests import etcd_cluster
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
 
 
 @pytest.fixture(scope='module')
@@ -35,8 +33,9 @@ def test_a_worker_runs_a_job_over_verified_tls(tls_etcd, tmp_path):
                   'esi_etcd': cluster.esi_etcd_options()}).start()
     try:
         rid = '90000000-0000-0000-0000-000000000001'
-        write_ha_job(client, rid)
-        esi_fixtures.wait_until(lambda: state_of(client, rid), timeout=20)
+        esi_fixtures.write_ha_job(client, rid)
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
+                                timeout=20)
         with client.watching('/tls-probe', 2) as events:
             client.put('/tls-probe', 'x')
             assert next(events).kv.value == 'x'

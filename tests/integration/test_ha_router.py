@@ -28,17 +28,6 @@ def heat(loaded, etcd_server):
     cfg.CONF.clear_override('action_retry_limit')
 
 
-@pytest.fixture
-def stand_in(heat):
-    stop = threading.Event()
-    threads = []
-
-    def start(**kwargs):
-        threads.append(esi_fixtures.answer_jobs(heat, stop, **kwargs))
-    yield start
-    stop.set()
-
-
 def seed_stack(**props):
     props.setdefault('name', SEED_NAME)
     props.setdefault('description', SEED_DESCRIPTION)
@@ -176,12 +165,8 @@ def test_retried_create_never_duplicates(heat):
     assert len(heat.get_prefix(keys.JOBS_ALL)[0]) == 1
 
 
-def routers_active(client, state='ACTIVE'):
-    esi_fixtures.register_edge_routers(client, state=state)
-
-
 def test_create_and_delete_with_a_real_worker(heat, workers, seed):
-    routers_active(heat)
+    esi_fixtures.register_edge_routers(heat)
     workers(1)
     stk = seed_stack()
     stk.create()
@@ -196,7 +181,7 @@ def test_create_and_delete_with_a_real_worker(heat, workers, seed):
 
 
 def test_update_in_place_with_a_real_worker(heat, workers):
-    routers_active(heat)
+    esi_fixtures.register_edge_routers(heat)
     workers(1)
     stk = seed_stack()
     stk.create()

@@ -10,8 +10,6 @@ from heat_esi import templates
 from tests import esi_fixtures
 from tests.etcd_cluster import EtcdCluster
 from tests.etcd_cluster import TcpRelay
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
 
 
 def test_worker_notices_a_half_open_watch_and_reconnects(tmp_path):
@@ -32,23 +30,24 @@ def test_worker_notices_a_half_open_watch_and_reconnects(tmp_path):
                 'esi_etcd': {'endpoints': relay.url, 'timeout': 2,
                              'watch_progress_interval': 1}}).start()
         first = '80000000-0000-0000-0000-000000000001'
-        write_ha_job(client, first)
-        esi_fixtures.wait_until(lambda: state_of(client, first), timeout=20)
+        esi_fixtures.write_ha_job(client, first)
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, first),
+                                timeout=20)
         frozen_at = time.monotonic()
         assert relay.freeze() > 0
         second = '80000000-0000-0000-0000-000000000002'
-        write_ha_job(client, second)
+        esi_fixtures.write_ha_job(client, second)
         worker.wait_for_log('a dead connection', timeout=20)
         detected = time.monotonic() - frozen_at
-        esi_fixtures.wait_until(lambda: state_of(client, second),
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, second),
                                 timeout=30, message='job after the freeze')
         done = time.monotonic() - frozen_at
         print('\nhalf-open watch detected after %.2f s; the job written '
               'after the freeze completed after %.2f s' % (detected, done))
         # Bound: three progress intervals, plus the log poll's slack.
         assert detected < 3 * 1 + 2
-        assert state_of(client, second)['state']['worker_state'] == \
-            'CREATE_COMPLETED'
+        state = esi_fixtures.state_of(client, second)
+        assert state['state']['worker_state'] == 'CREATE_COMPLETED'
     finally:
         if worker is not None:
             worker.stop()

@@ -7,7 +7,6 @@ creates; the in-process Heat engine and a real etcd.
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
-import threading
 
 import pytest
 
@@ -37,13 +36,6 @@ def heat(loaded, etcd_server):
     yield loaded
     cfg.CONF.clear_override('action_retry_limit')
     cfg.CONF.set_override('management_networks', LOOPBACK, group='esi')
-
-
-@pytest.fixture
-def stand_in(heat):
-    stop = threading.Event()
-    yield lambda: esi_fixtures.answer_jobs(heat, stop)
-    stop.set()
 
 
 def networks(values):

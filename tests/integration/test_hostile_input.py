@@ -18,10 +18,6 @@ from heat_esi.worker import monitor as monitor_mod
 from heat_esi.worker.plugins import base
 from heat_esi.worker import service
 from tests import esi_fixtures
-from tests.integration.test_worker import put_template
-from tests.integration.test_worker import routers_active
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
 from tests import snmp_agents
 
 PASSWORD = 'pa55-never-copied'
@@ -55,7 +51,7 @@ def assert_rejected(client, key, *expected):
     """
     job_id = key[len(keys.JOBS_ALL):]
     rid = keys.parse_job_id(job_id)['resource_id']
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid),
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
                                     message='rejection of %s' % key)
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert key in state['error']
@@ -69,16 +65,17 @@ def assert_rejected(client, key, *expected):
 def test_non_utf8_job_values_are_rejected_and_the_next_job_runs(
         loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     before, _ = ha_job('70000000-0000-0000-0000-000000000001')
     client.put(before, b'\xff\xfe["monitoring_worker"')     # read_all
     worker, = workers(1)
     after, _ = ha_job('70000000-0000-0000-0000-000000000002')
     client.put(after, b'["monitoring_worker", \x80]')         # the watch
     ok_rid = '70000000-0000-0000-0000-000000000003'
-    write_ha_job(client, ok_rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, ok_rid),
-                                    message='the valid job after them')
+    esi_fixtures.write_ha_job(client, ok_rid)
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, ok_rid),
+        message='the valid job after them')
     assert state['state']['worker_state'] == 'CREATE_COMPLETED'
     assert_rejected(client, before, 'not UTF-8 text (byte 0xff at offset 0)')
     assert_rejected(client, after, 'not UTF-8 text (byte 0x80')
@@ -102,17 +99,17 @@ def test_non_utf8_job_values_are_rejected_and_the_next_job_runs(
 def test_wrong_typed_fields_are_rejected_and_hold_nothing(
         loaded, workers, fields, expected):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     worker, = workers(1)
     rid = '71000000-0000-0000-0000-000000000001'
     key, value = ha_job(rid, **fields)
     client.put(key, value)
     assert_rejected(client, key, expected)
     # The resource's next job, which waits for the bad one, runs.
-    later = write_ha_job(client, '71000000-0000-0000-0000-000000000002',
-                         dependency=[key[len(keys.JOBS_ALL):]])
-    esi_fixtures.wait_until(
-        lambda: state_of(client, '71000000-0000-0000-0000-000000000002'))
+    later_rid = '71000000-0000-0000-0000-000000000002'
+    later = esi_fixtures.write_ha_job(client, later_rid,
+                                      dependency=[key[len(keys.JOBS_ALL):]])
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, later_rid))
     assert client.get(keys.job(later)) is None
     assert live_job_keys(client) == []
     assert worker.proc.poll() is None
@@ -123,7 +120,7 @@ def test_wrong_typed_fields_are_rejected_and_hold_nothing(
 def test_jobs_that_wait_for_each_other_or_themselves_still_run(
         loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     ids = ['72000000-0000-0000-0000-00000000000%d' % i for i in range(3)]
     (key_a, job_a), (key_b, job_b), (key_c, job_c) = [ha_job(r)
                                                       for r in ids]
@@ -134,8 +131,9 @@ def test_jobs_that_wait_for_each_other_or_themselves_still_run(
     workers(1)
     client.txn([], [etcd.put(key_a, job_a), etcd.put(key_b, job_b),
                     etcd.put(key_c, job_c)], key=key_a)
-    esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
-                            message='three states')
+    esi_fixtures.wait_until(
+        lambda: all(esi_fixtures.state_of(client, r) for r in ids),
+        message='three states')
     assert live_job_keys(client) == []
 
 
@@ -144,8 +142,8 @@ def test_a_job_past_its_deadline_fails_and_frees_its_slot(loaded, workers):
     workers(1, job_slots=1, job_timeout=1, etcd_reader_timeout=600)
     rid = '73000000-0000-0000-0000-000000000001'
     start = time.monotonic()
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid),
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
                                     timeout=10)
     assert time.monotonic() - start < 5
     assert state['state']['worker_state'] == 'CREATE_FAILED'
@@ -153,22 +151,22 @@ def test_a_job_past_its_deadline_fails_and_frees_its_slot(loaded, workers):
             'job_timeout)') in state['error']
     assert 'ha_router %s' % rid in state['error']
     # The only slot takes the next job.
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     ok_rid = '73000000-0000-0000-0000-000000000002'
-    write_ha_job(client, ok_rid)
-    esi_fixtures.wait_until(lambda: state_of(client, ok_rid))
+    esi_fixtures.write_ha_job(client, ok_rid)
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, ok_rid))
     assert live_job_keys(client) == []
 
 
 def test_a_template_element_sets_its_own_job_timeout(loaded, workers):
     client = loaded
-    put_template(client, 'ha_router_monitoring', template_file=(
+    esi_fixtures.put_template(client, 'ha_router_monitoring', template_file=(
         'primary:\n  type: etcd_reader\n  etcd_type: edge_router\n'
         '  etcd_id: {{ primary_device_id }}\n  job_timeout: 0.5\n'))
     workers(1, job_timeout=600, etcd_reader_timeout=600)
     rid = '73000000-0000-0000-0000-000000000003'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert ('job deadline passed: still running after 0.5 s (job_timeout '
             'of heat_template ha_router_monitoring)') in state['error']
 
@@ -200,7 +198,8 @@ def test_a_handler_that_ignores_the_deadline_loses_its_job_not_the_slot(
         key, value = ha_job('stuck-1')
         start = time.monotonic()
         client.put(key, value)
-        state = esi_fixtures.wait_until(lambda: state_of(client, 'stuck-1'))
+        state = esi_fixtures.wait_until(
+            lambda: esi_fixtures.state_of(client, 'stuck-1'))
         assert time.monotonic() - start < 3
         assert state['state']['worker_state'] == 'CREATE_FAILED'
         assert ('ha_router stuck-1: job deadline passed: still running '
@@ -210,7 +209,7 @@ def test_a_handler_that_ignores_the_deadline_loses_its_job_not_the_slot(
         # The one slot has a new thread: the next job runs.
         key, value = ha_job('74000000-0000-0000-0000-000000000009')
         client.put(key, value)
-        state = esi_fixtures.wait_until(lambda: state_of(
+        state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(
             client, '74000000-0000-0000-0000-000000000009'))
         assert state['state']['worker_state'] == 'CREATE_COMPLETED'
         # The stuck thread, once it returns, writes nothing and ends.
@@ -220,8 +219,8 @@ def test_a_handler_that_ignores_the_deadline_loses_its_job_not_the_slot(
                          if t.name.startswith('slot-')]) == 1,
             message='one slot thread')
         assert worker.dead_threads() == []
-        assert state_of(client, 'stuck-1')['state']['worker_state'] == \
-            'CREATE_FAILED'
+        state = esi_fixtures.state_of(client, 'stuck-1')
+        assert state['state']['worker_state'] == 'CREATE_FAILED'
     finally:
         deaf.release.set()
         worker.stop()
@@ -257,7 +256,8 @@ def test_an_unexpected_error_fails_the_job_and_holds_no_claim(
         rid = '74000000-0000-0000-0000-000000000001'
         key, value = ha_job(rid)
         client.put(key, value)
-        state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+        state = esi_fixtures.wait_until(
+            lambda: esi_fixtures.state_of(client, rid))
         assert state['state']['worker_state'] == 'CREATE_FAILED'
         assert expected in state['error']
         assert client.get_prefix(keys.JOBS_WORKING)[0] == []
@@ -268,7 +268,7 @@ def test_an_unexpected_error_fails_the_job_and_holds_no_claim(
 
 def test_the_password_stays_in_config(loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     worker, = workers(1)
     start = client.revision() + 1
     # A job written the old way, with the password in resource_input ...
@@ -282,7 +282,7 @@ def test_the_password_stays_in_config(loaded, workers):
     client.put(bad_key, bad)
     bad_text_key, _ = ha_job('75000000-0000-0000-0000-000000000003')
     client.put(bad_text_key, '{"password": "%s", oops' % PASSWORD)
-    esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert_rejected(client, bad_key)
     assert_rejected(client, bad_text_key, 'not JSON')
     written = esi_fixtures.history(client, '/', start)
@@ -295,7 +295,7 @@ def test_the_password_stays_in_config(loaded, workers):
 
 def test_a_failed_modify_hides_the_routers_old_up(loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     # The primary's modify failed; the monitor then stops polling it, and
     # its /monitoring still says UP from before.
     client.put(keys.state('edge_router', esi_fixtures.PRIMARY),
@@ -305,15 +305,15 @@ def test_a_failed_modify_hides_the_routers_old_up(loaded, workers):
                {'router': 'UP', 'version': 1})
     workers(1, etcd_reader_timeout=0.3)
     rid = '76000000-0000-0000-0000-000000000001'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert 'worker_state MODIFY_FAILED' in state['error']
 
 
 def test_monitoring_older_than_the_last_job_is_not_used(loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     # The modify completed with the router down; the monitor has not
     # polled since, and its /monitoring is from version 1.
     client.put(keys.state('edge_router', esi_fixtures.PRIMARY),
@@ -322,21 +322,13 @@ def test_monitoring_older_than_the_last_job_is_not_used(loaded, workers):
                {'router': 'UP', 'version': 1})
     workers(1, etcd_reader_timeout=0.3)
     rid = '76000000-0000-0000-0000-000000000002'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert 'router DOWN' in state['error']
 
 
 # --- SNMP: IPv6, management networks, the monitor --------------------------
-
-@pytest.fixture
-def agent6(tmp_path):
-    port = snmp_agents.free_udp_port('::1')
-    started = snmp_agents.SnmpAgent(str(tmp_path), '::1', port).start()
-    yield started
-    started.stop()
-
 
 def snmp_sections(port, allowed, monitor=None):
     return {'snmp': {'port': port, 'request_timeout': 0.3,
@@ -360,18 +352,14 @@ def edge_router_job(client, rid, ip):
     return job_id
 
 
-def edge_state(client, rid):
-    kv = client.get(keys.state('edge_router', rid))
-    return json.loads(kv.value) if kv else None
-
-
 def test_ipv6_edge_router_end_to_end(loaded, workers, agent6):
     client = loaded
     worker, = workers(1, sections=snmp_sections(agent6.port, '::1/128'))
     rid = '77000000-0000-0000-0000-000000000001'
     edge_router_job(client, rid, '::1')
-    state = esi_fixtures.wait_until(lambda: edge_state(client, rid),
-                                    timeout=15)
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, rid, 'edge_router'),
+        timeout=15)
     assert state['state']['worker_state'] == 'CREATE_COMPLETED', state
     assert json.loads(state['state']['state_monitoring']) == {
         'router': 'ACTIVE'}
@@ -389,7 +377,8 @@ def test_the_worker_refuses_snmp_outside_allowed_networks(
     workers(1, sections=snmp_sections(161, allowed))
     rid = '77000000-0000-0000-0000-000000000002'
     edge_router_job(client, rid, '127.0.0.3')
-    state = esi_fixtures.wait_until(lambda: edge_state(client, rid))
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, rid, 'edge_router'))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert 'SNMP to 127.0.0.3 refused' in state['error']
     assert expected in state['error']
@@ -505,13 +494,13 @@ def test_a_lone_surrogate_in_a_param_fails_the_job_clearly(loaded, workers):
     # JSON's "\ud800" is a str that UTF-8 cannot encode: as an etcd_id it
     # must be refused as an id, not crash the handler building a key.
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     workers(1)
     rid = '7a000000-0000-0000-0000-000000000001'
     key, value = ha_job(rid)
     value[1]['params'][1]['value'] = '\ud800'
     client.put(key, value)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert '"etcd_id" must be a resource id' in state['error']
     assert 'internal error' not in state['error']

@@ -48,11 +48,6 @@ def pair_template(maximum_gateways=500):
     return template, params
 
 
-def config_of(client, rtype, rid):
-    kv = client.get(keys.config(rtype, rid))
-    return json.loads(kv.value) if kv else None
-
-
 def test_check_sees_the_device_now_and_a_device_down_once_keeps_its_ids(
         heat, workers, agents):
     # Monitors poll every 10 minutes: only an immediate poll sees the stop.
@@ -92,12 +87,14 @@ def test_check_sees_the_device_now_and_a_device_down_once_keeps_its_ids(
     stk.update(new)
     assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
     assert {name: stk[name].resource_id for name in PAIR} == ids
-    secondary = config_of(heat, 'edge_router', ids['secondary_router'])
+    secondary = esi_fixtures.json_at(
+        heat, keys.config('edge_router', ids['secondary_router']))
     assert secondary['version'] == 2       # the re-check's modify job
     state = json.loads(heat.get(keys.state(
         'edge_router', ids['secondary_router'])).value)
     assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
-    assert config_of(heat, 'ha_router', ids['ha_router'])['body'][
+    assert esi_fixtures.json_at(
+        heat, keys.config('ha_router', ids['ha_router']))['body'][
         'maximum_gateways'] == 300
     # Nothing was created beside them.
     assert sorted(kv.key for kv in heat.get_prefix('/config/v2.0/')[0]

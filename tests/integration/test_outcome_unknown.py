@@ -11,7 +11,6 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi.worker import claims
 from tests import esi_fixtures
-from tests.integration.test_worker import write_ha_job
 
 
 class LostAnswers(object):
@@ -48,7 +47,7 @@ class LostAnswers(object):
 @pytest.fixture
 def job(loaded):
     rid = 'a0000000-0000-0000-0000-000000000001'
-    job_id = write_ha_job(loaded, rid)
+    job_id = esi_fixtures.write_ha_job(loaded, rid)
     return LostAnswers(loaded), job_id
 
 

@@ -76,14 +76,6 @@ def test_physical_port_finds_the_interface_by_name(worker_conf):
         check.check(dict(props, name='ge-0/0/9'), NEVER)
 
 
-@pytest.fixture
-def agent6(tmp_path):
-    port = snmp_agents.free_udp_port('::1')
-    started = snmp_agents.SnmpAgent(str(tmp_path), '::1', port).start()
-    yield started
-    started.stop()
-
-
 def test_ipv6_device_over_udp6(worker_conf, agent6):
     worker_conf.set_override('port', agent6.port, group='snmp')
     check = snmp.Router(None, worker_conf)

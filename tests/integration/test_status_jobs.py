@@ -18,12 +18,6 @@ from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from tests import esi_fixtures
-from tests.integration.test_worker import PRIMARY
-from tests.integration.test_worker import routers_active
-from tests.integration.test_worker import SECONDARY
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
-from tests.integration.test_worker_metrics import job_on_missing_router
 
 HEAT_ESI = os.path.join(os.path.dirname(sys.executable), 'heat-esi')
 FAILED = '70000000-0000-0000-0000-000000000001'
@@ -33,8 +27,9 @@ OTHER = '70000000-0000-0000-0000-000000000004'
 DOWN_ROUTER = '70000000-0000-0000-0000-000000000005'
 ROUTER_PARAMS = [{'resources': [], 'type': 'value', 'value': router,
                   'param': name}
-                 for name, router in (('primary_device_id', PRIMARY),
-                                      ('secondary_device_id', SECONDARY))]
+                 for name, router in (
+                     ('primary_device_id', esi_fixtures.PRIMARY),
+                     ('secondary_device_id', esi_fixtures.SECONDARY))]
 
 
 def heat_esi(server, *args, stdin=''):
@@ -53,20 +48,20 @@ def as_json(server, *args, code=0):
 def trouble(loaded, etcd_server, workers):
     """Two workers and one of everything an operator looks for."""
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     # A job claimed twice before, with max_attempts 2: it fails at once.
-    failed_job = write_ha_job(client, FAILED)
+    failed_job = esi_fixtures.write_ha_job(client, FAILED)
     kv = client.get(keys.job(failed_job))
     for _ in range(2):
         client.put(kv.key, kv.value)
     pair = workers(2, max_attempts=2, etcd_reader_timeout=60,
                    shutdown_grace=0)
-    esi_fixtures.wait_until(lambda: state_of(client, FAILED),
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, FAILED),
                             message='the failed state')
     # A job that waits for its router, and a job that waits for it.
-    running = job_on_missing_router(client, IN_FLIGHT,
-                                    request_id='req-' + '1' * 8 + '-1111-'
-                                    '1111-1111-' + '1' * 12)
+    running = esi_fixtures.job_on_missing_router(
+        client, IN_FLIGHT,
+        request_id='req-' + '1' * 8 + '-1111-1111-1111-' + '1' * 12)
     esi_fixtures.wait_until(lambda: client.get(keys.working(running)),
                             message='the claim')
     blocked, value = records.job('modify', 'monitoring_worker', 'ha_router',
@@ -243,7 +238,8 @@ def test_retry_brings_a_failed_resource_to_completed(trouble):
         % FAILED in result.stdout
     state = esi_fixtures.wait_until(
         lambda: (lambda s: s if s['version'] == 2 else None)(
-            state_of(client, FAILED)), message='version 2 answered')
+            esi_fixtures.state_of(client, FAILED)),
+        message='version 2 answered')
     assert state['state']['worker_state'] == 'CREATE_COMPLETED'
     assert state['error'] == ''
     config = json.loads(client.get(keys.config('ha_router', FAILED)).value)
@@ -275,7 +271,7 @@ def test_retry_a_fixed_rejected_value_and_purge(trouble):
     assert 'moved /jobs/rejected/%s back' % job_id in result.stdout
 
     def completed():
-        state = state_of(client, REJECTED)
+        state = esi_fixtures.state_of(client, REJECTED)
         done = state['state']['worker_state'] == 'CREATE_COMPLETED'
         return state if done else None
     state = esi_fixtures.wait_until(completed, message='the retried job')

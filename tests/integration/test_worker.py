@@ -10,16 +10,10 @@ from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from tests import esi_fixtures
+from tests import scrape
 
-PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
-SECONDARY = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
-
-
-def routers_active(client, *ids, state='ACTIVE'):
-    """Report edge routers as their own finished jobs do in the seed run."""
-    for rid in ids or (PRIMARY, SECONDARY):
-        client.put(keys.state('edge_router', rid),
-                   records.state('CREATE_COMPLETED', 1, {'router': state}))
+PRIMARY = esi_fixtures.PRIMARY
+SECONDARY = esi_fixtures.SECONDARY
 
 
 def write_seed_job(client, seed):
@@ -27,29 +21,6 @@ def write_seed_job(client, seed):
     client.txn([], [etcd.put(config_key, config), etcd.put(job_key, job)],
                key=config_key)
     return job_key[len(keys.JOBS_ALL):]
-
-
-def write_ha_job(client, rid, **job_fields):
-    body = {'maximum_gateways': 500, 'status': 'PENDING_CREATE',
-            'primary_router_id': PRIMARY, 'secondary_router_id': SECONDARY,
-            'description': '', 'tenant_id': 't', 'available_gateways': 500,
-            'id': rid, 'name': rid}
-    params = [{'resources': [], 'type': 'value', 'value': SECONDARY,
-               'param': 'secondary_device_id'},
-              {'resources': [], 'type': 'value', 'value': PRIMARY,
-               'param': 'primary_device_id'}]
-    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
-                              rid, 1, params, body)
-    job[1].update(job_fields)
-    client.txn([], [etcd.put(keys.config('ha_router', rid),
-                             records.config(body, 1)),
-                    etcd.put(keys.job(job_id), job)], key=keys.job(job_id))
-    return job_id
-
-
-def state_of(client, rid):
-    kv = client.get(keys.state('ha_router', rid))
-    return json.loads(kv.value) if kv else None
 
 
 def no_job_keys(client):
@@ -66,7 +37,7 @@ def puts_under(client, prefix, start_revision):
 
 def test_seed_flow_writes_steps_3_and_4_exactly(loaded, seed, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     start = client.revision() + 1
     workers(1)
     write_seed_job(client, seed)
@@ -84,20 +55,21 @@ def test_seed_flow_writes_steps_3_and_4_exactly(loaded, seed, workers):
 
 def test_two_workers_200_jobs_each_state_written_once(loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     workers(2)
     start = client.revision() + 1
     ids = ['00000000-0000-0000-0000-%012d' % i for i in range(200)]
     for rid in ids:
-        write_ha_job(client, rid)
+        esi_fixtures.write_ha_job(client, rid)
     esi_fixtures.wait_until(
-        lambda: all(state_of(client, rid) for rid in ids), timeout=60,
-        interval=0.2, message='200 states')
+        lambda: all(esi_fixtures.state_of(client, rid) for rid in ids),
+        timeout=60, interval=0.2, message='200 states')
     writes = puts_under(client, '/state/v2.0/ha_routers/', start)
     assert sorted(kv.key for kv in writes) == sorted(
         keys.state('ha_router', rid) for rid in ids)
-    worker_states = {state_of(client, rid)['state']['worker_state']
-                     for rid in ids}
+    worker_states = {
+        esi_fixtures.state_of(client, rid)['state']['worker_state']
+        for rid in ids}
     assert worker_states == {'CREATE_COMPLETED'}
     assert no_job_keys(client) == []
 
@@ -107,7 +79,7 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
     client = loaded
     first, = workers(1, claim_ttl=2)
     ids = ['10000000-0000-0000-0000-%012d' % i for i in range(3)]
-    job_ids = [write_ha_job(client, rid) for rid in ids]
+    job_ids = [esi_fixtures.write_ha_job(client, rid) for rid in ids]
     # Routers not active yet: the first worker holds the claims, waiting.
     esi_fixtures.wait_until(
         lambda: len(client.get_prefix(keys.JOBS_WORKING)[0]) == 3,
@@ -119,9 +91,10 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
     start = client.revision() + 1
     port = esi_fixtures.free_port()
     workers(1, claim_ttl=2, metrics_port=port)
-    routers_active(client)
-    esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
-                            timeout=20, message='states after kill -9')
+    esi_fixtures.routers_active(client)
+    esi_fixtures.wait_until(
+        lambda: all(esi_fixtures.state_of(client, r) for r in ids),
+        timeout=20, message='states after kill -9')
     # The re-claim's rewrite is the job's second claim: the key's version
     # counts it; the value's third element stays the seed's 0.
     rewrites = puts_under(client, keys.JOBS_ALL, start)
@@ -131,9 +104,8 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
     assert [json.loads(kv.value)[2] for kv in rewrites] == [0, 0, 0]
     assert no_job_keys(client) == []
     # The second worker counted them as re-claims after expiry.
-    from tests.integration import test_worker_metrics as scraped
-    assert scraped.value(scraped.families(port),
-                         'esi_worker_reclaims_total') == 3
+    assert scrape.value(scrape.families(port),
+                        'esi_worker_reclaims_total') == 3
 
 
 @pytest.mark.parametrize('corrupt, expected', [
@@ -143,13 +115,13 @@ def test_killed_worker_jobs_finish_elsewhere_with_attempt_count_1(
 def test_malformed_job_value_fails_with_error(loaded, workers, corrupt,
                                               expected):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     worker, = workers(1)
     rid = '20000000-0000-0000-0000-000000000001'
     job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
                               rid, 1, [], {})
     client.put(keys.job(job_id), corrupt(job))
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid),
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
                                     message='failed state')
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert expected in state['error'] and job_id in state['error']
@@ -158,15 +130,9 @@ def test_malformed_job_value_fails_with_error(loaded, workers, corrupt,
     assert client.get(keys.job(job_id)) is None
     # The worker stays up and serves the next job.
     ok_rid = '20000000-0000-0000-0000-000000000002'
-    write_ha_job(client, ok_rid)
-    esi_fixtures.wait_until(lambda: state_of(client, ok_rid))
+    esi_fixtures.write_ha_job(client, ok_rid)
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, ok_rid))
     assert worker.proc.poll() is None
-
-
-def put_template(client, name, **changes):
-    from heat_esi import templates
-    body = dict(templates.load_dir()[name], **changes)
-    client.put(keys.heat_template(name), records.config(body, 2))
 
 
 @pytest.mark.parametrize('template_file, expected', [
@@ -179,12 +145,13 @@ def put_template(client, name, **changes):
 def test_bad_templates_fail_the_job_and_the_worker_goes_on(
         loaded, workers, template_file, expected):
     client = loaded
-    routers_active(client)
-    put_template(client, 'ha_router_monitoring', template_file=template_file)
+    esi_fixtures.routers_active(client)
+    esi_fixtures.put_template(client, 'ha_router_monitoring',
+                              template_file=template_file)
     worker, = workers(1)
     rid = '30000000-0000-0000-0000-000000000001'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert expected in state['error']
     assert 'ha_router_monitoring' in state['error']
@@ -197,8 +164,8 @@ def test_unknown_template_fails_the_job(etcd_client, workers):
     client = etcd_client          # no heat_templates loaded
     workers(1)
     rid = '30000000-0000-0000-0000-000000000002'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert 'heat_template ha_router_monitoring is not in etcd' in \
         state['error']
@@ -206,17 +173,17 @@ def test_unknown_template_fails_the_job(etcd_client, workers):
 
 def test_router_never_active_fails_after_timeout(loaded, workers):
     client = loaded
-    routers_active(client, PRIMARY)
-    routers_active(client, SECONDARY, state='DOWN')
-    put_template(client, 'ha_router_monitoring', template_file=(
+    esi_fixtures.routers_active(client, PRIMARY)
+    esi_fixtures.routers_active(client, SECONDARY, state='DOWN')
+    esi_fixtures.put_template(client, 'ha_router_monitoring', template_file=(
         'primary:\n  type: etcd_reader\n  etcd_type: edge_router\n'
         '  etcd_id: {{ primary_device_id }}\n  timeout: 0.5\n'
         'secondary:\n  type: etcd_reader\n  etcd_type: edge_router\n'
         '  etcd_id: {{ secondary_device_id }}\n  timeout: 0.5\n'))
     workers(1)
     rid = '30000000-0000-0000-0000-000000000003'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert json.loads(state['state']['state_monitoring']) == {
         'primary': 'ACTIVE', 'secondary': 'DOWN'}
@@ -229,37 +196,37 @@ def test_on_failure_ignore_completes_the_job(loaded, workers):
     client = loaded
     workers(1, etcd_reader_timeout=0.2)
     rid = '30000000-0000-0000-0000-000000000004'
-    write_ha_job(client, rid, on_failure='ignore')
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid, on_failure='ignore')
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_COMPLETED'
     assert state['error'] == ''
 
 
 def test_monitoring_key_wins_over_state(loaded, workers):
     client = loaded
-    routers_active(client)       # /state says ACTIVE ...
+    esi_fixtures.routers_active(client)       # /state says ACTIVE ...
     client.put(keys.monitoring('edge_router', PRIMARY),
                {'router': 'DOWN', 'version': 1})   # ... the monitor does not
     workers(1, etcd_reader_timeout=0.3)
     rid = '30000000-0000-0000-0000-000000000005'
-    write_ha_job(client, rid)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    esi_fixtures.write_ha_job(client, rid)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert 'router DOWN' in state['error']
 
 
 def test_dependency_waits_for_the_other_job(loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     blocker = 'create:other_handler:ha_router:x:1:abcde'
     client.put(keys.job(blocker), ['other_handler', {}, 0])
     workers(1)
     rid = '30000000-0000-0000-0000-000000000006'
-    write_ha_job(client, rid, dependency=[blocker])
+    esi_fixtures.write_ha_job(client, rid, dependency=[blocker])
     time.sleep(0.5)
-    assert state_of(client, rid) is None
+    assert esi_fixtures.state_of(client, rid) is None
     client.delete(keys.job(blocker))
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid))
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     assert state['state']['worker_state'] == 'CREATE_COMPLETED'
 
 
@@ -269,7 +236,7 @@ def test_sigterm_with_running_jobs_loses_nothing_runs_nothing_twice(
     first, = workers(1, shutdown_grace=1)
     ids = ['40000000-0000-0000-0000-%012d' % i for i in range(3)]
     for rid in ids:
-        write_ha_job(client, rid)
+        esi_fixtures.write_ha_job(client, rid)
     esi_fixtures.wait_until(
         lambda: len(client.get_prefix(keys.JOBS_WORKING)[0]) == 3,
         message='3 claims')
@@ -280,9 +247,10 @@ def test_sigterm_with_running_jobs_loses_nothing_runs_nothing_twice(
     assert client.get_prefix(keys.JOBS_WORKING)[0] == []
     assert len(client.get_prefix(keys.JOBS_ALL)[0]) == 3
     workers(1)
-    routers_active(client)
-    esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in ids),
-                            message='states after SIGTERM')
+    esi_fixtures.routers_active(client)
+    esi_fixtures.wait_until(
+        lambda: all(esi_fixtures.state_of(client, r) for r in ids),
+        message='states after SIGTERM')
     writes = puts_under(client, '/state/v2.0/ha_routers/', start)
     assert sorted(kv.key for kv in writes) == sorted(
         keys.state('ha_router', r) for r in ids)
@@ -293,7 +261,7 @@ def test_paused_worker_late_writes_are_refused(loaded, workers):
     client = loaded
     paused, = workers(1, claim_ttl=2)
     rid = '50000000-0000-0000-0000-000000000001'
-    job_id = write_ha_job(client, rid)
+    job_id = esi_fixtures.write_ha_job(client, rid)
     esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)),
                             message='claim')
     start = client.revision() + 1
@@ -301,8 +269,8 @@ def test_paused_worker_late_writes_are_refused(loaded, workers):
     esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)) is None,
                             timeout=10, message='lease expiry')
     workers(1, claim_ttl=2)
-    routers_active(client)
-    esi_fixtures.wait_until(lambda: state_of(client, rid),
+    esi_fixtures.routers_active(client)
+    esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
                             message='state from the second worker')
     paused.signal(signal.SIGCONT)
     paused.wait_for_log('job %s dropped' % job_id)

@@ -5,87 +5,31 @@ They are scraped from a real worker process against a real etcd.
 
 import json
 
-from prometheus_client import parser
-import requests
-
-from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
 from tests import esi_fixtures
-from tests.integration.test_worker import routers_active
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
-
-MISSING_ROUTER = '99999999-0000-0000-0000-000000000000'
-
-
-def scrape(port, path='/metrics'):
-    return requests.get('http://127.0.0.1:%d%s' % (port, path), timeout=5)
-
-
-def families(port):
-    resp = scrape(port)
-    assert resp.status_code == 200
-    assert resp.headers['Content-Type'].startswith('text/plain')
-    return {f.name: f for f in parser.text_string_to_metric_families(
-        resp.text)}
-
-
-def value(found, sample_name, **labels):
-    """Sum the samples named *sample_name* whose labels include *labels*.
-
-    The sum is 0 when there is none.
-    """
-    name = sample_name
-    for suffix in ('_total', '_count', '_sum', '_bucket'):
-        if name.endswith(suffix):
-            name = name[:-len(suffix)]
-            break
-    family = found.get(name)
-    if family is None:
-        return 0
-    wanted = labels.items()
-    return sum(s.value for s in family.samples if s.name == sample_name
-               if all(s.labels.get(k) == v for k, v in wanted))
-
-
-def job_on_missing_router(client, rid, request_id=None):
-    """Write a job whose router never shows up.
-
-    It fails after the worker's etcd_reader_timeout.
-    """
-    params = [{'resources': [], 'type': 'value', 'value': MISSING_ROUTER,
-               'param': name}
-              for name in ('primary_device_id', 'secondary_device_id')]
-    body = {'id': rid, 'name': rid, 'status': 'PENDING_CREATE'}
-    job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
-                              rid, 1, params, body,
-                              request_id=request_id)
-    client.txn([], [etcd.put(keys.config('ha_router', rid),
-                             records.config(body, 1)),
-                    etcd.put(keys.job(job_id), job)], key=keys.job(job_id))
-    return job_id
+from tests import scrape
 
 
 def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
                                                              workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     port = esi_fixtures.free_port()
     ok = ['40000000-0000-0000-0000-%012d' % i for i in range(5)]
     for rid in ok:
-        write_ha_job(client, rid)
+        esi_fixtures.write_ha_job(client, rid)
     failing = '40000000-0000-0000-0000-100000000000'
-    job_on_missing_router(client, failing)
+    esi_fixtures.job_on_missing_router(client, failing)
     workers(1, metrics_port=port, etcd_reader_timeout=1.5)
-    esi_fixtures.wait_until(lambda: all(state_of(client, r) for r in
-                                        ok + [failing]),
-                            timeout=30, message='6 states')
+    esi_fixtures.wait_until(
+        lambda: all(esi_fixtures.state_of(client, r) for r in ok + [failing]),
+        timeout=30, message='6 states')
 
     # A claim taken over while the job runs: its result is refused.
     lost = '40000000-0000-0000-0000-200000000000'
-    lost_job = job_on_missing_router(client, lost)
+    lost_job = esi_fixtures.job_on_missing_router(client, lost)
     esi_fixtures.wait_until(lambda: client.get(keys.working(lost_job)),
                             message='the claim')
     client.put(keys.working(lost_job), 'someone-else')
@@ -101,10 +45,11 @@ def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
     client.put(keys.job(other_id), other)
 
     def counted():
-        found = families(port)
-        if all((value(found, 'esi_worker_claims_lost_total'),
-                value(found, 'esi_worker_rejected_values_total'),
-                value(found, 'esi_jobs_backlog', handler='other_handler'))):
+        found = scrape.families(port)
+        if all((scrape.value(found, 'esi_worker_claims_lost_total'),
+                scrape.value(found, 'esi_worker_rejected_values_total'),
+                scrape.value(found, 'esi_jobs_backlog',
+                             handler='other_handler'))):
             return found
         return None
     found = esi_fixtures.wait_until(
@@ -113,29 +58,31 @@ def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
 
     job = dict(handler='monitoring_worker', action='create',
                resource_type='ha_router')
-    assert value(found, 'esi_worker_jobs_claimed_total', **job) == 7
-    assert value(found, 'esi_worker_jobs_completed_total', **job) == 5
-    assert value(found, 'esi_worker_jobs_failed_total', **job) == 1
-    assert value(found, 'esi_worker_claims_lost_total') == 1
-    assert value(found, 'esi_worker_reclaims_total') == 0
-    assert value(found, 'esi_worker_rejected_values_total') == 1
+    assert scrape.value(found, 'esi_worker_jobs_claimed_total', **job) == 7
+    assert scrape.value(found, 'esi_worker_jobs_completed_total', **job) == 5
+    assert scrape.value(found, 'esi_worker_jobs_failed_total', **job) == 1
+    assert scrape.value(found, 'esi_worker_claims_lost_total') == 1
+    assert scrape.value(found, 'esi_worker_reclaims_total') == 0
+    assert scrape.value(found, 'esi_worker_rejected_values_total') == 1
     # Duration and latency are observed once per recorded result.
     hist = dict(handler='monitoring_worker', action='create')
-    assert value(found, 'esi_worker_job_duration_seconds_count',
-                 **hist) == 6
-    assert value(found, 'esi_worker_job_state_latency_seconds_count',
-                 **hist) == 6
+    assert scrape.value(found, 'esi_worker_job_duration_seconds_count',
+                        **hist) == 6
+    assert scrape.value(found, 'esi_worker_job_state_latency_seconds_count',
+                        **hist) == 6
     # The failing job waited for its timeout; the others did not.
-    assert value(found, 'esi_worker_job_duration_seconds_bucket',
-                 le='1.0', **hist) == 5
-    assert value(found, 'esi_worker_job_duration_seconds_sum',
-                 **hist) >= 1.5
-    assert value(found, 'esi_jobs_backlog', handler='other_handler') == 1
-    assert 120 <= value(found, 'esi_jobs_backlog_oldest_age_seconds',
-                        handler='other_handler') < 180
-    assert value(found, 'esi_jobs_in_flight') == 1      # the stolen claim
-    assert value(found, 'esi_jobs_rejected') == 1
-    assert value(found, 'esi_worker_watch_restarts_total') == 0
+    assert scrape.value(found, 'esi_worker_job_duration_seconds_bucket',
+                        le='1.0', **hist) == 5
+    assert scrape.value(found, 'esi_worker_job_duration_seconds_sum',
+                        **hist) >= 1.5
+    assert scrape.value(found, 'esi_jobs_backlog',
+                        handler='other_handler') == 1
+    assert 120 <= scrape.value(found, 'esi_jobs_backlog_oldest_age_seconds',
+                               handler='other_handler') < 180
+    # The stolen claim:
+    assert scrape.value(found, 'esi_jobs_in_flight') == 1
+    assert scrape.value(found, 'esi_jobs_rejected') == 1
+    assert scrape.value(found, 'esi_worker_watch_restarts_total') == 0
     # No label names a resource, job or request.
     for family in found.values():
         for sample in family.samples:
@@ -144,13 +91,18 @@ def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
                                           'reason', 'le', 'version',
                                           'implementation', 'major',
                                           'minor', 'patchlevel'}, sample
+
     # The lease keeper renews every claim_ttl / 3 seconds.
-    found = esi_fixtures.wait_until(
-        lambda: (lambda f: f if value(f, 'esi_worker_lease_renewals_total',
-                                      result='ok') else None)(
-            families(port)), timeout=10, interval=0.5, message='renewal')
-    assert value(found, 'esi_worker_lease_renewal_duration_seconds_count'
-                 ) >= 1
+    def renewed():
+        found = scrape.families(port)
+        if scrape.value(found, 'esi_worker_lease_renewals_total',
+                        result='ok'):
+            return found
+        return None
+    found = esi_fixtures.wait_until(renewed, timeout=10, interval=0.5,
+                                    message='renewal')
+    assert scrape.value(
+        found, 'esi_worker_lease_renewal_duration_seconds_count') >= 1
 
 
 def test_readyz_follows_etcd_and_healthz_stays_up(tmp_path):
@@ -163,29 +115,29 @@ def test_readyz_follows_etcd_and_healthz_stays_up(tmp_path):
         templates.store(server.client(), templates.load_dir())
         worker.start()
         esi_fixtures.wait_until(
-            lambda: scrape(port, '/readyz').status_code == 200,
+            lambda: scrape.get(port, '/readyz').status_code == 200,
             timeout=10, message='ready')
-        assert scrape(port, '/readyz').text == 'ok\n'
-        assert scrape(port, '/nowhere').status_code == 404
+        assert scrape.get(port, '/readyz').text == 'ok\n'
+        assert scrape.get(port, '/nowhere').status_code == 404
 
         server.stop()
         # (A Response with a 5xx status is falsy: wrap it.)
         resp, = esi_fixtures.wait_until(
             lambda: (lambda r: [r] if r.status_code == 503 else None)(
-                scrape(port, '/readyz')), timeout=5, interval=0.1,
+                scrape.get(port, '/readyz')), timeout=5, interval=0.1,
             message='not ready once etcd stops')
         assert 'etcd unreachable' in resp.text
         assert 'connection refused' in resp.text
-        alive = scrape(port, '/healthz')
+        alive = scrape.get(port, '/healthz')
         assert (alive.status_code, alive.text) == (200, 'ok\n')
 
         server.start()
         esi_fixtures.wait_until(
-            lambda: scrape(port, '/readyz').status_code == 200,
+            lambda: scrape.get(port, '/readyz').status_code == 200,
             timeout=15, interval=0.2, message='ready again')
-        found = families(port)
-        assert value(found, 'esi_worker_watch_restarts_total',
-                     reason='error') >= 1
+        found = scrape.families(port)
+        assert scrape.value(found, 'esi_worker_watch_restarts_total',
+                            reason='error') >= 1
     finally:
         worker.stop()
         server.cleanup()
@@ -206,14 +158,15 @@ def test_no_http_server_unless_a_port_is_set(loaded, workers):
 def test_json_log_lines_and_state_error_carry_the_request_id(
         loaded, workers):
     client = loaded
-    routers_active(client)
+    esi_fixtures.routers_active(client)
     worker, = workers(1, etcd_reader_timeout=0.5,
                       sections={'monitor': {'enabled': 'false'},
                                 'DEFAULT': {'use_json': 'true'}})
     request_id = 'req-5d0c7d6e-6a43-4b0e-9d55-0123456789ab'
     rid = '60000000-0000-0000-0000-000000000001'
-    job_id = job_on_missing_router(client, rid, request_id=request_id)
-    state = esi_fixtures.wait_until(lambda: state_of(client, rid),
+    job_id = esi_fixtures.job_on_missing_router(client, rid,
+                                                request_id=request_id)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
                                     message='failed state')
     assert state['state']['worker_state'] == 'CREATE_FAILED'
     assert state['error'].endswith('(request %s)' % request_id)
@@ -242,11 +195,11 @@ def test_etcd_failover_is_counted(loaded, etcd_server, tmp_path):
                                                        etcd_server.url)}})
     try:
         worker.start()
-        found = families(port)
+        found = scrape.families(port)
         # The first member refused; the client moved to the second, once.
-        assert value(found, 'esi_worker_etcd_failovers_total') == 1
+        assert scrape.value(found, 'esi_worker_etcd_failovers_total') == 1
         esi_fixtures.wait_until(
-            lambda: scrape(port, '/readyz').status_code == 200,
+            lambda: scrape.get(port, '/readyz').status_code == 200,
             message='ready on the second member')
     finally:
         worker.stop()

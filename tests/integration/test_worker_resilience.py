@@ -12,8 +12,6 @@ import pytest
 from heat_esi import keys
 from heat_esi import templates
 from tests import esi_fixtures
-from tests.integration.test_worker import state_of
-from tests.integration.test_worker import write_ha_job
 
 
 @pytest.fixture
@@ -38,16 +36,17 @@ def test_worker_resumes_after_an_etcd_restart(own_etcd, tmp_path):
     server, client = own_etcd
     worker = worker_on(server, tmp_path).start()
     try:
-        write_ha_job(client, '60000000-0000-0000-0000-000000000001')
-        esi_fixtures.wait_until(lambda: state_of(
+        esi_fixtures.write_ha_job(client,
+                                  '60000000-0000-0000-0000-000000000001')
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(
             client, '60000000-0000-0000-0000-000000000001'))
         server.stop()
         worker.wait_for_log('job watch interrupted')
         server.start()
         rid = '60000000-0000-0000-0000-000000000002'
-        write_ha_job(client, rid)
-        esi_fixtures.wait_until(lambda: state_of(client, rid), timeout=30,
-                                message='state after the restart')
+        esi_fixtures.write_ha_job(client, rid)
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
+                                timeout=30, message='state after the restart')
         assert worker.proc.poll() is None
     finally:
         worker.stop()
@@ -67,12 +66,12 @@ def test_worker_rereads_when_its_revision_was_compacted(own_etcd,
         worker.signal(signal.SIGSTOP)
         server.start()
         rid = '60000000-0000-0000-0000-000000000003'
-        write_ha_job(client, rid)
+        esi_fixtures.write_ha_job(client, rid)
         client.put('/unrelated', 'x')
         client.compact(client.revision())
         worker.signal(signal.SIGCONT)
-        esi_fixtures.wait_until(lambda: state_of(client, rid), timeout=30,
-                                message='state after compaction')
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid),
+                                timeout=30, message='state after compaction')
         assert 'fell behind compaction' in worker.log()
     finally:
         worker.stop()
@@ -89,8 +88,8 @@ def test_worker_started_before_etcd_waits_for_it(tmp_path):
         templates.store(client, templates.load_dir())
         esi_fixtures.register_edge_routers(client)
         rid = '60000000-0000-0000-0000-000000000004'
-        write_ha_job(client, rid)
-        esi_fixtures.wait_until(lambda: state_of(client, rid))
+        esi_fixtures.write_ha_job(client, rid)
+        esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
     finally:
         worker.stop()
         server.cleanup()
@@ -103,15 +102,15 @@ def test_job_past_max_attempts_fails_saying_so(own_etcd, tmp_path):
     first = worker_on(server, tmp_path, name='first', claim_ttl=2,
                       max_attempts=1).start()
     rid = '60000000-0000-0000-0000-000000000005'
-    job_id = write_ha_job(client, rid)
+    job_id = esi_fixtures.write_ha_job(client, rid)
     esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)))
     first.proc.kill()
     first.proc.wait()
     second = worker_on(server, tmp_path, name='second', claim_ttl=2,
                        max_attempts=1).start()
     try:
-        state = esi_fixtures.wait_until(lambda: state_of(client, rid),
-                                        timeout=20)
+        state = esi_fixtures.wait_until(
+            lambda: esi_fixtures.state_of(client, rid), timeout=20)
         assert state['state']['worker_state'] == 'CREATE_FAILED'
         assert 'was claimed 1 times without finishing (max_attempts 1)' \
             in state['error']
