@@ -159,6 +159,11 @@ def operator_fields(job_value):
 
 
 def wait_until(predicate, timeout=10, interval=0.02, message='condition'):
+    """Poll *predicate* until it returns something true, and return that.
+
+    The deadline only decides when to give up: the wait ends as soon as the
+    condition holds.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -168,14 +173,56 @@ def wait_until(predicate, timeout=10, interval=0.02, message='condition'):
     raise AssertionError('timed out waiting for %s' % message)
 
 
-def history(client, prefix, start_revision, puts_only=True, quiet=0.3):
-    """Return the events under *prefix* since *start_revision*.
+# In the name of the keys history() writes to learn where etcd's history
+# ends. history() deletes each one it writes.
+HISTORY_MARK = '~tests-history-end-'
+
+
+def _history_mark(prefix):
+    """Return (watched prefix, mark key) for a history() of *prefix*.
+
+    The mark is a sibling of the prefix's first segment ("/jobs0~..." for
+    "/jobs/..."): outside every prefix heat-esi reads or watches, yet in
+    one watch range with *prefix*, so that etcd need not send the rest of
+    the store.
+    """
+    if not prefix.startswith('/'):
+        raise ValueError('history() reads keys under "/", not %r' % prefix)
+    mark = HISTORY_MARK + os.urandom(8).hex()
+    top = prefix.split('/')[1] if prefix.count('/') > 1 else ''
+    if not top:
+        return '/', '/' + mark
+    return '/' + top, '/%s0%s' % (top, mark)
+
+
+def history(client, prefix, start_revision, puts_only=True, timeout=20):
+    """Return the events under *prefix* from *start_revision* until now.
 
     They come from etcd's own history, so a value that was written and then
-    deleted is seen too.
+    deleted is seen too. "Now" is a revision written by this call: a mark
+    key put after everything the caller has waited for. etcd sends a
+    watch's events in revision order, so every event before the mark has
+    arrived once the mark has; no quiet period decides what was written.
+
+    :param timeout: seconds without an event before the read fails.
     """
-    return [ev for ev in client.watch(prefix, start_revision, timeout=quiet)
-            if ev.type == etcd.PUT or not puts_only]
+    watched, mark = _history_mark(prefix)
+    client.put(mark, '')
+    found = []
+    try:
+        for event in client.watch(watched, start_revision, timeout=timeout):
+            if event.kv.key == mark:
+                return found
+            if HISTORY_MARK in event.kv.key or \
+                    not event.kv.key.startswith(prefix):
+                continue
+            if event.type == etcd.PUT or not puts_only:
+                found.append(event)
+    finally:
+        client.delete(mark)
+    raise AssertionError('the history of %s from revision %d did not reach '
+                         'its end mark within %s s' % (prefix, start_revision,
+                                                       timeout))
 
 
 PRIMARY = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
@@ -296,10 +343,17 @@ def answer_jobs(client, stop, fail=None, error=''):
 
     It answers every job with /state as soon as it appears; jobs of action
     *fail* fail. It runs until *stop* (a threading.Event) is set.
+
+    It watches from the revision read here, before this returns: a job
+    written as soon as the caller goes on is in its watch.
     """
+    start = client.revision() + 1
+
     def run():
-        revision = client.revision() + 1
+        revision = start
         while not stop.is_set():
+            # Short watches, each resumed where the last one ended: *stop*
+            # is looked at between two, and no event is skipped.
             for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
                 if stop.is_set():
                     return

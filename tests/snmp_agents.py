@@ -38,16 +38,28 @@ class SnmpAgent(object):
         if not os.path.exists(snmpd):
             raise RuntimeError('snmpd is not installed: apt-get install '
                                'snmpd (tools/ensure-services.sh)')
+        log = os.path.join(self.dir, 'log')
+        # The log is appended to: only what this start writes counts.
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
         self.proc = subprocess.Popen(
             [snmpd, '-f', '-Lo', '-C', '-c', self.conf,
              '-p', os.path.join(self.dir, 'pid')],
-            stdout=open(os.path.join(self.dir, 'log'), 'ab'),
-            stderr=subprocess.STDOUT)
-        time.sleep(0.3)
-        if self.proc.poll() is not None:
-            raise RuntimeError('snmpd on %s:%d exited' % (self.host,
-                                                          self.port))
-        return self
+            stdout=open(log, 'ab'), stderr=subprocess.STDOUT)
+        # snmpd logs its version once its ports are open; it exits when
+        # one cannot be.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('snmpd on %s:%d exited'
+                                   % (self.host, self.port))
+            with open(log, 'rb') as f:
+                f.seek(offset)
+                if b'NET-SNMP version' in f.read():
+                    return self
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError('snmpd on %s:%d did not start within 10 s'
+                           % (self.host, self.port))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

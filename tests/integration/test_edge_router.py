@@ -14,6 +14,7 @@ import time
 import pytest
 
 from heat_esi import keys
+from heat_esi.worker import monitor as monitor_mod
 from tests import esi_fixtures
 from tests import scrape
 from tests import snmp_agents
@@ -54,6 +55,46 @@ def pair_stack(primary='127.0.0.2', secondary='127.0.0.3'):
     return heat_engine.stack(template, params={'parameters': {
         'primary_ip': primary, 'secondary_ip': secondary,
         'password': PASSWORD}})
+
+
+def device_of(client, rid):
+    """Return the /config and /state values of the edge router *rid*."""
+    return (client.get(keys.config('edge_router', rid)).value,
+            client.get(keys.state('edge_router', rid)).value)
+
+
+def add_device(client, like, rid):
+    """Register the edge router *rid*, a copy of *like* (see device_of).
+
+    Its create is complete, so the monitor polls it: once its /monitoring
+    is written, a monitoring cycle that began after this call has ended,
+    and with it every poll of the cycles before (a cycle waits for all of
+    its polls).
+    """
+    config, state = like
+    config = json.loads(config)
+    config['body']['id'] = rid
+    client.put(keys.config('edge_router', rid), config)
+    client.put(keys.state('edge_router', rid), state)
+
+
+def one_per_member(client, count=2):
+    """Return one new edge router id for each of the *count* monitors.
+
+    Each id is one that its monitor owns; the ids are returned once all
+    *count* monitors have registered.
+    """
+    members = esi_fixtures.wait_until(
+        lambda: (lambda m: m if len(m) == count else None)(
+            [keys.under(keys.MONITORS, kv.key)
+             for kv in client.get_prefix(keys.MONITORS)[0]]),
+        timeout=5 + 3 * INTERVAL, message='%d monitors' % count)
+    found = {}
+    candidates = ('marker-%d' % i for i in range(1000))
+    while len(found) < count:
+        rid = next(candidates)
+        found.setdefault(monitor_mod.owner(rid, members), rid)
+    return sorted(found.values())
 
 
 def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
@@ -127,10 +168,17 @@ def test_pair_template_creates_monitors_and_checks(heat, snmp_workers,
     assert 'edge_router %s (secondary) at 127.0.0.3: router DOWN' \
         % secondary in str(err.value)
 
+    like = device_of(heat, primary)
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
-    time.sleep(INTERVAL * 2)     # a monitor must not write it back
-    assert heat.get_prefix('/monitoring/')[0] == []
+    # A monitor must not write it back: not while it ends the cycles it
+    # began before the delete, nor in the next one.
+    add_device(heat, like, 'marker')
+    esi_fixtures.wait_until(
+        lambda: esi_fixtures.monitoring_of(heat, 'marker'),
+        timeout=3 * INTERVAL + 5, message='a cycle after the delete')
+    assert [kv.key for kv in heat.get_prefix('/monitoring/')[0]] == [
+        keys.monitoring('edge_router', 'marker')]
 
     logs = caplog.text + ''.join(p.log() for p in procs)
     assert PASSWORD not in logs
@@ -163,7 +211,16 @@ def test_two_workers_share_the_devices(heat, snmp_workers, agents):
     for rid in ids:
         esi_fixtures.wait_until(lambda: esi_fixtures.monitoring_of(heat, rid),
                                 timeout=3 * INTERVAL + 5)
-    time.sleep(3 * INTERVAL)
+    # Each worker ends a cycle after those first writes: one it began
+    # after its marker device appeared.
+    like = device_of(heat, ids[0])
+    markers = one_per_member(heat)
+    for marker in markers:
+        add_device(heat, like, marker)
+    for marker in markers:
+        esi_fixtures.wait_until(
+            lambda: esi_fixtures.monitoring_of(heat, marker),
+            timeout=3 * INTERVAL + 5, message='a cycle of each worker')
     # Each device is written once (first result), by one worker.
     for rid in ids:
         writes = [ev for ev in esi_fixtures.history(

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import time
 
 import pytest
 
@@ -220,10 +219,12 @@ def test_dependency_waits_for_the_other_job(loaded, workers):
     esi_fixtures.routers_active(client)
     blocker = 'create:other_handler:ha_router:x:1:abcde'
     client.put(keys.job(blocker), ['other_handler', {}, 0])
-    workers(1)
+    worker, = workers(1)
     rid = '30000000-0000-0000-0000-000000000006'
-    esi_fixtures.write_ha_job(client, rid, dependency=[blocker])
-    time.sleep(0.5)
+    job_id = esi_fixtures.write_ha_job(client, rid, dependency=[blocker])
+    # The worker read the job and decided that it waits: only now can its
+    # missing /state mean anything.
+    worker.wait_for_log('job %s waits for %s' % (job_id, blocker))
     assert esi_fixtures.state_of(client, rid) is None
     client.delete(keys.job(blocker))
     state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
