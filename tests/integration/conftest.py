@@ -9,6 +9,23 @@ from tests import snmp_agents
 
 
 @pytest.fixture
+def heat_engine_on(loaded, etcd_server):
+    """Set the in-process Heat engine up on the test etcd; yield the client.
+
+    Heat retries a failed create 5 times by default, with back-off; here an
+    action fails at its first error, and the tests of retries set
+    action_retry_limit themselves.
+    """
+    from oslo_config import cfg
+
+    from tests import heat_engine
+    heat_engine.setup(etcd_server.port)
+    cfg.CONF.set_override('action_retry_limit', 0)
+    yield loaded
+    cfg.CONF.clear_override('action_retry_limit')
+
+
+@pytest.fixture
 def agents(tmp_path):
     """Two SNMP agents on 127.0.0.2 and 127.0.0.3, the same UDP port."""
     port = snmp_agents.free_udp_port('127.0.0.2')

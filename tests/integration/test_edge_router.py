@@ -26,13 +26,9 @@ INTERVAL = 1.0
 
 
 @pytest.fixture
-def heat(loaded, etcd_server, caplog):
-    from oslo_config import cfg
-    heat_engine.setup(etcd_server.port)
-    cfg.CONF.set_override('action_retry_limit', 0)
+def heat(heat_engine_on, caplog):
     caplog.set_level(logging.DEBUG)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+    return heat_engine_on
 
 
 @pytest.fixture

@@ -17,15 +17,9 @@ SEED_DESCRIPTION = 'sample_ha_router'
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    from oslo_config import cfg
-    heat_engine.setup(etcd_server.port)
-    esi_fixtures.register_edge_routers(loaded)
-    # Heat retries a failed create 5 times by default, with back-off; the
-    # retry tests set it themselves.
-    cfg.CONF.set_override('action_retry_limit', 0)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+def heat(heat_engine_on):
+    esi_fixtures.register_edge_routers(heat_engine_on)
+    return heat_engine_on
 
 
 def seed_stack(**props):

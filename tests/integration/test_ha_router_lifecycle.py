@@ -25,13 +25,10 @@ THIRD = '5e552b8f-0000-4000-8000-000000000003'
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    from oslo_config import cfg
-    heat_engine.setup(etcd_server.port)
-    esi_fixtures.register_edge_routers(loaded, PRIMARY, SECONDARY, THIRD)
-    cfg.CONF.set_override('action_retry_limit', 0)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+def heat(heat_engine_on):
+    esi_fixtures.register_edge_routers(heat_engine_on, PRIMARY, SECONDARY,
+                                       THIRD)
+    return heat_engine_on
 
 
 def update(stk, **props):

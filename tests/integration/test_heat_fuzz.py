@@ -105,11 +105,10 @@ EDGE_ROUTER = props(
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    heat_engine.setup(etcd_server.port)
-    esi_fixtures.register_edge_routers(loaded)
-    esi_fixtures.register_edge_routers(loaded, THEIRS, project=OTHER)
-    return loaded
+def heat(heat_engine_on):
+    esi_fixtures.register_edge_routers(heat_engine_on)
+    esi_fixtures.register_edge_routers(heat_engine_on, THEIRS, project=OTHER)
+    return heat_engine_on
 
 
 def try_create(client, resource_type, props):

@@ -2,8 +2,6 @@
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
-import threading
-
 import pytest
 
 from heat_esi import client as esi_client
@@ -12,10 +10,9 @@ from tests import esi_fixtures
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    heat_engine.setup(etcd_server.port)
-    esi_fixtures.register_edge_routers(loaded)
-    yield loaded
+def heat(heat_engine_on):
+    esi_fixtures.register_edge_routers(heat_engine_on)
+    return heat_engine_on
 
 
 @pytest.fixture
@@ -36,15 +33,12 @@ def requests_made(monkeypatch):
     return made
 
 
-def test_the_routers_are_read_once_per_stack_operation(heat, requests_made):
-    stop = threading.Event()
-    esi_fixtures.answer_jobs(heat, stop)
-    try:
-        stk = heat_engine.stack(heat_engine.ha_router_template())
-        stk.validate()
-        stk.create()
-    finally:
-        stop.set()
+def test_the_routers_are_read_once_per_stack_operation(
+        heat, requests_made, stand_in):
+    stand_in()
+    stk = heat_engine.stack(heat_engine.ha_router_template())
+    stk.validate()
+    stk.create()
     assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
     router_reads = [(path, key) for path, key in requests_made
                     if key.startswith(keys.config_prefix('edge_router'))]

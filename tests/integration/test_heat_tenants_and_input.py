@@ -27,14 +27,12 @@ LOOPBACK = ['127.0.0.0/8', '::1/128']
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
+def heat(heat_engine_on):
     from oslo_config import cfg
-    heat_engine.setup(etcd_server.port)
-    esi_fixtures.register_edge_routers(loaded)
-    esi_fixtures.register_edge_routers(loaded, *THEIRS, project=OTHER)
-    cfg.CONF.set_override('action_retry_limit', 0)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+    esi_fixtures.register_edge_routers(heat_engine_on)
+    esi_fixtures.register_edge_routers(heat_engine_on, *THEIRS,
+                                       project=OTHER)
+    yield heat_engine_on
     cfg.CONF.set_override('management_networks', LOOPBACK, group='esi')
 
 

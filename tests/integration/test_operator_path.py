@@ -30,11 +30,8 @@ PAIR = ('primary_router', 'secondary_router', 'ha_router')
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    heat_engine.setup(etcd_server.port)
-    cfg.CONF.set_override('action_retry_limit', 0)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+def heat(heat_engine_on):
+    yield heat_engine_on
     cfg.CONF.clear_override('worker_wait', group='esi')
 
 
