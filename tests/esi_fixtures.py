@@ -257,6 +257,17 @@ def routers_active(client, *ids, state='ACTIVE'):
                    records.state('CREATE_COMPLETED', 1, {'router': state}))
 
 
+def ha_router_params(primary=PRIMARY, secondary=SECONDARY):
+    """Return the params of an ha_router job over two edge routers.
+
+    They are in the seed's order: the secondary device first.
+    """
+    return [{'resources': [], 'type': 'value', 'value': secondary,
+             'param': 'secondary_device_id'},
+            {'resources': [], 'type': 'value', 'value': primary,
+             'param': 'primary_device_id'}]
+
+
 def write_ha_job(client, rid, **job_fields):
     """Write an ha_router's /config and its create job, as Heat does.
 
@@ -269,12 +280,8 @@ def write_ha_job(client, rid, **job_fields):
             'primary_router_id': PRIMARY, 'secondary_router_id': SECONDARY,
             'description': '', 'tenant_id': 't', 'available_gateways': 500,
             'id': rid, 'name': rid}
-    params = [{'resources': [], 'type': 'value', 'value': SECONDARY,
-               'param': 'secondary_device_id'},
-              {'resources': [], 'type': 'value', 'value': PRIMARY,
-               'param': 'primary_device_id'}]
     job_id, job = records.job('create', 'monitoring_worker', 'ha_router',
-                              rid, 1, params, body)
+                              rid, 1, ha_router_params(), body)
     job[1].update(job_fields)
     client.txn([], [etcd.put(keys.config('ha_router', rid),
                              records.config(body, 1)),

@@ -81,11 +81,8 @@ def new_rid():
 
 
 def good_ha_job(rid, action='create'):
-    params = [{'resources': [], 'type': 'value', 'value': SECONDARY,
-               'param': 'secondary_device_id'},
-              {'resources': [], 'type': 'value', 'value': PRIMARY,
-               'param': 'primary_device_id'}]
-    return records.job(action, HANDLER, 'ha_router', rid, 1, params,
+    return records.job(action, HANDLER, 'ha_router', rid, 1,
+                       esi_fixtures.ha_router_params(),
                        {'id': rid, 'primary_router_id': PRIMARY,
                         'secondary_router_id': SECONDARY})
 

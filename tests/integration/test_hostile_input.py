@@ -27,11 +27,7 @@ def ha_job(rid, **fields):
     """(key, value) of a well-formed ha_router create job."""
     job_id, value = records.job(
         'create', 'monitoring_worker', 'ha_router', rid, 1,
-        [{'resources': [], 'type': 'value', 'value': esi_fixtures.SECONDARY,
-          'param': 'secondary_device_id'},
-         {'resources': [], 'type': 'value', 'value': esi_fixtures.PRIMARY,
-          'param': 'primary_device_id'}],
-        {'id': rid})
+        esi_fixtures.ha_router_params(), {'id': rid})
     value[1].update(fields)
     return keys.job(job_id), value
 
