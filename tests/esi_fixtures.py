@@ -13,11 +13,10 @@ import sys
 import threading
 import time
 
-from heat_esi.demo.etcd import EtcdServer, free_port  # noqa: F401
+from heat_esi.demo.etcd import EtcdServer  # noqa: F401
+from heat_esi.demo.etcd import free_port  # noqa: F401
 from heat_esi import etcd
 from heat_esi import keys
-from heat_esi.local_etcd import EtcdServer  # noqa: F401
-from heat_esi.local_etcd import free_port  # noqa: F401
 from heat_esi import records
 from heat_esi import states
 from heat_esi import templates

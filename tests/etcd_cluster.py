@@ -20,9 +20,9 @@ import time
 
 import requests
 
-from heat_esi import etcd
 from heat_esi.demo.etcd import etcd_binary
 from heat_esi.demo.etcd import free_port
+from heat_esi import etcd
 
 
 class Member(object):
