@@ -35,6 +35,7 @@ test -f "$plugins/ha_router.py"
 case "$plugins" in "$work/venv/"*) ;; *) echo "plugin-dir outside the venv: $plugins" >&2; exit 1;; esac
 test -f "$work/venv/etc/heat-esi/esi-worker.conf.sample"
 test -f "$work/venv/share/heat-esi/hot/ha_router_pair.yaml"
+test -f "$work/venv/share/heat-esi/hot/ha_gateway.yaml"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 peer=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -10,17 +10,25 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""heat-esi demo: the whole create path of one HA router, in one command.
+"""heat-esi demo: the whole create path, in one command.
 
 Starts a private etcd (or uses --etcd-url), an esi-worker, and Heat (API and
-engine in this process, on oslo.messaging's in-memory transport), creates
-the HA router stack of templates/hot/ha_router.yaml through
-python-heatclient, prints what landed in etcd in the seed's layout, deletes
-the stack and cleans up everything it started or wrote.
+engine in this process, on oslo.messaging's in-memory transport), creates a
+stack through python-heatclient, prints what landed in etcd in the seed's
+layout, deletes the stack and cleans up everything it started or wrote.
+
+- By default, the HA router stack of templates/hot/ha_router.yaml, over two
+  simulated edge routers registered in etcd: points (1) to (4).
+- With --gateway, the whole HA gateway of templates/hot/ha_gateway.yaml
+  (two edge routers, four physical interfaces, the HA router and its two HA
+  interfaces), its devices simulated by the worker (heat_esi.demo.devices):
+  points (1) to (5) of every resource.
 
 On a shared etcd (--etcd-url) it touches nothing it did not create: its
 stacks run in a project of their own, its worker takes only that project's
-jobs, and it loads only the heat_templates that are missing.
+jobs, and it loads only the heat_templates that are missing. It runs no
+device monitor there: a monitor polls every device in the etcd, not only
+the demo's, so point (5) is not written.
 """
 
 import json
@@ -35,12 +43,16 @@ from oslo_config import cfg
 
 from heat_esi.cmd import worker as worker_cmd
 from heat_esi import conf
+from heat_esi.demo import devices
 from heat_esi.demo import etcd as demo_etcd
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import templates
+from heat_esi.worker import elements
+from heat_esi.worker.monitor import Monitor
 from heat_esi.worker import service
 
 # A project of its own for every run, so that the demo's worker can tell
@@ -50,6 +62,27 @@ ROUTERS = (('792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198', 'vMX-router-02',
             '10.79.5.185'),
            ('3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e', 'vMX-router-01',
             '10.79.5.184'))
+
+# The parts of templates/hot/ha_gateway.yaml, in the order they are shown:
+# (resource name, ESI resource type).
+GATEWAY_PARTS = (
+    ('primary_router', 'edge_router'),
+    ('secondary_router', 'edge_router'),
+    ('primary_uplink', 'er_physical_interface'),
+    ('primary_downlink', 'er_physical_interface'),
+    ('secondary_uplink', 'er_physical_interface'),
+    ('secondary_downlink', 'er_physical_interface'),
+    ('ha_router', 'ha_router'),
+    ('uplink', 'ha_interface'),
+    ('downlink', 'ha_interface'),
+)
+# The gateway's simulated devices: loopback addresses, inside the
+# management networks of the demo's Heat, and never sent a packet.
+GATEWAY_PARAMETERS = {'primary_ip': '127.0.0.2', 'secondary_ip': '127.0.0.3'}
+# The resource types whose devices the monitor polls into /monitoring.
+MONITORED = ('edge_router', 'er_physical_interface')
+# Seconds between two polls of a simulated device.
+MONITOR_INTERVAL = 1.0
 
 
 def say(text=''):
@@ -74,6 +107,7 @@ class Demo(object):
         self.etcd_server = None
         self.client = None
         self.worker = None
+        self.monitor = None
         self.heat = None
         self.endpoint = None
         self.written = []          # keys the demo wrote outside a stack
@@ -117,7 +151,8 @@ class Demo(object):
                 [etcd.absent(config_key), etcd.absent(state_key)],
                 [etcd.put(config_key, records.config(body, 1)),
                  etcd.put(state_key, records.state(
-                     'CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))])
+                     states.completed(records.CREATE), 1,
+                     {'router': 'ACTIVE'}))])
             if not ok:
                 raise RuntimeError('edge_router %s already exists in this '
                                    'etcd; the demo will not overwrite it'
@@ -125,16 +160,38 @@ class Demo(object):
             self.written += [config_key, state_key]
             say('  %s %s (%s)' % (rid, name, ip))
 
-    def start_worker(self):
+    def start_worker(self, simulated=False):
         wconf = cfg.ConfigOpts()
         conf.register_worker_opts(wconf)
         wconf([], project='heat-esi')
+        # Loaded once, as esi-worker does: the job handler and the monitor
+        # run the same plugins (the simulated ones, with --gateway).
+        plugins = elements.load_plugins(self.client, wconf)
+        if simulated:
+            devices.simulate(plugins, self.client, wconf)
         handlers = worker_cmd.load_handlers(['monitoring_worker'],
-                                            self.client, wconf)
+                                            self.client, wconf, plugins)
         self.worker = service.Worker(self.client, handlers,
                                      shutdown_grace=5, accept=self.own_job)
         self.worker.start()
         say('esi-worker: started (in this process)')
+        if not simulated:
+            return
+        say('devices: SIMULATED, always up (the router and physical_port '
+            'plugins answer without sending a packet)')
+        if self.etcd_server is None:
+            say('monitor: not started on a shared etcd (it would poll '
+                'devices that are not the demo\'s), so no point (5)')
+            return
+        self.monitor = Monitor(self.client, plugins,
+                               lambda: self.worker.lease_id,
+                               interval=MONITOR_INTERVAL,
+                               resource_types=MONITORED,
+                               member_id=self.worker.member_id,
+                               member_value=self.worker.member_value)
+        self.monitor.start()
+        say('monitor: polling %s every %s s (in this process)'
+            % (', '.join(MONITORED), MONITOR_INTERVAL))
 
     def own_job(self, job_id):
         """Whether *job_id* is a job of the demo's project.
@@ -178,7 +235,7 @@ class Demo(object):
         for ev in events:
             if ev.id not in self.events_seen:
                 self.events_seen.add(ev.id)
-                say('  %6.2f s  %-15s %-20s %s' % (
+                say('  %6.2f s  %-18s %-20s %s' % (
                     elapsed, ev.resource_name, ev.resource_status,
                     ev.resource_status_reason or ''))
 
@@ -201,52 +258,117 @@ class Demo(object):
         raise RuntimeError('stack %s did not finish %s within %s s'
                            % (stack_id, action, timeout))
 
-    def run_stack(self):
-        heat = self.heat_client()
-        with open(os.path.join(hot_dir(), 'ha_router.yaml')) as f:
+    def create(self, heat, template_name, stack_name, parameters=None):
+        """Create the stack; (its id, {output key: value})."""
+        with open(os.path.join(hot_dir(), template_name)) as f:
             template = f.read()
-        start_revision = self.client.revision() + 1
         say()
-        say('openstack stack create --wait -t templates/hot/ha_router.yaml '
-            'ha-router-demo')
-        created = heat.stacks.create(stack_name='ha-router-demo',
-                                     template=template)
+        say('openstack stack create --wait -t templates/hot/%s %s%s'
+            % (template_name, ''.join('--parameter %s=%s ' % kv for kv in
+                                      sorted((parameters or {}).items())),
+               stack_name))
+        created = heat.stacks.create(stack_name=stack_name,
+                                     template=template,
+                                     parameters=parameters or {})
         stack_id = created['stack']['id']
         status, elapsed = self.wait(heat, stack_id, 'CREATE')
-        say('stack ha-router-demo: %s in %.2f s' % (status, elapsed))
+        say('stack %s: %s in %.2f s' % (stack_name, status, elapsed))
         if status != 'CREATE_COMPLETE':
             raise RuntimeError('the stack did not complete: %s' % status)
         outputs = {o['output_key']: o['output_value'] for o in
                    heat.stacks.get(stack_id).outputs}
-        rid = outputs['ha_router_id']
-        say('outputs: %s' % json.dumps(outputs, sort_keys=True))
-        self.print_seed_points(rid, start_revision)
+        return stack_id, outputs
+
+    def delete(self, heat, stack_id, stack_name, rids):
+        """Delete the stack; 0 when no key of *rids* is left, else 1."""
         say()
-        say('openstack stack delete --wait ha-router-demo')
+        say('openstack stack delete --wait %s' % stack_name)
         heat.stacks.delete(stack_id)
         status, elapsed = self.wait(heat, stack_id, 'DELETE')
-        say('stack ha-router-demo: %s in %.2f s' % (status, elapsed))
+        say('stack %s: %s in %.2f s' % (stack_name, status, elapsed))
         left = [kv.key for kv in self.client.get_prefix('/')[0]
-                if rid in kv.key]
-        say('keys of %s left in etcd: %s' % (rid, left or 'none'))
+                if any(rid in kv.key for rid in rids)]
+        say('keys of %s left in etcd: %s' % (', '.join(rids),
+                                             left or 'none'))
         return 0 if status == 'DELETE_COMPLETE' and not left else 1
 
-    def print_seed_points(self, rid, start_revision):
-        """Print the values written for the HA router, from etcd's history.
+    def run_stack(self):
+        heat = self.heat_client()
+        start_revision = self.client.revision() + 1
+        stack_id, outputs = self.create(heat, 'ha_router.yaml',
+                                        'ha-router-demo')
+        rid = outputs['ha_router_id']
+        say('outputs: %s' % json.dumps(outputs, sort_keys=True))
+        self.print_points('ha_router', rid, self.first_values(
+            start_revision, [rid]))
+        return self.delete(heat, stack_id, 'ha-router-demo', [rid])
 
-        The job and job_state are already gone once the stack completes.
+    def run_gateway(self):
+        heat = self.heat_client()
+        start_revision = self.client.revision() + 1
+        stack_id, outputs = self.create(heat, 'ha_gateway.yaml',
+                                        'ha-gateway-demo',
+                                        GATEWAY_PARAMETERS)
+        ids = outputs['ids']
+        say('outputs: %s' % json.dumps(outputs, indent=4, sort_keys=True))
+        rids = [ids[name] for name, _ in GATEWAY_PARTS]
+        if self.monitor is not None:
+            self.wait_for_monitoring(
+                [keys.monitoring(rtype, ids[name])
+                 for name, rtype in GATEWAY_PARTS if rtype in MONITORED],
+                start_revision)
+        first = self.first_values(start_revision, rids)
+        for name, rtype in GATEWAY_PARTS:
+            say()
+            say('## %s: %s %s' % (name, rtype, ids[name]))
+            self.print_points(rtype, ids[name], first,
+                              monitored=rtype in MONITORED)
+        return self.delete(heat, stack_id, 'ha-gateway-demo', rids)
+
+    def wait_for_monitoring(self, wanted, start_revision, timeout=30):
+        """Wait until the monitor wrote every key of *wanted*.
+
+        It polls the devices of created resources every MONITOR_INTERVAL;
+        the wait follows etcd's watch, not a sleep.
+        """
+        missing = set(wanted)
+        revision = start_revision
+        deadline = time.monotonic() + timeout
+        while missing and time.monotonic() < deadline:
+            for ev in self.client.watch(keys.MONITORING, revision,
+                                        timeout=0.5):
+                revision = ev.kv.mod_revision + 1
+                if ev.type == etcd.PUT:
+                    missing.discard(ev.kv.key)
+        if missing:
+            say('monitor: no /monitoring within %s s for %s'
+                % (timeout, ', '.join(sorted(missing))))
+
+    def first_values(self, start_revision, rids):
+        """{key: first value written} for the keys of *rids*, from history.
+
+        The job and job_state are already gone once the stack completes;
+        etcd's history still has them.
         """
         first = {}
         for ev in self.client.watch('/', start_revision, timeout=0.5):
-            if ev.type == etcd.PUT and rid in ev.kv.key and \
+            if ev.type == etcd.PUT and ev.kv.key not in first and \
                     not ev.kv.key.startswith(keys.JOBS_WORKING) and \
-                    ev.kv.key not in first:
+                    any(keys_rid(ev.kv.key) == rid for rid in rids):
                 first[ev.kv.key] = ev.kv.value
-        points = [('(1)', keys.config('ha_router', rid)),
+        return first
+
+    def print_points(self, rtype, rid, first, monitored=False):
+        """Print points (1) to (4), and (5) when *monitored*, of *rid*."""
+        job_prefix = keys.JOBS_ALL + 'create:'
+        points = [('(1)', keys.config(rtype, rid)),
                   ('(2)', next((k for k in first
-                                if k.startswith(keys.JOBS_ALL)), None)),
-                  ('(3)', keys.job_state('ha_router', rid)),
-                  ('(4)', keys.state('ha_router', rid))]
+                                if k.startswith(job_prefix) and
+                                keys_rid(k) == rid), None)),
+                  ('(3)', keys.job_state(rtype, rid)),
+                  ('(4)', keys.state(rtype, rid))]
+        if monitored:
+            points.append(('(5)', keys.monitoring(rtype, rid)))
         for point, key in points:
             say()
             say('### Checking stored data at the point of %s in etcd' % point)
@@ -259,6 +381,8 @@ class Demo(object):
     # --- clean-up ----------------------------------------------------------
 
     def cleanup(self):
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.worker is not None:
             self.worker.stop()
         if self.heat is not None:
@@ -273,14 +397,27 @@ class Demo(object):
         say('cleaned up: everything the demo started or wrote is gone')
 
 
+def keys_rid(key):
+    """The resource id a seed key names: its last part, or a job id's.
+
+    /config/v2.0/ha_routers/<id> and the like end with the id; a job key
+    ends with the job id, which names it.
+    """
+    last = key.rsplit('/', 1)[-1]
+    parts = keys.parse_job_id(last)
+    return parts['resource_id'] if parts else last
+
+
 def run(args):
     demo = Demo(args)
+    gateway = getattr(args, 'gateway', False)
     try:
         demo.start_etcd()
         demo.load_templates()
-        demo.register_routers()
-        demo.start_worker()
+        if not gateway:
+            demo.register_routers()
+        demo.start_worker(simulated=gateway)
         demo.start_heat()
-        return demo.run_stack()
+        return demo.run_gateway() if gateway else demo.run_stack()
     finally:
         demo.cleanup()

@@ -1,6 +1,7 @@
 """`heat-esi demo`, the main job, run as a user runs it."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -59,3 +60,44 @@ def test_demo_on_an_existing_etcd_leaves_only_what_was_there(
                    for kv in etcd_client.get_prefix('/')[0])
     assert after == before
     assert 'ha_router_monitoring (kept)' in result.stdout
+
+
+GATEWAY_PARTS = (('primary_router', 'edge_routers', True),
+                 ('secondary_router', 'edge_routers', True),
+                 ('primary_uplink', 'er_physical_interfaces', True),
+                 ('primary_downlink', 'er_physical_interfaces', True),
+                 ('secondary_uplink', 'er_physical_interfaces', True),
+                 ('secondary_downlink', 'er_physical_interfaces', True),
+                 ('ha_router', 'ha_routers', False),
+                 ('uplink', 'ha_interfaces', False),
+                 ('downlink', 'ha_interfaces', False))
+
+
+def test_demo_gateway_shows_every_part_and_cleans_up():
+    before = children_of_me()
+    result = subprocess.run(DEMO + ['demo', '--gateway'], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert 'devices: SIMULATED' in out
+    assert 'stack ha-gateway-demo: CREATE_COMPLETE' in out
+    # Each part, then its points: (1) to (4), and (5) where a device is
+    # polled; every point shows a key of the part's type.
+    sections = re.split(r'^## ', out, flags=re.M)[1:]
+    assert [s.split(':', 1)[0] for s in sections] == [
+        name for name, _, _ in GATEWAY_PARTS]
+    for section, (name, plural, polled) in zip(sections, GATEWAY_PARTS):
+        points = re.findall(r'at the point of (\(\d\)) in etcd\n(\S+)',
+                            section)
+        expected = ['(1)', '(2)', '(3)', '(4)'] + (['(5)'] if polled
+                                                   else [])
+        assert [p for p, _ in points] == expected, section
+        rid = section.split('\n', 1)[0].rsplit(' ', 1)[1]
+        for point, key in points:
+            assert rid in key and (plural in key or point == '(2)'), key
+        assert '"worker_state": "CREATE_COMPLETED"' in section
+        if polled:
+            assert re.search(r'"(router|interface)": "UP"', section), section
+    assert 'stack ha-gateway-demo: DELETE_COMPLETE' in out
+    assert 'left in etcd: none' in out
+    assert children_of_me() == before      # its etcd is stopped

@@ -1,0 +1,118 @@
+"""A whole HA gateway from templates/hot/ha_gateway.yaml, through the CLI.
+
+`openstack stack create --wait` against real heat-api, heat-engine,
+RabbitMQ, MariaDB, etcd and an esi-worker, with the edge routers' devices
+played by two SNMP agents (snmpd on 127.0.0.2 and 127.0.0.3): interfaces of
+this host stand in for the routers' interfaces.
+"""
+
+import json
+import os
+
+import pytest
+
+from heat_esi import keys
+from tests import esi_fixtures
+from tests.functional import services
+from tests import snmp_agents
+
+GATEWAY = os.path.join(services.HOT, 'ha_gateway.yaml')
+HOSTS = ('127.0.0.2', '127.0.0.3')
+# The nine parts of the gateway: (resource name, ESI resource type).
+PARTS = (
+    ('primary_router', 'edge_router'),
+    ('secondary_router', 'edge_router'),
+    ('primary_uplink', 'er_physical_interface'),
+    ('primary_downlink', 'er_physical_interface'),
+    ('secondary_uplink', 'er_physical_interface'),
+    ('secondary_downlink', 'er_physical_interface'),
+    ('ha_router', 'ha_router'),
+    ('uplink', 'ha_interface'),
+    ('downlink', 'ha_interface'),
+)
+
+
+def interfaces_up():
+    """Names of this host's interfaces that snmpd reports up.
+
+    lo first (its operstate is "unknown", but snmpd says up), then the
+    others whose operstate is up.
+    """
+    found = ['lo']
+    for name in sorted(os.listdir('/sys/class/net')):
+        try:
+            with open('/sys/class/net/%s/operstate' % name) as f:
+                state = f.read().strip()
+        except OSError:
+            continue
+        if name != 'lo' and state == 'up':
+            found.append(name)
+    return found
+
+
+@pytest.fixture
+def snmp_worker(cloud, tmp_path):
+    """The cloud's worker, replaced for one test by one that speaks SNMP.
+
+    The job of an edge router or an interface goes to its SNMP agent: the
+    cloud's own worker has no [snmp] settings, so it is stopped meanwhile
+    (and started again after), and only this one claims jobs.
+    """
+    port = snmp_agents.free_udp_port(HOSTS[0])
+    agents = []
+    worker = esi_fixtures.WorkerProcess(
+        str(tmp_path), cloud.etcd.port, name='gateway-worker',
+        etcd_reader_retry_interval=0.2, etcd_reader_timeout=5,
+        sections=snmp_agents.worker_sections(port))
+    cloud.worker.stop()
+    try:
+        for host in HOSTS:
+            agents.append(snmp_agents.SnmpAgent(str(tmp_path), host,
+                                                port).start())
+        yield worker.start()
+    finally:
+        worker.stop()
+        for agent in agents:
+            agent.stop()
+        cloud.worker.start()
+
+
+def test_the_whole_gateway_is_created_and_deleted(cloud, snmp_worker):
+    client = cloud.etcd.client()
+    names = interfaces_up()
+    uplink, downlink = names[0], names[-1]
+    result, elapsed = cloud.stack_create(
+        'gateway', '--parameter', 'primary_ip=%s' % HOSTS[0],
+        '--parameter', 'secondary_ip=%s' % HOSTS[1],
+        '--parameter', 'primary_uplink_name=%s' % uplink,
+        '--parameter', 'secondary_uplink_name=%s' % uplink,
+        '--parameter', 'primary_downlink_name=%s' % downlink,
+        '--parameter', 'secondary_downlink_name=%s' % downlink,
+        '--parameter', 'restricted_vlans=0-1024,4094',
+        template=GATEWAY, timeout=300)
+    print('openstack stack create --wait (nine resources): %.1f s'
+          % elapsed)
+    assert 'CREATE_COMPLETE' in result.stdout
+    show, outputs = cloud.show_stack('gateway')
+    assert show['stack_status'] == 'CREATE_COMPLETE'
+
+    # The outputs name every part by its id in ESI, and its state.
+    ids = outputs['ids']
+    assert sorted(ids) == sorted(name for name, _ in PARTS)
+    for name, esi_type in PARTS:
+        assert ids[name] == cloud.resource_id('gateway', name), name
+        assert client.get(keys.config(esi_type, ids[name])) is not None, \
+            name
+    assert outputs['status'] == {name: 'ACTIVE' for name, _ in PARTS}
+    # Each HA interface pairs the two routers' interfaces of its link.
+    for link in ('uplink', 'downlink'):
+        kv = client.get(keys.config('ha_interface', ids[link]))
+        body = json.loads(kv.value)['body']
+        assert body['ha_router_id'] == ids['ha_router']
+        assert body['primary_interface_id'] == ids['primary_' + link]
+        assert body['secondary_interface_id'] == ids['secondary_' + link]
+        assert body['link_type'] == link
+
+    cloud.openstack('stack', 'delete', '--wait', '--yes', 'gateway')
+    for name, _ in PARTS:
+        assert esi_fixtures.resource_keys(client, ids[name]) == [], name
