@@ -131,6 +131,29 @@ def configure(management_networks=LOOPBACK_NETWORKS):
                               group=None if group == 'DEFAULT' else group)
 
 
+def _sqlite_begin_immediate():
+    """Begin every sqlite transaction of this process with the write lock.
+
+    The demo's Heat runs on sqlite, its API and engine threads in one
+    process. A deferred transaction that reads, then writes while another
+    thread writes, fails at once with "database is locked": sqlite cannot
+    wait there without a deadlock, so the busy timeout does not apply. A
+    stack whose resources are created in parallel (the HA gateway's) hits
+    it. BEGIN IMMEDIATE takes the lock first, so a transaction waits for
+    the others (up to the busy timeout) instead. oslo.db emits its own
+    BEGIN unless conn.info says one is open; a class-level listener runs
+    before the engine's own, so ours comes first.
+    """
+    import sqlalchemy
+
+    @sqlalchemy.event.listens_for(sqlalchemy.engine.Engine, 'begin')
+    def begin_immediate(conn):
+        if conn.dialect.name == 'sqlite' and \
+                'in_transaction' not in conn.info:
+            conn.exec_driver_sql('BEGIN IMMEDIATE')
+            conn.info['in_transaction'] = True
+
+
 class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
 
@@ -169,6 +192,9 @@ class InProcessHeat(object):
         messaging.setup()
         from heat.db import migration
         migration.db_sync()
+        # After the migration: it holds a transaction on one connection
+        # while it opens another.
+        _sqlite_begin_immediate()
         config.startup_sanity_check()
         from heat.engine import service as engine_service
         from heat.rpc import api as rpc_api
