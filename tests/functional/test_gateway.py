@@ -51,12 +51,13 @@ def interfaces_up():
 
 
 @pytest.fixture
-def snmp_worker(cloud, tmp_path):
-    """The cloud's worker, replaced for one test by one that speaks SNMP.
+def snmp_agents_and_worker(cloud, tmp_path):
+    """The two routers' SNMP agents, and a worker that speaks SNMP to them.
 
     The job of an edge router or an interface goes to its SNMP agent: the
     cloud's own worker has no [snmp] settings, so it is stopped meanwhile
-    (and started again after), and only this one claims jobs.
+    (and started again after), and only this one claims jobs. The agents
+    are yielded, primary first.
     """
     port = snmp_agents.free_udp_port(HOSTS[0])
     agents = []
@@ -69,7 +70,8 @@ def snmp_worker(cloud, tmp_path):
         for host in HOSTS:
             agents.append(snmp_agents.SnmpAgent(str(tmp_path), host,
                                                 port).start())
-        yield worker.start()
+        worker.start()
+        yield agents
     finally:
         worker.stop()
         for agent in agents:
@@ -77,7 +79,17 @@ def snmp_worker(cloud, tmp_path):
         cloud.worker.start()
 
 
-def test_the_whole_gateway_is_created_and_deleted(cloud, snmp_worker):
+def finished(cloud, name):
+    """(status, reason) of the stack, or None while an action runs."""
+    show, _ = cloud.show_stack(name)
+    if show['stack_status'].endswith('_IN_PROGRESS'):
+        return None
+    return show['stack_status'], show['stack_status_reason']
+
+
+def test_the_whole_gateway_created_checked_and_deleted(
+        cloud, snmp_agents_and_worker):
+    agents = snmp_agents_and_worker
     client = cloud.etcd.client()
     names = interfaces_up()
     uplink, downlink = names[0], names[-1]
@@ -112,6 +124,25 @@ def test_the_whole_gateway_is_created_and_deleted(cloud, snmp_worker):
         assert body['primary_interface_id'] == ids['primary_' + link]
         assert body['secondary_interface_id'] == ids['secondary_' + link]
         assert body['link_type'] == link
+
+    # The secondary router's device stops answering: the monitor turns its
+    # interfaces DOWN, the HA interfaces show it, and stack check names
+    # the device.
+    agents[1].stop()
+    down = keys.monitoring('er_physical_interface', ids['secondary_uplink'])
+    esi_fixtures.wait_until(
+        lambda: json.loads(client.get(down).value)['interface'] == 'DOWN',
+        timeout=30, interval=0.5, message='%s DOWN' % down)
+    _, outputs = cloud.show_stack('gateway')
+    assert outputs['status']['uplink'] == 'DOWN'
+    assert outputs['status']['primary_uplink'] == 'ACTIVE'
+    cloud.openstack('stack', 'check', 'gateway')
+    status, reason = esi_fixtures.wait_until(
+        lambda: finished(cloud, 'gateway'), timeout=120, interval=1,
+        message='the end of stack check')
+    assert status == 'CHECK_FAILED'
+    assert 'at %s: ' % HOSTS[1] in reason, reason
+    agents[1].start()
 
     cloud.openstack('stack', 'delete', '--wait', '--yes', 'gateway')
     for name, _ in PARTS:
