@@ -31,6 +31,7 @@ JOBS_ALL = '/jobs/all/'
 JOBS_WORKING = '/jobs/working/'
 JOBS_REJECTED = '/jobs/rejected/'
 JOBS = '/jobs/'
+CONFIG = '/config/'
 STATE = '/state/'
 MONITORING = '/monitoring/'
 # Each live esi-worker: /esi-worker/members/<member id>, under its lease.
@@ -80,11 +81,11 @@ def under(prefix, key):
 
 
 def config(resource_type, resource_id):
-    return '/config/%s/%s/%s' % (API, plural(resource_type), resource_id)
+    return '%s%s/%s/%s' % (CONFIG, API, plural(resource_type), resource_id)
 
 
 def config_prefix(resource_type):
-    return '/config/%s/%s/' % (API, plural(resource_type))
+    return '%s%s/%s/' % (CONFIG, API, plural(resource_type))
 
 
 def heat_template(name):

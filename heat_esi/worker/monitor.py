@@ -50,8 +50,17 @@ from heat_esi.worker import metrics
 LOG = logging.getLogger(__name__)
 
 
-def _by_id(kvs):
-    return {kv.key.rsplit('/', 1)[1]: kv for kv in kvs}
+def _by_id(kvs, prefix):
+    """{resource id: KV} of the keys <prefix>v2.0/<plural>/<id> in *kvs*.
+
+    A key of any other shape (a stray one written by hand) is left out.
+    """
+    found = {}
+    for kv in kvs:
+        where = keys.resource_of(kv.key, prefix)
+        if where is not None:
+            found[where[1]] = kv
+    return found
 
 
 def _outcome(doing, rtype, rid, future):
@@ -216,8 +225,9 @@ class Monitor(object):
                      etcd.get(keys.monitoring(rtype, rid))]
         _, (configs, state_kvs, monitored) = self.client.txn(
             [], reads, key=keys.config_prefix(rtype))
-        state_kvs, monitored = _by_id(state_kvs), _by_id(monitored)
-        for rid, kv in _by_id(configs).items():
+        state_kvs = _by_id(state_kvs, keys.STATE)
+        monitored = _by_id(monitored, keys.MONITORING)
+        for rid, kv in _by_id(configs, keys.CONFIG).items():
             try:
                 body, version, marked = records.parse_config(kv.key,
                                                              kv.value)
