@@ -6,7 +6,6 @@ project is told about an id that is not its own.
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
-import base64
 import inspect
 import json
 
@@ -22,69 +21,21 @@ from heat.engine import resource
 
 from heat_esi import client
 from heat_esi import constraints
-from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi.resources import edge_router
 from heat_esi.resources import ha_router
 from heat_esi import templates
+from tests import fakes
 
 PROJECT, OTHER = 'project-a', 'project-b'
 ROUTER = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
 
 
-class FakeEtcd(object):
-    """The reads heat-engine makes, answered from memory.
-
-    Each request is recorded as (name, key), like tests/fakes.py's
-    FakeEtcd, so that a test can count them.
-    """
-
-    endpoint = 'http://fake-etcd:2379'
-
-    def __init__(self):
-        self.requests = []
-        self.error = None       # raised by the next request, when set
-        self._data = {}
-        self._revision = 1
-
-    def put(self, key, value):
-        self._revision += 1
-        if not isinstance(value, (str, bytes)):
-            value = etcd.dumps(value)
-        old = self._data.get(key)
-        self._data[key] = etcd.KV(
-            key, value, old.create_revision if old else self._revision,
-            self._revision, old.version + 1 if old else 1, 0)
-
-    def _request(self, name, key):
-        self.requests.append((name, key))
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-    def get(self, key, revision=None):
-        self._request('get', key)
-        return self._data.get(key)
-
-    def txn(self, compare, success, failure=(), key=None):
-        self._request('txn', key)
-        assert not compare, 'the plugin only reads'
-        found = []
-        for op in success:
-            wanted = op['request_range']
-            assert 'range_end' not in wanted, 'the plugin reads keys, ' \
-                                              'not prefixes'
-            wanted = base64.b64decode(wanted['key']).decode('utf-8')
-            found.append([self._data[wanted]] if wanted in self._data
-                         else [])
-        return True, found
-
-
 @pytest.fixture
 def fake(monkeypatch):
-    store = FakeEtcd()
+    store = fakes.FakeEtcd()
     monkeypatch.setattr(client, 'etcd_client', lambda: store)
     monkeypatch.setattr(client, '_templates', {})
     clients.initialise()
@@ -209,8 +160,7 @@ def test_an_unreadable_config_is_missing_to_a_project_and_named_to_admin(
 def test_an_etcd_failure_is_refused_without_the_endpoint_and_not_kept(
         fake, caplog):
     router(fake)
-    fake.error = exceptions.EtcdUnavailable(
-        fake.endpoint, keys.config('edge_router', ROUTER), 'refused')
+    fake.fail(fakes.UNAVAILABLE)
     ctx = context()
     told = refusal(ROUTER, ctx)
     assert 'the ESI store (etcd) is unreachable' in told
@@ -277,6 +227,7 @@ def test_the_template_is_read_once_for_every_request_until_refreshed(fake):
         'edge_router')[2] == revision
     assert fake.requests == []
     fake.put(keys.heat_template(name), records.config(body, 2))
+    del fake.requests[:]
     assert first.template('edge_router', refresh=True)[2] == revision + 1
     assert fake.requests == [('get', keys.heat_template(name))]
 
