@@ -6,8 +6,11 @@ project is told about an id that is not its own.
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
+import importlib
+from importlib import metadata
 import inspect
 import json
+import pkgutil
 
 from oslo_config import cfg
 import pytest
@@ -24,6 +27,7 @@ from heat_esi import constraints
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+import heat_esi.resources
 from heat_esi.resources import edge_router
 from heat_esi.resources import ha_router
 from heat_esi import templates
@@ -95,12 +99,27 @@ def test_one_etcd_client_per_etcd_settings(monkeypatch):
     assert client.etcd_client() is first
 
 
-def test_the_resources_name_the_plugin_and_the_constraint_its_getter(fake):
-    assert edge_router.EdgeRouter.default_client_name == client.CLIENT_NAME
-    assert ha_router.HaRouter.default_client_name == client.CLIENT_NAME
-    constraint = constraints.EdgeRouterConstraint
-    plugin = context().clients.client_plugin(constraint.resource_client_name)
-    assert callable(getattr(plugin, constraint.resource_getter_name))
+def test_every_esi_constraint_names_the_plugin_and_one_of_its_getters(
+        fake):
+    plugin = context().clients.client_plugin('esi')
+    found = [ep for ep in metadata.entry_points(group='heat.constraints')
+             if ep.name.startswith('esi.')]
+    assert 'esi.edge_router' in [ep.name for ep in found]
+    for ep in found:
+        constraint = ep.load()
+        assert constraint.resource_client_name == client.CLIENT_NAME
+        assert callable(getattr(plugin, constraint.resource_getter_name)), \
+            ep.name
+
+
+def test_every_esi_resource_type_reaches_etcd_through_the_plugin():
+    types = {}
+    for found in pkgutil.iter_modules(heat_esi.resources.__path__):
+        module = importlib.import_module('heat_esi.resources.' + found.name)
+        types.update(module.resource_mapping())
+    assert 'ESI::EdgeRouter' in types and 'ESI::HaRouter' in types
+    for name, cls in types.items():
+        assert cls.default_client_name == client.CLIENT_NAME, name
 
 
 # --- the constraint ---------------------------------------------------------
