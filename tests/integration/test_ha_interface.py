@@ -512,3 +512,36 @@ def test_the_readme_examples_validate(registered):
     before = heat.revision()
     stk.validate()
     assert heat.revision() == before
+
+
+def test_a_user_of_another_project_is_not_named(stand_in):
+    heat = stand_in
+    stk = heat_engine.stack({'heat_template_version': '2018-08-31',
+                             'resources': {'iface': {
+                                 'type': 'ESI::ErPhysicalInterface',
+                                 'properties': {'name': 'ge-0/0/4',
+                                                'device_id': PRIMARY}}}})
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    rid = stk['iface'].resource_id
+    # An HA interface being deleted uses nothing any more; one of another
+    # project (an admin wired it) is named by its type alone.
+    for user, project, marked in (
+            ('5e552b8f-0000-4000-8000-0000000000aa', esi_fixtures.PROJECT,
+             True),
+            ('5e552b8f-0000-4000-8000-0000000000bb', OTHER_PROJECT, False)):
+        body = esi_fixtures.register(
+            heat, 'ha_interface', user, project=project, name='secret-name',
+            primary_interface_id=rid, secondary_interface_id=S_IF)
+        if marked:
+            heat.put(keys.config('ha_interface', user),
+                     {'body': body, 'version': 2,
+                      'marked_for_deletion': True})
+    before = heat.revision()
+    stk.delete()
+    assert stk.state == ('DELETE', 'FAILED')
+    reason = stk['iface'].status_reason
+    assert 'cannot be deleted while other resources use it: a ' \
+        'ha_interface of another project.' in reason, reason
+    assert 'secret-name' not in reason and '0000000000' not in reason
+    assert heat.revision() == before
