@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from heat_esi.demo import run as demo_run
 from heat_esi import keys
 from tests import esi_fixtures
 from tests.functional import services
@@ -19,17 +20,7 @@ from tests import snmp_agents
 GATEWAY = os.path.join(services.HOT, 'ha_gateway.yaml')
 HOSTS = ('127.0.0.2', '127.0.0.3')
 # The nine parts of the gateway: (resource name, ESI resource type).
-PARTS = (
-    ('primary_router', 'edge_router'),
-    ('secondary_router', 'edge_router'),
-    ('primary_uplink', 'er_physical_interface'),
-    ('primary_downlink', 'er_physical_interface'),
-    ('secondary_uplink', 'er_physical_interface'),
-    ('secondary_downlink', 'er_physical_interface'),
-    ('ha_router', 'ha_router'),
-    ('uplink', 'ha_interface'),
-    ('downlink', 'ha_interface'),
-)
+PARTS = demo_run.GATEWAY_PARTS
 
 
 def interfaces_up():

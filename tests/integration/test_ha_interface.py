@@ -32,12 +32,9 @@ OTHER_PROJECT = 'a-project-of-someone-else'
 
 
 @pytest.fixture
-def heat(loaded, etcd_server):
-    from oslo_config import cfg
-    heat_engine.setup(etcd_server.port)
-    cfg.CONF.set_override('action_retry_limit', 0)
-    yield loaded
-    cfg.CONF.clear_override('action_retry_limit')
+def heat(heat_engine_on):
+    """The in-process Heat engine on the test etcd (the shared set-up)."""
+    return heat_engine_on
 
 
 @pytest.fixture
