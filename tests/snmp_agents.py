@@ -67,7 +67,11 @@ class SnmpAgent(object):
             self.proc.wait(10)
 
 
-def worker_sections(port, interval=1.0, check_timeout=5):
+# How often the tests' workers poll the agents, in seconds.
+MONITOR_INTERVAL = 1.0
+
+
+def worker_sections(port, interval=MONITOR_INTERVAL, check_timeout=5):
     """The [snmp] and [monitor] sections of a worker for the agents.
 
     The worker checks and monitors the test agents on *port*; the result

@@ -37,6 +37,19 @@ def agents(tmp_path):
 
 
 @pytest.fixture
+def snmp_workers(workers, agents):
+    """Start workers that check and monitor the agents.
+
+    snmp_workers(count=1, check_timeout=5, **worker options): their
+    [snmp] and [monitor] sections are snmp_agents.worker_sections.
+    """
+    def start(count=1, check_timeout=5, **worker):
+        return workers(count, sections=snmp_agents.worker_sections(
+            agents[0].port, check_timeout=check_timeout), **worker)
+    return start
+
+
+@pytest.fixture
 def agent6(tmp_path):
     """An SNMP agent on [::1]."""
     port = snmp_agents.free_udp_port('::1')

@@ -22,27 +22,13 @@ from tests import snmp_agents
 HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates',
                    'hot', 'ha_router_pair.yaml')
 PASSWORD = 'pa55-never-logged'
-INTERVAL = 1.0
+INTERVAL = snmp_agents.MONITOR_INTERVAL
 
 
 @pytest.fixture
 def heat(heat_engine_on, caplog):
     caplog.set_level(logging.DEBUG)
     return heat_engine_on
-
-
-@pytest.fixture
-def snmp_workers(workers, agents):
-    def start(count=1, check_timeout=5, **worker):
-        return workers(count, **worker, sections={
-            'snmp': {'port': agents[0].port, 'request_timeout': 0.3,
-                     'check_timeout': check_timeout,
-                     'uptime_interval': 0.5,
-                     'communities': 'EDGE_ROUTER_COMMUNITY:%s'
-                     % snmp_agents.COMMUNITY,
-                     'allowed_networks': '127.0.0.0/8'},
-            'monitor': {'interval': INTERVAL}})
-    return start
 
 
 def pair_stack(primary='127.0.0.2', secondary='127.0.0.3'):

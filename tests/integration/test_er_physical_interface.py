@@ -19,7 +19,7 @@ from heat_esi import records
 from tests import esi_fixtures
 from tests import snmp_agents
 
-INTERVAL = 1.0
+INTERVAL = snmp_agents.MONITOR_INTERVAL
 ROUTER_IP = '127.0.0.2'
 SEED_ROUTER = '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198'
 SEED_ROUTER_IP = '10.79.5.185'
@@ -33,14 +33,6 @@ OTHER_PROJECT = 'a-project-of-someone-else'
 def heat(heat_engine_on):
     """The in-process Heat engine on the test etcd (the shared set-up)."""
     return heat_engine_on
-
-
-@pytest.fixture
-def snmp_workers(workers, agents):
-    def start(count=1, **options):
-        return workers(count, sections=snmp_agents.worker_sections(
-            agents[0].port, INTERVAL, **options))
-    return start
 
 
 @pytest.fixture

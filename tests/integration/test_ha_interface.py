@@ -19,7 +19,7 @@ from heat_esi import keys
 from tests import esi_fixtures
 from tests import snmp_agents
 
-INTERVAL = 1.0
+INTERVAL = snmp_agents.MONITOR_INTERVAL
 IF_NAME = 'lo'      # on every test host; stands in for ge-0/0/1
 PRIMARY, SECONDARY = esi_fixtures.PRIMARY, esi_fixtures.SECONDARY
 HA_ROUTER = 'f01ed0a6-7094-4e54-b14b-94657fff1efb'
@@ -35,14 +35,6 @@ OTHER_PROJECT = 'a-project-of-someone-else'
 def heat(heat_engine_on):
     """The in-process Heat engine on the test etcd (the shared set-up)."""
     return heat_engine_on
-
-
-@pytest.fixture
-def snmp_workers(workers, agents):
-    def start(count=1):
-        return workers(count, sections=snmp_agents.worker_sections(
-            agents[0].port, INTERVAL))
-    return start
 
 
 @pytest.fixture
