@@ -5,47 +5,22 @@ that each rule can be seen alone; the real behaviour against etcd
 members is in tests/integration/test_etcd_*.
 """
 
-import json
-
 import pytest
 import requests
 import urllib3
 
 from heat_esi import etcd
 from heat_esi import exceptions
+from tests import fakes
 
 A, B, C = 'http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'
 
 
-def refused():
-    reason = urllib3.exceptions.NewConnectionError(
-        None, 'Failed to establish a new connection: [Errno 111] '
-              'Connection refused')
-    return requests.exceptions.ConnectionError(
-        urllib3.exceptions.MaxRetryError(None, '/', reason))
-
-
-def read_timeout():
-    return requests.exceptions.ReadTimeout('Read timed out.')
-
-
 def reset():
+    """A connection reset after the request went out."""
     return requests.exceptions.ConnectionError(
         urllib3.exceptions.ProtocolError('Connection aborted.',
                                          ConnectionResetError(104)))
-
-
-def answer(status=200, body=None):
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = json.dumps(body if body is not None else {
-        'header': {'revision': '5'}}).encode()
-    return resp
-
-
-def error(status, code, message):
-    return answer(status, {'error': message, 'code': code,
-                           'message': message})
 
 
 class Script(object):
@@ -75,15 +50,15 @@ def client(**kwargs):
 
 
 def test_a_refused_write_moves_to_the_next_member(monkeypatch):
-    script = Script(monkeypatch, refused(), answer())
+    script = Script(monkeypatch, fakes.refused(), fakes.response())
     c = client()
     c.put('/k', 'v')
     assert script.urls() == [A + '/v3/kv/put', B + '/v3/kv/put']
     assert c.endpoint == B      # and stays there
 
 
-@pytest.mark.parametrize('failure', [read_timeout, reset,
-                                     lambda: error(503, 14, 'no leader')])
+@pytest.mark.parametrize('failure', [
+    fakes.read_timeout, reset, lambda: fakes.error(503, 14, 'no leader')])
 def test_an_unanswered_write_is_not_repeated(monkeypatch, failure):
     script = Script(monkeypatch, failure())
     with pytest.raises(exceptions.EtcdOutcomeUnknown) as caught:
@@ -93,35 +68,35 @@ def test_an_unanswered_write_is_not_repeated(monkeypatch, failure):
     assert isinstance(caught.value, exceptions.EtcdError)
 
 
-@pytest.mark.parametrize('failure', [read_timeout, reset,
-                                     lambda: error(503, 14, 'no leader'),
-                                     lambda: error(504, 4, 'timed out')])
+@pytest.mark.parametrize('failure', [fakes.read_timeout, reset,
+                                     lambda: fakes.error(503, 14, 'no leader'),
+                                     lambda: fakes.error(504, 4, 'timed out')])
 def test_an_unanswered_read_is_asked_of_the_next_member(monkeypatch,
                                                         failure):
-    script = Script(monkeypatch, failure(), answer(body={
+    script = Script(monkeypatch, failure(), fakes.response(body={
         'header': {'revision': '9'}, 'kvs': []}))
     assert client().get('/k') is None
     assert script.urls() == [A + '/v3/kv/range', B + '/v3/kv/range']
 
 
 def test_a_transaction_that_only_reads_is_retried(monkeypatch):
-    script = Script(monkeypatch, read_timeout(), answer(body={
+    script = Script(monkeypatch, fakes.read_timeout(), fakes.response(body={
         'header': {'revision': '9'}, 'succeeded': True, 'responses': []}))
     client().txn([], [etcd.get('/a'), etcd.get_prefix('/b/')], key='/a')
     assert len(script.calls) == 2
 
 
 def test_lease_calls_are_retried(monkeypatch):
-    Script(monkeypatch, read_timeout(),
-           answer(body={'result': {'TTL': '7'}}), reset(),
-           answer(body={'ID': '42', 'TTL': '5'}))
+    Script(monkeypatch, fakes.read_timeout(),
+           fakes.response(body={'result': {'TTL': '7'}}), reset(),
+           fakes.response(body={'ID': '42', 'TTL': '5'}))
     c = client()
     assert c.refresh_lease(42) == 7
     assert c.grant_lease(5) == 42
 
 
 def test_every_member_down_names_each_one(monkeypatch):
-    Script(monkeypatch, refused(), read_timeout(), refused())
+    Script(monkeypatch, fakes.refused(), fakes.read_timeout(), fakes.refused())
     with pytest.raises(exceptions.EtcdUnavailable) as caught:
         client(timeout=2).get('/k')
     message = str(caught.value)
@@ -131,8 +106,8 @@ def test_every_member_down_names_each_one(monkeypatch):
 
 
 def test_a_failed_member_is_passed_over_during_its_cooldown(monkeypatch):
-    script = Script(monkeypatch, refused(), answer(), error(503, 14, 'x'),
-                    answer())
+    script = Script(monkeypatch, fakes.refused(), fakes.response(),
+                    fakes.error(503, 14, 'x'), fakes.response())
     c = client(endpoint_cooldown=60)
     c.put('/k', 'v')             # A fails: now on B
     c.get('/k')                  # B fails: C, not A (cooling down)
@@ -140,7 +115,7 @@ def test_a_failed_member_is_passed_over_during_its_cooldown(monkeypatch):
 
 
 def test_other_errors_are_not_retried(monkeypatch):
-    Script(monkeypatch, error(400, 3, 'etcdserver: too many operations'))
+    Script(monkeypatch, fakes.error(400, 3, 'etcdserver: too many operations'))
     with pytest.raises(exceptions.EtcdError) as caught:
         client().get('/k')
     assert 'too many operations' in str(caught.value)
@@ -150,7 +125,7 @@ def test_other_errors_are_not_retried(monkeypatch):
 # --- authentication ---------------------------------------------------------
 
 def token(value):
-    return answer(body={'header': {}, 'token': value})
+    return fakes.response(body={'header': {}, 'token': value})
 
 
 @pytest.mark.parametrize('rejection', [
@@ -160,8 +135,8 @@ def token(value):
     (400, None, 'etcdserver: invalid auth token')])
 def test_a_rejected_token_is_renewed_once_and_the_request_retried(
         monkeypatch, rejection):
-    script = Script(monkeypatch, token('t1'), error(*rejection), token('t2'),
-                    answer())
+    script = Script(monkeypatch, token('t1'), fakes.error(*rejection),
+                    token('t2'), fakes.response())
     c = client(username='heat', password='s3cret')
     c.put('/k', 'v')
     (auth1, body1, headers1), (put1, _, headers2), \
@@ -177,15 +152,15 @@ def test_a_rejected_token_is_renewed_once_and_the_request_retried(
 
 def test_a_token_rejected_again_is_an_error(monkeypatch):
     Script(monkeypatch, token('t1'),
-           error(401, 16, 'etcdserver: invalid auth token'), token('t2'),
-           error(401, 16, 'etcdserver: invalid auth token'))
+           fakes.error(401, 16, 'etcdserver: invalid auth token'), token('t2'),
+           fakes.error(401, 16, 'etcdserver: invalid auth token'))
     with pytest.raises(exceptions.EtcdError):
         client(username='heat', password='s3cret').get('/k')
 
 
 def test_a_wrong_password_fails_at_once_naming_user_and_member(
         monkeypatch):
-    script = Script(monkeypatch, error(
+    script = Script(monkeypatch, fakes.error(
         400, 3, 'etcdserver: authentication failed, invalid user ID or '
                 'password'))
     with pytest.raises(exceptions.EtcdAuthFailed) as caught:
@@ -197,20 +172,20 @@ def test_a_wrong_password_fails_at_once_naming_user_and_member(
 
 
 def test_auth_required_without_credentials_says_what_to_set(monkeypatch):
-    Script(monkeypatch, error(400, 3, 'etcdserver: user name is empty'))
+    Script(monkeypatch, fakes.error(400, 3, 'etcdserver: user name is empty'))
     with pytest.raises(exceptions.EtcdError) as caught:
         client().get('/k')
     assert '[esi_etcd] username and password' in str(caught.value)
 
 
 def test_watches_carry_the_token_and_hasleader(monkeypatch):
-    created = answer(body={'result': {'header': {'revision': '3'},
-                                      'created': True}})
+    created = fakes.response(body={
+        'result': {'header': {'revision': '3'}, 'created': True}})
     script = Script(monkeypatch, token('t1'), created)
 
     def lines(resp, **kwargs):
         yield resp._content
-        raise read_timeout()    # then quiet: the short watch ends
+        raise fakes.read_timeout()    # then quiet: the short watch ends
     monkeypatch.setattr(requests.Response, 'iter_lines', lines)
     monkeypatch.setattr(requests.Response, 'close', lambda resp: None)
     c = client(username='heat', password='s3cret')
