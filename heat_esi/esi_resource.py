@@ -38,6 +38,7 @@ every module of a plugin directory, and a base class there would be loaded a
 second time under heat.engine.plugins.
 """
 
+import collections
 import functools
 import time
 import uuid
@@ -536,22 +537,28 @@ class EsiResource(resource.Resource):
         """
         if not self.referenced_by:
             return
-        prefixes = [keys.config_prefix(rtype)
-                    for rtype, _field in self.referenced_by]
+        # Each type's configs are read once, whatever the number of its
+        # fields that may name this resource.
+        fields = collections.defaultdict(list)
+        for rtype, field in self.referenced_by:
+            fields[rtype].append(field)
+        prefixes = [keys.config_prefix(rtype) for rtype in fields]
         _rev, found = self.client().txn([], [etcd.get_prefix(prefix)
                                              for prefix in prefixes],
                                         key=prefixes[0])
         users = []
-        for (rtype, field), kvs in zip(self.referenced_by, found):
+        for (rtype, names), kvs in zip(fields.items(), found):
             for kv in kvs:
                 try:
                     body, _version, marked = records.parse_config(kv.key,
                                                                   kv.value)
                 except exceptions.MalformedValue:
                     continue
-                if marked or body.get(field) != self.resource_id:
+                if marked or self.resource_id not in [body.get(name)
+                                                      for name in names]:
                     continue
-                # Not a word of another project's resource but its type.
+                # Not a word of another project's resource but its type,
+                # said once however many of them there are.
                 user = ('%s %s (%s)' % (rtype, body.get('id'),
                                         body.get('name'))
                         if self.client_plugin().owns(body) else
