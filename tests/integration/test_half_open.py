@@ -29,6 +29,11 @@ def test_worker_notices_a_half_open_watch_and_reconnects(tmp_path):
                 'monitor': {'enabled': 'false'},
                 'esi_etcd': {'endpoints': relay.url, 'timeout': 2,
                              'watch_progress_interval': 1}}).start()
+        # The first job must come through the watch, so that the watch
+        # is open and confirmed before the line is frozen: a job found by
+        # the initial read would complete while the watch may still be
+        # opening, and a freeze then is an unanswered open, not silence.
+        worker.wait_for_log('found 0 unclaimed job(s)', timeout=20)
         first = '80000000-0000-0000-0000-000000000001'
         esi_fixtures.write_ha_job(client, first)
         esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, first),
