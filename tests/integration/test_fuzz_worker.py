@@ -213,7 +213,8 @@ def restore(client):
 def outcome(client, job_id):
     """Say what a job left once nothing of it is left; None before.
 
-    That is [the /state the job left], or [] without one.
+    That is {"states": [the /state the job left]}, with [] when it left
+    none: a true value either way, for wait_until to end on.
     """
     parts = keys.parse_job_id(job_id)
     state_key = keys.state(parts['resource_type'], parts['resource_id'])
@@ -222,7 +223,7 @@ def outcome(client, job_id):
         etcd.get(state_key)], key=state_key)
     if job or working:
         return None
-    return [json.loads(kv.value) for kv in state]
+    return {'states': [json.loads(kv.value) for kv in state]}
 
 
 def not_last(job):
@@ -262,7 +263,7 @@ def test_fuzz_worker(loaded, workers):
             client.put(keys.job(job_id), job)
             found = esi_fixtures.wait_until(
                 lambda: outcome(client, job_id), timeout=20,
-                message='the end of %s job %s' % (kind, job_id))
+                message='the end of %s job %s' % (kind, job_id))['states']
             parts = keys.parse_job_id(job_id)
             rid = parts['resource_id']
             if not found:
@@ -292,7 +293,8 @@ def test_fuzz_worker(loaded, workers):
     rid = new_rid()
     job_id, job = good_ha_job(rid)
     client.put(keys.job(job_id), job)
-    state, = esi_fixtures.wait_until(lambda: outcome(client, job_id))
+    state, = esi_fixtures.wait_until(
+        lambda: outcome(client, job_id))['states']
     assert state['state']['worker_state'] == 'CREATE_COMPLETED'
     assert client.get_prefix(keys.JOBS_ALL)[0] == []
     assert client.get_prefix(keys.JOBS_WORKING)[0] == []
