@@ -1,0 +1,149 @@
+"""A flood of idle connections on esi-worker's metrics/health port.
+
+A real worker process against a real etcd. Its open-file limit is lowered
+for the test, so that a few hundred sockets are more than it may hold.
+"""
+
+import os
+import resource
+import selectors
+import socket
+import time
+
+from tests import esi_fixtures
+from tests import scrape
+
+# Sockets the worker may open beyond those it holds once started: enough
+# for its jobs' etcd connections, far fewer than the flood.
+HEADROOM = 100
+FLOOD = HEADROOM + 200
+
+
+def open_fds(pid):
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process *pid* so far."""
+    with open('/proc/%d/stat' % pid) as f:
+        # The fields after the command's ")": utime and stime are the 12th
+        # and 13th of them.
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def accept_queue(port):
+    """Connections in the accept queue of the IPv4 listener on *port*."""
+    with open('/proc/net/tcp') as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            # For a listener (state 0A), rx_queue is its accept queue.
+            if fields[1].endswith(':%04X' % port) and fields[3] == '0A':
+                return int(fields[4].split(':')[1], 16)
+    return 0
+
+
+def idle_connections(port, count, timeout=10):
+    """Open *count* connections to *port* that never send anything.
+
+    Each waits for room in the server's accept queue, as clients spread
+    over time would: past a full queue the kernel would drop the
+    handshake's end, and the server never see the connection. Once the
+    server stops accepting for *timeout* seconds in all, the rest go
+    anyway. Non-blocking: a server that stops accepting does not stall
+    the test.
+    """
+    deadline = time.monotonic() + timeout
+    socks = []
+    for _ in range(count):
+        while accept_queue(port) > 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(('127.0.0.1', port))
+        socks.append(sock)
+    return socks
+
+
+def closed_by_server(socks, timeout):
+    """Wait until the server closed every socket of *socks*; [still open].
+
+    A socket the server closed reads as end of file (or a reset).
+    """
+    waiting = set(socks)
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        for sock in waiting:
+            sel.register(sock, selectors.EVENT_READ)
+        while waiting and time.monotonic() < deadline:
+            for key, _ in sel.select(deadline - time.monotonic()):
+                sock = key.fileobj
+                try:
+                    data = sock.recv(1)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b''
+                if not data:
+                    sel.unregister(sock)
+                    waiting.discard(sock)
+    return waiting
+
+
+def test_idle_flood_leaves_jobs_healthz_and_cpu_alone(loaded, workers):
+    client = loaded
+    esi_fixtures.routers_active(client)
+    port = esi_fixtures.free_port()
+    # A short per-connection timeout keeps the test short; the default
+    # is a few seconds too.
+    worker, = workers(1, metrics_port=port, metrics_timeout=2)
+    pid = worker.proc.pid
+    esi_fixtures.wait_until(
+        lambda: scrape.get(port, '/healthz').status_code == 200,
+        message='/healthz before the flood')
+    limit = open_fds(pid) + HEADROOM
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+
+    started, cpu_before = time.monotonic(), cpu_seconds(pid)
+    flood = idle_connections(port, FLOOD)
+    try:
+        rids = ['70000000-0000-0000-0000-%012d' % i for i in range(5)]
+        for rid in rids:
+            esi_fixtures.write_ha_job(client, rid)
+        done = []
+        try:
+            esi_fixtures.wait_until(
+                lambda: all(esi_fixtures.state_of(client, r) for r in rids),
+                timeout=20, message='the jobs under the flood')
+        finally:
+            done = [r for r in rids if esi_fixtures.state_of(client, r)]
+            asked = time.monotonic()
+            try:
+                status = scrape.get(port, '/healthz').status_code
+            except OSError as exc:      # requests' timeouts are OSErrors
+                status = repr(exc)
+            answered = time.monotonic() - asked
+            print('\nflood of %d idle connections, limit %d files: %d/%d '
+                  'jobs completed, /healthz %s after %.2f s; CPU %.2f s in '
+                  '%.1f s' % (FLOOD, limit, len(done), len(rids), status,
+                              answered, cpu_seconds(pid) - cpu_before,
+                              time.monotonic() - started))
+        assert len(done) == len(rids)
+        assert status == 200
+
+        # The worker drops connections that send nothing: the excess at
+        # once, the rest after [worker] metrics_timeout.
+        still_open = closed_by_server(flood, timeout=15)
+        cpu = cpu_seconds(pid) - cpu_before
+        window = time.monotonic() - started
+        print('CPU %.2f s over a flood window of %.1f s; %d connections '
+              'still open' % (cpu, window, len(still_open)))
+        assert not still_open
+        # A spinning accept() costs a core for the whole window.
+        assert cpu < 0.5 * window, (cpu, window)
+    finally:
+        for sock in flood:
+            sock.close()
+    assert worker.proc.poll() is None
+    assert scrape.get(port, '/healthz').status_code == 200
+    assert 'Traceback' not in worker.log()
