@@ -141,6 +141,19 @@ worker_opts = [
     cfg.PortOpt('metrics_port',
                 help='Port of that HTTP server. Unset (the default), the '
                      'server is not started.'),
+    cfg.IntOpt('metrics_max_connections', default=32, min=1,
+               help='Connections that HTTP server holds open at most. Past '
+                    'that, a new connection closes the oldest one that has '
+                    'not sent its request yet (or is itself closed when '
+                    'every open one is being answered): an idle flood '
+                    'costs at most this many open files and no thread, '
+                    'and a probe still gets in. Keep it well under the '
+                    'process\'s open files limit (LimitNOFILE).'),
+    cfg.FloatOpt('metrics_timeout', default=5.0, min=0.1,
+                 help='Seconds a client of that HTTP server has to send '
+                      'its whole request, and again to take the answer. A '
+                      'connection that sends nothing or trickles is closed '
+                      'then, without an answer.'),
 ]
 
 

@@ -111,7 +111,9 @@ def main(argv=None):
         metrics.watch_backlog(client)
         try:
             health.serve(checks, config.worker.metrics_address,
-                         config.worker.metrics_port)
+                         config.worker.metrics_port,
+                         config.worker.metrics_max_connections,
+                         config.worker.metrics_timeout)
         except OSError as exc:
             LOG.error('cannot serve metrics on [worker] metrics_address '
                       '%s, metrics_port %s: %s', config.worker.metrics_address,

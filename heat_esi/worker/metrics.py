@@ -88,6 +88,13 @@ LEASE_RENEWALS = prometheus_client.Counter(
 LEASE_RENEWAL_DURATION = prometheus_client.Histogram(
     'esi_worker_lease_renewal_duration_seconds', 'Time one lease renewal '
     'took.', buckets=_ETCD_BUCKETS, registry=REGISTRY)
+HTTP_DROPPED = prometheus_client.Counter(
+    'esi_worker_http_connections_dropped', 'Connections to this HTTP server '
+    'closed without an answer, by why: timeout (no whole request, or the '
+    'answer not taken, within [worker] metrics_timeout), evicted (the oldest '
+    'one without a request, to make room under [worker] '
+    'metrics_max_connections) or refused (no room: every open one was being '
+    'answered).', ('reason',), registry=REGISTRY)
 
 for _result in ('ok', 'expired', 'error'):
     LEASE_RENEWALS.labels(_result)
@@ -95,6 +102,8 @@ for _reason in ('error', 'compacted'):
     WATCH_RESTARTS.labels(_reason)
 for _result in ('up', 'down', 'error'):
     MONITOR_POLLS.labels(_result)
+for _reason in ('timeout', 'evicted', 'refused'):
+    HTTP_DROPPED.labels(_reason)
 
 
 def _job_labels(job):
@@ -160,6 +169,11 @@ def device_polled(result):
 
 def device_state_changed():
     MONITOR_CHANGES.inc()
+
+
+def http_connection_dropped(reason):
+    """*reason*: timeout, evicted or refused (see HTTP_DROPPED)."""
+    HTTP_DROPPED.labels(reason).inc()
 
 
 # --- read at scrape time -----------------------------------------------
