@@ -349,7 +349,7 @@ class Server(object):
             except Exception:
                 LOG.exception('HTTP server: unexpected error answering')
             finally:
-                conn.sock.close()
+                _close_answered(conn.sock)
                 with self._lock:
                     self._answering -= 1
 
@@ -397,6 +397,21 @@ class Server(object):
         if reasons:
             return 503, ('\n'.join(reasons) + '\n').encode(), _TEXT
         return 200, b'ok\n', _TEXT
+
+
+def _close_answered(sock):
+    """Close *sock* so that its client still reads the answer.
+
+    A close with unread bytes (the rest of a request head too long, say)
+    resets the connection, and the client may lose the answer: what has
+    already arrived is read first, without waiting for more.
+    """
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        for _ in range(16):
+            if not sock.recv(65536, socket.MSG_DONTWAIT):
+                break
+    sock.close()
 
 
 def serve(health, address, port, max_connections, timeout):
