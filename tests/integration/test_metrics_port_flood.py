@@ -139,11 +139,52 @@ def test_idle_flood_leaves_jobs_healthz_and_cpu_alone(loaded, workers):
         print('CPU %.2f s over a flood window of %.1f s; %d connections '
               'still open' % (cpu, window, len(still_open)))
         assert not still_open
-        # A spinning accept() costs a core for the whole window.
-        assert cpu < 0.5 * window, (cpu, window)
+        # A spinning accept() took 30 to 60 % of a (shared) core; the
+        # worker, jobs included, about 3 %.
+        assert cpu < 0.2 * window, (cpu, window)
     finally:
         for sock in flood:
             sock.close()
     assert worker.proc.poll() is None
     assert scrape.get(port, '/healthz').status_code == 200
     assert 'Traceback' not in worker.log()
+
+
+def test_out_of_files_accept_rests_and_warns_once(loaded, workers):
+    port = esi_fixtures.free_port()
+    # A bound above what the process may hold: its accept() does run out
+    # of files.
+    worker, = workers(1, metrics_port=port, metrics_timeout=2,
+                      metrics_max_connections=1000)
+    pid = worker.proc.pid
+    esi_fixtures.wait_until(
+        lambda: scrape.get(port, '/healthz').status_code == 200,
+        message='/healthz before the flood')
+    limit = open_fds(pid) + 50
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+
+    started, cpu_before = time.monotonic(), cpu_seconds(pid)
+    flood = idle_connections(port, 200)
+    try:
+        # Every idle connection is accepted in the end, and dropped after
+        # its timeout, as files come free.
+        still_open = closed_by_server(flood, timeout=30)
+        cpu = cpu_seconds(pid) - cpu_before
+        window = time.monotonic() - started
+        print('\nout of files: CPU %.2f s over %.1f s; %d connections '
+              'still open' % (cpu, window, len(still_open)))
+        assert not still_open
+        # As above: a spin costs a good part of a core.
+        assert cpu < 0.2 * window, (cpu, window)
+    finally:
+        for sock in flood:
+            sock.close()
+    assert scrape.get(port, '/healthz').status_code == 200
+    # accept() did run out of files; one warning per minute says so,
+    # however many times it failed.
+    warnings = [line for line in worker.log().splitlines()
+                if 'cannot accept' in line]
+    assert len(warnings) == 1, warnings
+    assert 'Too many open files' in warnings[0]
+    assert 'LimitNOFILE' in warnings[0]
+    assert worker.proc.poll() is None
