@@ -138,7 +138,9 @@ class Server(object):
     Bounded whatever its clients do, so that they cannot stop the worker:
 
     - one thread reads every request, non-blocking, from sockets that have
-      no thread of their own; a few threads answer complete requests;
+      no thread of their own; a few threads answer complete requests, but
+      /healthz is answered by the reading thread at once, so that answers
+      that wait for etcd (/readyz) never hold a liveness probe;
     - a connection has *timeout* seconds to send its request head (at most
       MAX_HEAD bytes), and as many again to read the answer; one that sends
       nothing or trickles is closed then;
@@ -303,10 +305,32 @@ class Server(object):
         conn.head += data
         end = _HEAD_END.search(conn.head)
         if end is not None:
-            self._hand_over(conn, _request(conn.head[:end.start()]))
+            request = _request(conn.head[:end.start()])
+            if request[1] == b'/healthz':
+                self._answer_at_once(conn, request)
+            else:
+                self._hand_over(conn, request)
         elif len(conn.head) > MAX_HEAD:
             self._hand_over(conn, (431, 'request head longer than %d bytes'
                                    % MAX_HEAD))
+
+    def _answer_at_once(self, conn, request):
+        """Answer from this thread, without waiting.
+
+        For /healthz: its checks do no I/O and its answer fits in any
+        socket's send buffer. So a liveness probe waits neither for the
+        answer threads (which a hung etcd can hold in /readyz) nor for a
+        slow reader.
+        """
+        self._close_reading(conn, close=False)
+        try:
+            data = self._answer_bytes(*request)
+            if conn.sock.send(data) < len(data):
+                metrics.http_connection_dropped('timeout')
+        except OSError:
+            pass    # the client went away: nothing to answer
+        finally:
+            _close_answered(conn.sock)
 
     def _expire(self):
         """Close the connections whose request did not come in time."""
@@ -318,12 +342,13 @@ class Server(object):
             metrics.http_connection_dropped('timeout')
             self._close_reading(oldest)
 
-    def _close_reading(self, conn):
+    def _close_reading(self, conn, close=True):
         with self._lock:
             self._reading.pop(conn.sock, None)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
-        conn.sock.close()
+        if close:
+            conn.sock.close()
 
     def _hand_over(self, conn, request):
         """Pass *conn* with its parsed request to the answer threads."""
@@ -354,6 +379,22 @@ class Server(object):
                     self._answering -= 1
 
     def _answer(self, conn, method, path):
+        data = self._answer_bytes(method, path)
+        remaining = conn.deadline - time.monotonic()
+        if remaining <= 0:
+            metrics.http_connection_dropped('timeout')
+            return
+        conn.sock.settimeout(remaining)
+        try:
+            # Since Python 3.5 the timeout bounds the whole of sendall().
+            conn.sock.sendall(data)
+        except socket.timeout:
+            metrics.http_connection_dropped('timeout')
+        except OSError:
+            pass    # the client went away: nothing to answer
+
+    def _answer_bytes(self, method, path):
+        """The whole answer to a request: see _request() for its parts."""
         if isinstance(method, int):
             status, body = method, (path + '\n').encode()
             content_type = _TEXT
@@ -368,18 +409,7 @@ class Server(object):
         data = ('\r\n'.join(headers) + '\r\n\r\n').encode('ascii')
         if method != 'HEAD':
             data += body
-        remaining = conn.deadline - time.monotonic()
-        if remaining <= 0:
-            metrics.http_connection_dropped('timeout')
-            return
-        conn.sock.settimeout(remaining)
-        try:
-            # Since Python 3.5 the timeout bounds the whole of sendall().
-            conn.sock.sendall(data)
-        except socket.timeout:
-            metrics.http_connection_dropped('timeout')
-        except OSError:
-            pass    # the client went away: nothing to answer
+        return data
 
     def _response(self, path):
         """(status, body, content type) of a GET of *path*."""

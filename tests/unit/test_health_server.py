@@ -199,6 +199,31 @@ def test_no_room_when_every_connection_is_being_answered(serve, checks):
     assert answers == [200, 200]
 
 
+def test_healthz_answers_while_every_answer_thread_waits(serve, checks):
+    httpd = serve(max_connections=2 * health.ANSWER_THREADS)
+    checks.gate = threading.Event()
+    answers = []
+
+    def ask():
+        answers.append(get(httpd, '/readyz')[0])
+
+    askers = [threading.Thread(target=ask)
+              for _ in range(health.ANSWER_THREADS + 1)]
+    for asker in askers:
+        asker.start()
+    try:
+        esi_fixtures.wait_until(
+            lambda: httpd._answering == len(askers), timeout=WAIT,
+            message='every answer thread busy, one request queued')
+        assert get(httpd, '/healthz')[::2] == (200, b'ok\n')
+        assert answers == []
+    finally:
+        checks.gate.set()
+        for asker in askers:
+            asker.join(WAIT)
+    assert answers == [200] * len(askers)
+
+
 def test_accept_rests_when_out_of_files(serve, caplog, monkeypatch):
     monkeypatch.setattr(health, 'ACCEPT_BACKOFF', 0.5)
     httpd = serve()
