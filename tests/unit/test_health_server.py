@@ -127,6 +127,17 @@ def test_paths_methods_and_bad_requests(serve, checks):
     assert (status, body) == (431, b'request head longer than 8192 bytes\n')
 
 
+def test_ipv6_address(checks):
+    httpd = health.serve(checks, '::1', 0, 4, WAIT)
+    try:
+        with socket.create_connection(('::1', httpd.server_address[1]),
+                                      timeout=WAIT) as sock:
+            sock.sendall(b'GET /healthz HTTP/1.0\r\n\r\n')
+            assert sock.recv(65536).startswith(b'HTTP/1.0 200 OK\r\n')
+    finally:
+        httpd.shutdown()
+
+
 def test_a_client_that_trickles_is_dropped_after_the_timeout(serve):
     httpd = serve(timeout=1.0)
     before = dropped('timeout')
