@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
+import bench_http  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_worker  # noqa: E402
 import common  # noqa: E402
@@ -35,6 +36,7 @@ FULL = {
     'scale_sizes': [100, 10000], 'scale_claims': 100,
     'scale_samples': 300, 'scale_worker_jobs': 300, 'scale_heat_runs': 5,
     'monitor_devices': 100,
+    'http_connections': 1000, 'http_samples': 50,
 }
 QUICK = {
     'put_count': 100, 'jobs': 100, 'latency_samples': 20,
@@ -43,6 +45,7 @@ QUICK = {
     'scale_sizes': [20, 400], 'scale_claims': 10,
     'scale_samples': 40, 'scale_worker_jobs': 40, 'scale_heat_runs': 1,
     'monitor_devices': 4,
+    'http_connections': 150, 'http_samples': 5,
 }
 
 FLAT = 1.10     # "flat within 10 %"
@@ -76,6 +79,10 @@ def measure(p, profile_path, log=print):
         log('RSS with waiting jobs ...')
         out['rss'] = bench_worker.rss_waiting(server, client,
                                               p['rss_counts'])
+        log('metrics port flooded with idle connections ...')
+        out['http'] = bench_http.idle_flood(server, client,
+                                            p['http_connections'],
+                                            p['http_samples'])
     finally:
         server.cleanup()
     server, client = common.start_etcd()
@@ -145,6 +152,25 @@ def table(r):
             (last['rss'] - rss['idle_rss']) / last['jobs'] / 1024),
         '<= 100 MB at 100,000', last['rss'] <= 100 * 2**20
         if last['jobs'] >= 100000 else None))
+    http = r['http']
+    rows.append((
+        'esi-worker flooded with {:,} idle connections on its metrics '
+        'port, open files limited to {}'.format(http['connections'],
+                                                http['limit']),
+        '%.2f ms CPU per connection (%.1f %% of a core over %.1f s), %d '
+        'left open' % (http['cpu_ms_per_connection'],
+                       100 * http['cpu_share'], http['window_s'],
+                       http['still_open']),
+        '<= 10 % of a core, none left open',
+        http['cpu_share'] <= 0.10 and not http['still_open']))
+    healthz = http['healthz_flood_ms'] / http['healthz_quiet_ms']
+    job = http['job_flood_ms'] / http['job_quiet_ms']
+    rows.append((
+        '/healthz answer and job write -> /state, flooded vs quiet '
+        '(medians)', '%.2fx (%.1f vs %.1f ms), %.2fx (%.1f vs %.1f ms)' % (
+            healthz, http['healthz_flood_ms'], http['healthz_quiet_ms'],
+            job, http['job_flood_ms'], http['job_quiet_ms']),
+        '<= 2x each', healthz <= 2 and job <= 2))
     scale = {int(k): v for k, v in r['scale'].items()}
     small, big = sorted(scale)
     for field, label in (

@@ -37,6 +37,13 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
                   'heat_validate_ms', 'heat_create_ms'):
         assert small[field] > 0 and big[field] > 0, field
     assert small['monitor_devices'] > 0 and big['monitor_devices'] > 0
+    http = results['http']
+    assert http['connections'] == 150 and http['still_open'] == 0
+    assert http['worker_alive']
+    assert http['cpu_ms_per_connection'] >= 0
+    for field in ('healthz_quiet_ms', 'healthz_flood_ms', 'job_quiet_ms',
+                  'job_flood_ms'):
+        assert http[field] > 0, field
     # py-spy sampled the draining worker, inside heat_esi's code.
     assert results['profile']['samples'] > 0
     assert any('heat_esi/' in name
@@ -45,6 +52,7 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     # The table names each figure and its target.
     for text in ('OS::Heat::None', 'put-units', 'job write -> /state',
                  'RSS', '400 vs 20 resident', '<= 1.5x',
+                 'idle connections on its metrics port',
                  'flat within 10 %'):
         assert text in proc.stdout, text
     with open(tmp_path / 'performance.png', 'rb') as f:

@@ -6,21 +6,16 @@ for the test, so that a few hundred sockets are more than it may hold.
 
 import os
 import resource
-import selectors
-import socket
 import time
 
 from tests import esi_fixtures
+from tests import flood as idle
 from tests import scrape
 
 # Sockets the worker may open beyond those it holds once started: enough
 # for its jobs' etcd connections, far fewer than the flood.
 HEADROOM = 100
 FLOOD = HEADROOM + 200
-
-
-def open_fds(pid):
-    return len(os.listdir('/proc/%d/fd' % pid))
 
 
 def cpu_seconds(pid):
@@ -30,64 +25,6 @@ def cpu_seconds(pid):
         # and 13th of them.
         fields = f.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
-def accept_queue(port):
-    """Connections in the accept queue of the IPv4 listener on *port*."""
-    with open('/proc/net/tcp') as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            # For a listener (state 0A), rx_queue is its accept queue.
-            if fields[1].endswith(':%04X' % port) and fields[3] == '0A':
-                return int(fields[4].split(':')[1], 16)
-    return 0
-
-
-def idle_connections(port, count, timeout=10):
-    """Open *count* connections to *port* that never send anything.
-
-    Each waits for room in the server's accept queue, as clients spread
-    over time would: past a full queue the kernel would drop the
-    handshake's end, and the server never see the connection. Once the
-    server stops accepting for *timeout* seconds in all, the rest go
-    anyway. Non-blocking: a server that stops accepting does not stall
-    the test.
-    """
-    deadline = time.monotonic() + timeout
-    socks = []
-    for _ in range(count):
-        while accept_queue(port) > 2 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(('127.0.0.1', port))
-        socks.append(sock)
-    return socks
-
-
-def closed_by_server(socks, timeout):
-    """Wait until the server closed every socket of *socks*; [still open].
-
-    A socket the server closed reads as end of file (or a reset).
-    """
-    waiting = set(socks)
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        for sock in waiting:
-            sel.register(sock, selectors.EVENT_READ)
-        while waiting and time.monotonic() < deadline:
-            for key, _ in sel.select(deadline - time.monotonic()):
-                sock = key.fileobj
-                try:
-                    data = sock.recv(1)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b''
-                if not data:
-                    sel.unregister(sock)
-                    waiting.discard(sock)
-    return waiting
 
 
 def test_idle_flood_leaves_jobs_healthz_and_cpu_alone(loaded, workers):
@@ -101,11 +38,11 @@ def test_idle_flood_leaves_jobs_healthz_and_cpu_alone(loaded, workers):
     esi_fixtures.wait_until(
         lambda: scrape.get(port, '/healthz').status_code == 200,
         message='/healthz before the flood')
-    limit = open_fds(pid) + HEADROOM
+    limit = idle.open_files(pid) + HEADROOM
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
 
     started, cpu_before = time.monotonic(), cpu_seconds(pid)
-    flood = idle_connections(port, FLOOD)
+    flood = idle.connections(port, FLOOD)
     try:
         rids = ['70000000-0000-0000-0000-%012d' % i for i in range(5)]
         for rid in rids:
@@ -133,7 +70,7 @@ def test_idle_flood_leaves_jobs_healthz_and_cpu_alone(loaded, workers):
 
         # The worker drops connections that send nothing: the excess at
         # once, the rest after [worker] metrics_timeout.
-        still_open = closed_by_server(flood, timeout=15)
+        still_open = idle.closed_by_server(flood, timeout=15)
         cpu = cpu_seconds(pid) - cpu_before
         window = time.monotonic() - started
         print('CPU %.2f s over a flood window of %.1f s; %d connections '
@@ -160,15 +97,15 @@ def test_out_of_files_accept_rests_and_warns_once(loaded, workers):
     esi_fixtures.wait_until(
         lambda: scrape.get(port, '/healthz').status_code == 200,
         message='/healthz before the flood')
-    limit = open_fds(pid) + 50
+    limit = idle.open_files(pid) + 50
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
 
     started, cpu_before = time.monotonic(), cpu_seconds(pid)
-    flood = idle_connections(port, 200)
+    flood = idle.connections(port, 200)
     try:
         # Every idle connection is accepted in the end, and dropped after
         # its timeout, as files come free.
-        still_open = closed_by_server(flood, timeout=30)
+        still_open = idle.closed_by_server(flood, timeout=30)
         cpu = cpu_seconds(pid) - cpu_before
         window = time.monotonic() - started
         print('\nout of files: CPU %.2f s over %.1f s; %d connections '
