@@ -148,7 +148,8 @@ worker_opts = [
                     'every open one is being answered): an idle flood '
                     'costs at most this many open files and no thread, '
                     'and a probe still gets in. Keep it well under the '
-                    'process\'s open files limit (LimitNOFILE).'),
+                    'process\'s open files limit (LimitNOFILE): the worker '
+                    'warns at start when it is more than half of it.'),
     cfg.FloatOpt('metrics_timeout', default=5.0, min=0.1,
                  help='Seconds a client of that HTTP server has to send '
                       'its whole request, and again to take the answer. A '

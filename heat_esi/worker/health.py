@@ -27,6 +27,7 @@ import errno
 import http
 import queue
 import re
+import resource
 import selectors
 import socket
 import threading
@@ -449,6 +450,13 @@ def serve(health, address, port, max_connections, timeout):
 
     :raises OSError: the address cannot be bound.
     """
+    files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if files != resource.RLIM_INFINITY and max_connections > files // 2:
+        # Each connection holds a file: a flood would leave the jobs and
+        # the etcd client too few.
+        LOG.warning('[worker] metrics_max_connections (%d) is more than '
+                    'half the open files limit (%d): raise LimitNOFILE or '
+                    'lower it.', max_connections, files)
     httpd = Server(health, address, port, max_connections, timeout).start()
     LOG.info('serving /metrics, /healthz and /readyz on %s port %s (at most '
              '%d connections, %s s each)', address, httpd.server_address[1],

@@ -6,6 +6,7 @@ are raw sockets, so that they can send nothing, trickle or send garbage.
 
 import errno
 import logging
+import resource
 import selectors
 import socket
 import threading
@@ -125,6 +126,19 @@ def test_paths_methods_and_bad_requests(serve, checks):
     status, _, body = exchange(
         httpd, b'GET /healthz HTTP/1.1\r\nX: ' + b'a' * 10000)
     assert (status, body) == (431, b'request head longer than 8192 bytes\n')
+
+
+def test_a_bound_near_the_open_files_limit_is_warned_about(checks, caplog):
+    files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    caplog.set_level(logging.WARNING, logger='heat_esi.worker.health')
+    health.serve(checks, '127.0.0.1', 0, files // 2, WAIT).shutdown()
+    assert not caplog.records
+    health.serve(checks, '127.0.0.1', 0, files // 2 + 1, WAIT).shutdown()
+    [record] = caplog.records
+    assert record.getMessage() == (
+        '[worker] metrics_max_connections (%d) is more than half the open '
+        'files limit (%d): raise LimitNOFILE or lower it.'
+        % (files // 2 + 1, files))
 
 
 def test_ipv6_address(checks):
