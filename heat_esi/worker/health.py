@@ -303,8 +303,11 @@ class Server(object):
             # The client closed (or reset) before its request was whole.
             self._close_reading(conn)
             return
+        # Only the new bytes and the 3 before them can complete the end
+        # of the head: a trickle does not rescan it all at each byte.
+        start = max(0, len(conn.head) - 3)
         conn.head += data
-        end = _HEAD_END.search(conn.head)
+        end = _HEAD_END.search(conn.head, start)
         if end is not None:
             request = _request(conn.head[:end.start()])
             if request[1] == b'/healthz':

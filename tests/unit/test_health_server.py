@@ -117,6 +117,15 @@ def test_paths_methods_and_bad_requests(serve, checks):
     status, headers, body = exchange(httpd, b'HEAD /healthz HTTP/1.0\n\n')
     assert (status, headers['Content-Length'], body) == (200, '3', b'')
 
+    # A head that comes in pieces, its end split between two.
+    with connect(httpd) as sock:
+        sock.sendall(b'GET /healthz HTTP/1.0\r\n\r')
+        esi_fixtures.wait_until(lambda: any(
+            c.head for c in list(httpd._reading.values())),
+            message='the first piece read')
+        sock.sendall(b'\n')
+        assert sock.recv(65536).startswith(b'HTTP/1.0 200 OK\r\n')
+
     status, headers, body = exchange(httpd, b'POST /healthz HTTP/1.1\r\n\r\n')
     assert (status, headers['Allow']) == (405, 'GET, HEAD')
     # Garbage is refused without being echoed.
