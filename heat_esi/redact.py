@@ -122,7 +122,9 @@ def text(value, secrets=(), limit=MAX_CHARS):
     cut = max(0, len(value) - 10 * limit)
     if cut:
         value = value[:10 * limit]
-    value = _SECRET_TEXT.sub(_masked, value)
+    lowered = value.lower()
+    if any(name in lowered for name in records.SECRET_FIELDS):
+        value = _SECRET_TEXT.sub(_masked, value)
     for secret in secrets:
         value = value.replace(secret, MASK)
     return _escape(value, limit, cut)
