@@ -5,7 +5,8 @@ member keys, jobs in /jobs/all and /jobs/rejected with their claims, the
 resources' /config, /state and /monitoring, each a well-formed value with
 odd fields (since 1e300, handlers 5, created_at NaN, a worker_state
 naming no action), JSON of the wrong shape, or raw bytes and text
-(not UTF-8, control characters, 60 KB, nested 3000 deep). Each example
+(not UTF-8, control characters, 60 KB, nested 3000 deep), under keys
+that are not UTF-8 either. Each example
 runs status, jobs list, show, retry and purge on it, in a format drawn
 too.
 
@@ -136,12 +137,15 @@ def contents(draw):
     found = {}
     for i in range(draw(st.integers(0, 3))):
         found[keys.MEMBERS + draw(st.sampled_from(
-            ['w-%d' % i, HOSTILE, 'host-1-2']))] = draw(members())
+            ['w-%d' % i, HOSTILE, 'host-1-2', 'w-\udcff']))] = draw(
+                members())
     job_ids, resources = [], []
     for _ in range(draw(st.integers(0, 4))):
         job_id, value = draw(jobs())
         where = draw(st.sampled_from([keys.JOBS_ALL, keys.JOBS_REJECTED]))
-        found[where + job_id] = value
+        # A key that is not UTF-8 reads back with surrogate escapes.
+        found[where + job_id + draw(st.sampled_from(['', '\udcfe']))] = \
+            value
         if where == keys.JOBS_ALL and draw(st.booleans()):
             found[keys.working(job_id)] = draw(st.sampled_from(
                 ['w-0', HOSTILE, '']))
