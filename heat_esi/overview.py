@@ -28,19 +28,51 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import redact
 from heat_esi import states
 
 RUNNING, BLOCKED, WAITING, REJECTED = 'running', 'blocked', 'waiting', \
     'rejected'
 JOB_STATES = (RUNNING, BLOCKED, WAITING, REJECTED)
+# Keys read per transaction (etcd takes 128 operations by default).
+READ_BATCH = 100
 
 
-def _age(created_at, now):
-    if not isinstance(created_at, (int, float)) or isinstance(created_at,
-                                                              bool):
+# The latest time shown (9999-12-31T23:59:59Z); past it, or not a finite
+# number at all, a timestamp read from etcd is unknown.
+LATEST = 253402300799.0
+# A timestamp further ahead of this host's clock is the writer's clock
+# running ahead: the age it gives is not believed.
+CLOCK_TOLERANCE = 5.0
+# Where an age comes from (Job.age_from).
+BY_CLOCK = 'created_at'
+BY_ORDER = 'etcd order'
+BY_WATCH = 'seen by this command'
+
+
+def timestamp(value):
+    """*value* as a time in seconds since the epoch, or None if not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    # NaN fails both comparisons.
+    if not 0 <= value <= LATEST:
+        return None
+    return float(value)
+
+
+def _age(when, now):
+    """(age, seconds ahead) of a timestamp, each None when unknown.
+
+    A timestamp ahead of *now* by more than CLOCK_TOLERANCE is its
+    writer's clock running ahead: its age is unknown, never negative or 0.
+    """
+    when = timestamp(when)
+    if when is None:
+        return None, None
+    if when - now > CLOCK_TOLERANCE:
+        return None, round(when - now, 1)
     # Clocks of heat-engine and this host may differ a little.
-    return max(0.0, now - created_at)
+    return max(0.0, now - when), None
 
 
 class Job(object):
@@ -59,8 +91,13 @@ class Job(object):
             self.handler, self.body = records.parse_job(kv.key, kv.value)
         except exceptions.MalformedValue as exc:
             self.error = str(exc)
-        self.created_at = self.body.get('created_at')
-        self.age = _age(self.created_at, now)
+        if self.error is None:
+            self.created_at = timestamp(self.body.get('created_at'))
+        else:
+            # An unreadable value may still say when it was written.
+            self.created_at = timestamp(records.created_at_of(kv.value))
+        self.age, self.ahead = _age(self.created_at, now)
+        self.age_from = None if self.age is None else BY_CLOCK
         self.state = WAITING
         self.claim = None         # the /jobs/working KV while running
         self.holder = None        # member id of the worker that holds it
@@ -82,6 +119,8 @@ class Job(object):
             'resource_id': self.field('resource_id'),
             'version': self.field('version'),
             'age': None if self.age is None else round(self.age, 1),
+            'age_from': self.age_from,
+            'clock_ahead': self.ahead,
             'attempts': self.attempts,
             'holder': self.holder,
             'waiting_for': list(self.waiting_for),
@@ -104,9 +143,12 @@ class Member(object):
             value = {}
         self.host = value.get('host') or self.id.rsplit('-', 2)[0]
         self.slots = value.get('slots')
-        self.handlers = value.get('handlers') or []
-        self.since = value.get('since')
-        self.up_for = _age(self.since, now)
+        handlers = value.get('handlers')
+        if not isinstance(handlers, list):
+            handlers = [] if handlers is None else [handlers]
+        self.handlers = handlers
+        self.since = timestamp(value.get('since'))
+        self.up_for, self.ahead = _age(self.since, now)
 
     def summary(self):
         return {'id': self.id, 'host': self.host, 'slots': self.slots,
@@ -116,14 +158,52 @@ class Member(object):
                     self.up_for)}
 
 
-def iso(timestamp):
-    if not isinstance(timestamp, (int, float)):
+def iso(when):
+    """A timestamp as UTC ISO 8601 text, None when it is not one."""
+    when = timestamp(when)
+    if when is None:
         return None
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(timestamp))
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(when))
 
 
-def sort_jobs(kvs, members=(), now=None):
-    """[Job] of the KVs read under /jobs/, each with its state."""
+def _bound_ages(jobs, now, seen):
+    """Give an age to the jobs whose own date is unknown or ahead.
+
+    A job's age must not rest on its writer's clock alone. Two pieces of
+    evidence do not: etcd's order of writes (a job written before another
+    one in /jobs/all is at least as old as it), and, with *seen*, how long
+    this command has itself seen the same key (heat-esi status --watch).
+    """
+    if seen is not None:
+        present = {(job.kv.key, job.kv.create_revision) for job in jobs}
+        for gone in set(seen) - present:
+            del seen[gone]
+        for job in jobs:
+            first = seen.setdefault((job.kv.key, job.kv.create_revision),
+                                    now)
+            if job.age_from != BY_CLOCK and now - first > (job.age or 0):
+                job.age, job.age_from = now - first, BY_WATCH
+    dated = sorted((j.kv.create_revision, j.age) for j in jobs
+                   if j.age_from == BY_CLOCK and j.state != REJECTED)
+    undated = sorted((j for j in jobs if j.age_from != BY_CLOCK),
+                     key=lambda j: j.kv.create_revision, reverse=True)
+    oldest_after = None
+    for job in undated:
+        # The oldest dated job written after this one.
+        while dated and dated[-1][0] > job.kv.create_revision:
+            age = dated.pop()[1]
+            oldest_after = age if oldest_after is None else max(
+                oldest_after, age)
+        if oldest_after is not None and oldest_after > (job.age or 0):
+            job.age, job.age_from = oldest_after, BY_ORDER
+
+
+def sort_jobs(kvs, members=(), now=None, seen=None):
+    """[Job] of the KVs read under /jobs/, each with its state and age.
+
+    :param seen: {(key, create revision): when this command first saw
+        it}, kept between calls by a command that reads again and again.
+    """
     now = time.time() if now is None else now
     by_lease = {m.lease: m.id for m in members if m.lease}
     claims, found = {}, []
@@ -151,6 +231,7 @@ def sort_jobs(kvs, members=(), now=None):
             job = Job(keys.under(keys.JOBS_REJECTED, kv.key), kv, now)
             job.state = REJECTED
             found.append(job)
+    _bound_ages(found, now, seen)
     return found
 
 
@@ -181,14 +262,14 @@ def read_jobs(client):
 class Snapshot(object):
     """Jobs, workers, /state and /monitoring, from one etcd transaction."""
 
-    def __init__(self, client):
+    def __init__(self, client, seen=None):
         _, (jobs, members, state_kvs, monitored) = client.txn([], [
             etcd.get_prefix(keys.JOBS), etcd.get_prefix(keys.MEMBERS),
             etcd.get_prefix(keys.STATE), etcd.get_prefix(keys.MONITORING)],
             key=keys.JOBS)
         self.now = time.time()
         self.members = [Member(kv, self.now) for kv in members]
-        self.jobs = sort_jobs(jobs, self.members, self.now)
+        self.jobs = sort_jobs(jobs, self.members, self.now, seen)
         self.failed = []
         for kv in state_kvs:
             where = keys.resource_of(kv.key, keys.STATE)
@@ -205,6 +286,7 @@ class Snapshot(object):
                     'resource_type': where[0], 'resource_id': where[1],
                     'worker_state': state['worker_state'],
                     'version': state['version'], 'error': state['error']})
+        self.secrets = self._secrets(client)
         self.down = []
         for kv in monitored:
             where = keys.resource_of(kv.key, keys.MONITORING)
@@ -223,6 +305,27 @@ class Snapshot(object):
                 self.down.append({
                     'resource_type': where[0], 'resource_id': where[1],
                     'down': bad, 'version': value.get('version')})
+
+    def _secrets(self, client):
+        """The secrets of the failed resources' /config.
+
+        Their errors are shown, and an error written by another component
+        may quote a secret as plain text: it is masked wherever it is.
+        """
+        found = set()
+        wanted = [keys.config(f['resource_type'], f['resource_id'])
+                  for f in self.failed]
+        for start in range(0, len(wanted), READ_BATCH):
+            _, answers = client.txn([], [
+                etcd.get(key) for key in wanted[start:start + READ_BATCH]],
+                key=keys.CONFIG)
+            for kvs in answers:
+                for kv in kvs:
+                    try:
+                        redact.secrets_in(etcd.loads(kv.key, kv.value), found)
+                    except exceptions.MalformedValue:
+                        pass
+        return found
 
     def of_state(self, state):
         return [job for job in self.jobs if job.state == state]

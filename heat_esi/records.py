@@ -140,6 +140,24 @@ def earlier_claims(kv, held):
     return kv.version - (2 if held else 1)
 
 
+def created_at_of(text):
+    """The "created_at" a job value holds, even when it does not parse.
+
+    A value refused for one wrong field still says when it was written;
+    None when it cannot be read that far.
+    """
+    if isinstance(text, bytes) or len(text) > MAX_JOB_BYTES:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and len(value) > 1 and isinstance(value[1],
+                                                                 dict):
+        return value[1].get('created_at')
+    return None
+
+
 def job_handler(text):
     """The handler a job value names, or None when it is unreadable.
 

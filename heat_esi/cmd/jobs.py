@@ -31,6 +31,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import overview
 from heat_esi import records
+from heat_esi import redact
 from heat_esi import states
 
 LIST_COLUMNS = ('id', 'state', 'handler', 'action', 'resource_type',
@@ -39,13 +40,15 @@ LIST_COLUMNS = ('id', 'state', 'handler', 'action', 'resource_type',
 _RETRIED = {'CREATE': records.CREATE, 'MODIFY': records.MODIFY,
             'DELETE': records.LOGICAL_DELETE}
 WEEK = 7 * 24 * 3600.0
+# Rejected values deleted per transaction (a compare and a delete each).
+PURGE_BATCH = 64
 
 
 def confirm(args, question):
     """True when --yes was given or the operator answers yes."""
     if args.yes:
         return True
-    sys.stdout.write('%s [y/N] ' % question)
+    sys.stdout.write('%s [y/N] ' % redact.text(question))
     sys.stdout.flush()
     answer = sys.stdin.readline()
     if not answer:
@@ -103,9 +106,17 @@ def show(args, client):
         raise exceptions.EsiError('no job %s in %s or %s' % (
             job_id, keys.JOBS_ALL, keys.JOBS_REJECTED))
     now = time.time()
-    kvs = [kv for kv in (job_kv, claim, rejected) if kv is not None]
+    # A value in /jobs/all is the job; a copy in /jobs/rejected too is
+    # shown as "rejected_copy".
+    kvs = [job_kv, claim] if job_kv is not None else [rejected]
     job, = [j for j in overview.sort_jobs(
-        kvs, [overview.Member(kv, now) for kv in members], now)]
+        [kv for kv in kvs if kv is not None],
+        [overview.Member(kv, now) for kv in members], now)]
+    if job.age_from != overview.BY_CLOCK:
+        # Its age can only come from the other jobs (etcd's order).
+        for other in overview.read_jobs(client):
+            if other.kv.key == job.kv.key:
+                job.age, job.age_from = other.age, other.age_from
     deps = job.body.get('dependency') or []
     if deps:
         _, present = client.txn([], [etcd.get(keys.job(d)) for d in deps],
@@ -121,6 +132,8 @@ def show(args, client):
         claim=claim.value if claim else None,
         key=(job_kv or rejected).key,
         value=_json((job_kv or rejected).key, job_kv or rejected))
+    if job_kv is not None and rejected is not None:
+        item['rejected_copy'] = _json(rejected.key, rejected)
     if parts:
         config_kv, state_kv = [r[0] if r else None for r in found[4:6]]
         item['config'] = _json(keys.config(*where), config_kv)
@@ -170,13 +183,18 @@ def _retry_failed(args, client):
             '%s %s: /state answers version %s but /config is at version %s; '
             'a newer action is under way' % (rtype, rid, state['version'],
                                              version))
-    action = _RETRIED[states.action_of(worker_state)]
+    action = _RETRIED.get(states.action_of(worker_state))
+    if action is None:
+        raise exceptions.EsiError(
+            '%s %s: worker_state %s names no action to retry (CREATE, '
+            'MODIFY or DELETE)' % (rtype, rid, exceptions.short(
+                worker_state)))
     if action == records.LOGICAL_DELETE and not marked:
         action = records.DELETE
     if not confirm(args, 'Retry the %s of %s %s (%s: %s) as version %d?' % (
             action, rtype, rid, worker_state, state['error'] or '-',
             version + 1)):
-        print('nothing written')
+        output.say('nothing written')
         return 1
     request_id = context.generate_request_id()
     job_id = actions.write(
@@ -187,7 +205,7 @@ def _retry_failed(args, client):
     if job_id is None:
         raise exceptions.EsiError('%s changed meanwhile; nothing written, '
                                   'look again' % config_key)
-    print('wrote %s version %d and job %s (request %s)' % (
+    output.say('wrote %s version %d and job %s (request %s)' % (
         config_key, version + 1, job_id, request_id))
     return 0
 
@@ -209,7 +227,7 @@ def _retry_rejected(args, client):
         raise exceptions.EsiError('%s; fix the value at %s first' % (exc,
                                                                      key))
     if not confirm(args, 'Move %s back to %s?' % (key, keys.job(job_id))):
-        print('nothing written')
+        output.say('nothing written')
         return 1
     ok, _ = client.txn(
         [etcd.mod_revision_is(key, kv.mod_revision),
@@ -218,36 +236,52 @@ def _retry_rejected(args, client):
     if not ok:
         raise exceptions.EsiError('%s changed, or %s exists, meanwhile; '
                                   'nothing written' % (key, job_id))
-    print('moved %s back to %s' % (key, keys.job(job_id)))
+    output.say('moved %s back to %s' % (key, keys.job(job_id)))
     return 0
 
 
 # --- purge -------------------------------------------------------------------
 
 def purge(args, client):
-    """Delete rejected values older than --older-than (all with --all)."""
-    def old_enough(job):
-        return job.age is not None and job.age >= args.older_than
+    """Delete rejected values older than --older-than (all with --all).
 
-    doomed = [job for job in overview.read_jobs(client)
-              if job.state == overview.REJECTED and (
-                  args.all or old_enough(job))]
+    A value's age is what can be known of it: its "created_at" even when
+    another field made it unreadable, else etcd's order of writes (a value
+    rejected before a job still in /jobs/all is at least as old as that
+    job). Values of unknown age are kept, and counted.
+    """
+    rejected = [job for job in overview.read_jobs(client)
+                if job.state == overview.REJECTED]
+    doomed = [job for job in rejected if args.all or (
+        job.age is not None and job.age >= args.older_than)]
+    unknown = sum(1 for job in rejected if job.age is None)
+    if unknown and not args.all:
+        output.say('%d rejected value(s) of unknown age kept (--all deletes '
+                   'them)' % unknown)
     if not doomed:
-        print('no rejected value to purge')
+        output.say('no rejected value to purge')
         return 0
     for job in doomed:
-        print('%s (%s)' % (job.kv.key, 'age unknown' if job.age is None
-                           else 'age %.0f s' % job.age))
+        output.say('%s (%s)' % (job.kv.key, 'age unknown' if job.age is None
+                                else 'age %.0f s, from %s' % (
+                                    job.age, job.age_from)))
     if not confirm(args, 'Delete these %d rejected value(s)?' % len(doomed)):
-        print('nothing deleted')
+        output.say('nothing deleted')
         return 1
-    ok, _ = client.txn(
-        [etcd.mod_revision_is(j.kv.key, j.kv.mod_revision) for j in doomed],
-        [etcd.delete(j.kv.key) for j in doomed], key=keys.JOBS_REJECTED)
-    if not ok:
-        raise exceptions.EsiError('a rejected value changed meanwhile; '
-                                  'nothing deleted, run again')
-    print('deleted %d rejected value(s)' % len(doomed))
+    deleted = 0
+    # etcd takes 128 operations per transaction by default.
+    for start in range(0, len(doomed), PURGE_BATCH):
+        batch = doomed[start:start + PURGE_BATCH]
+        ok, _ = client.txn(
+            [etcd.mod_revision_is(j.kv.key, j.kv.mod_revision)
+             for j in batch],
+            [etcd.delete(j.kv.key) for j in batch], key=keys.JOBS_REJECTED)
+        if not ok:
+            raise exceptions.EsiError(
+                'a rejected value changed meanwhile; %d deleted, the rest '
+                'kept: run again' % deleted)
+        deleted += len(batch)
+    output.say('deleted %d rejected value(s)' % deleted)
     return 0
 
 
@@ -293,7 +327,8 @@ def add_parser(sub):
     prg = jobs_sub.add_parser('purge', help='delete old rejected values')
     prg.add_argument('--older-than', type=float, default=WEEK,
                      metavar='SECONDS', help='rejected values written at '
-                     'least SECONDS ago (default: a week); values of '
+                     'least SECONDS ago (default: a week), by their '
+                     'created_at or else etcd\'s order of writes; values of '
                      'unknown age are kept')
     prg.add_argument('--all', action='store_true',
                      help='every rejected value, whatever its age')

@@ -29,6 +29,7 @@ import sys
 from oslo_config import cfg
 
 from heat_esi.cmd import jobs
+from heat_esi.cmd import output
 from heat_esi.cmd import status
 from heat_esi import conf
 from heat_esi import etcd
@@ -110,14 +111,16 @@ def parser():
     return top
 
 
-def main(argv=None):
+def main(argv=None, client=None):
+    """Run one command; *client* replaces the one its options name."""
     args = parser().parse_args(argv)
     try:
         if getattr(args, 'needs_client', False):
-            return args.func(args, _client(args))
+            return args.func(args, client or _client(args))
         return args.func(args)
     except exceptions.EsiError as exc:
-        print('heat-esi: error: %s' % exc, file=sys.stderr)
+        # The message may quote keys and values read from etcd.
+        output.say('heat-esi: error: %s' % exc, sys.stderr)
         return 1
 
 

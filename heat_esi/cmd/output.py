@@ -17,6 +17,9 @@ default), ``json``, ``yaml`` or ``value``, ``-c COLUMN`` to choose columns,
 ``--noindent``, ``--max-width``, ``--fit-width``. Nested values (a /config,
 a list of dependencies) stay structures in JSON and YAML, and are shown as
 JSON text in a table.
+
+Everything shown goes through heat_esi.redact first, whatever the format:
+secrets masked, control characters escaped, long values cut.
 """
 
 import json
@@ -27,6 +30,8 @@ from cliff.formatters import json_format
 from cliff.formatters import table
 from cliff.formatters import value as value_format
 from cliff.formatters import yaml_format
+
+from heat_esi import redact
 
 FORMATTERS = {
     'table': table.TableFormatter,
@@ -69,31 +74,56 @@ def _chosen(args, names):
     return wanted or list(names)
 
 
+def say(line, out=None):
+    """Print one line of text that may hold values read from etcd."""
+    (out or sys.stdout).write(redact.text(line) + '\n')
+
+
+def _shown(names, row, secrets):
+    """The *names* of *row*, redacted, with *secrets* masked too."""
+    row = {n: row.get(n) for n in names}
+    return redact.shown(row, redact.secrets_in(row) | set(secrets))
+
+
+def _rows(names, rows, secrets=()):
+    """The cells of *rows*, each row redacted as one item."""
+    cells = []
+    for row in rows:
+        row = _shown(names, row, secrets)
+        cells.append([_cell(row[n]) for n in names])
+    return cells
+
+
 def emit_list(args, names, rows, out=None):
     """Rows (dicts) as a list."""
     names = _chosen(args, names)
     FORMATTERS[args.formatter]().emit_list(
-        names, [[_cell(row.get(n)) for n in names] for row in rows],
-        out or sys.stdout, args)
+        names, _rows(names, rows), out or sys.stdout, args)
 
 
 def emit_one(args, item, out=None):
-    """One item (a dict) as field/value pairs."""
+    """One item (a dict) as field/value pairs.
+
+    A secret value anywhere in the item (its /config's password, say) is
+    masked everywhere in it, in an error message too.
+    """
     names = _chosen(args, list(item))
+    item = redact.shown({n: item[n] for n in names})
     FORMATTERS[args.formatter]().emit_one(
         names, [_cell(item[n]) for n in names], out or sys.stdout, args)
 
 
-def emit_sections(args, sections, out=None):
+def emit_sections(args, sections, out=None, secrets=()):
     """Several lists at once: {title: (column names, [row dicts])}.
 
     JSON and YAML give one object with a list per title; a table prints
-    each list under its title (an empty one as "none").
+    each list under its title (an empty one as "none"). *secrets* are
+    masked wherever they appear.
     """
     out = out or sys.stdout
     if args.formatter in ('json', 'yaml'):
         names = _chosen(args, list(sections))
-        data = [[{c: row.get(c) for c in cols} for row in rows]
+        data = [[_shown(cols, row, secrets) for row in rows]
                 for cols, rows in (sections[n] for n in names)]
         FORMATTERS[args.formatter]().emit_one(names, data, out, args)
         return
@@ -106,6 +136,5 @@ def emit_sections(args, sections, out=None):
             continue
         out.write('\n')
         FORMATTERS[args.formatter]().emit_list(
-            cols, [[_cell(row.get(c)) for c in cols] for row in rows], out,
-            args)
+            cols, _rows(cols, rows, secrets), out, args)
         out.write('\n')

@@ -74,6 +74,20 @@ def attention(snap, max_age):
         if age is not None and age > max_age:
             reasons.append('%d %s job(s) waiting, the oldest for %.0f s'
                            % (count, handler, age))
+    ahead = [j for j in snap.jobs if j.ahead is not None]
+    if ahead:
+        unknown = [j for j in ahead if j.age is None]
+        reasons.append(
+            '%d job(s) dated up to %.0f s ahead of this host\'s clock: their '
+            'writer\'s clock (heat-engine\'s?) is ahead, check its NTP; '
+            '%s' % (len(ahead), max(j.ahead for j in ahead),
+                    'their age is taken from etcd\'s order of writes'
+                    if not unknown else '%d of unknown age' % len(unknown)))
+    for member in snap.members:
+        if member.ahead is not None:
+            reasons.append('esi-worker %s started %.0f s ahead of this '
+                           'host\'s clock: check its NTP'
+                           % (member.id, member.ahead))
     rejected = snap.of_state(overview.REJECTED)
     if rejected:
         reasons.append('%d rejected job value(s): heat-esi jobs list '
@@ -86,10 +100,10 @@ def attention(snap, max_age):
     return reasons
 
 
-def _once(client, args, out):
-    snap = overview.Snapshot(client)
+def _once(client, args, out, seen=None):
+    snap = overview.Snapshot(client, seen)
     found = sections(snap, args.max_age)
-    output.emit_sections(args, found, out)
+    output.emit_sections(args, found, out, snap.secrets)
     return ATTENTION if found['attention'][1] else 0
 
 
@@ -97,15 +111,17 @@ def run(args, client):
     if not args.watch:
         return _once(client, args, sys.stdout)
     result = 0
+    # When this command first saw each job: an age no writer's clock sets.
+    seen = {}
     try:
         while True:
             # Drawn off screen, then shown at once: no flicker.
             screen = io.StringIO()
             try:
-                result = _once(client, args, screen)
+                result = _once(client, args, screen, seen)
             except exceptions.EtcdError as exc:
                 # Keep watching: etcd may come back.
-                screen.write('heat-esi: error: %s\n' % exc)
+                output.say('heat-esi: error: %s' % exc, screen)
                 result = ATTENTION
             title = ('heat-esi status, every %g s (Ctrl-C to stop)\n\n'
                      % args.watch)

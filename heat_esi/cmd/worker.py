@@ -24,6 +24,7 @@ import stevedore
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
+from heat_esi import logs
 from heat_esi.worker import elements
 from heat_esi.worker import health
 from heat_esi.worker import metrics
@@ -83,6 +84,8 @@ def main(argv=None):
         print('esi-worker: configuration error: %s' % exc, file=sys.stderr)
         return 2
     logging.setup(config, 'esi-worker')
+    # Values read from etcd reach the log: escaped, bounded, masked.
+    logs.install()
     try:
         client = etcd.Etcd.from_conf(config)
     except exceptions.EtcdConfigError as exc:
