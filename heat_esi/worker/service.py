@@ -512,8 +512,13 @@ class Worker(object):
                      if kvs and kvs[0].create_revision < kv.create_revision]
         with self._cond:
             for dep in deps:
-                if dep not in remaining:
-                    self._waiting.get(dep, set()).discard(job_id)
+                waiters = self._waiting.get(dep)
+                if dep not in remaining and waiters is not None:
+                    waiters.discard(job_id)
+                    if not waiters:
+                        # Else each job that named a finished job would
+                        # leave an entry behind, for good.
+                        del self._waiting[dep]
         if remaining:
             LOG.info('job %s waits for %s', job_id, ', '.join(remaining))
             return True

@@ -287,6 +287,27 @@ def test_a_job_never_waits_for_a_later_one(store, start, handler):
     assert handler.ran[0] == first
 
 
+def test_the_waiting_map_is_empty_once_dependent_jobs_ran(
+        store, start, handler, gates, logs):
+    gate = gates()
+    handler.plan['r1'] = lambda claim, clock: (
+        None if claim.job['version'] > 1 else gate.wait(WAIT) and None)
+    worker = start()
+    first = new_job(store)
+    assert handler.started_event('r1').wait(WAIT)
+    # One job waits for a running one...
+    second = new_job(store, action='modify', version=2, dependency=[first])
+    assert logs.wait('job %s waits for %s' % (second, first))
+    gate.set()
+    assert state(store, version=2)['worker_state'] == 'MODIFY_COMPLETED'
+    # ... and others name jobs that had finished: none waits.
+    for version in (3, 4, 5):
+        new_job(store, action='modify', version=version,
+                dependency=[first, second])
+        assert state(store, version=version)['version'] == version
+    assert worker._waiting == {}
+
+
 # --- outcomes ----------------------------------------------------------------
 
 def failing(message, **outcome):
