@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
+import bench_fairness  # noqa: E402,H306  (after bench_heat)
 import bench_scale  # noqa: E402
 import bench_worker  # noqa: E402
 import common  # noqa: E402
@@ -35,6 +36,8 @@ FULL = {
     'scale_sizes': [100, 10000], 'scale_claims': 100,
     'scale_samples': 300, 'scale_worker_jobs': 300, 'scale_heat_runs': 5,
     'monitor_devices': 100,
+    'fair_backlog': 80, 'fair_slots': 8, 'fair_check_timeout': 2.0,
+    'fair_samples': 3,
 }
 QUICK = {
     'put_count': 100, 'jobs': 100, 'latency_samples': 20,
@@ -43,6 +46,8 @@ QUICK = {
     'scale_sizes': [20, 400], 'scale_claims': 10,
     'scale_samples': 40, 'scale_worker_jobs': 40, 'scale_heat_runs': 1,
     'monitor_devices': 4,
+    'fair_backlog': 20, 'fair_slots': 2, 'fair_check_timeout': 1.0,
+    'fair_samples': 2,
 }
 
 FLAT = 1.10     # "flat within 10 %"
@@ -89,6 +94,10 @@ def measure(p, profile_path, log=print):
     out['scale'] = bench_scale.run(
         p['scale_sizes'], p['scale_claims'], p['scale_samples'],
         p['monitor_devices'], p['scale_heat_runs'], p['scale_worker_jobs'])
+    log("another project's job behind one project's backlog ...")
+    out['fairness'] = bench_fairness.run(
+        p['fair_backlog'], p['fair_slots'], p['fair_check_timeout'],
+        p['fair_samples'])
     if os.path.exists(profile_path):
         out['profile'] = bench_worker.top_of_profile(profile_path)
     out['machine']['load_after'] = os.getloadavg()
@@ -145,6 +154,22 @@ def table(r):
             (last['rss'] - rss['idle_rss']) / last['jobs'] / 1024),
         '<= 100 MB at 100,000', last['rss'] <= 100 * 2**20
         if last['jobs'] >= 100000 else None))
+    fair = r['fairness']
+    for name, label, target, limit in (
+            ('turns_only', 'projects in turn, no limit per project',
+             '<= 1 job', 1.0),
+            ('default_limit', 'default max_jobs_per_project (slots - 1)',
+             '<= 0.25 job', 0.25)):
+        f = fair[name]
+        rows.append((
+            "another project's job behind one project's backlog of %d "
+            "jobs at a silent device, %d slots, %s: latency added (max of "
+            "%d)" % (fair['backlog'], fair['slots'], label,
+                     len(f['behind_s'])),
+            '%.2f job(s) (%.2f s; one job %.2f s, alone %.0f ms)' % (
+                f['added_max_jobs'], f['added_max_s'], f['job_unit_s'],
+                f['alone_median_s'] * 1000),
+            target, f['added_max_jobs'] <= limit))
     scale = {int(k): v for k, v in r['scale'].items()}
     small, big = sorted(scale)
     for field, label in (

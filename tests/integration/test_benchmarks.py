@@ -37,6 +37,12 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
                   'heat_validate_ms', 'heat_create_ms'):
         assert small[field] > 0 and big[field] > 0, field
     assert small['monitor_devices'] > 0 and big['monitor_devices'] > 0
+    fair = results['fairness']
+    assert (fair['backlog'], fair['slots']) == (20, 2)
+    for name in ('turns_only', 'default_limit'):
+        assert len(fair[name]['behind_s']) == 2
+        assert fair[name]['job_unit_s'] >= 1.0      # check_timeout
+        assert fair[name]['added_max_jobs'] >= 0
     # py-spy sampled the draining worker, inside heat_esi's code.
     assert results['profile']['samples'] > 0
     assert any('heat_esi/' in name
@@ -45,7 +51,7 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     # The table names each figure and its target.
     for text in ('OS::Heat::None', 'put-units', 'job write -> /state',
                  'RSS', '400 vs 20 resident', '<= 1.5x',
-                 'flat within 10 %'):
+                 'flat within 10 %', "one project's backlog"):
         assert text in proc.stdout, text
     with open(tmp_path / 'performance.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
