@@ -67,6 +67,7 @@ class Candidates(object):
         self.running = collections.Counter()    # project -> jobs taken
         self._served = {}       # project -> turn of its last take
         self._turn = itertools.count(1)
+        self.kept = 0           # queued candidates that keep their value
 
     def __len__(self):
         return len(self._project) + len(self._unread) + len(self._reading)
@@ -88,7 +89,9 @@ class Candidates(object):
             return      # being read: place() files it
         if job_id in self._project:
             if kv is not None:
-                self._queues[self._project[job_id]][job_id] = kv
+                queue = self._queues[self._project[job_id]]
+                self.kept += queue[job_id] is None
+                queue[job_id] = kv
             return
         if project is UNKNOWN:
             self._unread[job_id] = None
@@ -100,6 +103,7 @@ class Candidates(object):
         self._queues.setdefault(project, collections.OrderedDict())[
             job_id] = kv
         self._project[job_id] = project
+        self.kept += kv is not None
 
     def discard(self, job_id):
         """The job is no candidate any more (claimed, finished, gone)."""
@@ -109,7 +113,7 @@ class Candidates(object):
         if project is UNKNOWN:
             return
         queue = self._queues[project]
-        del queue[job_id]
+        self.kept -= queue.pop(job_id) is not None
         if not queue:
             del self._queues[project]
             self._forget(project)
@@ -120,6 +124,7 @@ class Candidates(object):
         self._project.clear()
         self._unread.clear()
         self._reading.clear()
+        self.kept = 0
         for project in list(self._served):
             self._forget(project)
 
@@ -161,6 +166,7 @@ class Candidates(object):
         queue = self._queues[project]
         job_id = random.choice(list(itertools.islice(queue, TAKE_AMONG)))
         kv = queue.pop(job_id)
+        self.kept -= kv is not None
         del self._project[job_id]
         if not queue:
             del self._queues[project]

@@ -45,9 +45,9 @@ RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
 # A handler gets this long past its job's deadline to stop by itself (an
 # SNMP request in flight, say) before the job is failed without it.
 DEADLINE_GRACE = 10.0
-# Candidates beyond this many keep only their key, not their job's value,
-# and a slot reads the job when it takes one: a backlog of 100,000 jobs
-# (waiting on others, say) costs a few MB, not every value.
+# Candidates keep the values of at most this many jobs; the others keep
+# only their key, and a slot reads the job when it takes one: a backlog of
+# 100,000 jobs (waiting on others, say) costs a few MB, not every value.
 KEEP_VALUES = 1000
 # Candidates found without their value are read this many in one request,
 # to learn their projects before a slot chooses among them.
@@ -289,7 +289,7 @@ class Worker(object):
                 elif event.kv.version == 1:
                     self._candidates.add(
                         job_id,
-                        event.kv if len(self._candidates) < KEEP_VALUES
+                        event.kv if self._candidates.kept < KEEP_VALUES
                         else None, project)
                 else:
                     # Rewritten by a claim: no longer a candidate.
@@ -365,7 +365,7 @@ class Worker(object):
                     if not kvs:
                         self._candidates.discard(job_id)
                         continue
-                    keep = len(self._candidates) <= KEEP_VALUES
+                    keep = self._candidates.kept < KEEP_VALUES
                     self._candidates.place(
                         job_id, records.job_project(kvs[0].value),
                         kvs[0] if keep else None)

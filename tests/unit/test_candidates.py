@@ -133,3 +133,23 @@ def test_projects_are_forgotten_when_idle():
     assert len(queue) == 0
     assert dict(queue.running) == {}
     assert queue._served == {} and queue._queues == {}
+
+
+def test_kept_counts_the_values_held():
+    queue = candidates.Candidates()
+    queue.add('a', 'kv', 'p')
+    queue.add('b', None, 'p')
+    queue.add('b', 'kv', 'p')           # read since: its value is kept
+    queue.add('c', 'kv', 'q')
+    queue.add('u')
+    assert queue.kept == 3
+    queue.discard('c')
+    assert queue.kept == 2
+    queue.unread(1)
+    queue.place('u', 'q', 'kv')
+    assert queue.kept == 3
+    take_all(queue)
+    assert queue.kept == 0 and len(queue) == 0
+    queue.add('d', 'kv', 'p')
+    queue.clear()
+    assert queue.kept == 0
