@@ -408,7 +408,11 @@ class Worker(object):
                         self._candidates.add(job_id, None, project)
                 self.stopping.wait(RECONNECT_DELAY[0])
             except Exception:
-                LOG.exception('job %s: unexpected error', job_id)
+                if job_id is None:
+                    LOG.exception('unexpected error while reading %d job(s) '
+                                  'found at start or freed', len(taken))
+                else:
+                    LOG.exception('job %s: unexpected error', job_id)
             finally:
                 self._release_slot(threading.current_thread())
                 context.leave()

@@ -388,6 +388,21 @@ def test_a_project_at_its_limit_leaves_slots_to_the_others(
     assert len(permits.started) == 2
 
 
+def test_jobs_found_at_start_are_read_again_when_etcd_fails(
+        store, start, handler, logs):
+    # Read in one batch to learn their projects; that read fails twice.
+    ids = [project_job(store, 'p%d' % (i % 2), 'b%d' % i) for i in range(4)]
+    store.fail(fakes.UNAVAILABLE, count=2, only=['txn'])
+    worker = start()
+    for i in range(4):
+        assert state(store, 'b%d' % i)['worker_state'] == 'CREATE_COMPLETED'
+    assert logs.wait('cannot read 4 job(s) found at start or freed')
+    assert sorted(handler.ran) == sorted(ids)
+    # Each slot lets go of its project's share once its job is recorded.
+    wait_until(lambda: not worker._taken)
+    assert len(worker._candidates) == 0
+
+
 def wait_until(predicate):
     """Poll *predicate* (the handler's own lists) until it holds."""
     deadline = time.monotonic() + WAIT
