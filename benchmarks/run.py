@@ -156,8 +156,10 @@ def table(r):
         if last['jobs'] >= 100000 else None))
     fair = r['fairness']
     for name, label, target, limit in (
+            # About one job: the other job waits for the first slot to
+            # free, up to one whole job, plus its own write and run.
             ('turns_only', 'projects in turn, no limit per project',
-             '<= 1 job', 1.0),
+             '<= 1.25 job', 1.25),
             ('default_limit', 'default max_jobs_per_project (slots - 1)',
              '<= 0.25 job', 0.25)):
         f = fair[name]
