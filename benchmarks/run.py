@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
+import bench_fairness  # noqa: E402,H306  (after bench_heat)
 import bench_http  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_worker  # noqa: E402
@@ -37,6 +38,8 @@ FULL = {
     'scale_samples': 300, 'scale_worker_jobs': 300, 'scale_heat_runs': 5,
     'monitor_devices': 100,
     'http_connections': 1000, 'http_samples': 50,
+    'fair_backlog': 80, 'fair_slots': 8, 'fair_check_timeout': 2.0,
+    'fair_samples': 3,
 }
 QUICK = {
     'put_count': 100, 'jobs': 100, 'latency_samples': 20,
@@ -46,6 +49,8 @@ QUICK = {
     'scale_samples': 40, 'scale_worker_jobs': 40, 'scale_heat_runs': 1,
     'monitor_devices': 4,
     'http_connections': 150, 'http_samples': 5,
+    'fair_backlog': 20, 'fair_slots': 2, 'fair_check_timeout': 1.0,
+    'fair_samples': 2,
 }
 
 FLAT = 1.10     # "flat within 10 %"
@@ -96,6 +101,10 @@ def measure(p, profile_path, log=print):
     out['scale'] = bench_scale.run(
         p['scale_sizes'], p['scale_claims'], p['scale_samples'],
         p['monitor_devices'], p['scale_heat_runs'], p['scale_worker_jobs'])
+    log("another project's job behind one project's backlog ...")
+    out['fairness'] = bench_fairness.run(
+        p['fair_backlog'], p['fair_slots'], p['fair_check_timeout'],
+        p['fair_samples'])
     if os.path.exists(profile_path):
         out['profile'] = bench_worker.top_of_profile(profile_path)
     out['machine']['load_after'] = os.getloadavg()
@@ -171,6 +180,24 @@ def table(r):
             healthz, http['healthz_flood_ms'], http['healthz_quiet_ms'],
             job, http['job_flood_ms'], http['job_quiet_ms']),
         '<= 2x each', healthz <= 2 and job <= 2))
+    fair = r['fairness']
+    for name, label, target, limit in (
+            # About one job: the other job waits for the first slot to
+            # free, up to one whole job, plus its own write and run.
+            ('turns_only', 'projects in turn, no limit per project',
+             '<= 1.25 job', 1.25),
+            ('default_limit', 'default max_jobs_per_project (slots - 1)',
+             '<= 0.25 job', 0.25)):
+        f = fair[name]
+        rows.append((
+            "another project's job behind one project's backlog of %d "
+            "jobs at a silent device, %d slots, %s: latency added (max of "
+            "%d)" % (fair['backlog'], fair['slots'], label,
+                     len(f['behind_s'])),
+            '%.2f job(s) (%.2f s; one job %.2f s, alone %.0f ms)' % (
+                f['added_max_jobs'], f['added_max_s'], f['job_unit_s'],
+                f['alone_median_s'] * 1000),
+            target, f['added_max_jobs'] <= limit))
     scale = {int(k): v for k, v in r['scale'].items()}
     small, big = sorted(scale)
     for field, label in (

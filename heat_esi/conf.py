@@ -103,6 +103,17 @@ worker_opts = [
                help='How many jobs this worker runs at the same time. A job '
                     'is claimed only when a slot is free, so the remaining '
                     'jobs stay available to other workers.'),
+    cfg.IntOpt('max_jobs_per_project', default=0, min=0,
+               help='The most jobs of one project (the tenant_id of the '
+                    'job\'s resource) this worker runs at the same time. '
+                    '0 (the default) means job_slots - 1 (at least 1): '
+                    'one project\'s backlog of slow jobs always leaves a '
+                    'slot for the other projects. Whatever the limit, a '
+                    'free slot goes to the project with the fewest jobs '
+                    'running, so a project\'s backlog delays another '
+                    'project\'s job by at most about one job. Jobs that '
+                    'name no project count as one project. Set it to '
+                    'job_slots to let one project use every slot.'),
     cfg.IntOpt('claim_ttl', default=60, min=2,
                help='Seconds of the etcd lease that binds this worker\'s '
                     'claims. If the worker stops refreshing it (crash, '

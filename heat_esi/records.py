@@ -175,6 +175,41 @@ def job_handler(text):
     return None
 
 
+# A project id longer than this is no Keystone id (those are 32 hex digits,
+# 64 characters at most): such a job goes to the shared queue of the jobs
+# without a project rather than to a queue of its own.
+MAX_PROJECT_CHARS = 255
+
+
+def project_of(body):
+    """The project a job body belongs to, or None when it names none.
+
+    That is the tenant_id of its resource_input, which Heat copies from the
+    stack's project (the seed's jobs carry it too).
+    """
+    source = body.get('resource_input') if isinstance(body, dict) else None
+    project = source.get('tenant_id') if isinstance(source, dict) else None
+    if isinstance(project, str) and 0 < len(project) <= MAX_PROJECT_CHARS:
+        return project
+    return None
+
+
+def job_project(text):
+    """The project of a raw /jobs/all value; None when it names none.
+
+    Unreadable values have none: they are everyone's to reject.
+    """
+    if isinstance(text, bytes):         # not UTF-8 (see etcd.KV)
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, list) and len(value) > 1:
+        return project_of(value[1])
+    return None
+
+
 def _shown(value):
     """Show a wrong value in an error.
 

@@ -312,6 +312,34 @@ def job_on_missing_router(client, rid, request_id=None):
     return job_id
 
 
+# An address on loopback where nothing answers SNMP: a job that checks a
+# router there holds its slot until [snmp] check_timeout.
+SILENT_DEVICE = '127.0.0.9'
+
+
+def write_as_heat(client, resource_type, rid, project, **body):
+    """Write a create of *project*'s resource as heat-engine does.
+
+    /config and the job in one transaction (heat_esi.actions.write, with
+    the stored heat_template), the body carrying the project as its
+    tenant_id. Edge routers are at SILENT_DEVICE unless *body* says.
+
+    :returns: the job id.
+    """
+    from heat_esi import actions
+    body = dict({'id': rid, 'name': rid, 'status': 'PENDING_CREATE',
+                 'tenant_id': project}, **body)
+    if resource_type == 'edge_router':
+        body.setdefault('ip', SILENT_DEVICE)
+    elif resource_type == 'ha_router':
+        body.setdefault('primary_router_id', PRIMARY)
+        body.setdefault('secondary_router_id', SECONDARY)
+    return actions.write(
+        client, actions.stored_template(client, resource_type),
+        resource_type, rid, 'monitoring_worker', 'create', body, 1,
+        [etcd.absent(keys.config(resource_type, rid))])
+
+
 def put_template(client, name, **changes):
     """Store the shipped heat_template *name* with *changes*, at version 2."""
     body = dict(templates.load_dir()[name], **changes)

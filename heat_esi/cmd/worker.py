@@ -107,7 +107,8 @@ def main(argv=None):
         claim_ttl=config.worker.claim_ttl,
         max_attempts=config.worker.max_attempts,
         shutdown_grace=config.worker.shutdown_grace,
-        job_timeout=config.worker.job_timeout)
+        job_timeout=config.worker.job_timeout,
+        max_jobs_per_project=config.worker.max_jobs_per_project)
     checks = health.Health(worker, client)
     if config.worker.metrics_port is not None:
         etcd.on_failover(metrics.etcd_failover)

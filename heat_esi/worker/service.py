@@ -15,15 +15,13 @@
 Threads:
 - intake: reads /jobs/ once, then watches it from the next revision; new
   jobs and released claims become candidates;
-- job_slots slot threads: each takes a random candidate (so that several
-  workers seldom race for the same job), claims it, runs its handler and
+- job_slots slot threads: each takes the next candidate of the project
+  whose turn it is (see candidates.py), claims it, runs its handler and
   records the result;
 - the lease keeper: keeps the lease that binds this worker's claims alive.
 """
 
-import itertools
 import os
-import random
 import socket
 import threading
 import time
@@ -36,6 +34,7 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
 from heat_esi.worker import batch
+from heat_esi.worker import candidates
 from heat_esi.worker import claims
 from heat_esi.worker import context
 from heat_esi.worker import metrics
@@ -46,20 +45,27 @@ RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
 # A handler gets this long past its job's deadline to stop by itself (an
 # SNMP request in flight, say) before the job is failed without it.
 DEADLINE_GRACE = 10.0
-TAKE_AMONG = 64
-# Candidates beyond this many keep only their key, not their job's value,
-# and a slot reads the job when it takes one: a backlog of 100,000 jobs
-# (waiting on others, say) costs a few MB, not every value.
+# Candidates keep the values of at most this many jobs; the others keep
+# only their key, and a slot reads the job when it takes one: a backlog of
+# 100,000 jobs (waiting on others, say) costs a few MB, not every value.
 KEEP_VALUES = 1000
+# Candidates found without their value are read this many in one request,
+# to learn their projects before a slot chooses among them.
+READ_BATCH = 32
 
 
 class Worker(object):
 
     def __init__(self, client, handlers, job_slots=8, claim_ttl=60,
                  max_attempts=3, shutdown_grace=30, job_timeout=300,
-                 deadline_grace=DEADLINE_GRACE, accept=None):
+                 deadline_grace=DEADLINE_GRACE, accept=None,
+                 max_jobs_per_project=None):
         """Set up a worker; start() starts it.
 
+        :param max_jobs_per_project: the most jobs of one project this
+            worker runs at once; 0 for job_slots - 1 (at least 1), which
+            leaves a slot for the other projects; None for no limit beyond
+            the slots. Either way the slots go to the projects in turn.
         :param accept: callable(job id) -> bool; when given, the jobs it
             refuses are no business of this worker: never claimed, never
             judged (a worker that shares an etcd with others, such as the
@@ -72,6 +78,9 @@ class Worker(object):
         self.batcher = batch.Batcher(client)
         self.handlers = handlers
         self.job_slots = job_slots
+        if max_jobs_per_project == 0:
+            max_jobs_per_project = max(job_slots - 1, 1)
+        self.max_jobs_per_project = max_jobs_per_project
         self.claim_ttl = claim_ttl
         self.max_attempts = max_attempts
         self.shutdown_grace = shutdown_grace
@@ -84,8 +93,10 @@ class Worker(object):
         self.stopping = threading.Event()     # no new claims
         self.aborting = threading.Event()     # grace over: drop running jobs
         self._cond = threading.Condition()
-        self._pending = {}          # job id -> KV as last seen, or None
-        self._waiting = {}          # dependency job id -> {job ids}
+        self._candidates = candidates.Candidates(max_jobs_per_project)
+        # dependency job id -> {job id: its project}
+        self._waiting = {}
+        self._taken = {}            # slot thread -> project of its job
         self._running = {}          # job id -> Claim
         self._clocks = {}           # job id -> (JobClock, slot thread)
         self._retired = set()       # slot threads whose job was failed
@@ -102,9 +113,10 @@ class Worker(object):
         self.lease_id = self.client.grant_lease(self.claim_ttl)
         self._lease_renewed = time.monotonic()
         self._register()
-        LOG.info('esi-worker started: %(n)s job slots, lease %(l)x '
-                 '(%(t)s s), handlers %(h)s',
+        LOG.info('esi-worker started: %(n)s job slots (at most %(p)s per '
+                 'project), lease %(l)x (%(t)s s), handlers %(h)s',
                  {'n': self.job_slots, 'l': self.lease_id,
+                  'p': self.max_jobs_per_project or self.job_slots,
                   't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
         targets = [(self._keep_lease, 'lease'), (self._intake, 'intake'),
                    (self._watch_deadlines, 'deadlines')]
@@ -242,34 +254,46 @@ class Worker(object):
         working = {keys.under(keys.JOBS_WORKING, kv.key) for kv in kvs
                    if kv.key.startswith(keys.JOBS_WORKING)}
         with self._cond:
-            self._pending.clear()
+            # Their projects are learnt when slots read them (READ_BATCH).
+            self._candidates.clear()
             for kv in kvs:
                 if kv.key.startswith(keys.JOBS_ALL):
                     job_id = keys.under(keys.JOBS_ALL, kv.key)
                     if job_id not in working and job_id not in self._running:
-                        self._pending[job_id] = None
+                        self._candidates.add(job_id)
+            found = len(self._candidates)
             self._cond.notify_all()
-        LOG.info('found %d unclaimed job(s) at revision %s',
-                 len(self._pending), revision)
+        LOG.info('found %d unclaimed job(s) at revision %s', found,
+                 revision)
         return revision
 
     def _on_event(self, event):
         key = event.kv.key
+        project = candidates.UNKNOWN
+        if event.type != etcd.DELETE and event.kv.version == 1 and \
+                key.startswith(keys.JOBS_ALL):
+            # A new job: its project decides its queue. Parsed before the
+            # slots' lock is taken.
+            project = records.job_project(event.kv.value)
         with self._cond:
             if key.startswith(keys.JOBS_ALL):
                 job_id = keys.under(keys.JOBS_ALL, key)
                 if event.type == etcd.DELETE:
-                    self._pending.pop(job_id, None)
+                    self._candidates.discard(job_id)
                     self._note_finished(event.kv.mod_revision, job_id)
-                    for waiter in self._waiting.pop(job_id, ()):
-                        self._pending[waiter] = None
+                    waiters = self._waiting.pop(job_id, {})
+                    for waiter, project in waiters.items():
+                        self._candidates.add(waiter, None, project)
+                    if len(waiters) > 1:
+                        self._cond.notify_all()
                 elif event.kv.version == 1:
-                    self._pending[job_id] = (
-                        event.kv if len(self._pending) < KEEP_VALUES
-                        else None)
+                    self._candidates.add(
+                        job_id,
+                        event.kv if self._candidates.kept < KEEP_VALUES
+                        else None, project)
                 else:
                     # Rewritten by a claim: no longer a candidate.
-                    self._pending.pop(job_id, None)
+                    self._candidates.discard(job_id)
             elif key.startswith(keys.JOBS_WORKING):
                 job_id = keys.under(keys.JOBS_WORKING, key)
                 if event.type == etcd.DELETE and job_id not in self._running \
@@ -277,7 +301,7 @@ class Worker(object):
                                                   job_id):
                     # A claim expired or was released; if the job is still
                     # there, it is up for grabs (the claim re-reads it).
-                    self._pending[job_id] = None
+                    self._candidates.add(job_id)
             else:
                 return
             self._cond.notify()
@@ -295,16 +319,64 @@ class Worker(object):
     # --- slots --------------------------------------------------------------
 
     def _take(self):
+        """Return what the calling slot does next, or None when stopping.
+
+        ('read', [job ids]): candidates whose projects are not known yet,
+        to be read first; ('run', (job id, KV or None, project)): the job
+        of the project whose turn it is (see candidates.py), which holds
+        one of that project's shares until _release_slot().
+        """
         with self._cond:
-            while not self._pending and not self.stopping.is_set():
+            while not self.stopping.is_set():
+                ids = self._candidates.unread(READ_BATCH)
+                if ids:
+                    return 'read', ids
+                taken = self._candidates.take()
+                if taken is not None:
+                    self._taken[threading.current_thread()] = taken[2]
+                    return 'run', taken
+                # Nothing, or only projects at max_jobs_per_project: a new
+                # job or the end of one wakes us.
                 self._cond.wait()
-            if self.stopping.is_set():
-                return None, None
-            # A random one of the oldest few: workers seldom race for the
-            # same job, and the backlog still drains in order.
-            job_id = random.choice(list(itertools.islice(self._pending,
-                                                         TAKE_AMONG)))
-            return job_id, self._pending.pop(job_id)
+            return None
+
+    def _release_slot(self, thread):
+        """The job taken by *thread* no longer counts for its project."""
+        with self._cond:
+            if thread in self._taken:
+                self._candidates.done(self._taken.pop(thread))
+                self._cond.notify()
+
+    def _read_candidates(self, ids):
+        """Read candidates found without their value; file them by project.
+
+        A job found gone is dropped. Those that could not be read are
+        unread candidates again (etcd failed) or, after any other error,
+        go to the queue of the jobs without a project, where a slot reads
+        and judges each.
+        """
+        fallback = None
+        try:
+            _, found = self.batcher.txn(
+                [], [etcd.get(keys.job(job_id)) for job_id in ids],
+                key=keys.job(ids[0]))
+            with self._cond:
+                for job_id, kvs in zip(ids, found):
+                    if not kvs:
+                        self._candidates.discard(job_id)
+                        continue
+                    keep = self._candidates.kept < KEEP_VALUES
+                    self._candidates.place(
+                        job_id, records.job_project(kvs[0].value),
+                        kvs[0] if keep else None)
+        except exceptions.EtcdError:
+            fallback = candidates.UNKNOWN
+            raise
+        finally:
+            with self._cond:
+                for job_id in ids:
+                    self._candidates.place(job_id, fallback)
+                self._cond.notify_all()
 
     def _slot(self):
         while not self.stopping.is_set():
@@ -314,20 +386,35 @@ class Worker(object):
                 self._retired.discard(threading.current_thread())
                 self._threads.remove(threading.current_thread())
                 return
-            job_id, kv = self._take()
-            if job_id is None:
+            task = self._take()
+            if task is None:
                 return
+            what, taken = task
+            job_id = project = None
             try:
+                if what == 'read':
+                    self._read_candidates(taken)
+                    continue
+                job_id, kv, project = taken
                 self._process(job_id, kv)
             except exceptions.EtcdError as exc:
-                LOG.warning('job %s: etcd error, leaving it to be retried: '
-                            '%s', job_id, exc)
-                with self._cond:
-                    self._pending.setdefault(job_id, None)
+                if job_id is None:
+                    LOG.warning('cannot read %d job(s) found at start or '
+                                'freed, retrying: %s', len(taken), exc)
+                else:
+                    LOG.warning('job %s: etcd error, leaving it to be '
+                                'retried: %s', job_id, exc)
+                    with self._cond:
+                        self._candidates.add(job_id, None, project)
                 self.stopping.wait(RECONNECT_DELAY[0])
             except Exception:
-                LOG.exception('job %s: unexpected error', job_id)
+                if job_id is None:
+                    LOG.exception('unexpected error while reading %d job(s) '
+                                  'found at start or freed', len(taken))
+                else:
+                    LOG.exception('job %s: unexpected error', job_id)
             finally:
+                self._release_slot(threading.current_thread())
                 context.leave()
 
     def _process(self, job_id, kv):
@@ -444,6 +531,9 @@ class Worker(object):
                     continue        # it just ended
                 claim = self._running.pop(job_id, None)
                 self._retired.add(thread)
+                # Its project's share goes to the new thread: a handler
+                # that never returns must not hold it forever.
+                self._release_slot(thread)
                 self._spawn(self._slot, '%s+' % thread.name)
                 if claim is not None:
                     self._overdue[job_id] = (claim, clock)
@@ -501,9 +591,10 @@ class Worker(object):
         deps = sorted(set(job['dependency']) - {job_id})
         if not deps:
             return False
+        project = records.project_of(job)
         with self._cond:
             for dep in deps:
-                self._waiting.setdefault(dep, set()).add(job_id)
+                self._waiting.setdefault(dep, {})[job_id] = project
         # Parked before checking, so a deletion in between is not missed.
         _, found = self.batcher.txn(
             [], [etcd.get(keys.job(dep)) for dep in deps],
@@ -512,8 +603,13 @@ class Worker(object):
                      if kvs and kvs[0].create_revision < kv.create_revision]
         with self._cond:
             for dep in deps:
-                if dep not in remaining:
-                    self._waiting.get(dep, set()).discard(job_id)
+                waiters = self._waiting.get(dep)
+                if dep not in remaining and waiters is not None:
+                    waiters.pop(job_id, None)
+                    if not waiters:
+                        # Else each job that named a finished job would
+                        # leave an entry behind, for good.
+                        del self._waiting[dep]
         if remaining:
             LOG.info('job %s waits for %s', job_id, ', '.join(remaining))
             return True
@@ -550,7 +646,7 @@ class Worker(object):
         except claims.ClaimLost as exc:
             metrics.claim_lost()
             LOG.warning('job %s dropped: %s', claim.job_id, exc)
-            self._recheck(claim.job_id)
+            self._recheck(claim)
             return
         except exceptions.JobInterrupted:
             LOG.info('job %s interrupted by the shutdown', claim.job_id)
@@ -584,16 +680,17 @@ class Worker(object):
             metrics.claim_lost()
             LOG.warning('job %s dropped, its result discarded: %s',
                         claim.job_id, exc)
-            self._recheck(claim.job_id)
+            self._recheck(claim)
 
-    def _recheck(self, job_id):
+    def _recheck(self, claim):
         """Look at a lost job again.
 
         When our lease expired, its claim went with it while the job was
         ours, so no event will offer it again.
         """
         with self._cond:
-            self._pending.setdefault(job_id, None)
+            self._candidates.add(claim.job_id, None,
+                                 records.project_of(claim.job))
             self._cond.notify()
 
 

@@ -44,6 +44,12 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     for field in ('healthz_quiet_ms', 'healthz_flood_ms', 'job_quiet_ms',
                   'job_flood_ms'):
         assert http[field] > 0, field
+    fair = results['fairness']
+    assert (fair['backlog'], fair['slots']) == (20, 2)
+    for name in ('turns_only', 'default_limit'):
+        assert len(fair[name]['behind_s']) == 2
+        assert fair[name]['job_unit_s'] >= 1.0      # check_timeout
+        assert fair[name]['added_max_jobs'] >= 0
     # py-spy sampled the draining worker, inside heat_esi's code.
     assert results['profile']['samples'] > 0
     assert any('heat_esi/' in name
@@ -53,7 +59,7 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     for text in ('OS::Heat::None', 'put-units', 'job write -> /state',
                  'RSS', '400 vs 20 resident', '<= 1.5x',
                  'idle connections on its metrics port',
-                 'flat within 10 %'):
+                 'flat within 10 %', "one project's backlog"):
         assert text in proc.stdout, text
     with open(tmp_path / 'performance.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'

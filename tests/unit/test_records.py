@@ -109,3 +109,26 @@ def test_the_key_version_counts_claims_and_the_third_element_nothing():
     assert records.earlier_claims(kv, held=True) == 1
     assert records.earlier_claims(kv, held=False) == 2
     assert records.job_value(handler, body) == [handler, body, 0]
+
+
+@pytest.mark.parametrize('resource_input, expected', [
+    ({'tenant_id': '0b576f6f4cbf414f829cd12f008bf08f'},
+     '0b576f6f4cbf414f829cd12f008bf08f'),
+    ({}, None),
+    ({'tenant_id': ''}, None),
+    ({'tenant_id': 42}, None),
+    ({'tenant_id': ['a']}, None),
+    ({'tenant_id': 'x' * (records.MAX_PROJECT_CHARS + 1)}, None),
+])
+def test_a_job_belongs_to_the_project_of_its_resource(resource_input,
+                                                      expected):
+    job_id, value = records.job('create', 'h', 'ha_router', 'r1', 1, [],
+                                resource_input)
+    assert records.project_of(value[1]) == expected
+    assert records.job_project(json.dumps(value)) == expected
+
+
+@pytest.mark.parametrize('text', [b'\xff', '{', '[', '["h", "job", 0]',
+                                  '{"resource_input": {}}', '[[[' * 5000])
+def test_an_unreadable_job_names_no_project(text):
+    assert records.job_project(text) is None

@@ -287,6 +287,130 @@ def test_a_job_never_waits_for_a_later_one(store, start, handler):
     assert handler.ran[0] == first
 
 
+def test_the_waiting_map_is_empty_once_dependent_jobs_ran(
+        store, start, handler, gates, logs):
+    gate = gates()
+    handler.plan['r1'] = lambda claim, clock: (
+        None if claim.job['version'] > 1 else gate.wait(WAIT) and None)
+    worker = start()
+    first = new_job(store)
+    assert handler.started_event('r1').wait(WAIT)
+    # One job waits for a running one...
+    second = new_job(store, action='modify', version=2, dependency=[first])
+    assert logs.wait('job %s waits for %s' % (second, first))
+    gate.set()
+    assert state(store, version=2)['worker_state'] == 'MODIFY_COMPLETED'
+    # ... and others name jobs that had finished: none waits.
+    for version in (3, 4, 5):
+        new_job(store, action='modify', version=version,
+                dependency=[first, second])
+        assert state(store, version=version)['version'] == version
+    assert worker._waiting == {}
+
+
+# --- fairness between projects ---------------------------------------------
+
+def project_job(store, project, rid):
+    """Write a job of *project* (the tenant_id Heat writes); its id."""
+    job_id, value = records.job('create', HANDLER, 'ha_router', rid, 1, [],
+                                {'id': rid, 'tenant_id': project})
+    store.put(keys.job(job_id), value)
+    return job_id
+
+
+@pytest.fixture
+def permits(handler):
+    """A semaphore the jobs of resources a* wait on, opened at the end."""
+    held = threading.Semaphore(0)
+    started = []
+
+    def hold(claim, clock):
+        started.append(claim.job['resource_id'])
+        held.acquire(timeout=WAIT * 4)
+    handler.plan = _Prefixed('a', hold)
+    held.started = started
+    yield held
+    for _ in range(1000):
+        held.release()
+
+
+class _Prefixed(dict):
+    """A handler plan for every resource id that starts with *prefix*."""
+
+    def __init__(self, prefix, action):
+        super().__init__()
+        self.prefix, self.action = prefix, action
+
+    def get(self, rid, default=None):
+        return self.action if rid.startswith(self.prefix) else default
+
+
+def ran_before(handler, job_id):
+    """The jobs the handler started before *job_id*."""
+    return handler.ran[:handler.ran.index(job_id)]
+
+
+@pytest.mark.parametrize('found_at_start', [True, False],
+                         ids=['found-at-start', 'through-the-watch'])
+def test_a_free_slot_goes_to_the_project_with_fewer_jobs_running(
+        store, start, handler, permits, found_at_start):
+    # More than one worker's take window (64), all busy for long: on
+    # main, the other project's job waited behind most of them.
+    count = 70
+    busy = ['a%d' % i for i in range(count)]
+    for rid in busy if found_at_start else ():
+        project_job(store, 'busy', rid)
+    worker = start(job_slots=2)
+    assert store.wait_for_request(lambda name, key: name == 'watch')
+    for rid in () if found_at_start else busy:
+        project_job(store, 'busy', rid)
+    wait_until(lambda: len(permits.started) == 2)
+    other = project_job(store, 'other', 'b1')
+    # The worker knows it (the watch delivers events on its own thread)
+    # when one of the busy project's jobs ends.
+    wait_until(lambda: other in worker._candidates)
+    permits.release()
+    assert state(store, 'b1')['worker_state'] == 'CREATE_COMPLETED'
+    assert len(ran_before(handler, other)) == 2
+    assert worker.max_jobs_per_project is None
+
+
+def test_a_project_at_its_limit_leaves_slots_to_the_others(
+        store, start, handler, permits):
+    for i in range(10):
+        project_job(store, 'busy', 'a%d' % i)
+    start(job_slots=3, max_jobs_per_project=0)      # job_slots - 1
+    wait_until(lambda: len(permits.started) == 2)
+    # Every busy job holds its slot: the third slot is free for others.
+    other = project_job(store, 'other', 'b1')
+    assert state(store, 'b1')['worker_state'] == 'CREATE_COMPLETED'
+    assert len(ran_before(handler, other)) == 2
+    assert len(permits.started) == 2
+
+
+def test_jobs_found_at_start_are_read_again_when_etcd_fails(
+        store, start, handler, logs):
+    # Read in one batch to learn their projects; that read fails twice.
+    ids = [project_job(store, 'p%d' % (i % 2), 'b%d' % i) for i in range(4)]
+    store.fail(fakes.UNAVAILABLE, count=2, only=['txn'])
+    worker = start()
+    for i in range(4):
+        assert state(store, 'b%d' % i)['worker_state'] == 'CREATE_COMPLETED'
+    assert logs.wait('cannot read 4 job(s) found at start or freed')
+    assert sorted(handler.ran) == sorted(ids)
+    # Each slot lets go of its project's share once its job is recorded.
+    wait_until(lambda: not worker._taken)
+    assert len(worker._candidates) == 0
+
+
+def wait_until(predicate):
+    """Poll *predicate* (the handler's own lists) until it holds."""
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, 'not within %s s' % WAIT
+        time.sleep(0.01)
+
+
 # --- outcomes ----------------------------------------------------------------
 
 def failing(message, **outcome):
