@@ -35,9 +35,6 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'er_physical_interface'
-    # The HA interfaces that pair it with an interface of another router.
-    referenced_by = (('ha_interface', 'primary_interface_id'),
-                     ('ha_interface', 'secondary_interface_id'))
 
     PROPERTIES = (
         NAME, DESCRIPTION, DEVICE_ID, CONNECTED_ESE_PORT_ID,
@@ -64,11 +61,10 @@ class ErPhysicalInterface(esi_resource.EsiResource):
             constraints=[constraints.Length(min=1)],
             update_allowed=True
         ),
-        DEVICE_ID: properties.Schema(
-            properties.Schema.STRING,
+        DEVICE_ID: esi_resource.reference_property(
+            esi_type, DEVICE_ID,
             _('ID of the ESI edge router the interface belongs to.'),
-            required=True,
-            constraints=[constraints.CustomConstraint('esi.edge_router')]
+            required=True
         ),
         CONNECTED_ESE_PORT_ID: properties.Schema(
             properties.Schema.STRING,
