@@ -125,18 +125,36 @@ def _hides_etcd_endpoint(method):
     return wrapper
 
 
+def text_property(description, min_length=None, **kwargs):
+    """The schema of a free-text property: a name, a description...
+
+    Printable and at most validation.MAX_TEXT_LENGTH characters, as ESI's
+    API takes them: such text reaches operators' terminals and logs, and
+    devices. Declared here once for every type.
+    """
+    return properties.Schema(
+        properties.Schema.STRING, description,
+        constraints=[
+            # The length first: a huge value is refused without a scan.
+            constraints.Length(min=min_length,
+                               max=validation.MAX_TEXT_LENGTH),
+            constraints.CustomConstraint('esi.printable_text')],
+        **kwargs)
+
+
 def naming_properties(what):
     """The name and description properties of every ESI resource."""
     return {
-        'name': properties.Schema(
-            properties.Schema.STRING,
-            _('Name of the %s. Defaults to a name generated from the stack '
-              'and resource names.') % what,
+        'name': text_property(
+            _('Name of the %(what)s: printable, at most %(max)d characters. '
+              'Defaults to a name generated from the stack and resource '
+              'names.') % {'what': what, 'max': validation.MAX_TEXT_LENGTH},
             update_allowed=True
         ),
-        'description': properties.Schema(
-            properties.Schema.STRING,
-            _('Description of the %s.') % what,
+        'description': text_property(
+            _('Description of the %(what)s: printable, at most %(max)d '
+              'characters.') % {'what': what,
+                                'max': validation.MAX_TEXT_LENGTH},
             default='',
             update_allowed=True
         ),
@@ -212,7 +230,7 @@ class EsiResource(resource.Resource):
         body = dict(body)
         body.update(prop_diff)
         if 'name' in prop_diff and not prop_diff['name']:
-            body['name'] = self.physical_resource_name()
+            body['name'] = self._generated_name()
         return body
 
     def _dependencies(self):
@@ -223,7 +241,15 @@ class EsiResource(resource.Resource):
         return []
 
     def _name(self):
-        return self.properties['name'] or self.physical_resource_name()
+        return self.properties['name'] or self._generated_name()
+
+    def _generated_name(self):
+        """Heat's name for the resource, made printable.
+
+        It holds the resource's name in the template, in which Heat takes
+        any character but '/'.
+        """
+        return validation.printable(self.physical_resource_name())
 
     # --- validation -------------------------------------------------------
 

@@ -14,8 +14,6 @@
 
 from heat.common.i18n import _
 from heat.engine import attributes
-from heat.engine import constraints
-from heat.engine import properties
 from heat.engine import support
 
 from heat_esi import esi_resource
@@ -53,12 +51,11 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     properties_schema.update({
         # Not a generated name, as for other resources: it is what the
         # device calls the interface, and what the worker looks for.
-        NAME: properties.Schema(
-            properties.Schema.STRING,
+        NAME: esi_resource.text_property(
             _('Name of the interface on the edge router, as its ifName '
               'says, such as ge-0/0/1 or ae0.'),
+            min_length=1,
             required=True,
-            constraints=[constraints.Length(min=1)],
             update_allowed=True
         ),
         DEVICE_ID: esi_resource.reference_property(
@@ -66,8 +63,7 @@ class ErPhysicalInterface(esi_resource.EsiResource):
             _('ID of the ESI edge router the interface belongs to.'),
             required=True
         ),
-        CONNECTED_ESE_PORT_ID: properties.Schema(
-            properties.Schema.STRING,
+        CONNECTED_ESE_PORT_ID: esi_resource.text_property(
             _('ID of the ESE port the interface is cabled to, if any.'),
             update_allowed=True
         ),
