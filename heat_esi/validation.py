@@ -68,7 +68,7 @@ def printable(text):
 
     For a name that heat-esi makes up from what Heat takes unchecked.
     """
-    if text.isprintable():
+    if not isinstance(text, str) or text.isprintable():
         return text
     return ''.join(char if char.isprintable() else '?' for char in text)
 

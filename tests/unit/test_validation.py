@@ -32,3 +32,9 @@ def test_the_first_non_printable_character_is_named(value, code, position):
 def test_printable_replaces_what_is_not():
     assert validation.printable('stack-\x1b]0;x\x07-abc') == 'stack-?]0;x?-abc'
     assert validation.printable('plain name') == 'plain name'
+
+
+def test_printable_keeps_what_is_not_text():
+    # Heat's physical_resource_name() is None before the resource is
+    # stored.
+    assert validation.printable(None) is None
