@@ -142,3 +142,27 @@ def test_a_generated_name_is_printable(heat, stand_in):
     assert body['name'].isprintable()
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+
+
+def test_the_vlans_benchmark_runs(tmp_path):
+    """benchmarks/bench_vlans.py measures every list (figures not judged)."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    out = tmp_path / 'vlans.json'
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, 'benchmarks', 'bench_vlans.py'),
+         '--quick', '--json', str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(results['unit']) == set(results['heat'])
+    refused = [label for label, unit in results['unit'].items()
+               if not unit['accepted']]
+    assert refused == ["the issue's 64 KB of 0-4095 (refused)"]
+    for label, unit in results['unit'].items():
+        assert unit['check_ms'] >= 0
+        assert results['heat'][label]['validate_ms'] > 0
+    assert '| list |' in proc.stdout
