@@ -5,6 +5,7 @@ referenced resource went away anyway can still be deleted."""
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
+from importlib import metadata
 import json
 
 import pytest
@@ -80,6 +81,11 @@ def test_every_referenced_type_refuses_its_delete():
                      cls.properties_schema[field].constraints]
             assert names == ['esi.%s' % target], (cls.esi_type, field)
     assert not hasattr(esi_resource.EsiResource, 'referenced_by')
+    # Each type a relation points to has the constraint its reference
+    # properties get.
+    constraints = {ep.name for ep in
+                   metadata.entry_points(group='heat.constraints')}
+    assert {'esi.%s' % target for target in referenced} <= constraints
 
 
 def test_an_edge_router_in_use_elsewhere_cannot_be_deleted(heat,
