@@ -64,8 +64,10 @@ def write(client, template, resource_type, resource_id, handler, action,
     for attempt in range(3):
         name, tmpl, revision = template(attempt > 0)
         template_key = keys.heat_template(name)
-        params = templates.build_params(tmpl, resource_type, body, version,
-                                        templates.config_lookup(client))
+        params = templates.build_params(
+            tmpl, resource_type, body, version,
+            templates.config_lookup(client),
+            missing_ok=action in (records.DELETE, records.LOGICAL_DELETE))
         job_id, job = records.job(
             action, handler, resource_type, resource_id, version, params,
             body, dependency=jobs_in_flight(client, handler, resource_type,

@@ -23,9 +23,22 @@ from heat.engine import constraints
 
 from heat_esi import client
 from heat_esi import exceptions
+from heat_esi import validation
 
 
-class EsiResourceConstraint(constraints.BaseCustomConstraint):
+class EsiConstraint(constraints.BaseCustomConstraint):
+    """A constraint whose error shows the value escaped and cut short.
+
+    Heat's own error() quotes the whole value, raw: a tenant's 60 KB of
+    terminal escape sequences would reach the error, its event and
+    heat-engine's log as they are.
+    """
+
+    def error(self, value):
+        return '%s: %s' % (validation.shorten(value), self._error_message)
+
+
+class EsiResourceConstraint(EsiConstraint):
     """The value names an ESI resource of the stack's project.
 
     Another project's resource is refused with the very words used for a
@@ -47,3 +60,18 @@ class HaRouterConstraint(EsiResourceConstraint):
 
 class ErPhysicalInterfaceConstraint(EsiResourceConstraint):
     resource_getter_name = 'get_er_physical_interface'
+
+
+class PrintableTextConstraint(EsiConstraint):
+    """The value is printable text: no control or format character.
+
+    The constraint of every free-text property (names, descriptions), see
+    esi_resource.text_property and validation.invalid_text. Its error says
+    which character, not the value.
+    """
+
+    def validate(self, value, context, template=None):
+        return validation.invalid_text(value) is None
+
+    def error(self, value):
+        return validation.invalid_text(value)

@@ -49,6 +49,7 @@ from oslo_log import log as logging
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes
+from heat.engine import constraints
 from heat.engine import event
 from heat.engine import function
 from heat.engine import properties
@@ -64,6 +65,7 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import stack_check
 from heat_esi import states
+from heat_esi import templates
 from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
@@ -123,22 +125,55 @@ def _hides_etcd_endpoint(method):
     return wrapper
 
 
+def text_property(description, min_length=None, **kwargs):
+    """The schema of a free-text property: a name, a description...
+
+    Printable and at most validation.MAX_TEXT_LENGTH characters, as ESI's
+    API takes them: such text reaches operators' terminals and logs, and
+    devices. Declared here once for every type.
+    """
+    return properties.Schema(
+        properties.Schema.STRING, description,
+        constraints=[
+            # The length first: a huge value is refused without a scan.
+            constraints.Length(min=min_length,
+                               max=validation.MAX_TEXT_LENGTH),
+            constraints.CustomConstraint('esi.printable_text')],
+        **kwargs)
+
+
 def naming_properties(what):
     """The name and description properties of every ESI resource."""
     return {
-        'name': properties.Schema(
-            properties.Schema.STRING,
-            _('Name of the %s. Defaults to a name generated from the stack '
-              'and resource names.') % what,
+        'name': text_property(
+            _('Name of the %(what)s: printable, at most %(max)d characters. '
+              'Defaults to a name generated from the stack and resource '
+              'names.') % {'what': what, 'max': validation.MAX_TEXT_LENGTH},
             update_allowed=True
         ),
-        'description': properties.Schema(
-            properties.Schema.STRING,
-            _('Description of the %s.') % what,
+        'description': text_property(
+            _('Description of the %(what)s: printable, at most %(max)d '
+              'characters.') % {'what': what,
+                                'max': validation.MAX_TEXT_LENGTH},
             default='',
             update_allowed=True
         ),
     }
+
+
+def reference_property(esi_type, field, description, **kwargs):
+    """The schema of a property that names another ESI resource.
+
+    Its type comes from the relation declared in templates.RELATIONS, the
+    one place that says which resource uses which: the constraint checks
+    that the id names a resource of that type, and a resource that a
+    relation points to cannot be deleted (see _refuse_delete_in_use).
+    """
+    target = templates.RELATIONS[(esi_type, field)]
+    return properties.Schema(
+        properties.Schema.STRING, description,
+        constraints=[constraints.CustomConstraint('esi.%s' % target)],
+        **kwargs)
 
 
 def state_attributes(what):
@@ -178,10 +213,6 @@ class EsiResource(resource.Resource):
     # A failed check says nothing about /config: needs_replace_failed()
     # decides, for CHECK_FAILED as for CREATE/UPDATE_FAILED.
     always_replace_on_check_failed = False
-    # (esi_type, field) of the resources that name this one in their
-    # /config: while one of them is there (and not being deleted), this
-    # one cannot be deleted (see _refuse_delete_in_use).
-    referenced_by = ()
 
     def __init__(self, name, definition, stack):
         super(EsiResource, self).__init__(name, definition, stack)
@@ -199,7 +230,7 @@ class EsiResource(resource.Resource):
         body = dict(body)
         body.update(prop_diff)
         if 'name' in prop_diff and not prop_diff['name']:
-            body['name'] = self.physical_resource_name()
+            body['name'] = self._generated_name()
         return body
 
     def _dependencies(self):
@@ -210,11 +241,29 @@ class EsiResource(resource.Resource):
         return []
 
     def _name(self):
-        return self.properties['name'] or self.physical_resource_name()
+        return self.properties['name'] or self._generated_name()
+
+    def _generated_name(self):
+        """Heat's name for the resource, made printable.
+
+        It holds the resource's name in the template, in which Heat takes
+        any character but '/'.
+        """
+        return validation.printable(self.physical_resource_name())
 
     # --- validation -------------------------------------------------------
 
     def validate(self):
+        # The resources it references, in one request: their constraints
+        # read the result (and report what is wrong, should this read
+        # fail).
+        try:
+            self.client_plugin().prefetch(
+                [(rtype, rid) for _field, rtype, rid in
+                 self._references(self.properties)])
+        except (exception.StackValidationFailed, ValueError, TypeError,
+                exceptions.EsiError):
+            pass
         super(EsiResource, self).validate()
         # A value that comes from a resource not created yet is only known
         # at create, where it is checked before anything is written.
@@ -223,6 +272,17 @@ class EsiResource(resource.Resource):
             name: self.properties[name] for name in self.properties_schema
             if not any(res.action == res.INIT for res in
                        function.dependencies(data.get(name)))})
+
+    def _references(self, values):
+        """[(field, type, id)] of the resources *values* reference.
+
+        From the relations of templates.RELATIONS; a field without a value
+        (yet) is left out.
+        """
+        return [(field, rtype, values.get(field))
+                for field, rtype in templates.references(self.esi_type)
+                if field in self.properties_schema and
+                values.get(field) is not None]
 
     def _check_values(self, values=None):
         """Refuse property values that etcd or a worker cannot take.
@@ -459,7 +519,32 @@ class EsiResource(resource.Resource):
         return self._write_update(kv, dict(body, status=states.PENDING_UPDATE),
                                   version + 1)
 
+    def _refuse_missing_references(self, body):
+        """Refuse an update of a resource that names a resource now gone.
+
+        Its job could not be built; a delete still can (see
+        templates.build_params). Only absence is said: the id is in this
+        resource's own /config, and whose the resource is stays unsaid.
+        """
+        for field, rtype in templates.references(self.esi_type):
+            rid = body.get(field)
+            if rid is None or validation.invalid_id(rid):
+                continue
+            try:
+                kv, _config = self.client_plugin().read_config(rtype, rid)
+            except exceptions.MalformedValue:
+                continue    # there, if unreadable: the job's build says so
+            if kv is None:
+                raise exception.Error(
+                    _('%(field)s: %(rtype)s %(rid)s does not exist in ESI '
+                      '(no %(key)s); %(type)s %(id)s can be deleted, but '
+                      'not updated while it names it') % {
+                        'field': field, 'rtype': rtype, 'rid': rid,
+                        'key': keys.config(rtype, rid),
+                        'type': self.esi_type, 'id': self.resource_id})
+
     def _write_update(self, kv, body, version):
+        self._refuse_missing_references(body)
         if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
                        body, version, records.MODIFY) is None:
             raise exception.Error(
@@ -535,12 +620,13 @@ class EsiResource(resource.Resource):
         user in another stack (or outside Heat) must be deleted before.
         Nothing is written when the delete is refused.
         """
-        if not self.referenced_by:
+        referrers = templates.referrers(self.esi_type)
+        if not referrers:
             return
         # Each type's configs are read once, whatever the number of its
         # fields that may name this resource.
         fields = collections.defaultdict(list)
-        for rtype, field in self.referenced_by:
+        for rtype, field in referrers:
             fields[rtype].append(field)
         prefixes = [keys.config_prefix(rtype) for rtype in fields]
         _rev, found = self.client().txn([], [etcd.get_prefix(prefix)

@@ -33,6 +33,10 @@ from heat_esi import records
 FIELDS = ('handler', 'id', 'parameter_mappings', 'template_file', 'watch')
 
 # Relation fields: (resource_type, field) -> the resource_type it points to.
+# The one declaration of which resource uses which: job params follow it,
+# the Heat resources derive their reference properties' constraints from it
+# and refuse to delete a resource that a relation still points to (see
+# references and referrers).
 RELATIONS = {
     ('ha_router', 'primary_router_id'): 'edge_router',
     ('ha_router', 'secondary_router_id'): 'edge_router',
@@ -43,6 +47,24 @@ RELATIONS = {
 }
 
 MAPPING_KINDS = ('field', 'constant', 'version')
+
+
+def references(resource_type):
+    """[(field, target type)] of the relation fields of *resource_type*.
+
+    In the order of RELATIONS.
+    """
+    return [(field, target) for (rtype, field), target in RELATIONS.items()
+            if rtype == resource_type]
+
+
+def referrers(resource_type):
+    """[(resource type, field)] of the relations that point to *resource_type*.
+
+    Sorted: whoever reads them does so in a stable order.
+    """
+    return sorted(key for key, target in RELATIONS.items()
+                  if target == resource_type)
 
 
 def monitoring_template_name(resource_type):
@@ -206,11 +228,16 @@ def config_lookup(client):
     return lookup
 
 
-def build_params(template, resource_type, body, version, lookup):
+def build_params(template, resource_type, body, version, lookup,
+                 missing_ok=False):
     """The job params of *body* from the template's parameter_mappings.
 
     :param lookup: callable(resource_type, resource_id) -> config body or
         None, used to follow ``path`` relations.
+    :param missing_ok: a relation to a resource that is gone gives the
+        value None, as ``ignore_missing`` does, instead of an error. A
+        delete job needs no value of another resource, and must not be
+        held up by one that went away first.
     """
     name = template['id']
     params = []
@@ -223,13 +250,14 @@ def build_params(template, resource_type, body, version, lookup):
             value = version
         else:
             value = _follow(name, param, mapping, resource_type, body,
-                            lookup, resources)
+                            lookup, resources, missing_ok)
         params.append({'resources': resources, 'type': 'value',
                        'value': value, 'param': param})
     return params
 
 
-def _follow(name, param, mapping, resource_type, body, lookup, resources):
+def _follow(name, param, mapping, resource_type, body, lookup, resources,
+            missing_ok=False):
     where = 'heat_template %s: parameter %s' % (name, param)
     cur_type, cur_body = resource_type, body
     for hop in mapping.get('path') or []:
@@ -249,7 +277,7 @@ def _follow(name, param, mapping, resource_type, body, lookup, resources):
                           'resource_id': target_id})
         cur_type, cur_body = target_type, lookup(target_type, target_id)
         if cur_body is None:
-            if mapping.get('ignore_missing'):
+            if missing_ok or mapping.get('ignore_missing'):
                 return None
             raise exceptions.TemplateError(
                 '%s: %s %s does not exist' % (where, target_type, target_id))

@@ -26,6 +26,8 @@ from heat_esi import etcd
 MAX_VALUE_BYTES = 64 * 1024
 # Longer than any id ESI generates; keeps a key well inside etcd's limits.
 MAX_ID_LENGTH = 255
+# A name, a description, a login: OpenStack's usual bound on such a field.
+MAX_TEXT_LENGTH = 255
 
 
 def invalid_id(resource_id):
@@ -40,6 +42,35 @@ def invalid_id(resource_id):
         return _('an ESI id must be valid Unicode text (a lone surrogate at '
                  'position %d)') % exc.start
     return None
+
+
+def invalid_text(value):
+    """Why *value* is not printable text, or None when it is.
+
+    Names and descriptions end up in operators' terminals and logs, and
+    in device configurations: as ESI's API, only printable characters are
+    taken (no control, format or line-separating one). The message names
+    the first offending character by its code point and position, never
+    by the value itself.
+    """
+    if not isinstance(value, str) or value.isprintable():
+        return None
+    for position, char in enumerate(value):
+        if not char.isprintable():
+            return _('only printable characters are accepted; U+%(code)04X '
+                     'at position %(pos)d is a control or other non-printable '
+                     'character') % {'code': ord(char), 'pos': position}
+    return None
+
+
+def printable(text):
+    """*text* with each non-printable character replaced by '?'.
+
+    For a name that heat-esi makes up from what Heat takes unchecked.
+    """
+    if not isinstance(text, str) or text.isprintable():
+        return text
+    return ''.join(char if char.isprintable() else '?' for char in text)
 
 
 def invalid_value(value):

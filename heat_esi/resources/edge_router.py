@@ -24,6 +24,7 @@ from heat.engine import support
 from heat_esi import conf
 from heat_esi import esi_resource
 from heat_esi import states
+from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
 OPTION = '[esi] management_networks'
@@ -78,18 +79,21 @@ class EdgeRouter(esi_resource.EsiResource):
             constraints=[constraints.Range(min=1, max=4294967295)],
             update_allowed=True
         ),
-        LOGIN: properties.Schema(
-            properties.Schema.STRING,
+        LOGIN: esi_resource.text_property(
             _('User name ESI logs in to the router with.'),
             default='',
             update_allowed=True
         ),
+        # Any character may be in a password, and it is never shown: only
+        # its length is bounded.
         PASSWORD: properties.Schema(
             properties.Schema.STRING,
-            _('Password ESI logs in to the router with. It is kept out of '
-              'logs, events and outputs; pass it through a hidden template '
-              'parameter.'),
+            _('Password ESI logs in to the router with, at most %d '
+              'characters. It is kept out of logs, events and outputs; pass '
+              'it through a hidden template parameter.')
+            % validation.MAX_TEXT_LENGTH,
             default='',
+            constraints=[constraints.Length(max=validation.MAX_TEXT_LENGTH)],
             update_allowed=True
         ),
     })

@@ -14,8 +14,6 @@
 
 from heat.common.i18n import _
 from heat.engine import attributes
-from heat.engine import constraints
-from heat.engine import properties
 from heat.engine import support
 
 from heat_esi import esi_resource
@@ -35,9 +33,6 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'er_physical_interface'
-    # The HA interfaces that pair it with an interface of another router.
-    referenced_by = (('ha_interface', 'primary_interface_id'),
-                     ('ha_interface', 'secondary_interface_id'))
 
     PROPERTIES = (
         NAME, DESCRIPTION, DEVICE_ID, CONNECTED_ESE_PORT_ID,
@@ -56,22 +51,19 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     properties_schema.update({
         # Not a generated name, as for other resources: it is what the
         # device calls the interface, and what the worker looks for.
-        NAME: properties.Schema(
-            properties.Schema.STRING,
+        NAME: esi_resource.text_property(
             _('Name of the interface on the edge router, as its ifName '
               'says, such as ge-0/0/1 or ae0.'),
+            min_length=1,
             required=True,
-            constraints=[constraints.Length(min=1)],
             update_allowed=True
         ),
-        DEVICE_ID: properties.Schema(
-            properties.Schema.STRING,
+        DEVICE_ID: esi_resource.reference_property(
+            esi_type, DEVICE_ID,
             _('ID of the ESI edge router the interface belongs to.'),
-            required=True,
-            constraints=[constraints.CustomConstraint('esi.edge_router')]
+            required=True
         ),
-        CONNECTED_ESE_PORT_ID: properties.Schema(
-            properties.Schema.STRING,
+        CONNECTED_ESE_PORT_ID: esi_resource.text_property(
             _('ID of the ESE port the interface is cabled to, if any.'),
             update_allowed=True
         ),

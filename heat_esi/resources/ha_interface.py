@@ -69,27 +69,22 @@ class HaInterface(esi_resource.EsiResource):
 
     properties_schema = esi_resource.naming_properties(_('HA interface'))
     properties_schema.update({
-        HA_ROUTER_ID: properties.Schema(
-            properties.Schema.STRING,
+        HA_ROUTER_ID: esi_resource.reference_property(
+            esi_type, HA_ROUTER_ID,
             _('ID of the ESI HA router the interface belongs to.'),
-            required=True,
-            constraints=[constraints.CustomConstraint('esi.ha_router')]
+            required=True
         ),
-        PRIMARY_INTERFACE_ID: properties.Schema(
-            properties.Schema.STRING,
+        PRIMARY_INTERFACE_ID: esi_resource.reference_property(
+            esi_type, PRIMARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s primary '
               'edge router.'),
-            required=True,
-            constraints=[constraints.CustomConstraint(
-                'esi.er_physical_interface')]
+            required=True
         ),
-        SECONDARY_INTERFACE_ID: properties.Schema(
-            properties.Schema.STRING,
+        SECONDARY_INTERFACE_ID: esi_resource.reference_property(
+            esi_type, SECONDARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s '
               'secondary edge router.'),
-            required=True,
-            constraints=[constraints.CustomConstraint(
-                'esi.er_physical_interface')]
+            required=True
         ),
         LINK_TYPE: properties.Schema(
             properties.Schema.STRING,
@@ -107,8 +102,10 @@ class HaInterface(esi_resource.EsiResource):
         RESTRICTED_VLANS: properties.Schema(
             properties.Schema.STRING,
             _('VLAN ids that gateways may not use on the interface, as a '
-              'list of ids and ranges such as "0-1024,4094" (ids 0-4095). '
-              'Ids 0, 31 and 4095 are never available.'),
+              'list of ids and ranges such as "0-1024,4094" (ids 0-4095), '
+              'of at most %(parts)d parts and %(chars)d characters. Ids 0, '
+              '31 and 4095 are never available.') % {
+                'parts': vlans.MAX_PARTS, 'chars': vlans.MAX_LENGTH},
             default='',
             update_allowed=True
         ),
@@ -160,30 +157,15 @@ class HaInterface(esi_resource.EsiResource):
 
     # --- validation -------------------------------------------------------
 
-    def validate(self):
-        # The three resources in one request; their constraints read the
-        # result (and report what is wrong, should this read fail).
-        try:
-            self.client_plugin().prefetch(self._references(self.properties))
-        except (exception.StackValidationFailed, ValueError, TypeError,
-                exceptions.EsiError):
-            pass
-        super(HaInterface, self).validate()
-
-    def _references(self, values):
-        return [(rtype, values.get(name)) for name, rtype in (
-            (self.HA_ROUTER_ID, 'ha_router'),
-            (self.PRIMARY_INTERFACE_ID, 'er_physical_interface'),
-            (self.SECONDARY_INTERFACE_ID, 'er_physical_interface'))
-            if values.get(name) is not None]
-
     def _check_values(self, values=None):
         super(HaInterface, self)._check_values(values)
         values = self.properties if values is None else values
         vlan_list = values.get(self.RESTRICTED_VLANS)
         if vlan_list is not None:
             try:
-                vlans.parse(vlan_list)
+                # Not parse(): the ranges are enough to know the list is
+                # valid, and cost nothing per id.
+                vlans.ranges(vlan_list)
             except ValueError as exc:
                 raise self._property_error(self.RESTRICTED_VLANS, str(exc))
         self._check_wiring(values)
@@ -202,13 +184,11 @@ class HaInterface(esi_resource.EsiResource):
             return
         try:
             # What the constraints read (or will): the same request.
-            bodies = [self.client_plugin().get_usable(rtype, rid)
-                      for rtype, rid in references]
+            bodies = {field: self.client_plugin().get_usable(rtype, rid)
+                      for field, rtype, rid in references}
         except exceptions.EsiError:
             return
-        ha_router, interfaces = bodies[0], dict(zip(
-            (self.PRIMARY_INTERFACE_ID, self.SECONDARY_INTERFACE_ID),
-            bodies[1:]))
+        ha_router, interfaces = bodies[self.HA_ROUTER_ID], bodies
         for name, router_field in self.ROUTER_OF:
             router = ha_router.get(router_field)
             device = interfaces[name].get('device_id')

@@ -18,7 +18,6 @@ from heat.engine import properties
 from heat.engine import support
 
 from heat_esi import esi_resource
-from heat_esi import exceptions
 from heat_esi import states
 
 
@@ -33,8 +32,6 @@ class HaRouter(esi_resource.EsiResource):
     support_status = support.SupportStatus(version='1.0.0')
 
     esi_type = 'ha_router'
-    # Its uplink and downlink.
-    referenced_by = (('ha_interface', 'ha_router_id'),)
 
     PROPERTIES = (
         NAME, DESCRIPTION, PRIMARY_ROUTER_ID, SECONDARY_ROUTER_ID,
@@ -52,18 +49,16 @@ class HaRouter(esi_resource.EsiResource):
 
     properties_schema = esi_resource.naming_properties(_('HA router'))
     properties_schema.update({
-        PRIMARY_ROUTER_ID: properties.Schema(
-            properties.Schema.STRING,
+        PRIMARY_ROUTER_ID: esi_resource.reference_property(
+            esi_type, PRIMARY_ROUTER_ID,
             _('ID of the ESI edge router that is primary in the pair.'),
-            required=True,
-            constraints=[constraints.CustomConstraint('esi.edge_router')]
+            required=True
         ),
-        SECONDARY_ROUTER_ID: properties.Schema(
-            properties.Schema.STRING,
+        SECONDARY_ROUTER_ID: esi_resource.reference_property(
+            esi_type, SECONDARY_ROUTER_ID,
             _('ID of the ESI edge router that is secondary in the pair. It '
               'must differ from the primary router.'),
-            required=True,
-            constraints=[constraints.CustomConstraint('esi.edge_router')]
+            required=True
         ),
         MAXIMUM_GATEWAYS: properties.Schema(
             properties.Schema.INTEGER,
@@ -90,15 +85,6 @@ class HaRouter(esi_resource.EsiResource):
     })
 
     def validate(self):
-        # Both routers in one request; their constraints read the result
-        # (and report what is wrong, should this read fail).
-        try:
-            self.client_plugin().prefetch([
-                ('edge_router', self.properties[self.PRIMARY_ROUTER_ID]),
-                ('edge_router', self.properties[self.SECONDARY_ROUTER_ID])])
-        except (exception.StackValidationFailed, ValueError, TypeError,
-                exceptions.EsiError):
-            pass
         super(HaRouter, self).validate()
         primary = self.properties[self.PRIMARY_ROUTER_ID]
         secondary = self.properties[self.SECONDARY_ROUTER_ID]

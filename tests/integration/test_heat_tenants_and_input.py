@@ -216,21 +216,27 @@ def test_adopt_of_another_projects_resource_is_refused(heat, stand_in):
 
 # --- values etcd or a worker cannot take -------------------------------------
 
-@pytest.mark.parametrize('props, where', [
-    ({'primary_router_id': 'router-\ud800'}, 'primary_router_id'),
-    ({'name': 'ha-\udcff'}, 'resources.ha.properties.name'),
+@pytest.mark.parametrize('props, where, why', [
+    ({'primary_router_id': 'router-\ud800'}, 'primary_router_id',
+     'lone surrogate at position'),
+    # Free text is refused as not printable, before any encoding.
+    ({'name': 'ha-\udcff'}, 'resources.ha.properties.name',
+     'U+DCFF at position 3'),
 ])
-def test_lone_surrogate_is_a_validation_error(heat, props, where):
+def test_lone_surrogate_is_a_validation_error(heat, props, where, why):
     message = refusal(heat, heat_engine.ha_router_template(**props))
     assert where in message
-    assert 'lone surrogate at position' in message
+    assert why in message
 
 
 def test_value_too_big_for_etcd_is_refused_naming_the_property(heat):
+    # Free text has a tighter bound than what etcd takes (255 characters,
+    # see esi_resource.text_property).
     message = refusal(heat, heat_engine.ha_router_template(
         description='x' * (1400 * 1024)))
     assert 'resources.ha.properties.description' in message
-    assert 'ESI takes at most 65536' in message
+    assert 'length (1433600) is out of range' in message
+    assert 'max: 255' in message
 
 
 # --- retried creates ---------------------------------------------------------

@@ -107,6 +107,8 @@ def test_every_esi_constraint_names_the_plugin_and_one_of_its_getters(
     assert 'esi.edge_router' in [ep.name for ep in found]
     for ep in found:
         constraint = ep.load()
+        if ep.name == 'esi.printable_text':
+            continue        # reads nothing: checks the value itself
         assert constraint.resource_client_name == client.CLIENT_NAME
         assert callable(getattr(plugin, constraint.resource_getter_name)), \
             ep.name

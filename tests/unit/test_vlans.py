@@ -114,3 +114,59 @@ def test_in_use_is_what_neither_esi_nor_the_list_set():
 def test_decode_refuses_what_is_not_a_pool(pool_state):
     with pytest.raises(ValueError):
         vlans.decode(pool_state)
+
+
+@pytest.mark.parametrize('text, merged', [
+    ('', []),
+    ('7', [(7, 7)]),
+    ('10-12, 11-14', [(10, 14)]),
+    ('20-30,1-5,6', [(1, 6), (20, 30)]),
+    ('5,5,5-5', [(5, 5)]),
+    ('0-4095,' * 100 + '7', [(0, 4095)]),
+    ('1,3,5', [(1, 1), (3, 3), (5, 5)]),
+    ('100-200,150-160,4094', [(100, 200), (4094, 4094)]),
+])
+def test_ranges_are_merged(text, merged):
+    assert vlans.ranges(text) == merged
+    assert vlans.parse(text) == {vid for first, last in merged
+                                 for vid in range(first, last + 1)}
+
+
+def test_ids_are_not_expanded_once_per_part(monkeypatch):
+    """The work grows with the ids covered once, not with parts x ids.
+
+    Every range() vlans builds is counted by its length: a list that
+    repeats the whole 0-4095 a thousand times costs what one does.
+    """
+    built = []
+
+    def counting_range(*args):
+        result = range(*args)
+        built.append(len(result))
+        return result
+    monkeypatch.setattr(vlans, 'range', counting_range, raising=False)
+    assert vlans.parse(','.join(['0-4095'] * 1000)) == set(range(4096))
+    assert sum(built) <= vlans.COUNT
+    del built[:]
+    vlans.ranges(','.join(['0-4095'] * 1000))
+    assert sum(built) == 0
+
+
+def test_every_id_listed_once_is_accepted():
+    text = ','.join(str(vid) for vid in range(vlans.COUNT))
+    assert len(text) <= vlans.MAX_LENGTH
+    assert vlans.ranges(text) == [(0, 4095)]
+
+
+@pytest.mark.parametrize('text, bound', [
+    # The issue's 64 KB list.
+    (','.join(['0-4095'] * 9362), 'at most 20000 characters; this one '
+                                  'holds 65533'),
+    (',' * 4096, 'at most 4096 ids or ranges; this one holds 4097'),
+    (' ' * 20001, 'at most 20000 characters'),
+])
+def test_a_list_beyond_the_bounds_is_refused_naming_the_bound(text, bound):
+    with pytest.raises(ValueError) as err:
+        vlans.ranges(text)
+    assert bound in str(err.value)
+    assert len(str(err.value)) < 200
