@@ -9,6 +9,7 @@ Also finding 9d: a poll request under a key that is not UTF-8.
 
 import json
 import os
+import threading
 import time
 import uuid
 
@@ -17,6 +18,7 @@ import pytest
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import templates
+from heat_esi.worker.plugins import snmp
 from tests import esi_fixtures
 from tests import hostile_snmp
 from tests import snmp_agents
@@ -219,3 +221,95 @@ def test_a_poll_request_under_a_key_that_is_not_utf8_is_skipped(
     assert answer['state'] == {'router': 'UP'}
     proc.wait_for_log('edge_routers/0\\xff\\x1b[2J')
     assert '\x1b' not in proc.log()
+
+
+# --- each misbehaviour, against the plugins in this process ------------------
+
+@pytest.fixture
+def plugin_conf():
+    from oslo_config import cfg
+
+    from heat_esi import conf
+    config = cfg.ConfigOpts()
+    conf.register_worker_opts(config)
+    config([])
+    config.set_override('request_timeout', REQUEST_TIMEOUT, group='snmp')
+    config.set_override('uptime_interval', 0.3, group='snmp')
+    config.set_override('communities', {'C': snmp_agents.COMMUNITY},
+                        group='snmp')
+    config.set_override('allowed_networks', ['127.0.0.0/8'], group='snmp')
+    config.set_override('poll_timeout', POLL_TIMEOUT, group='monitor')
+    return config
+
+
+@pytest.fixture
+def hostile_with(tmp_path, plugin_conf):
+    """Start a hostile agent with options; the config points at it."""
+    started = []
+
+    def start(**options):
+        port = snmp_agents.free_udp_port(HOSTILE_IP)
+        plugin_conf.set_override('port', port, group='snmp')
+        started.append(hostile_snmp.HostileAgent(
+            HOSTILE_IP, port, snmp_agents.COMMUNITY, **options).start())
+        return plugin_conf
+    yield start
+    for agent in started:
+        agent.stop()
+
+
+NEVER = threading.Event()
+PORT_PROPS = {'device_ip': HOSTILE_IP, 'community_name': 'C',
+              'name': MISSING_NAME}
+ROUTER_PROPS = {'ip': HOSTILE_IP, 'community_name': 'C'}
+
+
+def test_a_walk_stops_at_max_walk_rows(hostile_with):
+    config = hostile_with(row_delay=0.01)
+    config.set_override('max_walk_rows', 20, group='snmp')
+    plugin = snmp.PhysicalPort(None, config)
+    state, why = plugin.poll(PORT_PROPS, NEVER)
+    assert state == 'DOWN'
+    assert why == ('the walk of %s on %s went on past 20 rows ([snmp] '
+                   'max_walk_rows)' % (snmp.IF_NAME, HOSTILE_IP))
+
+
+def test_a_walk_of_huge_values_ends_by_poll_timeout(hostile_with):
+    # Rows of 60,000 bytes, each within request_timeout, forever: the poll
+    # is DOWN by poll_timeout, whatever it read.
+    plugin = snmp.PhysicalPort(None, hostile_with(row_delay=0.05,
+                                                  value_size=60000))
+    started = time.monotonic()
+    state, why = plugin.poll(PORT_PROPS, NEVER)
+    assert state == 'DOWN'
+    assert why.endswith('did not end within %s s ([monitor] poll_timeout)'
+                        % POLL_TIMEOUT), why
+    assert time.monotonic() - started < POLL_TIMEOUT + 5
+
+
+def test_a_job_check_ends_by_the_elements_timeout(hostile_with):
+    plugin = snmp.PhysicalPort(None, hostile_with(row_delay=0.5))
+    with pytest.raises(snmp.exceptions.JobFailed) as err:
+        plugin.check(dict(PORT_PROPS, timeout=1.5), NEVER)
+    assert str(err.value) == (
+        "interface 'xe-9/9/9' of '127.0.0.9' is not UP after 1.5 s: SNMP "
+        "from interface 'xe-9/9/9' of '127.0.0.9' did not end within 1.5 s "
+        "(the element's timeout)")
+
+
+def test_slow_answers_make_a_poll_overrun_its_deadline(hostile_with):
+    # Each GET answered in 0.8 s (within request_timeout): a router's two
+    # reads and the pause between them take longer than poll_timeout.
+    config = hostile_with(get_delay=0.8)
+    config.set_override('poll_timeout', 1.0, group='monitor')
+    state, why = snmp.Router(None, config).poll(ROUTER_PROPS, NEVER)
+    assert (state, why) == ('DOWN', 'the poll of router 127.0.0.9 did not '
+                            'end within 1.0 s ([monitor] poll_timeout)')
+
+
+def test_a_sysuptime_that_is_no_integer_is_down_not_a_crash(hostile_with):
+    state, why = snmp.Router(None, hostile_with(huge_uptime=True)).poll(
+        ROUTER_PROPS, NEVER)
+    assert state == 'DOWN'
+    assert why.startswith('sysUpTime of 127.0.0.9 is not an integer: '), why
+    assert '99999' in why and len(why) < 200, why

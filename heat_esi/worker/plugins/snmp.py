@@ -356,9 +356,14 @@ class SnmpPlugin(base.Plugin):
             except NoAnswer as exc:
                 why = str(exc)
             if deadline.left() <= 0:
-                # Past the job's own deadline, the job's clock says so.
-                if abort.wait(0):
-                    raise exceptions.JobInterrupted()
+                try:
+                    if abort.wait(0):
+                        raise exceptions.JobInterrupted()
+                except exceptions.JobTimedOut as exc:
+                    # Past the job's own deadline: its clock says so, and
+                    # this says what the device did meanwhile.
+                    raise exceptions.JobTimedOut('%s; %s: %s' % (
+                        exc, self.where(props), why))
                 raise exceptions.JobFailed(
                     '%s is not UP after %s s: %s'
                     % (self.where(props), timeout, why))
