@@ -69,14 +69,20 @@ class Hostile(object):
                 else:
                     found.append((oid, V2C.NoSuchInstance()))
                 continue
-            # GETNEXT and GETBULK: the next ifName row, forever.
+            # GETNEXT and GETBULK: the next ifName rows, forever.
             delay = self.args.row_delay
             if oid[:len(IF_NAME)] == IF_NAME and len(oid) > len(IF_NAME):
                 index = oid[len(IF_NAME)] + 1
             else:
                 index = 1
+            count = 1
+            if pdu.isSameTypeWith(V2C.GetBulkRequestPDU()):
+                # As many as fit one datagram, as an agent does.
+                count = max(1, min(
+                    int(V2C.apiBulkPDU.get_max_repetitions(pdu)), 50,
+                    60000 // (self.args.value_size + 40)))
             if oid < IF_NAME or oid[:len(IF_NAME)] == IF_NAME:
-                found.append(self.row(index))
+                found += [self.row(index + i) for i in range(count)]
             else:
                 found.append((oid, V2C.EndOfMibView()))
         return found, delay

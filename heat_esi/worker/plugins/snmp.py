@@ -42,6 +42,9 @@ LOG = logging.getLogger(__name__)
 SYS_UPTIME = '1.3.6.1.2.1.1.3.0'
 IF_NAME = '1.3.6.1.2.1.31.1.1.1.1'
 IF_OPER_STATUS = '1.3.6.1.2.1.2.2.1.8'
+# Rows asked for in one request of a walk (GETBULK max-repetitions): 25
+# ifName rows fit one datagram well below a typical MTU.
+WALK_BULK = 25
 
 
 class NoAnswer(exceptions.EsiError):
@@ -244,9 +247,11 @@ class Snmp(object):
         """
         from pysnmp.hlapi.v3arch import asyncio as hlapi
         rows = 0
-        walk = hlapi.walk_cmd(
+        # GETBULK: a tenth of the requests, and of the CPU per row, of a
+        # GETNEXT walk, which matters for a table of thousands of rows.
+        walk = hlapi.bulk_walk_cmd(
             self._engine(), hlapi.CommunityData(community, mpModel=1),
-            self._target(address), hlapi.ContextData(),
+            self._target(address), hlapi.ContextData(), 0, WALK_BULK,
             hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
             lexicographicMode=False)
         async with contextlib.aclosing(walk):
