@@ -23,6 +23,7 @@ worker into a scanner of other networks or a leak of the community.
 """
 
 import asyncio
+from concurrent import futures
 import contextlib
 import ipaddress
 import socket
@@ -45,6 +46,8 @@ IF_OPER_STATUS = '1.3.6.1.2.1.2.2.1.8'
 # Rows asked for in one request of a walk (GETBULK max-repetitions): 25
 # ifName rows fit one datagram well below a typical MTU.
 WALK_BULK = 25
+# Seconds a job waits past its read's deadline for the SNMP loop.
+LOOP_GRACE = 5.0
 
 
 class NoAnswer(exceptions.EsiError):
@@ -186,8 +189,15 @@ class Snmp(object):
                 return await asyncio.wait_for(coroutine, deadline.left())
             except asyncio.TimeoutError:
                 raise Overrun(deadline.missed(what))
-        return asyncio.run_coroutine_threadsafe(
-            bounded(), _jobs_loop()).result()
+        future = asyncio.run_coroutine_threadsafe(bounded(), _jobs_loop())
+        try:
+            # bounded() ends by the deadline; this wait is bounded too, in
+            # case the loop itself is stuck.
+            return future.result(deadline.left() + LOOP_GRACE)
+        except futures.TimeoutError:
+            future.cancel()
+            raise Overrun(deadline.missed(what) + ' (the SNMP loop is '
+                                                  'stuck)')
 
     def get(self, host, community, oid, deadline):
         """GET *oid*, for a job's thread; see get_async."""
