@@ -1,6 +1,22 @@
-"""Who polls which device: rendezvous hashing over the live members."""
+"""The monitor: who polls which device, and the bounds of its polls.
 
+Rendezvous hashing over the live members; then (issue 19, finding 1) a
+poll past poll_timeout, a device's share of threads, and /healthz when the
+cycles stop completing.
+"""
+
+import asyncio
+import threading
+
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import states
+from heat_esi import templates
+from heat_esi.worker import health
 from heat_esi.worker import monitor
+from heat_esi.worker.plugins import base
+from tests import esi_fixtures
+from tests import fakes
 
 IDS = ['router-%d' % i for i in range(300)]
 
@@ -22,18 +38,6 @@ def test_a_dead_members_devices_move_and_no_others_do():
 
 
 # --- bounds: issue 19, finding 1 ---------------------------------------------
-
-import asyncio  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-from heat_esi import keys  # noqa: E402
-from heat_esi import records  # noqa: E402
-from heat_esi import states  # noqa: E402
-from heat_esi import templates  # noqa: E402
-from heat_esi.worker import health  # noqa: E402
-from heat_esi.worker.plugins import base  # noqa: E402
-from tests import fakes  # noqa: E402
 
 ROUTERS = ['7e000000-0000-0000-0000-00000000000%d' % i for i in range(3)]
 
@@ -148,30 +152,20 @@ def test_healthz_fails_when_the_monitors_cycles_stop_completing():
     mon.start()
     try:
         # Cycles complete: alive, and stays so.
-        fakes_wait(lambda: client.get(
+        esi_fixtures.wait_until(lambda: client.get(
             keys.monitoring('edge_router', ROUTERS[0])), 10)
         assert mon.stalled() is None
         assert checks.alive() == []
         client.hang.set()
-        reasons = fakes_wait(checks.alive, 20)
+        reasons = esi_fixtures.wait_until(checks.alive, 20)
         assert reasons[0].startswith('monitor stuck: no cycle completed '
                                      'for '), reasons
         client.release.set()
         client.hang.clear()
-        fakes_wait(lambda: not checks.alive(), 20)
+        esi_fixtures.wait_until(lambda: not checks.alive(), 20)
     finally:
         client.release.set()
         mon.stop()
-
-
-def fakes_wait(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError('timed out')
 
 
 def test_a_key_that_is_not_utf8_is_printed_escaped():
