@@ -200,11 +200,20 @@ monitor_opts = [
                       'within poll_timeout. The other devices never wait '
                       'for it: each is polled on its own.'),
     cfg.IntOpt('threads', default=4, min=1,
-               help='Threads of the monitor for its etcd reads and writes, '
-                    'and as many for the polls of resource plugins that '
-                    'cannot poll asynchronously (the SNMP ones can, and '
-                    'need none). One resource holds at most one of the '
-                    'latter at a time.'),
+               help='Threads of the monitor for the etcd reads and writes '
+                    'of its cycles, as many for those of stack checks\' '
+                    'poll requests (which then never queue behind a '
+                    'cycle\'s), and as many for the polls of resource '
+                    'plugins that cannot poll asynchronously (the SNMP '
+                    'ones can, and need none). One resource holds at most '
+                    'one of the latter at a time.'),
+    cfg.IntOpt('max_polls', default=200, min=1,
+               help='Periodic polls in flight at once, at most. A poll in '
+                    'flight costs no thread (the SNMP plugins poll '
+                    'asynchronously), but each has a request on the wire; '
+                    'beyond this many, the next devices are polled as '
+                    'earlier polls end. The polls of stack checks do not '
+                    'count: they never wait for a cycle\'s.'),
 ]
 
 

@@ -144,7 +144,8 @@ def main(argv=None):
                           member_id=worker.member_id,
                           member_value=worker.member_value,
                           poll_timeout=config.monitor.poll_timeout,
-                          threads=config.monitor.threads)
+                          threads=config.monitor.threads,
+                          max_polls=config.monitor.max_polls)
         monitor.start()
         checks.monitor = monitor
         LOG.info('monitoring %s every %s s as member %s',

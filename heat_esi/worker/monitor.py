@@ -120,9 +120,10 @@ class _Device(object):
         self.started = 0        # how many polls started
         self.last = None        # (number, answer) of the last one that ended
         self.threads = set()    # its plugin threads still running
+        self.queued = False     # a cycle's poll of it waits for a slot
 
     def busy(self):
-        return self.lock.locked() or bool(self.threads)
+        return self.queued or self.lock.locked() or bool(self.threads)
 
 
 class Monitor(object):
@@ -130,7 +131,7 @@ class Monitor(object):
     def __init__(self, client, plugins, lease, interval=60.0,
                  resource_types=('edge_router',), member_id=None,
                  member_value=None, poll_timeout=10.0, threads=4,
-                 stall_after=None):
+                 max_polls=200, stall_after=None):
         self.client = client
         # The worker's resource plugins, run as its jobs run them.
         self.pipeline = elements.Pipeline(client, plugins)
@@ -142,11 +143,17 @@ class Monitor(object):
         # The value of the member key: the worker's own when shared.
         self.member_value = member_value or (lambda: self.member_id)
         self.poll_timeout = poll_timeout
+        self.max_polls = max_polls
+        self._slots = (None, None)      # (loop, Semaphore of max_polls)
         self.stall_after = (interval + STALL_GRACE if stall_after is None
                             else stall_after)
         self._registered = None       # the lease the member key is under
-        # etcd reads and writes, and renders, which read etcd too.
+        # etcd reads and writes, and renders, which read etcd too: those
+        # of the cycles, and apart, those of poll requests, which then
+        # never queue behind a cycle's.
         self._etcd_pool = futures.ThreadPoolExecutor(threads, 'monitor')
+        self._request_pool = futures.ThreadPoolExecutor(threads,
+                                                        'monitor-request')
         # The polls of plugins without poll_async: one per device at most.
         self._plugin_pool = futures.ThreadPoolExecutor(threads,
                                                        'monitor-poll')
@@ -179,6 +186,7 @@ class Monitor(object):
             except RuntimeError:
                 pass            # the loop has ended already
         self._etcd_pool.shutdown(wait=False, cancel_futures=True)
+        self._request_pool.shutdown(wait=False, cancel_futures=True)
         self._plugin_pool.shutdown(wait=False, cancel_futures=True)
 
     def stalled(self):
@@ -226,10 +234,10 @@ class Monitor(object):
                                                  rid))
         return task
 
-    async def _in_thread(self, function, *args):
+    async def _in_thread(self, function, *args, pool=None):
         """Run *function* (an etcd read or write) in the etcd threads."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._etcd_pool, functools.partial(function, *args))
+            pool or self._etcd_pool, functools.partial(function, *args))
 
     def _device(self, rtype, rid):
         device = self._devices.get((rtype, rid))
@@ -307,13 +315,15 @@ class Monitor(object):
         device = self._device(rtype, rid)
         since = device.started
         targets = await self._in_thread(
-            lambda: list(self._targets(rtype, rid)))
+            lambda: list(self._targets(rtype, rid)),
+            pool=self._request_pool)
         answer = None
         if targets:
             # The first poll of the device that starts from now answers,
             # whoever asked for it: the requests of a device wait for its
             # poll under way, never start polls of their own beside it.
-            answer = await self._poll_device(device, targets[0], since)
+            answer = await self._poll_device(device, targets[0], since,
+                                             self._request_pool)
         if answer is None:
             answer = {'error': 'not monitored: its last action did not '
                                'complete, or its template cannot be polled'}
@@ -321,7 +331,8 @@ class Monitor(object):
         await self._in_thread(
             self.client.txn,
             [etcd.mod_revision_is(kv.key, kv.mod_revision)],
-            [etcd.put(kv.key, {'request': token, 'answer': answer})])
+            [etcd.put(kv.key, {'request': token, 'answer': answer})],
+            pool=self._request_pool)
         LOG.info('%s %s polled on request: %s', rtype, rid, answer)
 
     # --- cycles ------------------------------------------------------------
@@ -351,7 +362,7 @@ class Monitor(object):
             if device.busy():
                 continue        # the poll under way stands for this one
             started.append(self._spawn(
-                self._poll_device(device, target), 'monitor',
+                self._periodic(device, target), 'monitor',
                 target['rtype'], target['rid']))
         keep = {(target['rtype'], target['rid']) for target in owned}
         for key, device in list(self._devices.items()):
@@ -411,11 +422,28 @@ class Monitor(object):
 
     # --- one poll ----------------------------------------------------------
 
-    async def _poll_device(self, device, target, since=None):
+    async def _periodic(self, device, target):
+        """A cycle's poll of a device: one of max_polls in flight.
+
+        Poll requests take no slot: a cycle's backlog never delays them.
+        """
+        loop = asyncio.get_running_loop()
+        if self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.max_polls))
+        device.queued = True
+        try:
+            async with self._slots[1]:
+                device.queued = False
+                return await self._poll_device(device, target)
+        finally:
+            device.queued = False
+
+    async def _poll_device(self, device, target, since=None, pool=None):
         """Poll a device once its poll under way (if any) has ended.
 
         :param since: for a request, how many polls of the device had
             started when it came: a poll started after that answers it.
+        :param pool: the threads of its etcd reads and writes.
         """
         async with device.lock:
             if since is not None and device.last is not None and \
@@ -423,7 +451,7 @@ class Monitor(object):
                 return device.last[1]
             device.started += 1
             number = device.started
-            answer = await self._poll(device, **target)
+            answer = await self._poll(device, pool, **target)
             device.last = (number, answer)
             return answer
 
@@ -441,7 +469,7 @@ class Monitor(object):
         future.add_done_callback(device.threads.discard)
         return asyncio.wrap_future(future, loop=loop)
 
-    async def _poll(self, device, rtype, rid, body, version,
+    async def _poll(self, device, pool, rtype, rid, body, version,
                     config_revision, current):
         """Poll one resource's devices; write /monitoring if it changed.
 
@@ -451,7 +479,7 @@ class Monitor(object):
         deadline = base.Deadline(self.poll_timeout, '[monitor] poll_timeout')
         try:
             found = await self._in_thread(self.pipeline.for_config, rtype,
-                                          rid, body, version)
+                                          rid, body, version, pool=pool)
             polled = await self.pipeline.poll_async(
                 found, self._stop, deadline,
                 functools.partial(self._run_plugin, device))
@@ -469,7 +497,8 @@ class Monitor(object):
             return None
         metrics.device_polled(polled.state)
         return await self._in_thread(self._record, rtype, rid, version,
-                                     config_revision, current, polled)
+                                     config_revision, current, polled,
+                                     pool=pool)
 
     def _record(self, rtype, rid, version, config_revision, current,
                 polled):

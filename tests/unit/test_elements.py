@@ -428,8 +428,8 @@ def test_a_monitor_poll_error_is_logged_with_element_and_resource(caplog):
     try:
         with caplog.at_level(logging.WARNING):
             assert asyncio.run(mon._poll(
-                monitor._Device(), 'edge_router', 'p2', {'ip': ['x']}, 1, 5,
-                None)) is None
+                monitor._Device(), None, 'edge_router', 'p2', {'ip': ['x']},
+                1, 5, None)) is None
     finally:
         mon.stop()
     assert ("cannot monitor edge_router p2: ['x'] is not an IP address "

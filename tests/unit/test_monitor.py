@@ -8,6 +8,7 @@ cycles stop completing.
 import asyncio
 import threading
 
+from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
@@ -114,7 +115,7 @@ def test_the_answer_of_a_poll_past_poll_timeout_says_so():
     target = next(t for t in mon._targets('edge_router')
                   if t['rid'] == ROUTERS[0])
     try:
-        answer = asyncio.run(mon._poll(monitor._Device(), **target))
+        answer = asyncio.run(mon._poll(monitor._Device(), None, **target))
     finally:
         stuck.release.set()
         mon.stop()
@@ -174,3 +175,43 @@ def test_a_key_that_is_not_utf8_is_printed_escaped():
         '/esi-worker/poll/v2.0/edge_routers/0\\xff\\x1b[2J\\n'
     # ... and has an owner, like any other id.
     assert monitor.owner('0\udcff', ['a', 'b']) in ('a', 'b')
+
+
+class SlowOn(base.Plugin):
+    """Polls the device at *slow* until poll_timeout cuts it; others now."""
+
+    def __init__(self, slow):
+        self.slow = slow
+
+    async def poll_async(self, props, abort):
+        if props['ip'] == self.slow:
+            await asyncio.sleep(60)
+        return states.UP, ''
+
+
+def test_a_poll_request_never_waits_for_a_cycles_backlog():
+    client = fakes.FakeEtcd()
+    lease = routers(client)
+    # Last in the cycle's order: its periodic poll waits for a slot.
+    quick = ROUTERS[-1]
+    for rid in ROUTERS[:-1]:
+        client.put(keys.config('edge_router', rid), records.config(
+            {'id': rid, 'ip': '192.0.2.9'}, 1))
+    # One periodic poll in flight at most, held by a slow device for
+    # poll_timeout: the quick device's periodic poll waits behind it.
+    mon = monitor.Monitor(client, {'router': SlowOn('192.0.2.9')}, lease,
+                          member_id='m', max_polls=1, poll_timeout=20,
+                          interval=60)
+    mon.start()
+    try:
+        esi_fixtures.wait_until(lambda: mon._devices.get(
+            ('edge_router', quick)) and mon._devices[
+                'edge_router', quick].queued, 10)
+        key = keys.poll_request('edge_router', quick)
+        client.put(key, {'request': 't'})
+        answer = esi_fixtures.wait_until(
+            lambda: 'answer' in etcd.loads(key, client.get(key).value) and
+            etcd.loads(key, client.get(key).value)['answer'], 10)
+        assert answer['state'] == {'router': 'UP'}
+    finally:
+        mon.stop()
