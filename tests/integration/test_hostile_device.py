@@ -8,6 +8,7 @@ Also finding 9d: a poll request under a key that is not UTF-8.
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -297,12 +298,18 @@ def test_a_job_check_ends_by_the_elements_timeout(hostile_with):
         "(the element's timeout)")
 
 
-def test_slow_answers_make_a_poll_overrun_its_deadline(hostile_with):
+def test_slow_answers_make_a_poll_overrun_its_deadline(hostile_with,
+                                                       caplog):
     # Each GET answered in 0.8 s (within request_timeout): a router's two
     # reads and the pause between them take longer than poll_timeout.
     config = hostile_with(get_delay=0.8)
     config.set_override('poll_timeout', 1.0, group='monitor')
-    state, why = snmp.Router(None, config).poll(ROUTER_PROPS, NEVER)
+    with caplog.at_level(logging.WARNING):
+        plugin = snmp.Router(None, config)
+    # The operator is told at start that this poll_timeout is short.
+    assert '[monitor] poll_timeout (1.0 s) is shorter than a router' in \
+        caplog.text
+    state, why = plugin.poll(ROUTER_PROPS, NEVER)
     assert (state, why) == ('DOWN', 'the poll of router 127.0.0.9 did not '
                             'end within 1.0 s ([monitor] poll_timeout)')
 

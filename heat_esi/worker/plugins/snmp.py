@@ -398,6 +398,19 @@ def allowed_networks(conf):
 class Router(SnmpPlugin):
     """UP when sysUpTime grows between two reads a moment apart."""
 
+    def __init__(self, client, conf):
+        super().__init__(client, conf)
+        longest = self.uptime_interval + 2 * self.snmp.timeout * (
+            self.snmp.retries + 1)
+        if type(self) is Router and self.poll_timeout < longest:
+            # Said once, at start: otherwise each slow but healthy router
+            # would only show up as DOWN.
+            LOG.warning('[monitor] poll_timeout (%s s) is shorter than a '
+                        'router\'s poll may take (uptime_interval + two '
+                        'reads of request_timeout x (retries + 1): %s s): '
+                        'routers that answer slowly will be reported DOWN',
+                        self.poll_timeout, longest)
+
     def where(self, props):
         return 'router %s' % (props.get('ip'),)
 
