@@ -116,7 +116,7 @@ def test_a_stopped_agent_is_seen_down_despite_a_hostile_device(
     # A generous bound: the next poll comes within an interval, and
     # fails within request_timeout; a cycle held by the hostile walk
     # would keep the router UP for as long as the walk goes on.
-    bound = 2 * (INTERVAL + REQUEST_TIMEOUT + 1) + POLL_TIMEOUT
+    bound = 3 * (INTERVAL + REQUEST_TIMEOUT + 1) + POLL_TIMEOUT
     waited = wait_state(client, 'edge_router', other, 'DOWN', bound)
     print('stale UP after the agent stopped: %.2f s' % waited)
     # And the hostile interface itself is DOWN: its walk did not end

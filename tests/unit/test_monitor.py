@@ -147,7 +147,7 @@ def test_healthz_fails_when_the_monitors_cycles_stop_completing():
     client = Blocking()
     lease = routers(client)
     mon = monitor.Monitor(client, {'router': Quick()}, lease,
-                          member_id='m', interval=0.1, stall_after=1.0)
+                          member_id='m', interval=0.1, stall_after=5.0)
     checks = health.Health(_Worker(), client)
     checks.monitor = mon
     mon.start()
@@ -158,7 +158,7 @@ def test_healthz_fails_when_the_monitors_cycles_stop_completing():
         assert mon.stalled() is None
         assert checks.alive() == []
         client.hang.set()
-        reasons = esi_fixtures.wait_until(checks.alive, 20)
+        reasons = esi_fixtures.wait_until(checks.alive, 30)
         assert reasons[0].startswith('monitor stuck: no cycle completed '
                                      'for '), reasons
         client.release.set()
