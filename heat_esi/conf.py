@@ -197,6 +197,13 @@ snmp_opts = [
     cfg.FloatOpt('uptime_interval', default=1.0, min=0.1,
                  help='Seconds between the two sysUpTime reads of a '
                       'router or switch.'),
+    cfg.IntOpt('max_walk_rows', default=10000, min=1,
+               help='Rows a walk of a device\'s table (its ifName, to find '
+                    'an interface by name) may return. A device whose '
+                    'table goes on past this many rows counts as not '
+                    'answering, with that reason; a walk also ends at the '
+                    'deadline of what it is for: the element\'s timeout '
+                    'in a job, [monitor] poll_timeout in a poll.'),
 ]
 
 monitor_opts = [
@@ -210,6 +217,28 @@ monitor_opts = [
                 help='Resource types whose devices are polled: edge '
                      'routers (the router element) and their physical '
                      'interfaces (the interface element).'),
+    cfg.FloatOpt('poll_timeout', default=10.0, min=0.5,
+                 help='Seconds one poll of one resource (every element of '
+                      'its template) may take. A device still polled then '
+                      'counts as not answering: DOWN in /monitoring, and '
+                      'a stack check is told that it did not answer '
+                      'within poll_timeout. The other devices never wait '
+                      'for it: each is polled on its own.'),
+    cfg.IntOpt('threads', default=4, min=1,
+               help='Threads of the monitor for the etcd reads and writes '
+                    'of its cycles, as many for those of stack checks\' '
+                    'poll requests (which then never queue behind a '
+                    'cycle\'s), and as many for the polls of resource '
+                    'plugins that cannot poll asynchronously (the SNMP '
+                    'ones can, and need none). One resource holds at most '
+                    'one of the latter at a time.'),
+    cfg.IntOpt('max_polls', default=200, min=1,
+               help='Periodic polls in flight at once, at most. A poll in '
+                    'flight costs no thread (the SNMP plugins poll '
+                    'asynchronously), but each has a request on the wire; '
+                    'beyond this many, the next devices are polled as '
+                    'earlier polls end. The polls of stack checks do not '
+                    'count: they never wait for a cycle\'s.'),
 ]
 
 

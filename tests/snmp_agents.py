@@ -17,9 +17,13 @@ def free_udp_port(host):
 
 
 class SnmpAgent(object):
-    """snmpd answering COMMUNITY on udp:<host>:<port> (udp6 for ::1)."""
+    """snmpd answering COMMUNITY on udp:<host>:<port> (udp6 for ::1).
 
-    def __init__(self, directory, host, port):
+    *more_hosts* (IPv4) are served by the same snmpd: many devices, one
+    process.
+    """
+
+    def __init__(self, directory, host, port, more_hosts=()):
         self.host, self.port = host, port
         self.dir = os.path.join(directory, 'snmpd-%s' % host.replace(':', '_'))
         os.makedirs(self.dir, exist_ok=True)
@@ -29,8 +33,10 @@ class SnmpAgent(object):
                 f.write('agentAddress udp6:[%s]:%d\nrocommunity6 %s %s/128\n'
                         % (host, port, COMMUNITY, host))
             else:
-                f.write('agentAddress udp:%s:%d\nrocommunity %s default\n'
-                        % (host, port, COMMUNITY))
+                f.write('agentAddress %s\nrocommunity %s default\n'
+                        % (','.join('udp:%s:%d' % (h, port) for h in
+                                    (host,) + tuple(more_hosts)),
+                           COMMUNITY))
         self.proc = None
 
     def start(self):

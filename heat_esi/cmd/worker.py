@@ -148,8 +148,12 @@ def main(argv=None):
                           interval=config.monitor.interval,
                           resource_types=config.monitor.resource_types,
                           member_id=worker.member_id,
-                          member_value=worker.member_value)
+                          member_value=worker.member_value,
+                          poll_timeout=config.monitor.poll_timeout,
+                          threads=config.monitor.threads,
+                          max_polls=config.monitor.max_polls)
         monitor.start()
+        checks.monitor = monitor
         LOG.info('monitoring %s every %s s as member %s',
                  ', '.join(config.monitor.resource_types),
                  config.monitor.interval, monitor.member_id)

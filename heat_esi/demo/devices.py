@@ -24,14 +24,14 @@ from heat_esi.worker.plugins import snmp
 class Router(snmp.Router):
     """The router plugin over a simulated router whose uptime grows."""
 
-    def _probe(self, props, abort):
+    async def probe_async(self, props, abort):
         return True
 
 
 class PhysicalPort(snmp.PhysicalPort):
     """The physical_port plugin over a simulated interface that is up."""
 
-    def _probe(self, props, abort):
+    async def probe_async(self, props, abort):
         return True
 
 

@@ -27,6 +27,7 @@ replaced by the values themselves. An IPv6 address, an id such as ``010``
 or ``null``, or a value with a newline stays the string it was.
 """
 
+import asyncio
 import collections
 import functools
 import json
@@ -443,13 +444,24 @@ class Pipeline(object):
                                     results)
         return results
 
-    def poll(self, elements, abort):
+    def poll(self, elements, abort, deadline=None):
+        """poll_async in a loop of its own; see there."""
+        return asyncio.run(self.poll_async(elements, abort, deadline))
+
+    async def poll_async(self, elements, abort, deadline=None,
+                         run_sync=None):
         """Poll every element once for the monitor; return a Polled.
 
         Every element's plugin must be pollable (Plugin.pollable); a
         template with one that is not cannot be monitored.
 
         :param abort: an Event set when the monitor stops.
+        :param deadline: the Deadline of the whole poll; an element still
+            polled then is DOWN, with that reason, and so is every element
+            after it.
+        :param run_sync: awaitable = run_sync(function, *args): how to run
+            the poll() of a plugin without poll_async (default: a thread
+            of asyncio's).
         :raises ElementError: an element cannot be polled (its type, a
             property, a plugin's error); its device is not monitored.
         :raises JobInterrupted: the monitor stops.
@@ -464,7 +476,18 @@ class Pipeline(object):
         for element, props in elements.items.items():
             plugin = plugins[element]
             try:
-                found[element], reason = plugin.poll(props, abort)
+                if plugin.poll_async is not None:
+                    call = plugin.poll_async(props, abort)
+                else:
+                    call = (run_sync or asyncio.to_thread)(plugin.poll,
+                                                           props, abort)
+                try:
+                    found[element], reason = await asyncio.wait_for(
+                        call, deadline and deadline.left())
+                except asyncio.TimeoutError:
+                    found[element] = states.DOWN
+                    reason = deadline.missed('the poll of element %s'
+                                             % element)
                 address = plugin.address(props)
             except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
                 raise ElementError(elements, element, str(exc), found)

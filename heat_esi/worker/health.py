@@ -52,19 +52,27 @@ class Health(object):
         self.worker = worker
         self.client = client
         self._tick = time.monotonic()
+        self.monitor = None     # the worker's Monitor, once it runs
 
     def tick(self):
         """Called by the main loop: it still runs."""
         self._tick = time.monotonic()
 
     def alive(self):
-        """[reasons the process is not alive]."""
+        """[reasons the process is not alive].
+
+        The device monitor, when it runs, is part of it: a monitor whose
+        cycles stopped completing is stuck (Monitor.stalled).
+        """
         reasons = []
         idle = time.monotonic() - self._tick
         if idle > STALE_AFTER:
             reasons.append('main loop stuck for %.0f s' % idle)
         reasons += ['thread %s died' % name
                     for name in self.worker.dead_threads()]
+        stalled = self.monitor is not None and self.monitor.stalled()
+        if stalled:
+            reasons.append(stalled)
         return reasons
 
     def ready(self):

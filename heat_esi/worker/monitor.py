@@ -28,14 +28,26 @@ A stack check asks for a poll now: it writes
 device polls it at once and writes {"request": token, "answer": {...}}
 there, with the state of each element, why an element is DOWN and the
 device's address.
+
+Each device is polled on its own, as an asyncio task on the monitor's one
+event loop (the SNMP plugins poll asynchronously: a poll in flight costs no
+thread), and within ``[monitor] poll_timeout``: a device still polled then
+is DOWN, with that reason. A cycle starts the polls of the devices it owns
+and never waits for one, so one device's poll cannot delay another's. A
+device has one poll at a time: a hostile or broken device holds one task
+(and at most one of the monitor's threads, for a plugin that needs one)
+however many cycles and stack checks ask for it, and a poll request is
+answered by the first poll that starts after it.
 """
 
+import asyncio
 from concurrent import futures
 import functools
 import hashlib
 import os
 import socket
 import threading
+import time
 
 from oslo_log import log as logging
 
@@ -46,8 +58,15 @@ from heat_esi import records
 from heat_esi import states
 from heat_esi.worker import elements
 from heat_esi.worker import metrics
+from heat_esi.worker.plugins import base
 
 LOG = logging.getLogger(__name__)
+
+# Seconds past its interval after which the monitor, without a cycle
+# completed, is stuck (its event loop blocked, say): /healthz then fails.
+# A cycle only reads etcd and starts polls, each read bounded by the etcd
+# client's timeout; etcd being down fails /readyz, not this.
+STALL_GRACE = 60.0
 
 
 def _by_id(kvs, prefix):
@@ -71,8 +90,8 @@ def _outcome(doing, rtype, rid, future):
     """
     try:
         future.result()
-    except futures.CancelledError:
-        pass            # stop() cancels the polls not started
+    except (futures.CancelledError, asyncio.CancelledError):
+        pass            # stop() cancels the polls under way
     except exceptions.EtcdError as exc:
         LOG.warning('cannot %s %s %s: %s', doing, rtype, rid, exc)
     except Exception:
@@ -83,14 +102,36 @@ def _outcome(doing, rtype, rid, future):
 def owner(resource_id, members):
     """The member that polls *resource_id*: highest rendezvous score."""
     return max(members, key=lambda m: hashlib.sha256(
-        ('%s/%s' % (m, resource_id)).encode()).digest())
+        ('%s/%s' % (m, resource_id)).encode('utf-8', 'surrogateescape'))
+        .digest())
+
+
+def printable(key):
+    """*key* for a log line: its bytes, escaped unless printable ASCII."""
+    text = repr(key.encode('utf-8', 'surrogateescape'))[2:-1]
+    return text if len(text) <= 200 else text[:197] + '...'
+
+
+class _Device(object):
+    """The polls of one device: one at a time."""
+
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.started = 0        # how many polls started
+        self.last = None        # (number, answer) of the last one that ended
+        self.threads = set()    # its plugin threads still running
+        self.queued = False     # a cycle's poll of it waits for a slot
+
+    def busy(self):
+        return self.queued or self.lock.locked() or bool(self.threads)
 
 
 class Monitor(object):
 
     def __init__(self, client, plugins, lease, interval=60.0,
                  resource_types=('edge_router',), member_id=None,
-                 member_value=None):
+                 member_value=None, poll_timeout=10.0, threads=4,
+                 max_polls=200, stall_after=None):
         self.client = client
         # The worker's resource plugins, run as its jobs run them.
         self.pipeline = elements.Pipeline(client, plugins)
@@ -101,31 +142,110 @@ class Monitor(object):
             socket.gethostname(), os.getpid(), os.urandom(3).hex())
         # The value of the member key: the worker's own when shared.
         self.member_value = member_value or (lambda: self.member_id)
+        self.poll_timeout = poll_timeout
+        self.max_polls = max_polls
+        self._slots = (None, None)      # (loop, Semaphore of max_polls)
+        self.stall_after = (interval + STALL_GRACE if stall_after is None
+                            else stall_after)
         self._registered = None       # the lease the member key is under
-        self._pool = futures.ThreadPoolExecutor(16, 'monitor')
+        # etcd reads and writes, and renders, which read etcd too: those
+        # of the cycles, and apart, those of poll requests, which then
+        # never queue behind a cycle's.
+        self._etcd_pool = futures.ThreadPoolExecutor(threads, 'monitor')
+        self._request_pool = futures.ThreadPoolExecutor(threads,
+                                                        'monitor-request')
+        # The polls of plugins without poll_async: one per device at most.
+        self._plugin_pool = futures.ThreadPoolExecutor(threads,
+                                                       'monitor-poll')
+        self._devices = {}              # (rtype, rid) -> _Device
+        self._tasks = set()             # polls and answers under way
+        self._loop = None
+        self._wake = None
         self._stop = threading.Event()
+        self._cycled = None     # time.monotonic() of the last cycle's end
+
+    # --- life cycle --------------------------------------------------------
 
     def start(self):
-        thread = threading.Thread(target=self._run, name='monitor',
-                                  daemon=True)
+        self._cycled = time.monotonic()
+        ready = threading.Event()
+        thread = threading.Thread(target=self._run, args=(ready,),
+                                  name='monitor', daemon=True)
         thread.start()
+        ready.wait(10)
         threading.Thread(target=self._answer_requests, name='poll-requests',
                          daemon=True).start()
         return thread
 
     def stop(self):
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:
+                pass            # the loop has ended already
+        self._etcd_pool.shutdown(wait=False, cancel_futures=True)
+        self._request_pool.shutdown(wait=False, cancel_futures=True)
+        self._plugin_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self):
+    def stalled(self):
+        """Why the monitor's cycles stopped completing, or None."""
+        if self._cycled is None or self._stop.is_set():
+            return None
+        idle = time.monotonic() - self._cycled
+        if idle <= self.stall_after:
+            return None
+        return ('monitor stuck: no cycle completed for %.0f s ([monitor] '
+                'interval %s s)' % (idle, self.interval))
+
+    def _run(self, ready):
+        try:
+            asyncio.run(self._main(ready))
+        except Exception:
+            LOG.exception('the monitor stopped')
+
+    async def _main(self, ready):
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        ready.set()
         while not self._stop.is_set():
             try:
-                self.cycle()
+                await self._cycle()
             except exceptions.EtcdError as exc:
                 LOG.warning('monitoring cycle skipped: %s', exc)
             except Exception:
                 LOG.exception('monitoring cycle failed')
-            self._stop.wait(self.interval)
+            self._cycled = time.monotonic()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+
+    def _spawn(self, coroutine, doing, rtype, rid):
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(functools.partial(_outcome, doing, rtype,
+                                                 rid))
+        return task
+
+    async def _in_thread(self, function, *args, pool=None):
+        """Run *function* (an etcd read or write) in the etcd threads."""
+        return await asyncio.get_running_loop().run_in_executor(
+            pool or self._etcd_pool, functools.partial(function, *args))
+
+    def _device(self, rtype, rid):
+        device = self._devices.get((rtype, rid))
+        if device is None:
+            device = self._devices[rtype, rid] = _Device()
+        return device
+
+    # --- poll requests -----------------------------------------------------
 
     def _answer_requests(self):
         """Watch for poll requests and answer those of owned devices."""
@@ -136,12 +256,12 @@ class Monitor(object):
                     kvs, revision = self.client.get_prefix(
                         keys.POLL_REQUESTS)
                     for kv in kvs:
-                        self._on_request(kv)
+                        self._take(kv)
                 for event in self.client.watch(keys.POLL_REQUESTS,
                                                revision + 1):
                     revision = event.kv.mod_revision
                     if event.type == etcd.PUT:
-                        self._on_request(event.kv)
+                        self._take(event.kv)
                     if self._stop.is_set():
                         return
             except exceptions.WatchCompacted:
@@ -153,7 +273,23 @@ class Monitor(object):
                 LOG.exception('poll request watch failed')
                 self._stop.wait(1.0)
 
+    def _take(self, kv):
+        """_on_request, where one bad request cannot stop the others."""
+        try:
+            self._on_request(kv)
+        except exceptions.EtcdError:
+            raise           # the watch starts again, with a new scan
+        except Exception:
+            LOG.exception('cannot take the poll request at %s',
+                          printable(kv.key))
+
     def _on_request(self, kv):
+        try:
+            kv.key.encode('utf-8')
+        except UnicodeEncodeError:
+            LOG.warning('poll request skipped: its key is not UTF-8: %s',
+                        printable(kv.key))
+            return
         try:
             value = etcd.loads(kv.key, kv.value)
         except exceptions.MalformedValue:
@@ -170,28 +306,73 @@ class Monitor(object):
         if self.member_id not in members or \
                 owner(rid, members) != self.member_id:
             return
-        future = self._pool.submit(self._answer, kv, rtype, rid,
-                                   value.get('request'))
+        future = asyncio.run_coroutine_threadsafe(
+            self._answer(kv, rtype, rid, value.get('request')), self._loop)
         future.add_done_callback(functools.partial(
             _outcome, 'answer the poll request for', rtype, rid))
 
-    def _answer(self, kv, rtype, rid, token):
-        targets = list(self._targets(rtype, rid))
+    async def _answer(self, kv, rtype, rid, token):
+        device = self._device(rtype, rid)
+        since = device.started
+        targets = await self._in_thread(
+            lambda: list(self._targets(rtype, rid)),
+            pool=self._request_pool)
+        answer = None
         if targets:
-            answer = self._poll(**targets[0])
-        else:
-            answer = None
+            # The first poll of the device that starts from now answers,
+            # whoever asked for it: the requests of a device wait for its
+            # poll under way, never start polls of their own beside it.
+            answer = await self._poll_device(device, targets[0], since,
+                                             self._request_pool)
         if answer is None:
             answer = {'error': 'not monitored: its last action did not '
                                'complete, or its template cannot be polled'}
         # Only the request as read: a newer one gets its own poll.
-        self.client.txn([etcd.mod_revision_is(kv.key, kv.mod_revision)],
-                        [etcd.put(kv.key, {'request': token,
-                                           'answer': answer})])
+        await self._in_thread(
+            self.client.txn,
+            [etcd.mod_revision_is(kv.key, kv.mod_revision)],
+            [etcd.put(kv.key, {'request': token, 'answer': answer})],
+            pool=self._request_pool)
         LOG.info('%s %s polled on request: %s', rtype, rid, answer)
 
+    # --- cycles ------------------------------------------------------------
+
     def cycle(self):
-        """Poll the devices this member owns, once."""
+        """Poll the devices this member owns, once; wait for the polls.
+
+        Each poll ends within poll_timeout. (The monitor's own loop waits
+        for none of them: see _cycle.)
+        """
+        if self._loop is not None and self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._cycle(wait=True),
+                                             self._loop).result()
+            return
+        try:
+            asyncio.run(self._cycle(wait=True))
+        finally:
+            for device in self._devices.values():
+                device.lock = asyncio.Lock()    # that loop's is gone
+
+    async def _cycle(self, wait=False):
+        """Start a poll of each owned device that has none under way."""
+        owned = await self._in_thread(self._owned)
+        started = []
+        for target in owned:
+            device = self._device(target['rtype'], target['rid'])
+            if device.busy():
+                continue        # the poll under way stands for this one
+            started.append(self._spawn(
+                self._periodic(device, target), 'monitor',
+                target['rtype'], target['rid']))
+        keep = {(target['rtype'], target['rid']) for target in owned}
+        for key, device in list(self._devices.items()):
+            if key not in keep and not device.busy():
+                del self._devices[key]
+        if wait and started:
+            await asyncio.wait(started)
+
+    def _owned(self):
+        """The targets (see _targets) of the devices this member polls."""
         lease = self.lease()
         if lease != self._registered:
             # Once per lease: the key lives as long as the lease does, and
@@ -201,14 +382,9 @@ class Monitor(object):
             self._registered = lease
         members = [keys.under(keys.MONITORS, kv.key)
                    for kv in self.client.get_prefix(keys.MONITORS)[0]]
-        polls = {}
-        for rtype in self.resource_types:
-            for target in self._targets(rtype):
-                if owner(target['rid'], members) == self.member_id:
-                    polls[self._pool.submit(self._poll, **target)] = target
-        for future in futures.as_completed(polls):
-            _outcome('monitor', polls[future]['rtype'],
-                     polls[future]['rid'], future)
+        return [target for rtype in self.resource_types
+                for target in self._targets(rtype)
+                if owner(target['rid'], members) == self.member_id]
 
     def _targets(self, rtype, rid=None):
         """Yield the resources of *rtype* whose last action completed.
@@ -244,15 +420,69 @@ class Monitor(object):
                    'version': version, 'config_revision': kv.mod_revision,
                    'current': current.value if current else None}
 
-    def _poll(self, rtype, rid, body, version, config_revision, current):
+    # --- one poll ----------------------------------------------------------
+
+    async def _periodic(self, device, target):
+        """A cycle's poll of a device: one of max_polls in flight.
+
+        Poll requests take no slot: a cycle's backlog never delays them.
+        """
+        loop = asyncio.get_running_loop()
+        if self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.max_polls))
+        device.queued = True
+        try:
+            async with self._slots[1]:
+                device.queued = False
+                return await self._poll_device(device, target)
+        finally:
+            device.queued = False
+
+    async def _poll_device(self, device, target, since=None, pool=None):
+        """Poll a device once its poll under way (if any) has ended.
+
+        :param since: for a request, how many polls of the device had
+            started when it came: a poll started after that answers it.
+        :param pool: the threads of its etcd reads and writes.
+        """
+        async with device.lock:
+            if since is not None and device.last is not None and \
+                    device.last[0] > since:
+                return device.last[1]
+            device.started += 1
+            number = device.started
+            answer = await self._poll(device, pool, **target)
+            device.last = (number, answer)
+            return answer
+
+    def _run_plugin(self, device, function, *args):
+        """Run a plugin's poll() in a thread: one per device at most."""
+        loop = asyncio.get_running_loop()
+        if device.threads:
+            # Its last poll's thread overran poll_timeout and still runs.
+            done = loop.create_future()
+            done.set_result((states.DOWN, 'its previous poll still runs, '
+                             'past [monitor] poll_timeout'))
+            return done
+        future = self._plugin_pool.submit(function, *args)
+        device.threads.add(future)
+        future.add_done_callback(device.threads.discard)
+        return asyncio.wrap_future(future, loop=loop)
+
+    async def _poll(self, device, pool, rtype, rid, body, version,
+                    config_revision, current):
         """Poll one resource's devices; write /monitoring if it changed.
 
         :returns: {"state": {element: UP|DOWN}, "why": {element: reason},
             "address": ...}, or None when it cannot be polled.
         """
+        deadline = base.Deadline(self.poll_timeout, '[monitor] poll_timeout')
         try:
-            found = self.pipeline.for_config(rtype, rid, body, version)
-            polled = self.pipeline.poll(found, self._stop)
+            found = await self._in_thread(self.pipeline.for_config, rtype,
+                                          rid, body, version, pool=pool)
+            polled = await self.pipeline.poll_async(
+                found, self._stop, deadline,
+                functools.partial(self._run_plugin, device))
         except elements.ElementError as exc:
             metrics.device_polled(None)
             if not exc.logged:
@@ -266,6 +496,13 @@ class Monitor(object):
         except exceptions.JobInterrupted:
             return None
         metrics.device_polled(polled.state)
+        return await self._in_thread(self._record, rtype, rid, version,
+                                     config_revision, current, polled,
+                                     pool=pool)
+
+    def _record(self, rtype, rid, version, config_revision, current,
+                polled):
+        """Write /monitoring when *polled* changed it; return the answer."""
         answer = {'state': dict(polled.state), 'why': polled.why,
                   'address': polled.address}
         result = dict(polled.state, version=version)
@@ -283,6 +520,7 @@ class Monitor(object):
         if ok:
             metrics.device_state_changed()
             LOG.info('%s %s monitoring: %s', rtype, rid, ', '.join(
-                '%s %s' % kv for kv in sorted(result.items())
-                if kv[0] != 'version'))
+                '%s %s%s' % (element, state, ' (%s)' % polled.why[element]
+                             if element in polled.why else '')
+                for element, state in sorted(polled.state.items())))
         return answer

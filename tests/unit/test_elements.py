@@ -1,5 +1,6 @@
 """The element pipeline and the plugin contract, against fakes."""
 
+import asyncio
 from concurrent import futures
 import logging
 import threading
@@ -426,8 +427,9 @@ def test_a_monitor_poll_error_is_logged_with_element_and_resource(caplog):
         lambda: 1, member_id='m')
     try:
         with caplog.at_level(logging.WARNING):
-            assert mon._poll('edge_router', 'p2', {'ip': ['x']}, 1, 5,
-                             None) is None
+            assert asyncio.run(mon._poll(
+                monitor._Device(), None, 'edge_router', 'p2', {'ip': ['x']},
+                1, 5, None)) is None
     finally:
         mon.stop()
     assert ("cannot monitor edge_router p2: ['x'] is not an IP address "

@@ -17,7 +17,14 @@ A resource plugin handles one kind of heat_template element, the one whose
 built once per worker with ``(client, conf)`` (the worker's etcd client and
 configuration) and called from every job slot and monitor thread at once,
 so it keeps no state between calls.
+
+Every operation on a device is bounded in time: a job's check by the
+element's timeout and the job's deadline, a monitor's poll by its Deadline
+(``[monitor] poll_timeout``), which the pipeline enforces even on a plugin
+that overruns it.
 """
+
+import time
 
 
 class Plugin(object):
@@ -27,6 +34,12 @@ class Plugin(object):
     #: says so here; a resource whose template has such an element is then
     #: not monitored, and a poll request for it is answered with an error.
     pollable = True
+
+    #: A plugin that can poll without a thread of its own (asyncio)
+    #: defines ``async def poll_async(self, props, abort)``, which returns
+    #: what poll() does; the monitor then keeps many polls in flight on one
+    #: thread. Left None, the monitor runs poll() in one of its threads.
+    poll_async = None
 
     def check(self, props, abort, read=None):
         """Check the element for a job; return its state (ACTIVE).
@@ -71,3 +84,35 @@ class Plugin(object):
         None when the element has no device of its own.
         """
         return None
+
+
+class Deadline(object):
+    """When an operation on a device must be over, and what set that."""
+
+    def __init__(self, seconds, source, at=None):
+        self.seconds = seconds
+        self.source = source            # the option or element that set it
+        self.at = time.monotonic() + seconds if at is None else at
+
+    @classmethod
+    def of_job(cls, abort):
+        """The deadline of a job's clock (JobClock), or None without one."""
+        started = getattr(abort, 'started', None)
+        timeout = getattr(abort, 'timeout', None)
+        if started is None or timeout is None:
+            return None
+        return cls(timeout, getattr(abort, 'source', 'the job\'s deadline'),
+                   at=started + timeout)
+
+    def sooner(self, other):
+        """The earlier of this deadline and *other* (which may be None)."""
+        return other if other is not None and other.at < self.at else self
+
+    def left(self):
+        """Seconds left, 0 once it has passed."""
+        return max(0.0, self.at - time.monotonic())
+
+    def missed(self, what):
+        """The reason of an operation that did not end in time."""
+        return '%s did not end within %s s (%s)' % (
+            what, self.seconds, self.source)

@@ -23,8 +23,12 @@ worker into a scanner of other networks or a leak of the community.
 """
 
 import asyncio
+from concurrent import futures
+import contextlib
 import ipaddress
-import time
+import socket
+import threading
+import weakref
 
 from oslo_log import log as logging
 
@@ -39,10 +43,19 @@ LOG = logging.getLogger(__name__)
 SYS_UPTIME = '1.3.6.1.2.1.1.3.0'
 IF_NAME = '1.3.6.1.2.1.31.1.1.1.1'
 IF_OPER_STATUS = '1.3.6.1.2.1.2.2.1.8'
+# Rows asked for in one request of a walk (GETBULK max-repetitions): 25
+# ifName rows fit one datagram well below a typical MTU.
+WALK_BULK = 25
+# Seconds a job waits past its read's deadline for the SNMP loop.
+LOOP_GRACE = 5.0
 
 
 class NoAnswer(exceptions.EsiError):
     """The device did not answer, or answered with an SNMP error."""
+
+
+class Overrun(NoAnswer):
+    """The device did not finish answering by the deadline."""
 
 
 class InterfaceMissing(exceptions.JobFailed):
@@ -61,6 +74,39 @@ _AUTH_INDICATIONS = ('UnknownCommunityName', 'AuthenticationError',
 _AUTH_STATUSES = ('authorizationError', 'noAccess')
 
 
+# One pysnmp engine per event loop: building one costs 0.1 to 0.2 s of CPU,
+# and its socket serves every request in flight on its loop.
+_ENGINES = weakref.WeakKeyDictionary()
+_JOBS_LOOP = []
+_JOBS_LOOP_LOCK = threading.Lock()
+
+
+def _jobs_loop():
+    """The event loop of the jobs' SNMP reads, in a thread of its own.
+
+    Started once per process: the job slots hand it their reads and wait,
+    so that they share one engine rather than build one per read.
+    """
+    with _JOBS_LOOP_LOCK:
+        if not _JOBS_LOOP:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run():
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+            threading.Thread(target=run, name='snmp', daemon=True).start()
+            ready.wait()
+            asyncio.run_coroutine_threadsafe(_warm(), loop).result()
+            _JOBS_LOOP.append(loop)
+        return _JOBS_LOOP[0]
+
+
+async def _warm():
+    Snmp._engine()
+
+
 def failure(where, timeout, err, status):
     """Return the NoAnswer (or AuthError) of a pysnmp error or status."""
     if err is not None and type(err).__name__ == 'RequestTimedOut':
@@ -76,12 +122,20 @@ def failure(where, timeout, err, status):
 
 
 class Snmp(object):
-    """SNMP v2c reads with pysnmp's asyncio API, from a worker thread."""
+    """SNMP v2c reads with pysnmp's asyncio API.
+
+    The coroutines (get_async, find_async) run on the caller's event loop,
+    many at once on the monitor's; get() and find() run one in a loop of
+    their own, for a job's thread. Every read is bounded: a GET by
+    request_timeout, a walk by [snmp] max_walk_rows, and either by the
+    deadline of what it is for.
+    """
 
     def __init__(self, conf):
         self.port = conf.snmp.port
         self.timeout = conf.snmp.request_timeout
         self.retries = conf.snmp.retries
+        self.max_walk_rows = conf.snmp.max_walk_rows
         self._communities = conf.snmp.communities or {}
         self.allowed = allowed_networks(conf)
 
@@ -123,69 +177,136 @@ class Snmp(object):
                     str(net) for net in self.allowed)))
         return address
 
-    def get(self, host, community, oid):
-        address = self.address(host)
-        return asyncio.run(self._get(address, community, oid))
+    def run(self, coroutine, deadline, what):
+        """Run *coroutine* on the jobs' SNMP loop, until *deadline*.
 
-    def walk(self, host, community, oid):
-        address = self.address(host)
-        return asyncio.run(self._walk(address, community, oid))
+        For a job's thread, which waits for the outcome.
 
-    async def _target(self, address):
+        :raises Overrun: the deadline passed first (naming *what*).
+        """
+        async def bounded():
+            try:
+                return await asyncio.wait_for(coroutine, deadline.left())
+            except asyncio.TimeoutError:
+                raise Overrun(deadline.missed(what))
+        future = asyncio.run_coroutine_threadsafe(bounded(), _jobs_loop())
+        try:
+            # bounded() ends by the deadline; this wait is bounded too, in
+            # case the loop itself is stuck.
+            return future.result(deadline.left() + LOOP_GRACE)
+        except futures.TimeoutError:
+            future.cancel()
+            raise Overrun(deadline.missed(what) + ' (the SNMP loop is '
+                                                  'stuck)')
+
+    def get(self, host, community, oid, deadline):
+        """GET *oid*, for a job's thread; see get_async."""
+        address = self.address(host)
+        return self.run(self.get_async(address, community, oid), deadline,
+                        'SNMP GET from %s' % address)
+
+    @staticmethod
+    def _engine():
+        from pysnmp.hlapi.v3arch import asyncio as hlapi
+        loop = asyncio.get_running_loop()
+        engine = _ENGINES.get(loop)
+        if engine is None:
+            engine = _ENGINES[loop] = hlapi.SnmpEngine()
+        return engine
+
+    def _target(self, address):
         from pysnmp.hlapi.v3arch import asyncio as hlapi
         transport = (hlapi.Udp6TransportTarget if address.version == 6
                      else hlapi.UdpTransportTarget)
-        return await transport.create(
-            (str(address), self.port), timeout=self.timeout,
-            retries=self.retries)
+        # The address is numeric: resolved here, without the thread that
+        # pysnmp's create() would take for a DNS lookup.
+        family = socket.AF_INET6 if address.version == 6 else \
+            socket.AF_INET
+        target = transport.__new__(transport)
+        found = socket.getaddrinfo(str(address), self.port, family,
+                                   socket.SOCK_DGRAM, socket.IPPROTO_UDP,
+                                   socket.AI_NUMERICHOST)[0][4]
+        target.transport_address = found if address.version == 6 else \
+            found[:2]
+        target.__init__(timeout=self.timeout, retries=self.retries)
+        return target
 
-    async def _get(self, host, community, oid):
+    async def get_async(self, address, community, oid):
+        """The value of *oid* on the device at *address* (an ip_address).
+
+        :raises NoAnswer: no answer within request_timeout, or an error.
+        """
         from pysnmp.hlapi.v3arch import asyncio as hlapi
-        engine = hlapi.SnmpEngine()
-        try:
-            err, status, index, binds = await hlapi.get_cmd(
-                engine, hlapi.CommunityData(community, mpModel=1),
-                await self._target(host), hlapi.ContextData(),
-                hlapi.ObjectType(hlapi.ObjectIdentity(oid)))
-        finally:
-            engine.close_dispatcher()
+        err, status, index, binds = await hlapi.get_cmd(
+            self._engine(), hlapi.CommunityData(community, mpModel=1),
+            self._target(address), hlapi.ContextData(),
+            hlapi.ObjectType(hlapi.ObjectIdentity(oid)))
         if err or status:
-            raise failure('%s:%s' % (host, self.port), self.timeout, err,
+            raise failure('%s:%s' % (address, self.port), self.timeout, err,
                           status)
         return binds[0][1]
 
-    async def _walk(self, host, community, oid):
+    async def find_async(self, address, community, oid, match):
+        """The first (oid, value) of the table *oid* whose value *match*es.
+
+        Only that row is kept: a table of huge values costs its reading,
+        not its memory. None when the table has no such row.
+
+        :raises NoAnswer: no answer, an error, or the table goes on past
+            [snmp] max_walk_rows.
+        """
         from pysnmp.hlapi.v3arch import asyncio as hlapi
-        engine = hlapi.SnmpEngine()
-        found = []
-        try:
-            async for err, status, index, binds in hlapi.walk_cmd(
-                    engine, hlapi.CommunityData(community, mpModel=1),
-                    await self._target(host), hlapi.ContextData(),
-                    hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
-                    lexicographicMode=False):
+        rows = 0
+        # GETBULK: a tenth of the requests, and of the CPU per row, of a
+        # GETNEXT walk, which matters for a table of thousands of rows.
+        walk = hlapi.bulk_walk_cmd(
+            self._engine(), hlapi.CommunityData(community, mpModel=1),
+            self._target(address), hlapi.ContextData(), 0, WALK_BULK,
+            hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
+            lexicographicMode=False)
+        async with contextlib.aclosing(walk):
+            async for err, status, index, binds in walk:
                 if err or status:
-                    raise failure('%s:%s' % (host, self.port),
+                    raise failure('%s:%s' % (address, self.port),
                                   self.timeout, err, status)
-                found += [(str(name), value) for name, value in binds]
-        finally:
-            engine.close_dispatcher()
-        return found
+                for name, value in binds:
+                    rows += 1
+                    if match(value):
+                        return str(name), value
+                    if rows >= self.max_walk_rows:
+                        raise NoAnswer(
+                            'the walk of %s on %s went on past %d rows '
+                            '([snmp] max_walk_rows)'
+                            % (oid, address, self.max_walk_rows))
+        return None
+
+
+def _integer(value, what):
+    """*value* as an int; a device that sends anything else is broken."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        text = str(value)
+        raise NoAnswer('%s is not an integer: %s' % (
+            what, exceptions.short(text[:80])))
 
 
 class SnmpPlugin(base.Plugin):
     """A device element over SNMP.
 
     check() answers a job, retrying until the element's timeout; poll()
-    answers the monitor once, UP or DOWN and why.
+    and poll_async() answer the monitor once, UP or DOWN and why. One probe
+    (probe_async) does the reads of both.
     """
 
     def __init__(self, client, conf):
         self.snmp = Snmp(conf)
         self.check_timeout = conf.snmp.check_timeout
         self.uptime_interval = conf.snmp.uptime_interval
+        self.poll_timeout = conf.monitor.poll_timeout
 
-    def _probe(self, props, abort):
+    async def probe_async(self, props, abort):
+        """Whether the element is up; raises NoAnswer when it cannot say."""
         raise NotImplementedError()
 
     def where(self, props):
@@ -195,36 +316,73 @@ class SnmpPlugin(base.Plugin):
         """Return the device's address, for messages."""
         return props.get('ip') or props.get('device_ip') or '?'
 
-    def poll(self, props, abort):
+    def _props(self, props, *names):
+        """(ip_address, community, *names' values) of the element.
+
+        :raises JobFailed: a property is missing or wrong.
+        """
+        try:
+            host = props[names[0]]
+            community = self.snmp.community(props['community_name'])
+            rest = [props[name] for name in names[1:]]
+        except KeyError as exc:
+            raise exceptions.JobFailed('missing property %s' % exc)
+        return (self.snmp.address(host), community) + tuple(rest)
+
+    async def poll_async(self, props, abort):
         """Return (UP or DOWN, why it is DOWN), from one probe."""
         try:
-            if self._probe(props, abort):
+            if await self.probe_async(props, abort):
                 return states.UP, ''
             return states.DOWN, '%s answers but is not up' % self.where(props)
-        except NoAnswer as exc:
+        except (NoAnswer, InterfaceMissing) as exc:
             return states.DOWN, str(exc)
-        except InterfaceMissing as exc:
+
+    def poll(self, props, abort):
+        """poll_async in a loop of its own, within [monitor] poll_timeout."""
+        deadline = base.Deadline(self.poll_timeout, '[monitor] poll_timeout')
+        try:
+            return self.snmp.run(self.poll_async(props, abort), deadline,
+                                 'the poll of %s' % self.where(props))
+        except NoAnswer as exc:
             return states.DOWN, str(exc)
 
     def check(self, props, abort, read=None):
         """Return 'ACTIVE' once a probe finds the device up.
 
+        Each probe ends by the element's timeout and the job's deadline,
+        whichever comes first, however the device answers.
+
         :raises JobFailed: it is not up within the element's timeout.
         """
         timeout = plugins.seconds(props, 'timeout', self.check_timeout)
-        deadline = time.monotonic() + timeout
+        deadline = base.Deadline(timeout, 'the element\'s timeout').sooner(
+            base.Deadline.of_job(abort))
+        why = None
         while True:
             try:
-                if self._probe(props, abort):
+                if self.snmp.run(self.probe_async(props, abort), deadline,
+                                 'SNMP from %s' % self.where(props)):
                     return states.ACTIVE
                 why = 'it answers but is not up'
+            except Overrun as exc:
+                # A probe cut short says less than the one before it.
+                why = why or str(exc)
             except NoAnswer as exc:
                 why = str(exc)
-            if time.monotonic() >= deadline:
+            if deadline.left() <= 0:
+                try:
+                    if abort.wait(0):
+                        raise exceptions.JobInterrupted()
+                except exceptions.JobTimedOut as exc:
+                    # Past the job's own deadline: its clock says so, and
+                    # this says what the device did meanwhile.
+                    raise exceptions.JobTimedOut('%s; %s: %s' % (
+                        exc, self.where(props), why))
                 raise exceptions.JobFailed(
                     '%s is not UP after %s s: %s'
                     % (self.where(props), timeout, why))
-            if abort.wait(min(1.0, max(0, deadline - time.monotonic()))):
+            if abort.wait(min(1.0, deadline.left())):
                 raise exceptions.JobInterrupted()
 
 
@@ -240,19 +398,33 @@ def allowed_networks(conf):
 class Router(SnmpPlugin):
     """UP when sysUpTime grows between two reads a moment apart."""
 
+    def __init__(self, client, conf):
+        super().__init__(client, conf)
+        longest = self.uptime_interval + 2 * self.snmp.timeout * (
+            self.snmp.retries + 1)
+        if type(self) is Router and self.poll_timeout < longest:
+            # Said once, at start: otherwise each slow but healthy router
+            # would only show up as DOWN.
+            LOG.warning('[monitor] poll_timeout (%s s) is shorter than a '
+                        'router\'s poll may take (uptime_interval + two '
+                        'reads of request_timeout x (retries + 1): %s s): '
+                        'routers that answer slowly will be reported DOWN',
+                        self.poll_timeout, longest)
+
     def where(self, props):
         return 'router %s' % (props.get('ip'),)
 
-    def _probe(self, props, abort):
-        try:
-            host = props['ip']
-            community = self.snmp.community(props['community_name'])
-        except KeyError as exc:
-            raise exceptions.JobFailed('missing property %s' % exc)
-        first = int(self.snmp.get(host, community, SYS_UPTIME))
-        if abort.wait(self.uptime_interval):
+    async def probe_async(self, props, abort):
+        address, community = self._props(props, 'ip')
+        first = _integer(await self.snmp.get_async(address, community,
+                                                   SYS_UPTIME),
+                         'sysUpTime of %s' % address)
+        await asyncio.sleep(self.uptime_interval)
+        if abort.is_set():
             raise exceptions.JobInterrupted()
-        second = int(self.snmp.get(host, community, SYS_UPTIME))
+        second = _integer(await self.snmp.get_async(address, community,
+                                                    SYS_UPTIME),
+                          'sysUpTime of %s' % address)
         return second > first
 
 
@@ -270,16 +442,17 @@ class PhysicalPort(SnmpPlugin):
             exceptions.short(props.get('name')),
             exceptions.short(props.get('device_ip')))
 
-    def _probe(self, props, abort):
-        try:
-            host, name = props['device_ip'], props['name']
-            community = self.snmp.community(props['community_name'])
-        except KeyError as exc:
-            raise exceptions.JobFailed('missing property %s' % exc)
-        for oid, value in self.snmp.walk(host, community, IF_NAME):
-            if str(value) == name:
-                index = oid.rsplit('.', 1)[1]
-                status = self.snmp.get(host, community,
-                                       '%s.%s' % (IF_OPER_STATUS, index))
-                return int(status) == 1
-        raise InterfaceMissing('%s: no interface named %s' % (host, name))
+    async def probe_async(self, props, abort):
+        address, community, name = self._props(props, 'device_ip', 'name')
+        wanted = str(name)
+        found = await self.snmp.find_async(
+            address, community, IF_NAME,
+            lambda value: str(value) == wanted)
+        if found is None:
+            raise InterfaceMissing('%s: no interface named %s' % (
+                address, wanted if wanted.isprintable() and len(wanted) <= 60
+                else exceptions.short(wanted)))
+        index = found[0].rsplit('.', 1)[1]
+        status = await self.snmp.get_async(
+            address, community, '%s.%s' % (IF_OPER_STATUS, index))
+        return _integer(status, 'ifOperStatus of %s' % address) == 1
