@@ -1,6 +1,6 @@
 #!/bin/sh
 # The release as an operator installs it: the wheel from dist/ (tox -e
-# build) into a fresh venv, then the commands the README gives, from that
+# build) into a fresh venv, then the commands the install guide gives, from that
 # venv only: plugin-dir, templates load (against a private etcd on
 # loopback), esi-worker --help, and heat-esi demo saying that it needs the
 # extra heat-esi[demo]. Also `pip install .` from a copy of the tree
