@@ -100,32 +100,6 @@ class WorkerProcess(object):
             self.proc.wait()
 
 
-def readme_ini_blocks():
-    """[(kind, text)] of every ini block of README.md, in order.
-
-    kind: 'systemd' (a unit), 'esi-worker' (a block with a group only the
-    worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), or 'etcd'
-    (only [esi_etcd], for both).
-    """
-    with open(os.path.join(os.path.dirname(HERE), 'README.md')) as f:
-        text = f.read()
-    found = []
-    for block in re.findall(r'```ini\n(.*?)```', text, re.S):
-        sections = set(re.findall(r'^\[([^\]]+)\]', block, re.M))
-        if 'Unit' in sections or 'Service' in sections:
-            kind = 'systemd'
-        elif sections & {'worker', 'snmp', 'monitor'}:
-            kind = 'esi-worker'
-        elif sections & {'DEFAULT', 'esi', 'database', 'paste_deploy'}:
-            kind = 'heat'
-        elif sections == {'esi_etcd'}:
-            kind = 'etcd'
-        else:
-            raise AssertionError('an ini block of unknown use:\n' + block)
-        found.append((kind, block))
-    return found
-
-
 def seed_blocks(document=None):
     """{'(1)': (key, value), ...} of a seed document, parsed from it.
 

@@ -220,7 +220,8 @@ def _prefix_end(prefix):
     return base64.b64encode(bytes(raw)).decode('ascii')
 
 
-# The least-privilege roles of the README: {role: [(permType, prefix)]}.
+# The least-privilege roles of doc/source/admin/etcd.rst:
+# {role: [(permType, prefix)]}.
 ROLES = {
     'heat-engine': [
         ('READ', '/config/'),

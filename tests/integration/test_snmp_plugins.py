@@ -1,8 +1,8 @@
 """The SNMP resource plugins against a real snmpd on loopback."""
 
 import re
+import socket
 import threading
-import time
 
 from oslo_config import cfg
 import pytest
@@ -87,23 +87,33 @@ def test_ipv6_device_over_udp6(worker_conf, agent6):
                        'name': 'lo'}, NEVER) == 'ACTIVE'
 
 
-def test_address_outside_allowed_networks_is_refused_unsent(worker_conf,
-                                                            agent):
-    # The agent answers at 127.0.0.2, but only 127.0.0.3 is allowed: the
-    # check fails at once, naming the option, and never waits for SNMP.
+def test_address_outside_allowed_networks_is_refused_unsent(worker_conf):
+    # A socket of ours listens where the device would be, but only
+    # 127.0.0.3 is allowed: the check and the poll fail, naming the
+    # option, and send nothing there.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(('127.0.0.2', 0))
+    listener.settimeout(10)
+    worker_conf.set_override('port', listener.getsockname()[1],
+                             group='snmp')
     worker_conf.set_override('allowed_networks', ['127.0.0.3/32'],
                              group='snmp')
     check = snmp.Router(None, worker_conf)
-    props = {'ip': '127.0.0.2', 'community_name': 'C', 'timeout': 30}
-    start = time.monotonic()
-    with pytest.raises(exceptions.JobFailed) as err:
-        check.check(props, NEVER)
-    assert ('SNMP to 127.0.0.2 refused: the address is outside [snmp] '
-            'allowed_networks (127.0.0.3/32)') in str(err.value)
-    with pytest.raises(exceptions.JobFailed):
-        check.poll(props, NEVER)
-    # Refused before any request: no SNMP timeout was waited for.
-    assert time.monotonic() - start < 0.3
+    props = {'ip': '127.0.0.2', 'community_name': 'C', 'timeout': 1}
+    try:
+        with pytest.raises(exceptions.JobFailed) as err:
+            check.check(props, NEVER)
+        assert ('SNMP to 127.0.0.2 refused: the address is outside [snmp] '
+                'allowed_networks (127.0.0.3/32)') in str(err.value)
+        with pytest.raises(exceptions.JobFailed):
+            check.poll(props, NEVER)
+        # Loopback queues a datagram at once: a request sent by the plugin
+        # would be in the socket before this marker, sent after both.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b'marker', listener.getsockname())
+        assert listener.recv(65536) == b'marker'
+    finally:
+        listener.close()
 
 
 def test_empty_allowed_networks_refuses_everything_and_says_how(

