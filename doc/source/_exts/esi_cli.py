@@ -23,9 +23,7 @@ with its usage and its options, as ``--help`` shows them.
 import argparse
 import importlib
 
-from docutils.parsers.rst import Directive
-from docutils import statemachine
-from sphinx.util import nodes as sphinx_nodes
+import esi_rst
 
 LEVELS = '-~^"'
 
@@ -83,13 +81,12 @@ def _command_lines(words, parser, summary, depth):
     return lines
 
 
-class EsiArgparse(Directive):
+class EsiArgparse(esi_rst.GeneratedDirective):
     """Sections for a program's subcommands, read from its parser."""
 
     required_arguments = 1
-    has_content = False
 
-    def run(self):
+    def lines(self):
         module, _, function = self.arguments[0].partition(':')
         parser = getattr(importlib.import_module(module), function)()
         # The options every subcommand takes, given before it.
@@ -97,13 +94,7 @@ class EsiArgparse(Directive):
                  ''] + _option_lines(parser)
         for name, sub, help_text in _subparsers(parser):
             lines += _command_lines([parser.prog, name], sub, help_text, 0)
-        source = self.state_machine.input_lines.source(
-            self.lineno - self.state_machine.input_offset - 1)
-        content = statemachine.StringList(lines, source=source)
-        node = sphinx_nodes.nodes.section()
-        node.document = self.state.document
-        sphinx_nodes.nested_parse_with_titles(self.state, content, node)
-        return node.children
+        return lines
 
 
 def setup(app):

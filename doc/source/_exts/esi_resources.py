@@ -23,9 +23,7 @@ import inspect
 import logging
 import pkgutil
 
-from docutils.parsers.rst import Directive
-from docutils import statemachine
-from sphinx.util import nodes as sphinx_nodes
+import esi_rst
 
 
 def _mappings():
@@ -94,22 +92,14 @@ def _type_lines(type_name, cls):
     return lines
 
 
-class EsiResources(Directive):
+class EsiResources(esi_rst.GeneratedDirective):
     """A section per ESI:: type, with its properties and attributes."""
 
-    has_content = False
-
-    def run(self):
+    def lines(self):
         lines = []
         for type_name, cls in _mappings().items():
             lines += _type_lines(type_name, cls)
-        source = self.state_machine.input_lines.source(
-            self.lineno - self.state_machine.input_offset - 1)
-        content = statemachine.StringList(lines, source=source)
-        node = sphinx_nodes.nodes.section()
-        node.document = self.state.document
-        sphinx_nodes.nested_parse_with_titles(self.state, content, node)
-        return node.children
+        return lines
 
 
 def setup(app):
