@@ -170,9 +170,11 @@ def top_of_profile(path, limit=12):
     """Rank the functions with most samples in py-spy's collapsed stacks.
 
     :returns: [(share of samples, 'function (file:line)' self, ...)], self
-        and inclusive.
+        and inclusive, and the share of samples with heat_esi's code on the
+        stack (which the top of a short profile may leave out, its ties
+        being in no particular order).
     """
-    own, inclusive, total = {}, {}, 0
+    own, inclusive, total, ours = {}, {}, 0, 0
     with open(path) as f:
         for line in f:
             stack, _, n = line.rstrip('\n').rpartition(' ')
@@ -184,13 +186,16 @@ def top_of_profile(path, limit=12):
             own[frames[-1]] = own.get(frames[-1], 0) + n
             for fr in set(frames):
                 inclusive[fr] = inclusive.get(fr, 0) + n
+            if any('heat_esi/' in fr for fr in frames):
+                ours += n
     if not total:
-        return {'samples': 0, 'self': [], 'inclusive': []}
+        return {'samples': 0, 'self': [], 'inclusive': [], 'in_heat_esi': 0}
 
     def top(table):
         return [(round(v / total, 3), k) for k, v in
                 sorted(table.items(), key=lambda kv: -kv[1])[:limit]]
-    return {'samples': total, 'self': top(own), 'inclusive': top(inclusive)}
+    return {'samples': total, 'self': top(own), 'inclusive': top(inclusive),
+            'in_heat_esi': round(ours / total, 3)}
 
 
 def _short(frame):
