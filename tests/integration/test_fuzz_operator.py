@@ -171,14 +171,16 @@ def contents(draw):
                 ['jobs', 'list', '-f', draw(st.sampled_from(FORMATS))]]
     for job_id in job_ids[:2] + [draw(st.sampled_from(
             [HOSTILE, 'create:x:y:z:1:aaaaa']))]:
-        commands.append(['jobs', 'show', job_id, '-f',
-                         draw(st.sampled_from(FORMATS))])
+        # "--" as an operator types it before an id that may start with
+        # "-" (argparse would take it for an option and exit 2).
+        commands.append(['jobs', 'show', '-f',
+                         draw(st.sampled_from(FORMATS)), '--', job_id])
     if resources:
         rtype, rid = draw(st.sampled_from(resources))
-        commands.append(['jobs', 'retry', rtype, rid, '--yes'])
+        commands.append(['jobs', 'retry', '--yes', '--', rtype, rid])
     if job_ids:
-        commands.append(['jobs', 'retry', '--rejected',
-                         draw(st.sampled_from(job_ids)), '--yes'])
+        commands.append(['jobs', 'retry', '--yes',
+                         '--rejected=' + draw(st.sampled_from(job_ids))])
     commands.append(draw(st.sampled_from([
         ['jobs', 'purge', '--yes'], ['jobs', 'purge', '--all', '--yes'],
         ['jobs', 'purge', '--older-than', '0', '--yes']])))
