@@ -37,6 +37,7 @@ from heat_esi.worker import batch
 from heat_esi.worker import candidates
 from heat_esi.worker import claims
 from heat_esi.worker import context
+from heat_esi.worker import intake
 from heat_esi.worker import metrics
 from heat_esi.worker import retry
 
@@ -106,7 +107,9 @@ class Worker(object):
         self._retired = set()       # slot threads whose job was failed
         self._overdue = {}          # job id -> (Claim, JobClock) to fail
         self._threads = []
-        self.watch_live = False     # the intake's watch is open
+        self._intake = intake.ListThenWatch(
+            client, keys.JOBS, self._read_all, self._on_event, self.stopping,
+            'job watch', on_restart=metrics.watch_restarted)
         self._lease_renewed = None  # time.monotonic() of the last renewal
         # (revision, {job ids deleted at that revision}), see _on_event.
         self._finished = (0, set())
@@ -122,7 +125,7 @@ class Worker(object):
                  {'n': self.job_slots, 'l': self.lease_id,
                   'p': self.max_jobs_per_project or self.job_slots,
                   't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
-        targets = [(self._keep_lease, 'lease'), (self._intake, 'intake'),
+        targets = [(self._keep_lease, 'lease'), (self._intake.run, 'intake'),
                    (self._watch_deadlines, 'deadlines')]
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
@@ -133,6 +136,11 @@ class Worker(object):
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    @property
+    def watch_live(self):
+        """True while the job watch is open."""
+        return self._intake.live
 
     def dead_threads(self):
         """Names of the threads that ended while the worker runs."""
@@ -220,38 +228,6 @@ class Worker(object):
             metrics.lease_renewed(result, time.monotonic() - started)
 
     # --- intake -------------------------------------------------------------
-
-    def _intake(self):
-        revision = None
-        delay = RECONNECT_DELAY[0]
-        while not self.stopping.is_set():
-            try:
-                if revision is None:
-                    revision = self._read_all()
-                self.watch_live = True
-                for event in self.client.watch(keys.JOBS, revision + 1):
-                    revision = event.kv.mod_revision
-                    self._on_event(event)
-                    delay = RECONNECT_DELAY[0]
-                    if self.stopping.is_set():
-                        return
-            except exceptions.WatchCompacted as exc:
-                self.watch_live = False
-                metrics.watch_restarted('compacted')
-                LOG.warning('job watch fell behind compaction (%s); '
-                            're-reading /jobs/', exc)
-                revision = None
-            except exceptions.EtcdError as exc:
-                self.watch_live = False
-                metrics.watch_restarted('error')
-                LOG.warning('job watch interrupted, resuming from revision '
-                            '%s in %.1f s: %s', revision, delay, exc)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, RECONNECT_DELAY[1])
-            except Exception:
-                self.watch_live = False
-                LOG.exception('unexpected error in the job intake')
-                self.stopping.wait(delay)
 
     def _read_all(self):
         # Keys only: a slot reads the value of the job it takes.
