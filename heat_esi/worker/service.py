@@ -13,12 +13,15 @@
 """esi-worker: takes jobs from etcd and runs them.
 
 Threads:
-- intake: reads /jobs/ once, then watches it from the next revision; new
-  jobs and released claims become candidates;
+- intake: reads /jobs/ once, then watches it from the next revision
+  (intake.ListThenWatch); new jobs and released claims become candidates;
 - job_slots slot threads: each takes the next candidate of the project
   whose turn it is (see candidates.py), claims it, runs its handler and
   records the result;
 - the lease keeper: keeps the lease that binds this worker's claims alive.
+
+_running (job id -> Claim) is changed only under _idle, the condition
+stop() waits on; etcd steps are retried by the policies of retry.py.
 """
 
 import os
