@@ -29,10 +29,13 @@ from heat_esi.worker import elements
 from heat_esi.worker import health
 from heat_esi.worker import metrics
 from heat_esi.worker.monitor import Monitor
+from heat_esi.worker import retry
 from heat_esi.worker import service
 
 LOG = logging.getLogger(__name__)
 HANDLER_NAMESPACE = 'heat_esi.handlers'
+# First and longest pause while etcd is not up at start, in seconds.
+START_DELAY = (1.0, 30.0)
 
 
 def load_handlers(names, client, config, plugins=None):
@@ -52,6 +55,12 @@ def load_handlers(names, client, config, plugins=None):
             invoke_args=(client, config), invoke_kwds={'plugins': plugins})
         found[name] = manager.driver
     return found
+
+
+def _etcd_not_up(exc):
+    """True for an etcd error that waiting may cure (not a bad password)."""
+    return (isinstance(exc, exceptions.EtcdError)
+            and not isinstance(exc, exceptions.EtcdAuthFailed))
 
 
 def _wait(stop, checks, seconds=None):
@@ -126,22 +135,21 @@ def main(argv=None):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    delay = 1.0
-    while True:
-        try:
-            worker.start()
-            break
-        except exceptions.EtcdAuthFailed as exc:
-            # Waiting does not fix a wrong password: say so at once.
-            LOG.error('%s', exc)
-            return 1
-        except exceptions.EtcdError as exc:
-            # etcd may come up after us (boot order, maintenance).
-            LOG.warning('esi-worker waits for etcd (retry in %.0f s): %s',
-                        delay, exc)
-        if _wait(stop, checks, delay):
-            return 0
-        delay = min(delay * 2, 30.0)
+
+    def on_retry(delay, exc):
+        # etcd may come up after us (boot order, maintenance).
+        LOG.warning('esi-worker waits for etcd (retry in %.0f s): %s',
+                    delay, exc)
+    try:
+        retry.until_stopped(
+            stop, on_retry, retry_on=_etcd_not_up, delay=START_DELAY,
+            wait=lambda seconds: _wait(stop, checks, seconds))(worker.start)
+    except exceptions.EtcdAuthFailed as exc:
+        # Waiting does not fix a wrong password: say so at once.
+        LOG.error('%s', exc)
+        return 1
+    except retry.Stopped:
+        return 0
     monitor = None
     if config.monitor.enabled and 'monitoring_worker' in handlers:
         monitor = Monitor(client, plugins, lambda: worker.lease_id,

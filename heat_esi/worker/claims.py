@@ -31,6 +31,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
+from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
 
@@ -142,18 +143,17 @@ class Claim(object):
         and run them again if not (the fence keeps a late copy of the first
         try from applying after a finish).
         """
-        for attempt in range(3):
+        def attempt():
             try:
                 ok, _ = self.client.txn([self._fence], ops,
                                         key=keys.working(self.job_id))
-                break
+                return ok
             except exceptions.EtcdOutcomeUnknown as exc:
                 LOG.warning('job %s: %s; reading back', self.job_id, exc)
                 if landed():
-                    return
-                if attempt == 2:
-                    raise
-        if not ok:
+                    return True
+                raise
+        if not retry.read_back()(attempt):
             raise ClaimLost('claim %s on job %s is no longer held'
                             % (self.claim_id, self.job_id))
 

@@ -57,6 +57,7 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
 from heat_esi.worker import elements
+from heat_esi.worker import intake
 from heat_esi.worker import metrics
 from heat_esi.worker.plugins import base
 
@@ -249,29 +250,19 @@ class Monitor(object):
 
     def _answer_requests(self):
         """Watch for poll requests and answer those of owned devices."""
-        revision = None
-        while not self._stop.is_set():
-            try:
-                if revision is None:
-                    kvs, revision = self.client.get_prefix(
-                        keys.POLL_REQUESTS)
-                    for kv in kvs:
-                        self._take(kv)
-                for event in self.client.watch(keys.POLL_REQUESTS,
-                                               revision + 1):
-                    revision = event.kv.mod_revision
-                    if event.type == etcd.PUT:
-                        self._take(event.kv)
-                    if self._stop.is_set():
-                        return
-            except exceptions.WatchCompacted:
-                revision = None
-            except exceptions.EtcdError as exc:
-                LOG.warning('poll request watch interrupted: %s', exc)
-                self._stop.wait(1.0)
-            except Exception:
-                LOG.exception('poll request watch failed')
-                self._stop.wait(1.0)
+        intake.ListThenWatch(
+            self.client, keys.POLL_REQUESTS, self._take_all, self._on_poll,
+            self._stop, 'poll request watch', delay=(1.0, 1.0)).run()
+
+    def _take_all(self):
+        kvs, revision = self.client.get_prefix(keys.POLL_REQUESTS)
+        for kv in kvs:
+            self._take(kv)
+        return revision
+
+    def _on_poll(self, event):
+        if event.type == etcd.PUT:
+            self._take(event.kv)
 
     def _take(self, kv):
         """_on_request, where one bad request cannot stop the others."""

@@ -13,12 +13,15 @@
 """esi-worker: takes jobs from etcd and runs them.
 
 Threads:
-- intake: reads /jobs/ once, then watches it from the next revision; new
-  jobs and released claims become candidates;
+- intake: reads /jobs/ once, then watches it from the next revision
+  (intake.ListThenWatch); new jobs and released claims become candidates;
 - job_slots slot threads: each takes the next candidate of the project
   whose turn it is (see candidates.py), claims it, runs its handler and
   records the result;
 - the lease keeper: keeps the lease that binds this worker's claims alive.
+
+_running (job id -> Claim) is changed only under _idle, the condition
+stop() waits on; etcd steps are retried by the policies of retry.py.
 """
 
 import os
@@ -37,11 +40,13 @@ from heat_esi.worker import batch
 from heat_esi.worker import candidates
 from heat_esi.worker import claims
 from heat_esi.worker import context
+from heat_esi.worker import intake
 from heat_esi.worker import metrics
+from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
 
-RECONNECT_DELAY = (0.2, 5.0)   # first and longest pause between reconnects
+RECONNECT_DELAY = retry.RECONNECT_DELAY
 # A handler gets this long past its job's deadline to stop by itself (an
 # SNMP request in flight, say) before the job is failed without it.
 DEADLINE_GRACE = 10.0
@@ -97,12 +102,17 @@ class Worker(object):
         # dependency job id -> {job id: its project}
         self._waiting = {}
         self._taken = {}            # slot thread -> project of its job
-        self._running = {}          # job id -> Claim
+        # job id -> Claim; changed only under _idle, which stop() waits on
+        # until no job runs.
+        self._running = {}
+        self._idle = threading.Condition()
         self._clocks = {}           # job id -> (JobClock, slot thread)
         self._retired = set()       # slot threads whose job was failed
         self._overdue = {}          # job id -> (Claim, JobClock) to fail
         self._threads = []
-        self.watch_live = False     # the intake's watch is open
+        self._intake = intake.ListThenWatch(
+            client, keys.JOBS, self._read_all, self._on_event, self.stopping,
+            'job watch', on_restart=metrics.watch_restarted)
         self._lease_renewed = None  # time.monotonic() of the last renewal
         # (revision, {job ids deleted at that revision}), see _on_event.
         self._finished = (0, set())
@@ -118,7 +128,7 @@ class Worker(object):
                  {'n': self.job_slots, 'l': self.lease_id,
                   'p': self.max_jobs_per_project or self.job_slots,
                   't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
-        targets = [(self._keep_lease, 'lease'), (self._intake, 'intake'),
+        targets = [(self._keep_lease, 'lease'), (self._intake.run, 'intake'),
                    (self._watch_deadlines, 'deadlines')]
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
@@ -129,6 +139,11 @@ class Worker(object):
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    @property
+    def watch_live(self):
+        """True while the job watch is open."""
+        return self._intake.live
 
     def dead_threads(self):
         """Names of the threads that ended while the worker runs."""
@@ -152,11 +167,12 @@ class Worker(object):
         self.stopping.set()
         with self._cond:
             self._cond.notify_all()
-        deadline = time.monotonic() + self.shutdown_grace
-        while self._running and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.aborting.set()
-        for job_id, claim in list(self._running.items()):
+        with self._idle:
+            self._idle.wait_for(lambda: not self._running,
+                                self.shutdown_grace)
+            self.aborting.set()
+            unfinished = list(self._running.items())
+        for job_id, claim in unfinished:
             try:
                 if claim.release():
                     LOG.warning('released job %s unfinished after the %s s '
@@ -215,38 +231,6 @@ class Worker(object):
             metrics.lease_renewed(result, time.monotonic() - started)
 
     # --- intake -------------------------------------------------------------
-
-    def _intake(self):
-        revision = None
-        delay = RECONNECT_DELAY[0]
-        while not self.stopping.is_set():
-            try:
-                if revision is None:
-                    revision = self._read_all()
-                self.watch_live = True
-                for event in self.client.watch(keys.JOBS, revision + 1):
-                    revision = event.kv.mod_revision
-                    self._on_event(event)
-                    delay = RECONNECT_DELAY[0]
-                    if self.stopping.is_set():
-                        return
-            except exceptions.WatchCompacted as exc:
-                self.watch_live = False
-                metrics.watch_restarted('compacted')
-                LOG.warning('job watch fell behind compaction (%s); '
-                            're-reading /jobs/', exc)
-                revision = None
-            except exceptions.EtcdError as exc:
-                self.watch_live = False
-                metrics.watch_restarted('error')
-                LOG.warning('job watch interrupted, resuming from revision '
-                            '%s in %.1f s: %s', revision, delay, exc)
-                self.stopping.wait(delay)
-                delay = min(delay * 2, RECONNECT_DELAY[1])
-            except Exception:
-                self.watch_live = False
-                LOG.exception('unexpected error in the job intake')
-                self.stopping.wait(delay)
 
     def _read_all(self):
         # Keys only: a slot reads the value of the job it takes.
@@ -448,14 +432,23 @@ class Worker(object):
         if claim is None:
             return
         metrics.job_claimed(claim.job, claim.attempts)
-        self._running[job_id] = claim
+        with self._idle:
+            self._running[job_id] = claim
         try:
             self._run_until_recorded(claim, handler)
         except Exception as exc:
             LOG.exception('job %s: unexpected error', job_id)
             self._fail_claimed(claim, exc)
         finally:
-            self._running.pop(job_id, None)
+            self._forget_running(job_id)
+
+    def _forget_running(self, job_id):
+        """Drop a job from the running ones; the claim, if it was there."""
+        with self._idle:
+            claim = self._running.pop(job_id, None)
+            if not self._running:
+                self._idle.notify_all()
+        return claim
 
     def _claim(self, job_id, kv):
         """Return (Claim, handler) of a readable job.
@@ -488,30 +481,30 @@ class Worker(object):
         error = _with_request_id(job, '%s %s: internal error in job %s: %s'
                                  % (job['resource_type'], job['resource_id'],
                                     claim.job_id, _describe(exc)))
-        delay = RECONNECT_DELAY[0]
-        while True:
+
+        def fail():
             try:
-                try:
-                    claim.finish(records.state(
-                        states.failed(job['action']), job['version'],
-                        error=error))
-                    metrics.job_finished(job, True)
-                    LOG.error('job %s failed: %s', claim.job_id, error)
-                except exceptions.EtcdError:
-                    raise
-                except claims.ClaimLost:
-                    metrics.claim_lost()
-                except Exception:
-                    LOG.exception('job %s: cannot record its failure; '
-                                  'releasing it', claim.job_id)
-                    claim.release()
-                return
-            except exceptions.EtcdError as exc:
-                LOG.warning('job %s: etcd failed while failing it, retrying '
-                            'in %.1f s: %s', claim.job_id, delay, exc)
-            if self.aborting.wait(delay):
-                return      # stop() releases it
-            delay = min(delay * 2, RECONNECT_DELAY[1])
+                claim.finish(records.state(
+                    states.failed(job['action']), job['version'],
+                    error=error))
+                metrics.job_finished(job, True)
+                LOG.error('job %s failed: %s', claim.job_id, error)
+            except exceptions.EtcdError:
+                raise
+            except claims.ClaimLost:
+                metrics.claim_lost()
+            except Exception:
+                LOG.exception('job %s: cannot record its failure; '
+                              'releasing it', claim.job_id)
+                claim.release()
+
+        def on_retry(delay, exc):
+            LOG.warning('job %s: etcd failed while failing it, retrying '
+                        'in %.1f s: %s', claim.job_id, delay, exc)
+        try:
+            retry.until_stopped(self.aborting, on_retry)(fail)
+        except retry.Stopped:
+            pass        # stop() releases it
 
     def _watch_deadlines(self):
         """Fail the jobs whose handler ignores their deadline.
@@ -529,7 +522,7 @@ class Worker(object):
                     continue
                 if self._clocks.pop(job_id, None) is None:
                     continue        # it just ended
-                claim = self._running.pop(job_id, None)
+                claim = self._forget_running(job_id)
                 self._retired.add(thread)
                 # Its project's share goes to the new thread: a handler
                 # that never returns must not hold it forever.
@@ -570,16 +563,14 @@ class Worker(object):
         for as long as the claim is still ours (stop() releases it
         otherwise).
         """
-        delay = RECONNECT_DELAY[0]
-        while True:
-            try:
-                return self._run(claim, handler)
-            except exceptions.EtcdError as exc:
-                LOG.warning('job %s: etcd failed while running it, retrying '
-                            'in %.1f s: %s', claim.job_id, delay, exc)
-            if self.aborting.wait(delay):
-                return
-            delay = min(delay * 2, RECONNECT_DELAY[1])
+        def on_retry(delay, exc):
+            LOG.warning('job %s: etcd failed while running it, retrying '
+                        'in %.1f s: %s', claim.job_id, delay, exc)
+        try:
+            retry.until_stopped(self.aborting, on_retry)(
+                self._run, claim, handler)
+        except retry.Stopped:
+            pass        # stop() releases it
 
     def _wait_for_dependencies(self, job_id, job, kv):
         """True when the job waits for earlier jobs still in /jobs/all.

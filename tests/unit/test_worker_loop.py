@@ -578,3 +578,23 @@ def test_shutdown_lets_a_job_finish_within_the_grace(store, start, handler,
     assert store.get(keys.state('ha_router', 'r1')) is not None
     assert store.get(keys.state('ha_router', 'r2')) is None
     assert [job for job in handler.ran if ':r2:' in job] == []
+
+
+def test_shutdown_is_woken_by_the_last_job_not_by_polling(
+        store, start, handler, monkeypatch):
+    polls, sleep, stopper = [], time.sleep, threading.current_thread()
+
+    def no_polling(seconds):
+        # time is the module every thread uses: only stop()'s calls count.
+        if threading.current_thread() is stopper:
+            polls.append(seconds)
+        sleep(seconds)
+    monkeypatch.setattr(service.time, 'sleep', no_polling)
+    worker = start(shutdown_grace=WAIT)
+    handler.plan['r1'] = (
+        lambda claim, clock: worker.stopping.wait(WAIT) and None)
+    new_job(store)
+    assert handler.started_event('r1').wait(WAIT)
+    worker.stop()
+    assert polls == []
+    assert store.get(keys.state('ha_router', 'r1')) is not None
