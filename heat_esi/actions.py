@@ -22,6 +22,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import template_mappings
 from heat_esi import templates
 
 LOG = logging.getLogger(__name__)
@@ -106,10 +107,16 @@ def write(client, template, resource_type, resource_id, handler, action,
                                    'retry the action' % name)
 
 
-def stored_template(client, resource_type):
-    """A template callable for write() that reads etcd each time."""
+def stored_template(client, resource_type, body=None,
+                    handler=template_mappings.MONITORING_WORKER):
+    """A template callable for write() that reads etcd each time.
+
+    The heat_template is the one *handler*'s template mapping picks for
+    the resource *body*.
+    """
     def read(refresh):
-        name = templates.monitoring_template_name(resource_type)
+        name = template_mappings.template_name(handler, resource_type,
+                                               body or {})
         kv = client.get(keys.heat_template(name))
         return name, templates.fetch(client, name, kv), kv.mod_revision
     return read
