@@ -347,14 +347,18 @@ def job_state(state_monitoring):
     return {'state_monitoring': state_monitoring}
 
 
-def state(worker_state, version, state_monitoring=None, error=''):
+def state(worker_state, version, state_monitoring=None, error='',
+          heat_outputs=None):
     """Return a /state value, as the original esi-worker wrote it.
 
     Every entry of "state" is a JSON-encoded string, except worker_state.
+    heat_outputs is what a handler that runs Heat stacks hands back.
     """
     inner = {}
     if state_monitoring is not None:
         inner['state_monitoring'] = json.dumps(state_monitoring)
+    if heat_outputs is not None:
+        inner['heat_outputs'] = json.dumps(heat_outputs)
     inner['worker_state'] = worker_state
     return {'state': inner, 'version': version, 'error': error}
 
