@@ -6,6 +6,7 @@ each test says. Tests wait on etcd keys (a watch with a deadline) and on
 events the handler sets, never for a fixed time.
 """
 
+import json
 import logging
 import threading
 import time
@@ -578,3 +579,15 @@ def test_shutdown_lets_a_job_finish_within_the_grace(store, start, handler,
     assert store.get(keys.state('ha_router', 'r1')) is not None
     assert store.get(keys.state('ha_router', 'r2')) is None
     assert [job for job in handler.ran if ':r2:' in job] == []
+
+
+# --- the handler's result ----------------------------------------------------
+
+def test_a_handlers_heat_outputs_reach_state(store, start, handler):
+    handler.plan['r1'] = lambda claim, clock: {
+        'state_monitoring': {'router': 'UP'}, 'heat_outputs': {'id': 'x'}}
+    new_job(store)
+    start()
+    state(store)
+    raw = json.loads(store.get(keys.state('ha_router', 'r1')).value)
+    assert json.loads(raw['state']['heat_outputs']) == {'id': 'x'}
