@@ -69,10 +69,12 @@ def write(client, template, resource_type, resource_id, handler, action,
             tmpl, resource_type, body, version,
             templates.config_lookup(client),
             missing_ok=action in (records.DELETE, records.LOGICAL_DELETE))
-        job_id, job = records.job(
-            action, handler, resource_type, resource_id, version, params,
-            body, dependency=jobs_in_flight(client, handler, resource_type,
-                                            resource_id, action),
+        # Today's types write a plan of one job (records.single).
+        (job_id, job), = records.job_plan(
+            records.single(action, handler), resource_type, resource_id,
+            version, lambda step: params, body,
+            dependency=jobs_in_flight(client, handler, resource_type,
+                                      resource_id, action),
             request_id=request_id)
         config = records.config(body, version, marked)
         writes = [etcd.put(keys.job(job_id), job)]
