@@ -22,6 +22,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import template_mappings
 from heat_esi import templates
 
 LOG = logging.getLogger(__name__)
@@ -68,10 +69,12 @@ def write(client, template, resource_type, resource_id, handler, action,
             tmpl, resource_type, body, version,
             templates.config_lookup(client),
             missing_ok=action in (records.DELETE, records.LOGICAL_DELETE))
-        job_id, job = records.job(
-            action, handler, resource_type, resource_id, version, params,
-            body, dependency=jobs_in_flight(client, handler, resource_type,
-                                            resource_id, action),
+        # Today's types write a plan of one job (records.single).
+        (job_id, job), = records.job_plan(
+            records.single(action, handler), resource_type, resource_id,
+            version, lambda step: params, body,
+            dependency=jobs_in_flight(client, handler, resource_type,
+                                      resource_id, action),
             request_id=request_id)
         config = records.config(body, version, marked)
         writes = [etcd.put(keys.job(job_id), job)]
@@ -106,10 +109,16 @@ def write(client, template, resource_type, resource_id, handler, action,
                                    'retry the action' % name)
 
 
-def stored_template(client, resource_type):
-    """A template callable for write() that reads etcd each time."""
+def stored_template(client, resource_type, body=None,
+                    handler=template_mappings.MONITORING_WORKER):
+    """A template callable for write() that reads etcd each time.
+
+    The heat_template is the one *handler*'s template mapping picks for
+    the resource *body*.
+    """
     def read(refresh):
-        name = templates.monitoring_template_name(resource_type)
+        name = template_mappings.template_name(handler, resource_type,
+                                               body or {})
         kv = client.get(keys.heat_template(name))
         return name, templates.fetch(client, name, kv), kv.mod_revision
     return read

@@ -117,6 +117,61 @@ def job(action, handler, resource_type, resource_id, version, params,
     return job_id, job_value(handler, body)
 
 
+# --- job plans ------------------------------------------------------------
+
+class Step(object):
+    """One job of a plan: its action, handler and on_failure."""
+
+    def __init__(self, action, handler, on_failure='fail'):
+        if action not in ACTIONS or on_failure not in ON_FAILURE:
+            raise exceptions.TemplateError(
+                'a plan step is (one of %s, handler, one of %s)'
+                % (', '.join(ACTIONS), ', '.join(ON_FAILURE)))
+        self.action, self.handler, self.on_failure = (action, handler,
+                                                      on_failure)
+
+    def __repr__(self):
+        return 'Step(%s, %s, %s)' % (self.action, self.handler,
+                                     self.on_failure)
+
+
+def single(action, handler):
+    """The plan of today's types: one job, first and last."""
+    return (Step(action, handler),)
+
+
+def modify_sequence(monitoring_handler, handler):
+    """ESI's modify: unmonitor (failure ignored), modify, monitor again."""
+    return (Step(DELETE, monitoring_handler, 'ignore'),
+            Step(MODIFY, handler),
+            Step(CREATE, monitoring_handler))
+
+
+def job_plan(steps, esi_type, resource_id, version, params, resource_input,
+             dependency=(), request_id=None):
+    """Return [(job id, /jobs/all value)] of the jobs of a plan, in order.
+
+    The first job is_first and waits for *dependency* (the resource's jobs
+    still in flight); each next one waits for the one before it; the last
+    is_last. A step whose on_failure is ``ignore`` completes even when it
+    fails, so the jobs after it run.
+
+    :param params: callable(step) returning the step's job params.
+    """
+    if not steps:
+        raise exceptions.TemplateError('a job plan has at least one step')
+    made, before = [], list(dependency)
+    for index, step in enumerate(steps):
+        made.append(job(step.action, step.handler, esi_type, resource_id,
+                        version, params(step), resource_input,
+                        on_failure=step.on_failure, dependency=before,
+                        is_first=index == 0,
+                        is_last=index == len(steps) - 1,
+                        request_id=request_id))
+        before = [made[-1][0]]
+    return made
+
+
 def job_value(handler, body):
     """Return the /jobs/all value of a job: ``[handler, job, 0]``.
 
@@ -347,14 +402,18 @@ def job_state(state_monitoring):
     return {'state_monitoring': state_monitoring}
 
 
-def state(worker_state, version, state_monitoring=None, error=''):
+def state(worker_state, version, state_monitoring=None, error='',
+          heat_outputs=None):
     """Return a /state value, as the original esi-worker wrote it.
 
     Every entry of "state" is a JSON-encoded string, except worker_state.
+    heat_outputs is what a handler that runs Heat stacks hands back.
     """
     inner = {}
     if state_monitoring is not None:
         inner['state_monitoring'] = json.dumps(state_monitoring)
+    if heat_outputs is not None:
+        inner['heat_outputs'] = json.dumps(heat_outputs)
     inner['worker_state'] = worker_state
     return {'state': inner, 'version': version, 'error': error}
 

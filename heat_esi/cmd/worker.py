@@ -26,6 +26,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import logs
 from heat_esi.worker import elements
+from heat_esi.worker.handlers import base as handler_base
 from heat_esi.worker import health
 from heat_esi.worker import metrics
 from heat_esi.worker.monitor import Monitor
@@ -33,7 +34,7 @@ from heat_esi.worker import retry
 from heat_esi.worker import service
 
 LOG = logging.getLogger(__name__)
-HANDLER_NAMESPACE = 'heat_esi.handlers'
+HANDLER_NAMESPACE = handler_base.NAMESPACE
 # First and longest pause while etcd is not up at start, in seconds.
 START_DELAY = (1.0, 30.0)
 
@@ -41,8 +42,10 @@ START_DELAY = (1.0, 30.0)
 def load_handlers(names, client, config, plugins=None):
     """Return {name: handler} of the job handlers *names*.
 
-    Each is built with the etcd client, the configuration and the resource
-    plugins (elements.load_plugins, loaded here when not given).
+    Each is the handler_base.Handler of the entry point *name* in the group
+    heat_esi.handlers, built with the etcd client, the configuration and
+    the resource plugins (elements.load_plugins, loaded here when not
+    given).
 
     :raises ConfigError: a resource plugin cannot start.
     """
@@ -151,7 +154,9 @@ def main(argv=None):
     except retry.Stopped:
         return 0
     monitor = None
-    if config.monitor.enabled and 'monitoring_worker' in handlers:
+    # [monitor] enabled alone decides: the monitor polls with the resource
+    # plugins, whichever job handlers this worker runs.
+    if config.monitor.enabled:
         monitor = Monitor(client, plugins, lambda: worker.lease_id,
                           interval=config.monitor.interval,
                           resource_types=config.monitor.resource_types,

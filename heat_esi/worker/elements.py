@@ -45,6 +45,7 @@ import yaml
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import states
+from heat_esi import template_mappings
 from heat_esi import templates
 
 LOG = logging.getLogger(__name__)
@@ -284,8 +285,11 @@ def _describe(exc):
 class Pipeline(object):
     """A resource's heat_template: fetched, rendered, and run by plugins."""
 
-    def __init__(self, client, plugins):
+    def __init__(self, client, plugins,
+                 handler=template_mappings.MONITORING_WORKER):
         self.client = client
+        # Whose template mappings choose the heat_template of a resource.
+        self.handler = handler
         self.plugins = plugins          # {type: plugin}, see load_plugins
         # template name -> (mod_revision, checked body) of the last copy
         # read: parsed and checked once per revision, not once per job.
@@ -317,7 +321,12 @@ class Pipeline(object):
         They are its heat_template and, when a copy of that is at hand,
         what its elements' plugins read first (Plugin.keys).
         """
-        name = templates.monitoring_template_name(job['resource_type'])
+        try:
+            name = self._job_template(job)
+        except exceptions.TemplateError:
+            return ()       # its run fails it, with the reason
+        if name is None:
+            return ()
         found = [keys.heat_template(name)]
         cached = self._templates.get(name)
         if cached is None:
@@ -347,10 +356,12 @@ class Pipeline(object):
         :raises JobFailed: naming the resource and what is wrong.
         """
         rtype, rid = job['resource_type'], job['resource_id']
-        name = templates.monitoring_template_name(rtype)
         rendered = self._rendered.pop(job['id'], None)
         params = _job_params(job)
         try:
+            name = self._job_template(job)
+            if name is None:
+                return Elements(None, rtype, rid, {})
             revision, template = self._template(
                 name, read.get(keys.heat_template(name), False))
             if rendered is not None and rendered[:2] == (revision, params):
@@ -367,8 +378,11 @@ class Pipeline(object):
 
         :raises JobFailed: naming the resource and what is wrong.
         """
-        name = templates.monitoring_template_name(rtype)
         try:
+            name = template_mappings.template_name(self.handler, rtype,
+                                                   body, version)
+            if name is None:
+                return Elements(None, rtype, rid, {})
             _, template = self._template(name)
             params = templates.build_params(
                 template, rtype, body, version,
@@ -378,6 +392,15 @@ class Pipeline(object):
         except (exceptions.JobFailed, exceptions.TemplateError,
                 exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed('%s %s: %s' % (rtype, rid, exc))
+
+    def _job_template(self, job):
+        """The heat_template name of *job* by our mappings, or None.
+
+        The mapping reads the resource's body: the job's resource_input.
+        """
+        return template_mappings.template_name(
+            self.handler, job['resource_type'], job['resource_input'],
+            job['version'])
 
     @staticmethod
     def _render(name, rtype, rid, template, params):

@@ -40,6 +40,7 @@ from heat_esi.worker import batch
 from heat_esi.worker import candidates
 from heat_esi.worker import claims
 from heat_esi.worker import context
+from heat_esi.worker.handlers import base as handler_base
 from heat_esi.worker import intake
 from heat_esi.worker import metrics
 from heat_esi.worker import retry
@@ -612,7 +613,7 @@ class Worker(object):
         where = '%s %s' % (job['resource_type'], job['resource_id'])
         LOG.info('job %s claimed (earlier attempts: %d)', claim.job_id,
                  claim.attempts)
-        outcome, extra_deletes, error = {}, (), ''
+        result, error = handler_base.Result(), ''
         started = time.monotonic()
         try:
             if claim.attempts >= self.max_attempts:
@@ -624,8 +625,8 @@ class Worker(object):
             self._clocks[claim.job_id] = (clock,
                                           threading.current_thread())
             try:
-                outcome, extra_deletes = self.handlers[handler].run(
-                    claim, clock)
+                result = handler_base.result_of(
+                    self.handlers[handler].run(claim, clock))
             finally:
                 self._clocks.pop(claim.job_id, None)
             if threading.current_thread() in self._retired:
@@ -643,7 +644,7 @@ class Worker(object):
             LOG.info('job %s interrupted by the shutdown', claim.job_id)
             return
         except exceptions.JobFailed as exc:
-            outcome = exc.outcome
+            result = handler_base.failed_result(exc)
             if job['on_failure'] == 'ignore':
                 LOG.warning('job %s failed, ignored (on_failure ignore): %s',
                             claim.job_id, exc)
@@ -662,8 +663,8 @@ class Worker(object):
         error = _with_request_id(job, error)
         try:
             claim.finish(records.state(worker_state, version,
-                                       outcome.get('state_monitoring'),
-                                       error), extra_deletes)
+                                       result.state_monitoring, error,
+                                       result.heat_outputs), result.deletes)
             metrics.job_finished(job, states.is_failed(worker_state),
                                  started)
             LOG.info('job %s finished: %s', claim.job_id, worker_state)

@@ -132,3 +132,56 @@ def test_a_job_belongs_to_the_project_of_its_resource(resource_input,
                                   '{"resource_input": {}}', '[[[' * 5000])
 def test_an_unreadable_job_names_no_project(text):
     assert records.job_project(text) is None
+
+
+# --- job plans (a made-up two-job type) --------------------------------------
+
+def test_a_two_job_plan_is_chained_first_to_last():
+    steps = (records.Step(records.CREATE, 'heat_worker'),
+             records.Step(records.CREATE, 'monitoring_worker'))
+    made = records.job_plan(steps, 'two_step', 'r1', 3,
+                            lambda step: [{'param': 'by', 'value':
+                                           step.handler}],
+                            {'tenant_id': 'p', 'password': 'pa55'},
+                            dependency=['earlier'])
+    (first_id, first), (last_id, last) = made
+    assert [v[0] for _, v in made] == ['heat_worker', 'monitoring_worker']
+    assert (first[1]['is_first'], first[1]['is_last']) == (True, False)
+    assert (last[1]['is_first'], last[1]['is_last']) == (False, True)
+    assert first[1]['dependency'] == ['earlier']
+    assert last[1]['dependency'] == [first_id]
+    assert last[1]['params'] == [{'param': 'by',
+                                  'value': 'monitoring_worker'}]
+    for job_id, value in made:
+        # Each job reads back as a valid job, without the secret.
+        handler, body = records.parse_job(keys.job(job_id),
+                                          json.dumps(value))
+        assert 'password' not in body['resource_input']
+
+
+def test_esis_modify_sequence():
+    steps = records.modify_sequence('monitoring_worker', 'heat_worker')
+    assert [(s.action, s.handler, s.on_failure) for s in steps] == [
+        ('delete', 'monitoring_worker', 'ignore'),
+        ('modify', 'heat_worker', 'fail'),
+        ('create', 'monitoring_worker', 'fail')]
+    made = records.job_plan(steps, 'two_step', 'r1', 2, lambda s: [], {})
+    assert [v[1]['dependency'] for _, v in made] == [
+        [], [made[0][0]], [made[1][0]]]
+
+
+def test_todays_plan_is_one_job_as_before():
+    (job_id, value), = records.job_plan(
+        records.single(records.CREATE, 'monitoring_worker'), 'ha_router',
+        'r1', 1, lambda s: [], {})
+    assert (value[1]['is_first'], value[1]['is_last'],
+            value[1]['dependency'], value[1]['on_failure']) == (
+        True, True, [], 'fail')
+
+
+@pytest.mark.parametrize('steps', [(), ('create', 'h')])
+def test_a_bad_plan_is_refused(steps):
+    with pytest.raises(exceptions.TemplateError):
+        if steps:
+            records.Step('rename', 'h')
+        records.job_plan(steps, 't', 'r1', 1, lambda s: [], {})

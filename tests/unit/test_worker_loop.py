@@ -6,6 +6,7 @@ each test says. Tests wait on etcd keys (a watch with a deadline) and on
 events the handler sets, never for a fixed time.
 """
 
+import json
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi.worker import claims
 from heat_esi.worker import service
 from tests import fakes
@@ -598,3 +600,35 @@ def test_shutdown_is_woken_by_the_last_job_not_by_polling(
     worker.stop()
     assert polls == []
     assert store.get(keys.state('ha_router', 'r1')) is not None
+
+
+# --- the handler's result ----------------------------------------------------
+
+def test_a_handlers_heat_outputs_reach_state(store, start, handler):
+    handler.plan['r1'] = lambda claim, clock: {
+        'state_monitoring': {'router': 'UP'}, 'heat_outputs': {'id': 'x'}}
+    new_job(store)
+    start()
+    state(store)
+    raw = json.loads(store.get(keys.state('ha_router', 'r1')).value)
+    assert json.loads(raw['state']['heat_outputs']) == {'id': 'x'}
+
+
+def test_a_plan_step_failing_with_on_failure_ignore_lets_the_next_run(
+        store, start, handler):
+    def run(claim, clock):
+        if claim.job['action'] == 'delete':
+            raise exceptions.JobFailed('unmonitor failed')
+    handler.plan['r1'] = run
+    steps = (records.Step(records.DELETE, HANDLER, 'ignore'),
+             records.Step(records.CREATE, HANDLER))
+    made = records.job_plan(steps, 'ha_router', 'r1', 1, lambda s: [],
+                            {'id': 'r1'})
+    for job_id, value in made:
+        store.put(keys.job(job_id), value)
+    start()
+    wait_for(store, keys.job(made[-1][0]), lambda kv: kv is None)
+    assert handler.ran == [made[0][0], made[1][0]]
+    found = state(store)        # the last job's: a create
+    assert (found['worker_state'], found['error']) == (
+        states.completed(records.CREATE), '')

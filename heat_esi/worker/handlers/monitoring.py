@@ -12,26 +12,31 @@
 
 """monitoring_worker: a job checks a resource through its heat_template.
 
-The resource type's ``<type>_monitoring`` heat_template is rendered with the
-job's params into elements, and each element is checked by its resource
-plugin, through the element pipeline (heat_esi.worker.elements) that the
-monitor's polls go through too. The result is the element -> state map that
-the seed calls state_monitoring.
+The heat_template that the type's template mapping picks (see
+heat_esi.template_mappings; ``<type>_monitoring`` for today's types) is
+rendered with the job's params into elements, and each element is checked
+by its resource plugin, through the element pipeline
+(heat_esi.worker.elements) that the monitor's polls go through too. The
+result is the element -> state map that the seed calls state_monitoring.
 """
 
 from heat_esi import keys
 from heat_esi import records
 from heat_esi.worker import elements
+from heat_esi.worker.handlers import base
 
 
-class MonitoringHandler(object):
+class MonitoringHandler(base.Handler):
     """The job handler ``monitoring_worker`` (entry points heat_esi.handlers).
 
     esi-worker builds it with its etcd client, its configuration and the
     resource plugins it loaded once for its handler and its monitor.
     """
 
-    def __init__(self, client, conf, plugins):
+    def __init__(self, client, conf, plugins=None):
+        super(MonitoringHandler, self).__init__(client, conf, plugins)
+        if plugins is None:
+            plugins = elements.load_plugins(client, conf)
         self.pipeline = elements.Pipeline(client, plugins)
 
     def prefetch(self, job):
@@ -40,17 +45,18 @@ class MonitoringHandler(object):
             return ()
         return self.pipeline.prefetch(job)
 
-    def run(self, claim, abort):
-        """Return (outcome, extra keys to delete) of the claimed job."""
+    def run(self, claim, clock):
+        """Return the Result of the claimed job."""
         job = claim.job
-        rtype, rid = job['resource_type'], job['resource_id']
+        esi_type, rid = job['resource_type'], job['resource_id']
         if job['action'] in (records.DELETE, records.LOGICAL_DELETE):
             # Nothing to check on a resource that goes away; its monitoring
             # record goes with the job.
-            return {}, (keys.monitoring(rtype, rid),)
+            return base.Result(deletes=(keys.monitoring(esi_type, rid),))
         found = self.pipeline.for_job(job, claim.prefetched)
-        results = self.pipeline.check(found, abort, claim.prefetched)
+        results = self.pipeline.check(found, clock, claim.prefetched)
         claim.put_job_state(records.job_state(results))
         # This check is newer than the monitor's last poll: readers fall
         # back to /state until the monitor writes /monitoring again.
-        return {'state_monitoring': results}, (keys.monitoring(rtype, rid),)
+        return base.Result(state_monitoring=results,
+                           deletes=(keys.monitoring(esi_type, rid),))
