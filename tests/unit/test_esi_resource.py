@@ -410,3 +410,17 @@ def test_the_status_attribute_combines_state_and_monitoring(etcd_of_heat,
     store.put(keys.monitoring('edge_router', esi_fixtures.SECONDARY),
               json.dumps({'state_monitoring': {'router': 'DOWN'}}))
     assert router.FnGetAtt('state_monitoring')['secondary'] == 'DOWN'
+
+
+def test_needs_replace_failed_hides_the_etcd_endpoint(etcd_of_heat, router):
+    """An etcd failure while Heat asks whether to replace: no endpoint.
+
+    needs_replace_failed had no translation of its own (issue 20, item 1):
+    the tenant saw the endpoint of heat-engine's etcd.
+    """
+    router.handle_create()
+    etcd_of_heat.fail(fakes.UNAVAILABLE, count=10, only=['get'])
+    with pytest.raises(exception.Error) as caught:
+        router.needs_replace_failed()
+    assert 'the ESI store (etcd) is unreachable' in str(caught.value)
+    assert 'fake-etcd' not in str(caught.value)
