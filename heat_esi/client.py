@@ -24,6 +24,10 @@ What a tenant may see of ESI is decided here too: whose resource an id
 names, and the words used for one that is not the tenant's.
 """
 
+import functools
+import inspect
+import re
+
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -31,10 +35,12 @@ from heat.common import exception
 from heat.common.i18n import _
 from heat.engine.clients import client_plugin
 
+from heat_esi import actions
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import templates
 from heat_esi import validation
@@ -88,6 +94,58 @@ def etcd_failure(exc, who):
                  ) % exc.key
     return exception.Error(_('%s; the details are in heat-engine\'s log')
                            % text)
+
+
+# The methods Heat calls for a tenant, whose errors the tenant sees.
+TENANT_FACING = re.compile(
+    r'^(handle_\w+|check_\w+_complete|validate|needs_replace_failed|'
+    r'_resolve_attribute|_show_resource|get_reference_id|get_live_state|'
+    r'parse_live_resource_data)$')
+
+
+def outcome(state, version, action, esi_type, resource_id):
+    """Heat's outcome of the worker's /state (see lifecycle.answered).
+
+    :returns: True when the job completed, False while no answer is in.
+    :raises ResourceInError: the job failed, for the worker's reason.
+    :raises ResourceUnknownStatus: the worker answered anything else.
+    """
+    verdict = lifecycle.answered(state, version, action)
+    if verdict == lifecycle.FAILED:
+        raise exception.ResourceInError(
+            resource_status=state['worker_state'],
+            status_reason=state['error'] or state['worker_state'])
+    if verdict == lifecycle.UNEXPECTED:
+        raise exception.ResourceUnknownStatus(
+            resource_status=state['worker_state'],
+            result=_('%(type)s %(id)s answered for version %(v)s')
+            % {'type': esi_type, 'id': resource_id, 'v': version})
+    return verdict == lifecycle.DONE
+
+
+def hides_etcd_endpoint(method):
+    """*method*, its etcd errors told without the endpoint.
+
+    The operator finds the endpoint in heat-engine's log (etcd_failure).
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except exceptions.EtcdError as exc:
+            raise etcd_failure(exc, self.name)
+    return wrapper
+
+
+def hide_etcd_endpoints(cls):
+    """Wrap each TENANT_FACING method defined by *cls* (hides_etcd_endpoint).
+
+    EsiResource applies it to itself and, in __init_subclass__, to every
+    type: a method a type adds is covered without a word of its own.
+    """
+    for name, value in list(vars(cls).items()):
+        if inspect.isfunction(value) and TENANT_FACING.match(name):
+            setattr(cls, name, hides_etcd_endpoint(value))
 
 
 class NotFound(exceptions.EsiError):
@@ -163,6 +221,138 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             return None, None
         return kv, records.parse_config(key, kv.value)
 
+    def refuse_adopt(self, esi_type, resource_id):
+        """Refuse to adopt an invalid id or a resource not the project's.
+
+        Otherwise a stack could take over (and its delete remove) another
+        project's resource by naming its id in the adopt data.
+        """
+        if resource_id is None:
+            return
+        problem = validation.invalid_id(resource_id)
+        shown = validation.shorten(resource_id) if problem else resource_id
+        if problem is None and not self.is_own(esi_type, resource_id):
+            problem = self.not_found(esi_type, resource_id)
+        if problem:
+            raise exception.Error(_('cannot adopt %(id)s: %(why)s') % {
+                'id': shown, 'why': problem})
+
+    def refuse_check(self, esi_type, resource_id, version, state,
+                     dependencies):
+        """Refuse a stack check whose resource or devices cannot be polled.
+
+        Its last action must have completed for the *version* in /config,
+        and each of its *dependencies* [(label, type, id)] must be the
+        project's: not a word about another project's resource, and no
+        poll of its device.
+        """
+        problem = lifecycle.last_action_problem(state, version)
+        if problem:
+            raise exception.Error(
+                _('the last action on %(type)s %(id)s (version %(v)s) did '
+                  'not complete: %(state)s') % {
+                    'type': esi_type, 'id': resource_id, 'v': version,
+                    'state': problem})
+        foreign = ['%s%s' % (self.not_found(rtype, rid),
+                             ' (%s)' % label if label else '')
+                   for label, rtype, rid in dependencies
+                   if rid != resource_id and not self.is_own(rtype, rid)]
+        if foreign:
+            raise exception.Error('; '.join(foreign))
+
+    def read_own_config(self, esi_type, resource_id, who, foreign=None):
+        """(KV, (body, version, marked)) of the project's /config, or Nones.
+
+        :param who: the resource reading, for the log.
+        :param foreign: a list to which the KV is added when the config
+            exists but is another project's (then treated as absent).
+        :raises heat Error: the config does not parse, naming its key.
+        """
+        try:
+            kv, config = self.read_config(esi_type, resource_id)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+        if kv is not None and not self.owns(config[0]):
+            LOG.warning('%(res)s: %(key)s belongs to project %(owner)s, '
+                        'not %(project)s; treated as absent',
+                        {'res': who, 'key': kv.key,
+                         'owner': config[0].get('tenant_id'),
+                         'project': self.context.project_id})
+            if foreign is not None:
+                foreign.append(kv)
+            return None, None
+        return kv, config
+
+    def read_state(self, esi_type, resource_id, min_version=None):
+        """The parsed /state (waited for up to *min_version*), or None.
+
+        See lifecycle.read_state; a malformed one is a heat Error.
+        """
+        try:
+            return lifecycle.read_state(self.client(), esi_type, resource_id,
+                                        min_version)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+
+    def write(self, who, esi_type, resource_id, handler, compare, body,
+              version, action, marked=False, with_config=True):
+        """Write /config (unless not *with_config*) and its job at once.
+
+        See actions.write. The job carries the id that follows this call
+        from heat-api to the worker's log: the caller's global request id,
+        else Heat's own.
+
+        :param who: the resource writing, for the log.
+        :returns: the job id, or None when *compare* failed.
+        """
+        ctx = self.context
+        try:
+            job_id = actions.write(
+                self.client(), functools.partial(self.template, esi_type),
+                esi_type, resource_id, handler, action, body, version,
+                compare, marked=marked, with_config=with_config,
+                request_id=getattr(ctx, 'global_request_id', None) or
+                getattr(ctx, 'request_id', None))
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+        if job_id is not None:
+            LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
+                     {'res': who, 'v': version, 'job': job_id,
+                      'key': keys.config(esi_type, resource_id)})
+        return job_id
+
+    def refuse_in_use(self, esi_type, resource_id):
+        """Refuse to delete a resource that another one still uses.
+
+        Another project's user is named by its type only (lifecycle.users).
+        """
+        users = lifecycle.users(self.client(), esi_type, resource_id,
+                                self.owns)
+        if users:
+            raise exception.Error(
+                _('%(type)s %(id)s cannot be deleted while other resources '
+                  'use it: %(users)s. Delete them first.') % {
+                    'type': esi_type, 'id': resource_id,
+                    'users': ', '.join(users)})
+
+    def refuse_missing_references(self, esi_type, resource_id, body):
+        """Refuse an update of a resource that names a resource now gone.
+
+        Its job could not be built; a delete still can. Only absence is
+        said: whose the resource is stays unsaid.
+        """
+        missing = lifecycle.missing_reference(
+            self.read_config, esi_type, body, validation.invalid_id)
+        if missing:
+            field, target, rid = missing
+            raise exception.Error(
+                _('%(field)s: %(rtype)s %(rid)s does not exist in ESI (no '
+                  '%(key)s); %(type)s %(id)s can be deleted, but not updated '
+                  'while it names it') % {
+                    'field': field, 'rtype': target, 'rid': rid,
+                    'key': keys.config(target, rid),
+                    'type': esi_type, 'id': resource_id})
+
     def is_own(self, esi_type, resource_id):
         """Whether the resource exists and the context may use it.
 
@@ -205,6 +395,18 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             [], [etcd.get(key) for key in wanted], key=wanted[0])
         self._constraint_reads.update(
             (key, kvs[0] if kvs else None) for key, kvs in zip(wanted, found))
+
+    def prefetch_references(self, references):
+        """prefetch() the [(esi_type, id)] that *references*() gives.
+
+        At validation, for the constraints: any failure here is theirs to
+        report, with what is wrong.
+        """
+        try:
+            self.prefetch(references())
+        except (exception.StackValidationFailed, ValueError, TypeError,
+                exceptions.EsiError):
+            pass
 
     def _constraint_read(self, key):
         if key not in self._constraint_reads:

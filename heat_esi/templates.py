@@ -49,6 +49,26 @@ RELATIONS = {
 MAPPING_KINDS = ('field', 'constant', 'version')
 
 
+def referenced_types():
+    """The types that a relation points to, sorted.
+
+    Each has its Heat constraint (constraint_name), its getter in the
+    client plugin (getter_name) and its entry point in setup.cfg (a unit
+    test checks that they match), and cannot be deleted while in use.
+    """
+    return sorted(set(RELATIONS.values()))
+
+
+def constraint_name(esi_type):
+    """The name of the Heat constraint on an id of *esi_type*."""
+    return 'esi.%s' % esi_type
+
+
+def getter_name(esi_type):
+    """The client plugin's getter that the constraint of *esi_type* calls."""
+    return 'get_%s' % esi_type
+
+
 def references(resource_type):
     """[(field, target type)] of the relation fields of *resource_type*.
 

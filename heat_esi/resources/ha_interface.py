@@ -22,6 +22,7 @@ from heat.engine import support
 from heat_esi import esi_resource
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import resource_properties
 from heat_esi import states
 from heat_esi import vlans
 
@@ -67,20 +68,21 @@ class HaInterface(esi_resource.EsiResource):
     ROUTER_OF = ((PRIMARY_INTERFACE_ID, 'primary_router_id'),
                  (SECONDARY_INTERFACE_ID, 'secondary_router_id'))
 
-    properties_schema = esi_resource.naming_properties(_('HA interface'))
+    properties_schema = resource_properties.naming_properties(
+        _('HA interface'))
     properties_schema.update({
-        HA_ROUTER_ID: esi_resource.reference_property(
+        HA_ROUTER_ID: resource_properties.reference_property(
             esi_type, HA_ROUTER_ID,
             _('ID of the ESI HA router the interface belongs to.'),
             required=True
         ),
-        PRIMARY_INTERFACE_ID: esi_resource.reference_property(
+        PRIMARY_INTERFACE_ID: resource_properties.reference_property(
             esi_type, PRIMARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s primary '
               'edge router.'),
             required=True
         ),
-        SECONDARY_INTERFACE_ID: esi_resource.reference_property(
+        SECONDARY_INTERFACE_ID: resource_properties.reference_property(
             esi_type, SECONDARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s '
               'secondary edge router.'),
@@ -125,7 +127,13 @@ class HaInterface(esi_resource.EsiResource):
         ),
     })
 
-    attributes_schema = esi_resource.state_attributes(_('HA interface'))
+    # What a stack check polls and state_monitoring shows: each physical
+    # interface, as its monitor last saw it.
+    monitored = (('primary', PRIMARY_INTERFACE_ID),
+                 ('secondary', SECONDARY_INTERFACE_ID))
+
+    attributes_schema = resource_properties.state_attributes(
+        _('HA interface'))
     attributes_schema.update({
         STATE_MONITORING: attributes.Schema(
             _('State of each physical interface of the pair as monitored '
@@ -201,27 +209,6 @@ class HaInterface(esi_resource.EsiResource):
                         'if': values[name], 'device': device,
                         'ha': values[self.HA_ROUTER_ID], 'router': router,
                         'field': router_field})
-
-    # --- monitoring -------------------------------------------------------
-
-    def _dependencies(self):
-        return [('primary', 'er_physical_interface',
-                 self.properties[self.PRIMARY_INTERFACE_ID]),
-                ('secondary', 'er_physical_interface',
-                 self.properties[self.SECONDARY_INTERFACE_ID])]
-
-    def _state_monitoring(self):
-        """{primary: UP|DOWN, secondary: UP|DOWN}, as monitored now.
-
-        Each physical interface as its monitor last saw it, not as it was
-        when the HA interface was created.
-        """
-        found = {}
-        for label, rtype, rid in self._dependencies():
-            parts = states.parts_of(self.client(), rtype, rid)
-            found[label] = states.UP if states.healthy(parts) \
-                else states.DOWN
-        return found
 
     # --- the body ---------------------------------------------------------
 
