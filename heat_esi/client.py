@@ -447,14 +447,19 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
                                                        resource_id))
         return body
 
-    def get_edge_router(self, router_id):
-        """The /config body of an edge router the context may reference."""
-        return self.get_usable('edge_router', router_id)
 
-    def get_ha_router(self, router_id):
-        """The /config body of an HA router the context may reference."""
-        return self.get_usable('ha_router', router_id)
+def _getter(esi_type):
+    def get(self, resource_id):
+        return self.get_usable(esi_type, resource_id)
+    get.__name__ = get.__qualname__ = templates.getter_name(esi_type)
+    get.__doc__ = ('The /config body of an ESI %s the context may '
+                   'reference (see get_usable).' % esi_type)
+    return get
 
-    def get_er_physical_interface(self, interface_id):
-        """The /config body of a physical interface the context may use."""
-        return self.get_usable('er_physical_interface', interface_id)
+
+# The constraints' getters, one per type a relation points to
+# (templates.RELATIONS), as heat_esi.constraints names them.
+for _esi_type in templates.referenced_types():
+    setattr(EsiClientPlugin, templates.getter_name(_esi_type),
+            _getter(_esi_type))
+del _esi_type
