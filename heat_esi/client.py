@@ -21,12 +21,12 @@ plugin holds lives as long as the request; the etcd client itself is
 shared by every context (see etcd_client).
 
 What a tenant may see of ESI is decided here too: whose resource an id
-names, and the words used for one that is not the tenant's.
+names, the words used for one that is not the tenant's, and the refusals
+of a request (adopt, update, delete, check); the words for an etcd
+failure are heat_esi.tenant_errors'.
 """
 
 import functools
-import inspect
-import re
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -43,6 +43,7 @@ from heat_esi import keys
 from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import templates
+from heat_esi import tenant_errors
 from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
@@ -72,80 +73,6 @@ def etcd_client():
     if settings not in _clients:
         _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
     return _clients[settings]
-
-
-def etcd_failure(exc, who):
-    """The error a tenant sees for an etcd failure: without its endpoint.
-
-    The endpoint and the transport's own words go to heat-engine's log,
-    for the operator.
-    """
-    LOG.error('%s: %s', who, exc)
-    if isinstance(exc, exceptions.EtcdAuthFailed):
-        text = _('the ESI store (etcd) refused heat-engine\'s credentials: '
-                 'authentication failed for user %s') % exc.username
-    elif isinstance(exc, exceptions.EtcdUnavailable):
-        text = _('the ESI store (etcd) is unreachable (key %s)') % exc.key
-    elif isinstance(exc, exceptions.EtcdOutcomeUnknown):
-        text = _('the ESI store (etcd) did not say whether a write on key '
-                 '%s was applied') % exc.key
-    else:
-        text = _('the ESI store (etcd) refused the request on key %s'
-                 ) % exc.key
-    return exception.Error(_('%s; the details are in heat-engine\'s log')
-                           % text)
-
-
-# The methods Heat calls for a tenant, whose errors the tenant sees.
-TENANT_FACING = re.compile(
-    r'^(handle_\w+|check_\w+_complete|validate|needs_replace_failed|'
-    r'_resolve_attribute|_show_resource|get_reference_id|get_live_state|'
-    r'parse_live_resource_data)$')
-
-
-def outcome(state, version, action, esi_type, resource_id):
-    """Heat's outcome of the worker's /state (see lifecycle.answered).
-
-    :returns: True when the job completed, False while no answer is in.
-    :raises ResourceInError: the job failed, for the worker's reason.
-    :raises ResourceUnknownStatus: the worker answered anything else.
-    """
-    verdict = lifecycle.answered(state, version, action)
-    if verdict == lifecycle.FAILED:
-        raise exception.ResourceInError(
-            resource_status=state['worker_state'],
-            status_reason=state['error'] or state['worker_state'])
-    if verdict == lifecycle.UNEXPECTED:
-        raise exception.ResourceUnknownStatus(
-            resource_status=state['worker_state'],
-            result=_('%(type)s %(id)s answered for version %(v)s')
-            % {'type': esi_type, 'id': resource_id, 'v': version})
-    return verdict == lifecycle.DONE
-
-
-def hides_etcd_endpoint(method):
-    """*method*, its etcd errors told without the endpoint.
-
-    The operator finds the endpoint in heat-engine's log (etcd_failure).
-    """
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except exceptions.EtcdError as exc:
-            raise etcd_failure(exc, self.name)
-    return wrapper
-
-
-def hide_etcd_endpoints(cls):
-    """Wrap each TENANT_FACING method defined by *cls* (hides_etcd_endpoint).
-
-    EsiResource applies it to itself and, in __init_subclass__, to every
-    type: a method a type adds is covered without a word of its own.
-    """
-    for name, value in list(vars(cls).items()):
-        if inspect.isfunction(value) and TENANT_FACING.match(name):
-            setattr(cls, name, hides_etcd_endpoint(value))
 
 
 class NotFound(exceptions.EsiError):
@@ -283,6 +210,22 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             return None, None
         return kv, config
 
+    def config_lost(self, esi_type, resource_id, who):
+        """Whether a failed resource's /config is not intact (replace it).
+
+        A device that did not answer, a failed check or a heat-engine that
+        died mid-action leave /config as written: the resource is kept
+        under the same id and re-checked. A new one would get a new id in
+        ESI, and the old one's keys to clean up.
+        """
+        try:
+            kv, config = self.read_own_config(esi_type, resource_id, who)
+        except exception.Error as exc:
+            LOG.warning('%s: replacing it, its configuration is unreadable: '
+                        '%s', who, exc)
+            return True
+        return kv is None or config[2]
+
     def read_state(self, esi_type, resource_id, min_version=None):
         """The parsed /state (waited for up to *min_version*), or None.
 
@@ -320,6 +263,42 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
                      {'res': who, 'v': version, 'job': job_id,
                       'key': keys.config(esi_type, resource_id)})
         return job_id
+
+    def resume_create(self, who, esi_type, resource_id, handler):
+        """The create's config is there already: a retried create.
+
+        Its job is normally there too, or the worker's /state; but a job
+        withdrawn by a cancel or a timeout leaves neither, and nothing
+        would ever answer. Then the job is written again, in a transaction
+        that checks that it is still missing.
+        """
+        kv, config = self.read_own_config(esi_type, resource_id, who)
+        if kv is None:
+            raise exception.Error(self.not_found(esi_type, resource_id))
+        body, version, marked = config
+        if version != 1 or marked:
+            LOG.info('%s: %s is at version %s, not creating it again',
+                     who, kv.key, version)
+            return
+        job_id = self.write(who, esi_type, resource_id, handler,
+                            lifecycle.create_job_conditions(
+                                handler, esi_type, resource_id, kv),
+                            body, 1, records.CREATE, with_config=False)
+        if job_id is None:
+            LOG.info('%s: %s already exists with its job or state, not '
+                     'writing it again', who, kv.key)
+        else:
+            LOG.info('%s: %s had neither a job nor a state (its job was '
+                     'withdrawn); wrote job %s again', who, kv.key, job_id)
+
+    def withdraw(self, who, esi_type, resource_id, handler, cookie):
+        """Withdraw the unclaimed jobs of *cookie* (lifecycle.withdraw)."""
+        for job_id, withdrawn in lifecycle.withdraw(
+                self.client(), handler, esi_type, resource_id, cookie):
+            LOG.info('%(res)s: job %(job)s %(what)s', {
+                'res': who, 'job': job_id,
+                'what': 'withdrawn' if withdrawn else
+                'already claimed, left to finish'})
 
     def refuse_in_use(self, esi_type, resource_id):
         """Refuse to delete a resource that another one still uses.
@@ -430,8 +409,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         try:
             kv = self._constraint_read(key)
         except exceptions.EtcdError as exc:
-            raise NotFound(str(etcd_failure(exc, 'constraint %s'
-                                                 % esi_type)))
+            raise NotFound(str(tenant_errors.etcd_failure(
+                exc, 'constraint %s' % esi_type)))
         body = marked = None
         if kv is not None:
             try:

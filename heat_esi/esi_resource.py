@@ -14,24 +14,19 @@
 
 ``handle_<action>`` writes /config at its next version and its job in one
 etcd transaction, conditioned on what was read, and returns the cookie
-``{'version', 'action'}``; ``check_<action>_complete`` reads /state until
-a worker answered for that version (client.outcome). Each step may run
-again (Heat retries, heat-engine dies): the id is stored before anything
-is written, and what an earlier attempt wrote is waited for, not redone.
-
-Like Heat's octavia_base, a template only: the etcd steps are in
-heat_esi.lifecycle (no Heat there), a request's reads, writes and refusals
-in the client plugin (heat_esi.client), Heat's records in heat_events. A
-type (heat_esi/resources) declares its schema (resource_properties), its
-relations (templates.RELATIONS), ``monitored`` and its /config body.
-Every TENANT_FACING method (client) of the base and of each subclass hides
-etcd's endpoint, applied once by __init_subclass__: none can miss it.
-Outside heat_esi/resources: heat-engine would load a base there twice.
+``{'version', 'action'}``; ``check_<action>_complete`` waits for a worker's
+answer for that version. Each step may run again (Heat retries, an engine
+dies): the id is stored first, and an earlier attempt's write is waited
+for, not redone. Like Heat's octavia_base, a template: the etcd steps are
+heat_esi.lifecycle's (no Heat), a request's reads, writes and refusals the
+client plugin's, the errors tenant_errors' (applied to every subclass by
+__init_subclass__), Heat's records heat_events'. A type declares schema
+(resource_properties), relations (templates.RELATIONS), ``monitored``,
+body. Not in heat_esi/resources, where heat-engine would load it twice.
 """
 
 import uuid
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from heat.common import exception
@@ -39,7 +34,6 @@ from heat.common.i18n import _
 from heat.engine import resource
 
 from heat_esi import client
-from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import heat_events
@@ -50,11 +44,10 @@ from heat_esi import resource_properties
 from heat_esi import stack_check
 from heat_esi import states
 from heat_esi import templates
+from heat_esi import tenant_errors
 from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
-
-conf.register_engine_opts(cfg.CONF)
 
 
 class EsiResource(resource.Resource):
@@ -62,11 +55,9 @@ class EsiResource(resource.Resource):
 
     default_client_name = client.CLIENT_NAME
 
-    # Overridden by each resource type.
-    esi_type = None
+    esi_type = None         # each type's
     handler = 'monitoring_worker'
-    # Properties that must not be shown back (passwords).
-    secret_properties = ()
+    secret_properties = ()  # never shown back (passwords)
     # ((label, relation field)): the resources that a stack check polls
     # and state_monitoring shows, one per label; empty: the resource itself.
     monitored = ()
@@ -76,13 +67,9 @@ class EsiResource(resource.Resource):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        client.hide_etcd_endpoints(cls)
+        tenant_errors.hide_etcd_endpoints(cls)
 
-    def __init__(self, name, definition, stack):
-        super(EsiResource, self).__init__(name, definition, stack)
-        self._recheck = False       # set by _needs_update
-
-    # --- what each type declares ----------------------------------------
+    _recheck = False    # set by _needs_update
 
     def _create_body(self, resource_id):
         """The /config body of a new resource, in the seed's field order."""
@@ -109,37 +96,19 @@ class EsiResource(resource.Resource):
         """Heat's name for the resource (any character but '/'), printable."""
         return validation.printable(self.physical_resource_name())
 
-    # --- validation -------------------------------------------------------
-
     def validate(self):
         self.client_plugin().prefetch_references(
-            lambda: [ref[1:] for ref in self._references(self.properties)])
+            lambda: [ref[1:] for ref in resource_properties.references(
+                self.esi_type, self.properties_schema, self.properties)])
         super(EsiResource, self).validate()
         self._check_values(resource_properties.known_now(self))
 
-    def _references(self, values):
-        return resource_properties.references(
-            self.esi_type, self.properties_schema, values)
-
     def _check_values(self, values=None):
-        """Refuse values that etcd or a worker cannot take (again at create).
+        """Refuse values etcd or a worker cannot take (again at create)."""
+        resource_properties.check_values(self, values)
 
-        :param values: the properties to check (default: all of them).
-        """
-        values = self.properties if values is None else values
-        for name in self.properties_schema:
-            problem = validation.invalid_value(values.get(name))
-            if problem:
-                raise self._property_error(name, problem)
-
-    def _property_error(self, name, message):
-        return resource_properties.property_error(self, name, message)
-
-    # --- etcd, through the client plugin ---------------------------------
-
-    def _not_found(self, resource_id=None):
-        return self.client_plugin().not_found(
-            self.esi_type, resource_id or self.resource_id)
+    def _not_found(self):
+        return self.client_plugin().not_found(self.esi_type, self.resource_id)
 
     def _write(self, compare, body, version, action, **kwargs):
         return self.client_plugin().write(
@@ -154,8 +123,6 @@ class EsiResource(resource.Resource):
         return self.client_plugin().read_state(
             self.esi_type, self.resource_id, min_version)
 
-    # --- create -----------------------------------------------------------
-
     def handle_create(self):
         self._check_values()
         # Stored first: a create retried after a crash finds the same keys.
@@ -165,45 +132,21 @@ class EsiResource(resource.Resource):
         if self._write([etcd.absent(config_key)],
                        self._create_body(self.resource_id), 1,
                        records.CREATE) is None:
-            self._resume_create()
+            self.client_plugin().resume_create(
+                self.name, self.esi_type, self.resource_id, self.handler)
         return {'version': 1, 'action': records.CREATE}
-
-    def _resume_create(self):
-        """The config is there already: write its job again if withdrawn."""
-        kv, config = self._read_config()
-        if kv is None:
-            raise exception.Error(self._not_found())
-        body, version, marked = config
-        if version != 1 or marked:
-            LOG.info('%s: %s is at version %s, not creating it again',
-                     self.name, kv.key, version)
-            return
-        job_id = self._write(lifecycle.create_job_conditions(
-            self.handler, self.esi_type, self.resource_id, kv),
-            body, 1, records.CREATE, with_config=False)
-        LOG.info('%s: %s', self.name, 'its job or state is there already'
-                 if job_id is None else 'its job was withdrawn; wrote job %s '
-                 'again' % job_id)
 
     def check_create_complete(self, cookie):
         return self._check_done(cookie)
-
-    # --- update -----------------------------------------------------------
 
     def needs_replace_failed(self):
         """Replace a failed resource only when its /config is not intact.
 
         Otherwise it keeps its id in ESI and is re-checked (_needs_update).
         """
-        if self.resource_id is None:
-            return True
-        try:
-            kv, config = self._read_config()
-        except exception.Error as exc:
-            LOG.warning('%s: replacing it, its configuration is unreadable: '
-                        '%s', self.name, exc)
-            return True
-        return kv is None or config[2]
+        return self.resource_id is None or \
+            self.client_plugin().config_lost(self.esi_type,
+                                             self.resource_id, self.name)
 
     def _needs_update(self, after, before, after_props, before_props,
                       prev_resource, check_init_complete=True):
@@ -230,27 +173,29 @@ class EsiResource(resource.Resource):
             # Wait for the job a failed action left, else check again.
             return lifecycle.newest_job_in_flight(
                 self.client(), self.handler, self.esi_type,
-                self.resource_id) or self._write_update(kv, new_body,
-                                                        version + 1)
+                self.resource_id) or self._write_next(
+                    kv, new_body, version + 1, records.MODIFY)
         if new_body == body:
             # The same update again: wait for the job already written.
             state = self._read_state()
             if state is None or not states.is_failed(state['worker_state']):
                 return {'version': version, 'action': records.MODIFY}
-        return self._write_update(kv, new_body, version + 1)
+        return self._write_next(kv, new_body, version + 1, records.MODIFY)
 
-    def _write_update(self, kv, body, version):
-        self.client_plugin().refuse_missing_references(
-            self.esi_type, self.resource_id, body)
+    def _write_next(self, kv, body, version, action, marked=False):
+        """Write *version*, unless /config changed since *kv* was read."""
+        if not marked:
+            self.client_plugin().refuse_missing_references(
+                self.esi_type, self.resource_id, body)
         if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
-                       body, version, records.MODIFY) is None:
+                       body, version, action, marked=marked) is None:
             raise exception.Error(
-                _('%s changed in etcd during the update; retry it') % kv.key)
-        return {'version': version, 'action': records.MODIFY}
+                _('%(key)s changed in etcd during the %(what)s; retry it') %
+                {'key': kv.key, 'what': 'delete' if marked else 'update'})
+        return {'version': version, 'action': action}
 
     def check_update_complete(self, cookie):
         return cookie is None or self._check_done(cookie)
-    # --- delete -----------------------------------------------------------
 
     def handle_delete(self):
         if self.resource_id is None:
@@ -271,41 +216,24 @@ class EsiResource(resource.Resource):
         if marked and lifecycle.delete_under_way(version,
                                                  self._read_state()):
             return {'version': version, 'action': records.LOGICAL_DELETE}
-        if self._write([etcd.mod_revision_is(kv.key, kv.mod_revision)],
-                       dict(body, status=states.PENDING_DELETE), version + 1,
-                       records.LOGICAL_DELETE, marked=True) is None:
-            raise exception.Error(
-                _('%s changed in etcd during the delete; retry it') % kv.key)
-        return {'version': version + 1, 'action': records.LOGICAL_DELETE}
+        return self._write_next(kv, dict(body, status=states.PENDING_DELETE),
+                                version + 1, records.LOGICAL_DELETE,
+                                marked=True)
 
     def check_delete_complete(self, cookie):
-        if cookie is None:
-            return True
-        if not self._check_done(cookie):
-            return False
-        lifecycle.forget(self.client(), self.esi_type, self.resource_id)
-        return True
-
-    # --- cancel (Heat gave up: cancelled, or the stack timed out) -----------
-
-    def _cancel(self, cookie):
-        if not cookie or self.resource_id is None:
-            return
-        for job_id, withdrawn in lifecycle.withdraw(
-                self.client(), self.handler, self.esi_type,
-                self.resource_id, cookie):
-            LOG.info('%(res)s: job %(job)s %(what)s', {
-                'res': self.name, 'job': job_id,
-                'what': 'withdrawn' if withdrawn else
-                'already claimed, left to finish'})
+        done = cookie is None or self._check_done(cookie)
+        if done and cookie is not None:
+            lifecycle.forget(self.client(), self.esi_type, self.resource_id)
+        return done
 
     def handle_create_cancel(self, cookie):
-        self._cancel(cookie)
+        """Withdraw the unclaimed job of an action that Heat gave up on."""
+        if cookie and self.resource_id is not None:
+            self.client_plugin().withdraw(self.name, self.esi_type,
+                                          self.resource_id, self.handler,
+                                          cookie)
 
-    def handle_update_cancel(self, cookie):
-        self._cancel(cookie)
-
-    # --- adopt and check ---------------------------------------------------
+    handle_update_cancel = handle_create_cancel
 
     def handle_adopt(self, resource_data=None):
         self.client_plugin().refuse_adopt(
@@ -326,26 +254,20 @@ class EsiResource(resource.Resource):
     def check_check_complete(self, cookie):
         return cookie is None or stack_check.poll(self.client(), cookie)
 
-    # --- the worker's answer ------------------------------------------------
-
     def _check_done(self, cookie):
-        """Whether the job of *cookie* is done, as outcome() says."""
-        version, action = cookie['version'], cookie['action']
+        """Whether the job of *cookie* is done (tenant_errors.outcome)."""
         try:
-            state = self._read_state(min_version=version)
+            state = self._read_state(min_version=cookie['version'])
         except exceptions.EtcdError as exc:
-            # A short etcd outage must not fail the stack; Heat's timeout
+            # A short etcd outage must not fail the stack: Heat's timeout
             # bounds the wait.
             LOG.warning('%s: cannot read its state yet: %s', self.name, exc)
             return False
-        done = client.outcome(state, version, action, self.esi_type,
-                              self.resource_id)
+        done = tenant_errors.outcome(
+            state, cookie['version'], cookie['action'], self.esi_type,
+            self.resource_id)
         if not done:
-            try:
-                alive = lifecycle.workers_alive(self.client())
-            except exceptions.EtcdError:
-                return False    # said by the next read of /state if it lasts
-            heat_events.explain_no_worker(self, cookie, alive)
+            heat_events.explain_no_worker(self, cookie)
         return done
 
     def _add_event(self, action, status, reason):
@@ -355,31 +277,18 @@ class EsiResource(resource.Resource):
                 self, action, status, reason)
         return super(EsiResource, self)._add_event(action, status, reason)
 
-    # --- attributes -------------------------------------------------------
-
     def _show_resource(self):
         kv, config = (None, None) if self.resource_id is None \
             else self._read_config()
         if kv is None:
             return {}
-        return lifecycle.shown(*config, state=self._read_state(),
-                               secret_fields=self.secret_properties,
-                               monitoring=self._state_monitoring)
-
-    def _state_monitoring(self):
-        """{element or label: UP|DOWN} as monitored now.
-
-        What a monitor saw last (/monitoring) wins over what the worker
-        found when the action ran; a type with ``monitored`` relations
-        shows each of their resources as a whole.
-        """
-        if not self.monitored:
-            return states.shown(states.parts_of(
-                self.client(), self.esi_type, self.resource_id))
-        return {label: states.UP if states.healthy(
-                    states.parts_of(self.client(), rtype, rid))
-                else states.DOWN
-                for label, rtype, rid in self._dependencies()}
+        # state_monitoring: each element, or each resource ``monitored``.
+        return lifecycle.shown(
+            *config, state=self._read_state(),
+            secret_fields=self.secret_properties,
+            monitoring=lambda: lifecycle.state_monitoring(
+                self.client(), self.esi_type, self.resource_id,
+                self._dependencies() if self.monitored else None))
 
     def _resolve_attribute(self, name):
         if self.resource_id is None:
@@ -387,4 +296,4 @@ class EsiResource(resource.Resource):
         return self._show_resource().get(name)
 
 
-client.hide_etcd_endpoints(EsiResource)
+tenant_errors.hide_etcd_endpoints(EsiResource)

@@ -29,7 +29,9 @@ from heat.common.i18n import _
 from heat.engine import event
 from heat.objects import resource as resource_objects
 
+from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import lifecycle
 
 LOG = logging.getLogger(__name__)
 
@@ -64,14 +66,16 @@ def add_event_without_properties(res, action, status, reason):
     res.stack.dispatch_event(ev)
 
 
-def explain_no_worker(res, cookie, alive):
+def explain_no_worker(res, cookie):
     """While no esi-worker is alive, say so; fail after [esi] worker_wait.
 
     A worker that starts meanwhile takes the job. The time since when none
     is alive is kept in the action's *cookie*.
-
-    :param alive: whether an esi-worker is registered now.
     """
+    try:
+        alive = lifecycle.workers_alive(res.client())
+    except exceptions.EtcdError:
+        return      # said by the next read of /state if it lasts
     since = cookie.get('no_worker_since')
     wait = cfg.CONF.esi.worker_wait
     if alive and since is not None:

@@ -24,6 +24,8 @@ calls them and turns their results into Heat's.
 import collections
 import time
 
+from oslo_log import log as logging
+
 from heat_esi import actions
 from heat_esi import etcd
 from heat_esi import exceptions
@@ -31,6 +33,8 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
 from heat_esi import templates
+
+LOG = logging.getLogger(__name__)
 
 # A check waits this long for the worker's answer before it gives the engine
 # back its thread: long enough to see a prompt answer without waiting for
@@ -153,7 +157,8 @@ def forget(client, esi_type, resource_id):
 def withdraw(client, handler, esi_type, resource_id, cookie):
     """Withdraw the jobs of *cookie* that no worker has claimed yet.
 
-    A claimed job runs to its end and its result is recorded.
+    Heat gave up on the action (cancelled, or the stack timed out). A
+    claimed job runs to its end and its result is recorded.
 
     :returns: [(job id, whether it was withdrawn)].
     """
@@ -261,3 +266,19 @@ def shown(body, version, marked, state, secret_fields, monitoring):
     found['status'] = states.status(body, state,
                                     state.get('state_monitoring'))
     return found
+
+
+def state_monitoring(client, esi_type, resource_id, dependencies=None):
+    """{element: UP|DOWN} of a resource as monitored now.
+
+    What a monitor saw last (/monitoring) wins over what the worker found
+    when the action ran.
+
+    :param dependencies: [(label, type, id)]: instead, {label: UP|DOWN}
+        of each of these resources as a whole (an HA pair's members).
+    """
+    if dependencies is None:
+        return states.shown(states.parts_of(client, esi_type, resource_id))
+    return {label: states.UP if states.healthy(
+                states.parts_of(client, dep_type, dep_id)) else states.DOWN
+            for label, dep_type, dep_id in dependencies}

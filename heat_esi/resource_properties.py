@@ -116,6 +116,21 @@ def references(esi_type, schema, values):
             if field in schema and values.get(field) is not None]
 
 
+def check_values(res, values=None):
+    """Refuse values of *res* that etcd or a worker cannot take.
+
+    Runs at validation and again before anything is written, since a
+    value that comes from another resource is only known then.
+
+    :param values: the properties to check (default: all of them).
+    """
+    values = res.properties if values is None else values
+    for name in res.properties_schema:
+        problem = validation.invalid_value(values.get(name))
+        if problem:
+            raise property_error(res, name, problem)
+
+
 def property_error(res, name, message):
     """A validation error that names the property, as Heat's own do."""
     return exception.StackValidationFailed(

@@ -116,7 +116,8 @@ class EdgeRouter(esi_resource.EsiResource):
         if ip is not None:
             problem = self._outside_management_networks(ip)
             if problem:
-                raise self._property_error(self.IP, problem)
+                raise resource_properties.property_error(self, self.IP,
+                                                         problem)
 
     @staticmethod
     def _outside_management_networks(ip):

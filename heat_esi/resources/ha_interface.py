@@ -175,7 +175,8 @@ class HaInterface(esi_resource.EsiResource):
                 # valid, and cost nothing per id.
                 vlans.ranges(vlan_list)
             except ValueError as exc:
-                raise self._property_error(self.RESTRICTED_VLANS, str(exc))
+                raise resource_properties.property_error(
+                    self, self.RESTRICTED_VLANS, str(exc))
         self._check_wiring(values)
 
     def _check_wiring(self, values):
@@ -187,7 +188,8 @@ class HaInterface(esi_resource.EsiResource):
         resource); an id that does not resolve is its constraint's to
         report.
         """
-        references = self._references(values)
+        references = resource_properties.references(
+            self.esi_type, self.properties_schema, values)
         if len(references) < 3:
             return
         try:
@@ -201,7 +203,7 @@ class HaInterface(esi_resource.EsiResource):
             router = ha_router.get(router_field)
             device = interfaces[name].get('device_id')
             if device != router:
-                raise self._property_error(name, _(
+                raise resource_properties.property_error(self, name, _(
                     'er_physical_interface %(if)s is on edge router '
                     '%(device)s, but ha_router %(ha)s has edge router '
                     '%(router)s as its %(field)s: the interface must be on '
