@@ -180,10 +180,10 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
                   'not complete: %(state)s') % {
                     'type': esi_type, 'id': resource_id, 'v': version,
                     'state': problem})
-        foreign = ['%s%s' % (self.not_found(rtype, rid),
+        foreign = ['%s%s' % (self.not_found(dep_type, rid),
                              ' (%s)' % label if label else '')
-                   for label, rtype, rid in dependencies
-                   if rid != resource_id and not self.is_own(rtype, rid)]
+                   for label, dep_type, rid in dependencies
+                   if rid != resource_id and not self.is_own(dep_type, rid)]
         if foreign:
             raise exception.Error('; '.join(foreign))
 
@@ -325,10 +325,10 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         if missing:
             field, target, rid = missing
             raise exception.Error(
-                _('%(field)s: %(rtype)s %(rid)s does not exist in ESI (no '
+                _('%(field)s: %(target)s %(rid)s does not exist in ESI (no '
                   '%(key)s); %(type)s %(id)s can be deleted, but not updated '
                   'while it names it') % {
-                    'field': field, 'rtype': target, 'rid': rid,
+                    'field': field, 'target': target, 'rid': rid,
                     'key': keys.config(target, rid),
                     'type': esi_type, 'id': resource_id})
 
@@ -366,7 +366,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
 
         For the constraints checked later in this request.
         """
-        wanted = sorted({keys.config(rtype, rid) for rtype, rid in references
+        wanted = sorted({keys.config(esi_type, rid)
+                         for esi_type, rid in references
                          if validation.invalid_id(rid) is None})
         if not wanted:
             return

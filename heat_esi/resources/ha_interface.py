@@ -194,8 +194,8 @@ class HaInterface(esi_resource.EsiResource):
             return
         try:
             # What the constraints read (or will): the same request.
-            bodies = {field: self.client_plugin().get_usable(rtype, rid)
-                      for field, rtype, rid in references}
+            bodies = {field: self.client_plugin().get_usable(target, rid)
+                      for field, target, rid in references}
         except exceptions.EsiError:
             return
         ha_router, interfaces = bodies[self.HA_ROUTER_ID], bodies
