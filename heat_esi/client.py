@@ -404,8 +404,9 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         """
         problem = validation.invalid_id(resource_id)
         if problem:
-            raise NotFound('%s %s: %s' % (
-                esi_type, validation.shorten(resource_id), problem))
+            raise NotFound(_('%(type)s %(id)s: %(why)s') % {
+                'type': esi_type, 'id': validation.shorten(resource_id),
+                'why': problem})
         key = keys.config(esi_type, resource_id)
         try:
             kv = self._constraint_read(key)
@@ -423,8 +424,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         if body is None or not self.owns(body):
             raise NotFound(self.not_found(esi_type, resource_id))
         if marked:
-            raise NotFound('%s %s is being deleted' % (esi_type,
-                                                       resource_id))
+            raise NotFound(_('%(type)s %(id)s is being deleted') % {
+                'type': esi_type, 'id': resource_id})
         return body
 
 
