@@ -21,8 +21,12 @@ plugin holds lives as long as the request; the etcd client itself is
 shared by every context (see etcd_client).
 
 What a tenant may see of ESI is decided here too: whose resource an id
-names, and the words used for one that is not the tenant's.
+names, the words used for one that is not the tenant's, and the refusals
+of a request (adopt, update, delete, check); the words for an etcd
+failure are heat_esi.tenant_errors'.
 """
+
+import functools
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -31,12 +35,15 @@ from heat.common import exception
 from heat.common.i18n import _
 from heat.engine.clients import client_plugin
 
+from heat_esi import actions
 from heat_esi import conf
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import templates
+from heat_esi import tenant_errors
 from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
@@ -66,28 +73,6 @@ def etcd_client():
     if settings not in _clients:
         _clients[settings] = etcd.Etcd.from_conf(cfg.CONF)
     return _clients[settings]
-
-
-def etcd_failure(exc, who):
-    """The error a tenant sees for an etcd failure: without its endpoint.
-
-    The endpoint and the transport's own words go to heat-engine's log,
-    for the operator.
-    """
-    LOG.error('%s: %s', who, exc)
-    if isinstance(exc, exceptions.EtcdAuthFailed):
-        text = _('the ESI store (etcd) refused heat-engine\'s credentials: '
-                 'authentication failed for user %s') % exc.username
-    elif isinstance(exc, exceptions.EtcdUnavailable):
-        text = _('the ESI store (etcd) is unreachable (key %s)') % exc.key
-    elif isinstance(exc, exceptions.EtcdOutcomeUnknown):
-        text = _('the ESI store (etcd) did not say whether a write on key '
-                 '%s was applied') % exc.key
-    else:
-        text = _('the ESI store (etcd) refused the request on key %s'
-                 ) % exc.key
-    return exception.Error(_('%s; the details are in heat-engine\'s log')
-                           % text)
 
 
 class NotFound(exceptions.EsiError):
@@ -163,6 +148,190 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             return None, None
         return kv, records.parse_config(key, kv.value)
 
+    def refuse_adopt(self, esi_type, resource_id):
+        """Refuse to adopt an invalid id or a resource not the project's.
+
+        Otherwise a stack could take over (and its delete remove) another
+        project's resource by naming its id in the adopt data.
+        """
+        if resource_id is None:
+            return
+        problem = validation.invalid_id(resource_id)
+        shown = validation.shorten(resource_id) if problem else resource_id
+        if problem is None and not self.is_own(esi_type, resource_id):
+            problem = self.not_found(esi_type, resource_id)
+        if problem:
+            raise exception.Error(_('cannot adopt %(id)s: %(why)s') % {
+                'id': shown, 'why': problem})
+
+    def refuse_check(self, esi_type, resource_id, version, state,
+                     dependencies):
+        """Refuse a stack check whose resource or devices cannot be polled.
+
+        Its last action must have completed for the *version* in /config,
+        and each of its *dependencies* [(label, type, id)] must be the
+        project's: not a word about another project's resource, and no
+        poll of its device.
+        """
+        problem = lifecycle.last_action_problem(state, version)
+        if problem:
+            raise exception.Error(
+                _('the last action on %(type)s %(id)s (version %(v)s) did '
+                  'not complete: %(state)s') % {
+                    'type': esi_type, 'id': resource_id, 'v': version,
+                    'state': problem})
+        foreign = ['%s%s' % (self.not_found(dep_type, rid),
+                             ' (%s)' % label if label else '')
+                   for label, dep_type, rid in dependencies
+                   if rid != resource_id and not self.is_own(dep_type, rid)]
+        if foreign:
+            raise exception.Error('; '.join(foreign))
+
+    def read_own_config(self, esi_type, resource_id, who, foreign=None):
+        """(KV, (body, version, marked)) of the project's /config, or Nones.
+
+        :param who: the resource reading, for the log.
+        :param foreign: a list to which the KV is added when the config
+            exists but is another project's (then treated as absent).
+        :raises heat Error: the config does not parse, naming its key.
+        """
+        try:
+            kv, config = self.read_config(esi_type, resource_id)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+        if kv is not None and not self.owns(config[0]):
+            LOG.warning('%(res)s: %(key)s belongs to project %(owner)s, '
+                        'not %(project)s; treated as absent',
+                        {'res': who, 'key': kv.key,
+                         'owner': config[0].get('tenant_id'),
+                         'project': self.context.project_id})
+            if foreign is not None:
+                foreign.append(kv)
+            return None, None
+        return kv, config
+
+    def config_lost(self, esi_type, resource_id, who):
+        """Whether a failed resource's /config is not intact (replace it).
+
+        A device that did not answer, a failed check or a heat-engine that
+        died mid-action leave /config as written: the resource is kept
+        under the same id and re-checked. A new one would get a new id in
+        ESI, and the old one's keys to clean up.
+        """
+        try:
+            kv, config = self.read_own_config(esi_type, resource_id, who)
+        except exception.Error as exc:
+            LOG.warning('%s: replacing it, its configuration is unreadable: '
+                        '%s', who, exc)
+            return True
+        return kv is None or config[2]
+
+    def read_state(self, esi_type, resource_id, min_version=None):
+        """The parsed /state (waited for up to *min_version*), or None.
+
+        See lifecycle.read_state; a malformed one is a heat Error.
+        """
+        try:
+            return lifecycle.read_state(self.client(), esi_type, resource_id,
+                                        min_version)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
+
+    def write(self, who, esi_type, resource_id, handler, compare, body,
+              version, action, marked=False, with_config=True):
+        """Write /config (unless not *with_config*) and its job at once.
+
+        See actions.write. The job carries the id that follows this call
+        from heat-api to the worker's log: the caller's global request id,
+        else Heat's own.
+
+        :param who: the resource writing, for the log.
+        :returns: the job id, or None when *compare* failed.
+        """
+        ctx = self.context
+        try:
+            job_id = actions.write(
+                self.client(), functools.partial(self.template, esi_type),
+                esi_type, resource_id, handler, action, body, version,
+                compare, marked=marked, with_config=with_config,
+                request_id=getattr(ctx, 'global_request_id', None) or
+                getattr(ctx, 'request_id', None))
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+        if job_id is not None:
+            LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
+                     {'res': who, 'v': version, 'job': job_id,
+                      'key': keys.config(esi_type, resource_id)})
+        return job_id
+
+    def resume_create(self, who, esi_type, resource_id, handler):
+        """The create's config is there already: a retried create.
+
+        Its job is normally there too, or the worker's /state; but a job
+        withdrawn by a cancel or a timeout leaves neither, and nothing
+        would ever answer. Then the job is written again, in a transaction
+        that checks that it is still missing.
+        """
+        kv, config = self.read_own_config(esi_type, resource_id, who)
+        if kv is None:
+            raise exception.Error(self.not_found(esi_type, resource_id))
+        body, version, marked = config
+        if version != 1 or marked:
+            LOG.info('%s: %s is at version %s, not creating it again',
+                     who, kv.key, version)
+            return
+        job_id = self.write(who, esi_type, resource_id, handler,
+                            lifecycle.create_job_conditions(
+                                handler, esi_type, resource_id, kv),
+                            body, 1, records.CREATE, with_config=False)
+        if job_id is None:
+            LOG.info('%s: %s already exists with its job or state, not '
+                     'writing it again', who, kv.key)
+        else:
+            LOG.info('%s: %s had neither a job nor a state (its job was '
+                     'withdrawn); wrote job %s again', who, kv.key, job_id)
+
+    def withdraw(self, who, esi_type, resource_id, handler, cookie):
+        """Withdraw the unclaimed jobs of *cookie* (lifecycle.withdraw)."""
+        for job_id, withdrawn in lifecycle.withdraw(
+                self.client(), handler, esi_type, resource_id, cookie):
+            LOG.info('%(res)s: job %(job)s %(what)s', {
+                'res': who, 'job': job_id,
+                'what': 'withdrawn' if withdrawn else
+                'already claimed, left to finish'})
+
+    def refuse_in_use(self, esi_type, resource_id):
+        """Refuse to delete a resource that another one still uses.
+
+        Another project's user is named by its type only (lifecycle.users).
+        """
+        users = lifecycle.users(self.client(), esi_type, resource_id,
+                                self.owns)
+        if users:
+            raise exception.Error(
+                _('%(type)s %(id)s cannot be deleted while other resources '
+                  'use it: %(users)s. Delete them first.') % {
+                    'type': esi_type, 'id': resource_id,
+                    'users': ', '.join(users)})
+
+    def refuse_missing_references(self, esi_type, resource_id, body):
+        """Refuse an update of a resource that names a resource now gone.
+
+        Its job could not be built; a delete still can. Only absence is
+        said: whose the resource is stays unsaid.
+        """
+        missing = lifecycle.missing_reference(
+            self.read_config, esi_type, body, validation.invalid_id)
+        if missing:
+            field, target, rid = missing
+            raise exception.Error(
+                _('%(field)s: %(target)s %(rid)s does not exist in ESI (no '
+                  '%(key)s); %(type)s %(id)s can be deleted, but not updated '
+                  'while it names it') % {
+                    'field': field, 'target': target, 'rid': rid,
+                    'key': keys.config(target, rid),
+                    'type': esi_type, 'id': resource_id})
+
     def is_own(self, esi_type, resource_id):
         """Whether the resource exists and the context may use it.
 
@@ -197,7 +366,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
 
         For the constraints checked later in this request.
         """
-        wanted = sorted({keys.config(rtype, rid) for rtype, rid in references
+        wanted = sorted({keys.config(esi_type, rid)
+                         for esi_type, rid in references
                          if validation.invalid_id(rid) is None})
         if not wanted:
             return
@@ -205,6 +375,18 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             [], [etcd.get(key) for key in wanted], key=wanted[0])
         self._constraint_reads.update(
             (key, kvs[0] if kvs else None) for key, kvs in zip(wanted, found))
+
+    def prefetch_references(self, references):
+        """prefetch() the [(esi_type, id)] that *references*() gives.
+
+        At validation, for the constraints: any failure here is theirs to
+        report, with what is wrong.
+        """
+        try:
+            self.prefetch(references())
+        except (exception.StackValidationFailed, ValueError, TypeError,
+                exceptions.EsiError):
+            pass
 
     def _constraint_read(self, key):
         if key not in self._constraint_reads:
@@ -222,14 +404,15 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         """
         problem = validation.invalid_id(resource_id)
         if problem:
-            raise NotFound('%s %s: %s' % (
-                esi_type, validation.shorten(resource_id), problem))
+            raise NotFound(_('%(type)s %(id)s: %(why)s') % {
+                'type': esi_type, 'id': validation.shorten(resource_id),
+                'why': problem})
         key = keys.config(esi_type, resource_id)
         try:
             kv = self._constraint_read(key)
         except exceptions.EtcdError as exc:
-            raise NotFound(str(etcd_failure(exc, 'constraint %s'
-                                                 % esi_type)))
+            raise NotFound(str(tenant_errors.etcd_failure(
+                exc, 'constraint %s' % esi_type)))
         body = marked = None
         if kv is not None:
             try:
@@ -241,18 +424,23 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         if body is None or not self.owns(body):
             raise NotFound(self.not_found(esi_type, resource_id))
         if marked:
-            raise NotFound('%s %s is being deleted' % (esi_type,
-                                                       resource_id))
+            raise NotFound(_('%(type)s %(id)s is being deleted') % {
+                'type': esi_type, 'id': resource_id})
         return body
 
-    def get_edge_router(self, router_id):
-        """The /config body of an edge router the context may reference."""
-        return self.get_usable('edge_router', router_id)
 
-    def get_ha_router(self, router_id):
-        """The /config body of an HA router the context may reference."""
-        return self.get_usable('ha_router', router_id)
+def _getter(esi_type):
+    def get(self, resource_id):
+        return self.get_usable(esi_type, resource_id)
+    get.__name__ = get.__qualname__ = templates.getter_name(esi_type)
+    get.__doc__ = ('The /config body of an ESI %s the context may '
+                   'reference (see get_usable).' % esi_type)
+    return get
 
-    def get_er_physical_interface(self, interface_id):
-        """The /config body of a physical interface the context may use."""
-        return self.get_usable('er_physical_interface', interface_id)
+
+# The constraints' getters, one per type a relation points to
+# (templates.RELATIONS), as heat_esi.constraints names them.
+for _esi_type in templates.referenced_types():
+    setattr(EsiClientPlugin, templates.getter_name(_esi_type),
+            _getter(_esi_type))
+del _esi_type

@@ -16,13 +16,15 @@ Each names the client plugin and the getter that validates an id, as
 Heat's own constraints do (heat/engine/clients/os/nova.py ServerConstraint):
 Heat calls ``context.clients.client_plugin('esi').<getter>(value)``, and
 the getter's NotFound is the constraint's error message. What the getter
-read is kept in the plugin for the rest of the request.
+read is kept in the plugin for the rest of the request. The constraints
+on references are generated from templates.RELATIONS.
 """
 
 from heat.engine import constraints
 
 from heat_esi import client
 from heat_esi import exceptions
+from heat_esi import templates
 from heat_esi import validation
 
 
@@ -50,24 +52,34 @@ class EsiResourceConstraint(EsiConstraint):
     expected_exceptions = (exceptions.EsiError,)
 
 
-class EdgeRouterConstraint(EsiResourceConstraint):
-    resource_getter_name = 'get_edge_router'
+def class_name(esi_type):
+    """The name of the constraint class of *esi_type*: EdgeRouterConstraint.
+
+    setup.cfg's heat.constraints entry points name these classes; a unit
+    test checks that they match templates.referenced_types().
+    """
+    return ''.join(part.capitalize() for part in esi_type.split('_')) + \
+        'Constraint'
 
 
-class HaRouterConstraint(EsiResourceConstraint):
-    resource_getter_name = 'get_ha_router'
-
-
-class ErPhysicalInterfaceConstraint(EsiResourceConstraint):
-    resource_getter_name = 'get_er_physical_interface'
+# One constraint per type that a relation points to, generated from
+# templates.RELATIONS: a new relation gets its constraint (and the client
+# plugin its getter) without a line here.
+for _esi_type in templates.referenced_types():
+    globals()[class_name(_esi_type)] = type(
+        class_name(_esi_type), (EsiResourceConstraint,), {
+            '__doc__': 'The value names an ESI %s of the stack\'s '
+                       'project.' % _esi_type,
+            'resource_getter_name': templates.getter_name(_esi_type)})
+del _esi_type
 
 
 class PrintableTextConstraint(EsiConstraint):
     """The value is printable text: no control or format character.
 
     The constraint of every free-text property (names, descriptions), see
-    esi_resource.text_property and validation.invalid_text. Its error says
-    which character, not the value.
+    resource_properties.text_property and validation.invalid_text. Its
+    error says which character, not the value.
     """
 
     def validate(self, value, context, template=None):

@@ -32,7 +32,7 @@ from heat_esi import records
 
 FIELDS = ('handler', 'id', 'parameter_mappings', 'template_file', 'watch')
 
-# Relation fields: (resource_type, field) -> the resource_type it points to.
+# Relation fields: (esi_type, field) -> the esi_type it points to.
 # The one declaration of which resource uses which: job params follow it,
 # the Heat resources derive their reference properties' constraints from it
 # and refuse to delete a resource that a relation still points to (see
@@ -49,26 +49,46 @@ RELATIONS = {
 MAPPING_KINDS = ('field', 'constant', 'version')
 
 
-def references(resource_type):
-    """[(field, target type)] of the relation fields of *resource_type*.
+def referenced_types():
+    """The types that a relation points to, sorted.
+
+    Each has its Heat constraint (constraint_name), its getter in the
+    client plugin (getter_name) and its entry point in setup.cfg (a unit
+    test checks that they match), and cannot be deleted while in use.
+    """
+    return sorted(set(RELATIONS.values()))
+
+
+def constraint_name(esi_type):
+    """The name of the Heat constraint on an id of *esi_type*."""
+    return 'esi.%s' % esi_type
+
+
+def getter_name(esi_type):
+    """The client plugin's getter that the constraint of *esi_type* calls."""
+    return 'get_%s' % esi_type
+
+
+def references(esi_type):
+    """[(field, target type)] of the relation fields of *esi_type*.
 
     In the order of RELATIONS.
     """
-    return [(field, target) for (rtype, field), target in RELATIONS.items()
-            if rtype == resource_type]
+    return [(field, target) for (source, field), target in RELATIONS.items()
+            if source == esi_type]
 
 
-def referrers(resource_type):
-    """[(resource type, field)] of the relations that point to *resource_type*.
+def referrers(esi_type):
+    """[(esi type, field)] of the relations that point to *esi_type*.
 
     Sorted: whoever reads them does so in a stable order.
     """
     return sorted(key for key, target in RELATIONS.items()
-                  if target == resource_type)
+                  if target == esi_type)
 
 
-def monitoring_template_name(resource_type):
-    return '%s_monitoring' % resource_type
+def monitoring_template_name(esi_type):
+    return '%s_monitoring' % esi_type
 
 
 def default_dir():
@@ -221,18 +241,18 @@ def fetch(client, name, kv=False):
 
 def config_lookup(client):
     """A ``lookup`` for build_params that reads configs from etcd."""
-    def lookup(resource_type, resource_id):
-        key = keys.config(resource_type, resource_id)
+    def lookup(esi_type, resource_id):
+        key = keys.config(esi_type, resource_id)
         kv = client.get(key)
         return records.parse_config(key, kv.value)[0] if kv else None
     return lookup
 
 
-def build_params(template, resource_type, body, version, lookup,
+def build_params(template, esi_type, body, version, lookup,
                  missing_ok=False):
     """The job params of *body* from the template's parameter_mappings.
 
-    :param lookup: callable(resource_type, resource_id) -> config body or
+    :param lookup: callable(esi_type, resource_id) -> config body or
         None, used to follow ``path`` relations.
     :param missing_ok: a relation to a resource that is gone gives the
         value None, as ``ignore_missing`` does, instead of an error. A
@@ -249,17 +269,17 @@ def build_params(template, resource_type, body, version, lookup,
         elif kind == 'version':
             value = version
         else:
-            value = _follow(name, param, mapping, resource_type, body,
+            value = _follow(name, param, mapping, esi_type, body,
                             lookup, resources, missing_ok)
         params.append({'resources': resources, 'type': 'value',
                        'value': value, 'param': param})
     return params
 
 
-def _follow(name, param, mapping, resource_type, body, lookup, resources,
+def _follow(name, param, mapping, esi_type, body, lookup, resources,
             missing_ok=False):
     where = 'heat_template %s: parameter %s' % (name, param)
-    cur_type, cur_body = resource_type, body
+    cur_type, cur_body = esi_type, body
     for hop in mapping.get('path') or []:
         if isinstance(hop, dict):
             target_type, rel = hop.get('type'), hop.get('id')

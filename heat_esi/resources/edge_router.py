@@ -23,6 +23,7 @@ from heat.engine import support
 
 from heat_esi import conf
 from heat_esi import esi_resource
+from heat_esi import resource_properties
 from heat_esi import states
 from heat_esi import validation
 
@@ -56,7 +57,7 @@ class EdgeRouter(esi_resource.EsiResource):
         'status', 'state_monitoring', 'worker_state',
     )
 
-    properties_schema = esi_resource.naming_properties(_('edge router'))
+    properties_schema = resource_properties.naming_properties(_('edge router'))
     properties_schema.update({
         IP: properties.Schema(
             properties.Schema.STRING,
@@ -79,7 +80,7 @@ class EdgeRouter(esi_resource.EsiResource):
             constraints=[constraints.Range(min=1, max=4294967295)],
             update_allowed=True
         ),
-        LOGIN: esi_resource.text_property(
+        LOGIN: resource_properties.text_property(
             _('User name ESI logs in to the router with.'),
             default='',
             update_allowed=True
@@ -98,7 +99,7 @@ class EdgeRouter(esi_resource.EsiResource):
         ),
     })
 
-    attributes_schema = esi_resource.state_attributes(_('edge router'))
+    attributes_schema = resource_properties.state_attributes(_('edge router'))
     attributes_schema.update({
         STATE_MONITORING: attributes.Schema(
             _('State of the router as last monitored, such as '
@@ -115,7 +116,8 @@ class EdgeRouter(esi_resource.EsiResource):
         if ip is not None:
             problem = self._outside_management_networks(ip)
             if problem:
-                raise self._property_error(self.IP, problem)
+                raise resource_properties.property_error(self, self.IP,
+                                                         problem)
 
     @staticmethod
     def _outside_management_networks(ip):
@@ -146,9 +148,6 @@ class EdgeRouter(esi_resource.EsiResource):
                      'edge routers (%(option)s in heat.conf)') % {
                 'ip': ip, 'option': OPTION}
         return None
-
-    def _dependencies(self):
-        return [('', self.esi_type, self.resource_id)]
 
     @staticmethod
     def _as_stored(number):

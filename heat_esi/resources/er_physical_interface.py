@@ -17,6 +17,7 @@ from heat.engine import attributes
 from heat.engine import support
 
 from heat_esi import esi_resource
+from heat_esi import resource_properties
 from heat_esi import states
 
 
@@ -46,30 +47,30 @@ class ErPhysicalInterface(esi_resource.EsiResource):
         'status', 'state_monitoring', 'worker_state',
     )
 
-    properties_schema = esi_resource.naming_properties(
+    properties_schema = resource_properties.naming_properties(
         _('physical interface'))
     properties_schema.update({
         # Not a generated name, as for other resources: it is what the
         # device calls the interface, and what the worker looks for.
-        NAME: esi_resource.text_property(
+        NAME: resource_properties.text_property(
             _('Name of the interface on the edge router, as its ifName '
               'says, such as ge-0/0/1 or ae0.'),
             min_length=1,
             required=True,
             update_allowed=True
         ),
-        DEVICE_ID: esi_resource.reference_property(
+        DEVICE_ID: resource_properties.reference_property(
             esi_type, DEVICE_ID,
             _('ID of the ESI edge router the interface belongs to.'),
             required=True
         ),
-        CONNECTED_ESE_PORT_ID: esi_resource.text_property(
+        CONNECTED_ESE_PORT_ID: resource_properties.text_property(
             _('ID of the ESE port the interface is cabled to, if any.'),
             update_allowed=True
         ),
     })
 
-    attributes_schema = esi_resource.state_attributes(
+    attributes_schema = resource_properties.state_attributes(
         _('physical interface'))
     attributes_schema.update({
         STATE_MONITORING: attributes.Schema(
@@ -79,9 +80,6 @@ class ErPhysicalInterface(esi_resource.EsiResource):
             cache_mode=attributes.Schema.CACHE_NONE
         ),
     })
-
-    def _dependencies(self):
-        return [('', self.esi_type, self.resource_id)]
 
     def _create_body(self, resource_id):
         body = {

@@ -22,6 +22,7 @@ from heat.engine import support
 from heat_esi import esi_resource
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import resource_properties
 from heat_esi import states
 from heat_esi import vlans
 
@@ -67,20 +68,21 @@ class HaInterface(esi_resource.EsiResource):
     ROUTER_OF = ((PRIMARY_INTERFACE_ID, 'primary_router_id'),
                  (SECONDARY_INTERFACE_ID, 'secondary_router_id'))
 
-    properties_schema = esi_resource.naming_properties(_('HA interface'))
+    properties_schema = resource_properties.naming_properties(
+        _('HA interface'))
     properties_schema.update({
-        HA_ROUTER_ID: esi_resource.reference_property(
+        HA_ROUTER_ID: resource_properties.reference_property(
             esi_type, HA_ROUTER_ID,
             _('ID of the ESI HA router the interface belongs to.'),
             required=True
         ),
-        PRIMARY_INTERFACE_ID: esi_resource.reference_property(
+        PRIMARY_INTERFACE_ID: resource_properties.reference_property(
             esi_type, PRIMARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s primary '
               'edge router.'),
             required=True
         ),
-        SECONDARY_INTERFACE_ID: esi_resource.reference_property(
+        SECONDARY_INTERFACE_ID: resource_properties.reference_property(
             esi_type, SECONDARY_INTERFACE_ID,
             _('ID of the ESI physical interface on the HA router\'s '
               'secondary edge router.'),
@@ -125,7 +127,13 @@ class HaInterface(esi_resource.EsiResource):
         ),
     })
 
-    attributes_schema = esi_resource.state_attributes(_('HA interface'))
+    # What a stack check polls and state_monitoring shows: each physical
+    # interface, as its monitor last saw it.
+    monitored = (('primary', PRIMARY_INTERFACE_ID),
+                 ('secondary', SECONDARY_INTERFACE_ID))
+
+    attributes_schema = resource_properties.state_attributes(
+        _('HA interface'))
     attributes_schema.update({
         STATE_MONITORING: attributes.Schema(
             _('State of each physical interface of the pair as monitored '
@@ -167,7 +175,8 @@ class HaInterface(esi_resource.EsiResource):
                 # valid, and cost nothing per id.
                 vlans.ranges(vlan_list)
             except ValueError as exc:
-                raise self._property_error(self.RESTRICTED_VLANS, str(exc))
+                raise resource_properties.property_error(
+                    self, self.RESTRICTED_VLANS, str(exc))
         self._check_wiring(values)
 
     def _check_wiring(self, values):
@@ -179,13 +188,14 @@ class HaInterface(esi_resource.EsiResource):
         resource); an id that does not resolve is its constraint's to
         report.
         """
-        references = self._references(values)
+        references = resource_properties.references(
+            self.esi_type, self.properties_schema, values)
         if len(references) < 3:
             return
         try:
             # What the constraints read (or will): the same request.
-            bodies = {field: self.client_plugin().get_usable(rtype, rid)
-                      for field, rtype, rid in references}
+            bodies = {field: self.client_plugin().get_usable(target, rid)
+                      for field, target, rid in references}
         except exceptions.EsiError:
             return
         ha_router, interfaces = bodies[self.HA_ROUTER_ID], bodies
@@ -193,7 +203,7 @@ class HaInterface(esi_resource.EsiResource):
             router = ha_router.get(router_field)
             device = interfaces[name].get('device_id')
             if device != router:
-                raise self._property_error(name, _(
+                raise resource_properties.property_error(self, name, _(
                     'er_physical_interface %(if)s is on edge router '
                     '%(device)s, but ha_router %(ha)s has edge router '
                     '%(router)s as its %(field)s: the interface must be on '
@@ -201,27 +211,6 @@ class HaInterface(esi_resource.EsiResource):
                         'if': values[name], 'device': device,
                         'ha': values[self.HA_ROUTER_ID], 'router': router,
                         'field': router_field})
-
-    # --- monitoring -------------------------------------------------------
-
-    def _dependencies(self):
-        return [('primary', 'er_physical_interface',
-                 self.properties[self.PRIMARY_INTERFACE_ID]),
-                ('secondary', 'er_physical_interface',
-                 self.properties[self.SECONDARY_INTERFACE_ID])]
-
-    def _state_monitoring(self):
-        """{primary: UP|DOWN, secondary: UP|DOWN}, as monitored now.
-
-        Each physical interface as its monitor last saw it, not as it was
-        when the HA interface was created.
-        """
-        found = {}
-        for label, rtype, rid in self._dependencies():
-            parts = states.parts_of(self.client(), rtype, rid)
-            found[label] = states.UP if states.healthy(parts) \
-                else states.DOWN
-        return found
 
     # --- the body ---------------------------------------------------------
 

@@ -18,6 +18,7 @@ from heat.engine import properties
 from heat.engine import support
 
 from heat_esi import esi_resource
+from heat_esi import resource_properties
 from heat_esi import states
 
 
@@ -47,14 +48,14 @@ class HaRouter(esi_resource.EsiResource):
         'status', 'available_gateways', 'state_monitoring', 'worker_state',
     )
 
-    properties_schema = esi_resource.naming_properties(_('HA router'))
+    properties_schema = resource_properties.naming_properties(_('HA router'))
     properties_schema.update({
-        PRIMARY_ROUTER_ID: esi_resource.reference_property(
+        PRIMARY_ROUTER_ID: resource_properties.reference_property(
             esi_type, PRIMARY_ROUTER_ID,
             _('ID of the ESI edge router that is primary in the pair.'),
             required=True
         ),
-        SECONDARY_ROUTER_ID: esi_resource.reference_property(
+        SECONDARY_ROUTER_ID: resource_properties.reference_property(
             esi_type, SECONDARY_ROUTER_ID,
             _('ID of the ESI edge router that is secondary in the pair. It '
               'must differ from the primary router.'),
@@ -69,7 +70,11 @@ class HaRouter(esi_resource.EsiResource):
         ),
     })
 
-    attributes_schema = esi_resource.state_attributes(_('HA router'))
+    # What a stack check polls and state_monitoring shows: each router.
+    monitored = (('primary', PRIMARY_ROUTER_ID),
+                 ('secondary', SECONDARY_ROUTER_ID))
+
+    attributes_schema = resource_properties.state_attributes(_('HA router'))
     attributes_schema.update({
         AVAILABLE_GATEWAYS: attributes.Schema(
             _('Number of gateways that can still be added.'),
@@ -94,25 +99,6 @@ class HaRouter(esi_resource.EsiResource):
                           'routers, both are %(id)s.')
                 % {'p': self.PRIMARY_ROUTER_ID, 's': self.SECONDARY_ROUTER_ID,
                    'id': primary})
-
-    def _dependencies(self):
-        return [('primary', 'edge_router',
-                 self.properties[self.PRIMARY_ROUTER_ID]),
-                ('secondary', 'edge_router',
-                 self.properties[self.SECONDARY_ROUTER_ID])]
-
-    def _state_monitoring(self):
-        """{primary: UP|DOWN, secondary: UP|DOWN}: each edge router now.
-
-        As it is monitored now, not as it was when the HA router was
-        created.
-        """
-        found = {}
-        for label, rtype, rid in self._dependencies():
-            parts = states.parts_of(self.client(), rtype, rid)
-            found[label] = states.UP if states.healthy(parts) \
-                else states.DOWN
-        return found
 
     def _create_body(self, resource_id):
         maximum = self.properties[self.MAXIMUM_GATEWAYS]

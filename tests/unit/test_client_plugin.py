@@ -31,6 +31,7 @@ import heat_esi.resources
 from heat_esi.resources import edge_router
 from heat_esi.resources import ha_router
 from heat_esi import templates
+from heat_esi import tenant_errors
 from tests import fakes
 
 PROJECT, OTHER = 'project-a', 'project-b'
@@ -266,7 +267,7 @@ def test_etcd_failures_reach_the_tenant_without_the_endpoint(caplog):
              'did not say whether a write on key %s was applied' % key),
             (exceptions.EtcdError('http://10.9.8.7:2379', key, 'no'),
              'refused the request on key %s' % key)]:
-        error = client.etcd_failure(exc, 'router')
+        error = tenant_errors.etcd_failure(exc, 'router')
         assert isinstance(error, exception.Error)
         assert said in str(error) and '10.9.8.7' not in str(error)
     assert '10.9.8.7' in caplog.text

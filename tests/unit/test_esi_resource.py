@@ -410,3 +410,52 @@ def test_the_status_attribute_combines_state_and_monitoring(etcd_of_heat,
     store.put(keys.monitoring('edge_router', esi_fixtures.SECONDARY),
               json.dumps({'state_monitoring': {'router': 'DOWN'}}))
     assert router.FnGetAtt('state_monitoring')['secondary'] == 'DOWN'
+
+
+def test_needs_replace_failed_hides_the_etcd_endpoint(etcd_of_heat, router):
+    """An etcd failure while Heat asks whether to replace: no endpoint.
+
+    needs_replace_failed had no translation of its own (issue 20, item 1):
+    the tenant saw the endpoint of heat-engine's etcd.
+    """
+    router.handle_create()
+    etcd_of_heat.fail(fakes.UNAVAILABLE, count=10, only=['get'])
+    with pytest.raises(exception.Error) as caught:
+        router.needs_replace_failed()
+    assert 'the ESI store (etcd) is unreachable' in str(caught.value)
+    assert 'fake-etcd' not in str(caught.value)
+
+
+def test_a_method_a_new_type_adds_hides_the_endpoint_too():
+    """The boundary is the base's: a type's own method cannot miss it.
+
+    A type that adds an action (handle_suspend, check_suspend_complete) or
+    overrides one (validate) writes no decorator of its own.
+    """
+    from heat_esi.resources import ha_router as ha_router_module
+    failure = exceptions.EtcdUnavailable('http://fake-etcd:2379', '/k',
+                                         'connection refused')
+
+    class Suspendable(ha_router_module.HaRouter):
+        def handle_suspend(self):
+            raise failure
+
+        def check_suspend_complete(self, cookie):
+            raise failure
+
+        def validate(self):
+            raise failure
+
+        def _helper(self):
+            raise failure       # not tenant-facing: left as it is
+
+    res = object.__new__(Suspendable)
+    res.name = 'suspendable'
+    for call in (res.handle_suspend, lambda: res.check_suspend_complete({}),
+                 res.validate):
+        with pytest.raises(exception.Error) as caught:
+            call()
+        assert 'the ESI store (etcd) is unreachable' in str(caught.value)
+        assert 'fake-etcd' not in str(caught.value)
+    with pytest.raises(exceptions.EtcdUnavailable):
+        res._helper()
