@@ -42,6 +42,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import lifecycle
 from heat_esi import records
+from heat_esi import template_mappings
 from heat_esi import templates
 from heat_esi import tenant_errors
 from heat_esi import validation
@@ -251,7 +252,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         ctx = self.context
         try:
             job_id = actions.write(
-                self.client(), functools.partial(self.template, esi_type),
+                self.client(),
+                functools.partial(self.template, esi_type, handler, body),
                 esi_type, resource_id, handler, action, body, version,
                 compare, marked=marked, with_config=with_config,
                 request_id=getattr(ctx, 'global_request_id', None) or
@@ -343,15 +345,18 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             return False
         return kv is not None and self.owns(config[0])
 
-    def template(self, esi_type, refresh=False):
-        """(name, body, mod_revision) of the heat_template of *esi_type*.
+    def template(self, esi_type,
+                 handler=template_mappings.MONITORING_WORKER, body=None,
+                 refresh=False):
+        """(name, body, mod_revision) of the heat_template of a job.
 
-        Cached across requests: the transaction that writes a job compares
-        the template's revision, so a stale copy is never used, only
-        re-read (*refresh*).
+        The one that ESI's template mapping of *esi_type* for *handler*
+        picks for the resource's *body*. Cached across requests: the
+        transaction that writes a job compares the template's revision, so
+        a stale copy is never used, only re-read (*refresh*).
         """
         client = self.client()
-        name = templates.monitoring_template_name(esi_type)
+        name = template_mappings.template_name(handler, esi_type, body or {})
         cache_key = (client.endpoint, name)
         if refresh or cache_key not in _templates:
             kv = client.get(keys.heat_template(name))
