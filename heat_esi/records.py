@@ -219,13 +219,8 @@ def job_handler(text):
     A worker only judges the jobs of its own handlers, and a job whose value
     cannot even name one is every worker's to reject.
     """
-    if isinstance(text, bytes):         # not UTF-8 (see etcd.KV)
-        return None
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(value, list) and value and isinstance(value[0], str):
+    value = _raw_job(text)
+    if value and isinstance(value[0], str):
         return value[0]
     return None
 
@@ -254,15 +249,21 @@ def job_project(text):
 
     Unreadable values have none: they are everyone's to reject.
     """
+    value = _raw_job(text)
+    if len(value) > 1:
+        return project_of(value[1])
+    return None
+
+
+def _raw_job(text):
+    """The list a raw /jobs/all value holds; [] when it holds none."""
     if isinstance(text, bytes):         # not UTF-8 (see etcd.KV)
-        return None
+        return []
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        return None
-    if isinstance(value, list) and len(value) > 1:
-        return project_of(value[1])
-    return None
+        return []
+    return value if isinstance(value, list) else []
 
 
 def _shown(value):
