@@ -419,3 +419,14 @@ def heat_on(options):
         for name in options:
             cfg.CONF.clear_override(name, group='esi_etcd')
     return undo
+
+
+# The operator CLI of this venv.
+HEAT_ESI = os.path.join(os.path.dirname(sys.executable), 'heat-esi')
+
+
+def heat_esi(server, *args, stdin=''):
+    """Run heat-esi against *server*'s etcd: the CompletedProcess."""
+    return subprocess.run([HEAT_ESI, '--etcd-url', server.url] + list(args),
+                          input=stdin, capture_output=True, text=True,
+                          timeout=60)

@@ -50,6 +50,8 @@ import urllib3
 
 from heat_esi import etcd
 from heat_esi import exceptions
+from heat_esi import states
+from heat_esi.worker.plugins import base as plugin_base
 
 # What fail() can inject.
 UNAVAILABLE = 'unavailable'
@@ -724,3 +726,31 @@ class Gateway(object):
     def paths(self):
         """(endpoint, path) of every call, in order."""
         return [(call.endpoint, call.path) for call in self.calls]
+
+
+class FixedPlugin(plugin_base.Plugin):
+    """A plugin that answers what it is told, and records its calls."""
+
+    def __init__(self, state=states.ACTIVE, polled=(states.UP, ''),
+                 error=None, address=None, prefetch=()):
+        self.state, self.polled, self.error = state, polled, error
+        self._address, self._prefetch = address, prefetch
+        self.calls = []
+
+    def check(self, props, abort, read=None):
+        self.calls.append(('check', props['type'], read))
+        if self.error is not None:
+            raise self.error
+        return self.state
+
+    def poll(self, props, abort):
+        self.calls.append(('poll', props['type']))
+        if self.error is not None:
+            raise self.error
+        return self.polled
+
+    def keys(self, props):
+        return self._prefetch
+
+    def address(self, props):
+        return self._address

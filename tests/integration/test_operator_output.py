@@ -8,6 +8,7 @@ do not rest on the writer's clock alone and a purge of what can be dated
 """
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -16,7 +17,6 @@ from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from tests import esi_fixtures
-from tests.integration.test_status_jobs import heat_esi
 
 PASSWORD = 'esiesi0000'
 ROUTER = '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e'
@@ -36,7 +36,7 @@ def member(client, name='w-1', **changes):
 
 def run_ok(server, *args):
     """Run a command: exit 0 or 1, one readable error line at most."""
-    result = heat_esi(server, *args)
+    result = esi_fixtures.heat_esi(server, *args)
     assert result.returncode in (0, 1), result
     assert 'Traceback' not in result.stderr, result.stderr
     assert result.stderr.count('\n') <= 1, result.stderr
@@ -127,8 +127,9 @@ def test_control_characters_are_escaped_and_long_values_cut(
     assert 59500 < int(marker.split()[0]) < len(HOSTILE), marker
     assert found['workers'][0]['host'].startswith('\\x1b]0;pwned')
     # A command's error line quoting a key is escaped too.
-    missing = heat_esi(etcd_server, 'jobs', 'show',
-                       'create:x:y:\x1b]0;t\x07\nFORGED:1:aaaaa')
+    missing = esi_fixtures.heat_esi(
+        etcd_server, 'jobs', 'show',
+        'create:x:y:\x1b]0;t\x07\nFORGED:1:aaaaa')
     assert missing.returncode == 1
     shows_nothing_raw(missing.stderr)
     assert missing.stderr.count('\n') == 1
@@ -188,7 +189,7 @@ def test_a_writer_clock_a_day_ahead_does_not_hide_a_stuck_job(
     assert any(r.startswith('1 job(s) dated up to 86') and
                'ahead of this host\'s clock' in r and
                '1 of unknown age' in r for r in reasons), reasons
-    assert heat_esi(etcd_server, 'status').returncode == 1
+    assert esi_fixtures.heat_esi(etcd_server, 'status').returncode == 1
 
     # A job written after it by a writer with a good clock, ten minutes
     # ago: etcd's order of writes says the stuck one is at least as old.
@@ -214,8 +215,6 @@ def test_a_writer_clock_a_day_ahead_does_not_hide_a_stuck_job(
 
 
 def test_watch_dates_a_job_by_its_own_observation(etcd_client, etcd_server):
-    import subprocess
-    from tests.integration.test_status_jobs import HEAT_ESI
     client = etcd_client
     member(client)
     stuck, value = records.job('create', 'other_handler', 'ha_router',
@@ -223,9 +222,9 @@ def test_watch_dates_a_job_by_its_own_observation(etcd_client, etcd_server):
     value[1]['created_at'] += 24 * 3600
     client.put(keys.job(stuck), value)
     proc = subprocess.Popen(
-        [HEAT_ESI, '--etcd-url', etcd_server.url, 'status', '--watch',
-         '0.2', '-c', 'backlog', '-f', 'value'], stdout=subprocess.PIPE,
-        text=True)
+        [esi_fixtures.HEAT_ESI, '--etcd-url', etcd_server.url, 'status',
+         '--watch', '0.2', '-c', 'backlog', '-f', 'value'],
+        stdout=subprocess.PIPE, text=True)
     try:
         # "value" rows: handler jobs oldest_age blocked; the age is None
         # until the command has seen the job for a while.

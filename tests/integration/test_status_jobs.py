@@ -5,10 +5,8 @@ resource, a rejected value and a device down.
 """
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -19,7 +17,7 @@ from heat_esi import keys
 from heat_esi import records
 from tests import esi_fixtures
 
-HEAT_ESI = os.path.join(os.path.dirname(sys.executable), 'heat-esi')
+HEAT_ESI = esi_fixtures.HEAT_ESI
 FAILED = '70000000-0000-0000-0000-000000000001'
 IN_FLIGHT = '70000000-0000-0000-0000-000000000002'
 REJECTED = '70000000-0000-0000-0000-000000000003'
@@ -32,10 +30,7 @@ ROUTER_PARAMS = [{'resources': [], 'type': 'value', 'value': router,
                      ('secondary_device_id', esi_fixtures.SECONDARY))]
 
 
-def heat_esi(server, *args, stdin=''):
-    return subprocess.run([HEAT_ESI, '--etcd-url', server.url] + list(args),
-                          input=stdin, capture_output=True, text=True,
-                          timeout=60)
+heat_esi = esi_fixtures.heat_esi
 
 
 def as_json(server, *args, code=0):

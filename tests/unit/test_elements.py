@@ -27,32 +27,8 @@ RID = '0e000000-0000-0000-0000-000000000001'
 NEVER = threading.Event()
 
 
-class Fixed(base.Plugin):
-    """A plugin that answers what it is told, and records its calls."""
-
-    def __init__(self, state=states.ACTIVE, polled=(states.UP, ''),
-                 error=None, address=None, prefetch=()):
-        self.state, self.polled, self.error = state, polled, error
-        self._address, self._prefetch = address, prefetch
-        self.calls = []
-
-    def check(self, props, abort, read=None):
-        self.calls.append(('check', props['type'], read))
-        if self.error is not None:
-            raise self.error
-        return self.state
-
-    def poll(self, props, abort):
-        self.calls.append(('poll', props['type']))
-        if self.error is not None:
-            raise self.error
-        return self.polled
-
-    def keys(self, props):
-        return self._prefetch
-
-    def address(self, props):
-        return self._address
+# A plugin that answers what it is told (shared with test_handlers).
+Fixed = fakes.FixedPlugin
 
 
 class Unpollable(Fixed):

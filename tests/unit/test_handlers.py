@@ -13,6 +13,7 @@
 """The handler contract (handlers.base) and the template mappings in use."""
 
 import json
+import threading
 
 import pytest
 
@@ -26,9 +27,10 @@ from heat_esi.worker import elements
 from heat_esi.worker.handlers import base
 from heat_esi.worker.handlers import monitoring
 from tests import fakes
-from tests.unit import test_elements
 
-RID = test_elements.RID
+RID = '0e000000-0000-0000-0000-000000000001'
+# A job clock that never aborts.
+NEVER = threading.Event()
 
 
 class Claim(object):
@@ -61,7 +63,7 @@ def test_the_type_mapping_picks_the_template(monkeypatch):
         'ha_router', 'ACha_router_&Pflavor')
     client = fakes.FakeEtcd()
     kv = store(client, 'ha_router_big', 'a:\n  type: one\n')
-    pipeline = elements.Pipeline(client, {'one': test_elements.Fixed()})
+    pipeline = elements.Pipeline(client, {'one': fakes.FixedPlugin()})
     the_job = job({'flavor': 'big'})
     assert pipeline.prefetch(the_job) == (kv.key,)
     found = pipeline.for_job(the_job, {kv.key: kv})
@@ -82,7 +84,7 @@ def test_a_mapping_yielding_no_template_gives_an_empty_status(monkeypatch):
     the_job = job({'device_owner': 'network:dhcp'})
     assert handler.prefetch(the_job) == ()
     claim = Claim(the_job, {})
-    result = handler.run(claim, test_elements.NEVER)
+    result = handler.run(claim, NEVER)
     assert result.state_monitoring == {}
     assert result.deletes == (keys.monitoring('ha_router', RID),)
     assert client.requests == []        # no template read at all
