@@ -50,6 +50,17 @@ TEMPLATE_MAPPINGS = {
         'edge_router': 'Cedge_router_monitoring',
         'er_physical_interface': 'Cer_physical_interface_monitoring',
         'ha_interface': 'Cha_interface_monitoring',
+        'ese_device': 'Cese_device_monitoring',
+        'ese_physical_port': 'Cese_physical_port_monitoring',
+        'network': 'Cnetwork_monitoring',
+    },
+    # ESI's own mappings of the types whose stack heat_worker runs
+    # (memo/template_mappings.md of the ESI run).
+    'heat_worker': {
+        'ese_device': 'ACese_device_&Pexisting',
+        'ese_physical_port': 'ACese_physical_port_&Pexisting',
+        'network': 'Cnetwork',
+        'subnet': 'Csubnet',
     },
 }
 

@@ -44,6 +44,8 @@ RELATIONS = {
     ('ha_interface', 'ha_router_id'): 'ha_router',
     ('ha_interface', 'primary_interface_id'): 'er_physical_interface',
     ('ha_interface', 'secondary_interface_id'): 'er_physical_interface',
+    ('ese_physical_port', 'ese_device_id'): 'ese_device',
+    ('subnet', 'network_id'): 'network',
 }
 
 MAPPING_KINDS = ('field', 'constant', 'version')

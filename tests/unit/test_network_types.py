@@ -1,0 +1,247 @@
+"""ESI::EseDevice, EsePhysicalPort, Network and Subnet against ESI's seeds.
+
+Each type's /config body (point (1)) is written by its handle_create on a
+fake etcd; each job's params are built by templates.build_params from the
+heat_template that the type's template mapping picks for the handler, and
+compared with the seed's point (2).
+"""
+
+from tests import heat_engine  # noqa: F401  (before any heat import)
+
+import uuid
+
+from heat.common import exception
+import pytest
+
+from heat_esi import client
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import template_mappings
+from heat_esi import templates
+from tests import fakes
+from tests import network_seeds
+
+RESOURCE_TYPES = {'ese_device': 'ESI::EseDevice',
+                  'ese_physical_port': 'ESI::EsePhysicalPort',
+                  'network': 'ESI::Network', 'subnet': 'ESI::Subnet'}
+# The properties of each seed's resource, as a stack gives them.
+SEED_PROPERTIES = {
+    'ese_device': {'name': 'QFX-NW02', 'description': '', 'username': 'esi',
+                   'password': 'password', 'hostname': 'QFX-NW02',
+                   'existing': 'existing', 'type': 'tor',
+                   'management_ip_address': '10.161.0.34',
+                   'public_ip_address': '10.161.0.34'},
+    'ese_physical_port': {
+        'name': 'xe-0/0/3', 'description': '',
+        'ese_device_id': '5314fffc-6c86-4410-a64b-5386286ac629',
+        'existing': 'new', 'connected_port_owner': 'mx_downlink',
+        'connected_port_id': ''},
+    'network': {'name': 'sample-network', 'description': 'Sample Network',
+                'admin_state_up': True},
+    'subnet': {'name': 'sample-subnet', 'description': 'Sample Subnet',
+               'network_id': 'bb69041d-c654-4e9f-a763-afd4333275bc',
+               'cidr': '172.16.101.0/24', 'enable_dhcp': True},
+}
+
+
+@pytest.fixture
+def store(monkeypatch):
+    """heat-engine's fake etcd: the templates and the seeds' references."""
+    from oslo_config import cfg
+    fake = fakes.FakeEtcd(
+        endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
+        max_watch_wait=0.05)
+    heat_engine.setup(0)
+    cfg.CONF.set_override('management_networks', ['10.161.0.0/24'],
+                          group='esi')
+    monkeypatch.setattr(client, 'etcd_client', lambda: fake)
+    templates.store(fake, templates.load_dir())
+    for esi_type in ('ese_device', 'network'):
+        rid, body = network_seeds.config(esi_type)
+        fake.put(keys.config(esi_type, rid), records.config(body, 1))
+    yield fake
+    cfg.CONF.clear_override('management_networks', group='esi')
+    fake.close()
+
+
+@pytest.fixture
+def resource():
+    stacks = []     # a resource holds its stack by a weak reference
+
+    def make(esi_type, **props):
+        props = dict(SEED_PROPERTIES[esi_type], **props)
+        stacks.append(heat_engine.stack({
+            'heat_template_version': '2018-08-31',
+            'resources': {'res': {'type': RESOURCE_TYPES[esi_type],
+                                  'properties': props}}},
+            ctx=heat_engine.context(project_id=network_seeds.PROJECT)))
+        return stacks[-1]['res']
+    return make
+
+
+def created_body(store, res):
+    """The /config of *res* as its create writes it: (body, 1, False).
+
+    Its checks and body; the write of the jobs (two for a monitored
+    type) is tested through Heat (tests/integration/test_network_types).
+    """
+    res.validate()
+    res._check_values()
+    return res._create_body(str(uuid.uuid4())), 1, False
+
+
+@pytest.mark.parametrize('esi_type', sorted(RESOURCE_TYPES))
+def test_the_config_is_the_seeds_point_1(store, resource, esi_type):
+    res = resource(esi_type)
+    body, version, marked = created_body(store, res)
+    seed_id, seed_body = network_seeds.config(esi_type)
+    # The same fields in the same order, as ESI's API writes them.
+    assert list(body) == list(seed_body)
+    assert body == network_seeds.with_id(seed_body, seed_id, body['id'])
+
+
+def job_params(store, esi_type, handler, body):
+    name = template_mappings.template_name(handler, esi_type, body)
+    return templates.build_params(templates.fetch(store, name), esi_type,
+                                  body, 1, templates.config_lookup(store))
+
+
+@pytest.mark.parametrize('esi_type, handler', [
+    ('ese_device', 'heat_worker'),
+    ('ese_device', 'monitoring_worker'),
+    ('ese_physical_port', 'monitoring_worker'),
+    ('network', 'heat_worker'),
+])
+def test_the_job_params_are_the_seeds_point_2(store, esi_type, handler):
+    rid, body = network_seeds.config(esi_type)
+    expected = network_seeds.jobs(esi_type)[handler]['params']
+    assert job_params(store, esi_type, handler, body) == expected
+
+
+def test_the_ese_device_heat_template_follows_existing(store):
+    _rid, body = network_seeds.config('ese_device')
+    assert template_mappings.template_name(
+        'heat_worker', 'ese_device', body) == 'ese_device_existing'
+    new = dict(body, existing='new')
+    assert template_mappings.template_name(
+        'heat_worker', 'ese_device', new) == 'ese_device_new'
+    params = job_params(store, 'ese_device', 'heat_worker', new)
+    assert {p['param']: p['value'] for p in params} == {
+        'name': 'QFX-NW02', 'management_ip': '10.161.0.34',
+        'dataplane_ip': '10.161.0.34'}
+
+
+def test_every_mapped_template_is_shipped():
+    shipped = templates.load_dir()
+    for handler, table in template_mappings.TEMPLATE_MAPPINGS.items():
+        for esi_type in table:
+            for existing in ('new', 'existing'):
+                name = template_mappings.template_name(
+                    handler, esi_type, {'existing': existing})
+                assert name in shipped or name in PENDING_CORE, name
+                if name in shipped:
+                    assert shipped[name]['handler'] == handler
+
+
+# Templates with output_key mappings, shipped with core's build_params.
+PENDING_CORE = ('ese_physical_port_new', 'network_monitoring', 'subnet')
+
+
+def test_the_ese_device_password_stays_in_config(store, resource):
+    res = resource('ese_device')
+    body, _v, _m = created_body(store, res)
+    assert body['password'] == 'password'
+    rendered = job_params(store, 'ese_device', 'monitoring_worker', body)
+    rendered += job_params(store, 'ese_device', 'heat_worker', body)
+    assert 'password' not in str(rendered)
+
+
+def test_public_ip_address_is_absent_unless_given(store, resource,
+                                                  monkeypatch):
+    props = dict(SEED_PROPERTIES['ese_device'])
+    del props['public_ip_address']
+    monkeypatch.setitem(SEED_PROPERTIES, 'ese_device', props)
+    body, _v, _m = created_body(store, resource('ese_device'))
+    assert 'public_ip_address' not in body
+
+
+def test_a_device_outside_the_management_networks_is_refused(store,
+                                                             resource):
+    res = resource('ese_device', management_ip_address='192.0.2.7')
+    before = store.revision()
+    with pytest.raises(exception.StackValidationFailed) as err:
+        res.validate()
+    assert 'management_ip_address' in str(err.value)
+    assert '192.0.2.7 is outside the management networks open to ESE ' \
+        'devices' in str(err.value)
+    assert store.revision() == before
+
+
+def test_a_port_on_a_missing_device_is_refused(store, resource):
+    res = resource('ese_physical_port', ese_device_id=str(uuid.uuid4()))
+    with pytest.raises(exception.StackValidationFailed) as err:
+        res.validate()
+    assert 'ese_device_id' in str(err.value)
+
+
+def test_a_subnet_on_a_missing_network_is_refused(store, resource):
+    res = resource('subnet', network_id=str(uuid.uuid4()))
+    with pytest.raises(exception.StackValidationFailed) as err:
+        res.validate()
+    assert 'network_id' in str(err.value)
+
+
+def test_a_subnet_gets_default_pools_around_its_gateway(store, resource):
+    body, _v, _m = created_body(store, resource(
+        'subnet', cidr='10.0.0.0/29', gateway_ip='10.0.0.3'))
+    assert body['allocation_pools'] == [
+        {'start': '10.0.0.1', 'end': '10.0.0.2'},
+        {'start': '10.0.0.4', 'end': '10.0.0.6'}]
+    assert body['dhcp_server_address'] == '10.0.0.1'
+    assert body['gateway_ip'] == '10.0.0.3'
+
+
+def test_a_subnet_keeps_the_pools_it_is_given(store, resource):
+    body, _v, _m = created_body(store, resource(
+        'subnet', allocation_pools=[{'start': '172.16.101.10',
+                                     'end': '172.16.101.20'}],
+        dns_nameservers=['192.0.2.53'],
+        host_routes=[{'destination': '10.0.0.0/8',
+                      'nexthop': '172.16.101.254'}]))
+    assert body['allocation_pools'] == [{'start': '172.16.101.10',
+                                         'end': '172.16.101.20'}]
+    assert body['dhcp_server_address'] == '172.16.101.10'
+    assert body['dns_nameservers'] == ['192.0.2.53']
+    assert body['host_routes'] == [{'destination': '10.0.0.0/8',
+                                    'nexthop': '172.16.101.254'}]
+
+
+@pytest.mark.parametrize('props, message', [
+    ({'cidr': '172.16.101.1/24'}, 'has host bits set'),
+    ({'cidr': '172.16.101.0/31'}, 'is not an IPv4 network of at least'),
+    ({'cidr': '2001:db8::/64'}, 'is not an IPv4 network'),
+    ({'gateway_ip': '172.16.102.1'},
+     '172.16.102.1 is not a host address of 172.16.101.0/24'),
+    ({'allocation_pools': [{'start': '172.16.101.9',
+                            'end': '172.16.101.3'}]},
+     'ends before it starts'),
+    ({'gateway_ip': '172.16.101.5',
+      'allocation_pools': [{'start': '172.16.101.2',
+                            'end': '172.16.101.9'}]},
+     'holds the gateway 172.16.101.5'),
+    ({'ip_version': 6}, 'ip_version'),
+])
+def test_bad_subnets_are_refused_naming_the_property(store, resource, props,
+                                                     message):
+    res = resource('subnet', **props)
+    before = store.revision()
+    with pytest.raises(exception.StackValidationFailed) as err:
+        res.validate()
+    assert message in str(err.value)
+    assert store.revision() == before
+
+
+def test_unknown_existing_values_are_refused(store, resource):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        resource('ese_device', existing='maybe').validate()
+    assert 'existing' in str(err.value)
