@@ -26,8 +26,6 @@ of a request (adopt, update, delete, check); the words for an etcd
 failure are heat_esi.tenant_errors'.
 """
 
-import functools
-
 from oslo_config import cfg
 from oslo_log import log as logging
 
@@ -238,41 +236,42 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         except exceptions.MalformedValue as exc:
             raise exception.Error(str(exc))
 
-    def write(self, who, esi_type, resource_id, handler, compare, body,
-              version, action, marked=False, with_config=True):
-        """Write /config (unless not *with_config*) and its job at once.
+    def write(self, who, esi_type, resource_id, compare, body, version,
+              action, marked=False, with_config=True):
+        """Write /config (unless not *with_config*) and its jobs at once.
 
-        See actions.write. The job carries the id that follows this call
-        from heat-api to the worker's log: the caller's global request id,
-        else Heat's own.
+        The jobs of the type's plan for *action*: see actions.write. Each
+        carries the id that follows this call from heat-api to the
+        worker's log: the caller's global request id, else Heat's own.
 
         :param who: the resource writing, for the log.
-        :returns: the job id, or None when *compare* failed.
+        :returns: the job ids, or None when *compare* failed.
         """
         ctx = self.context
         try:
-            job_id = actions.write(
+            job_ids = actions.write(
                 self.client(),
-                functools.partial(self.template, esi_type, handler, body),
-                esi_type, resource_id, handler, action, body, version,
+                lambda handler, refresh: self.template(
+                    esi_type, handler, body, refresh),
+                esi_type, resource_id, None, action, body, version,
                 compare, marked=marked, with_config=with_config,
                 request_id=getattr(ctx, 'global_request_id', None) or
                 getattr(ctx, 'request_id', None))
         except exceptions.TemplateError as exc:
             raise exception.Error(str(exc))
-        if job_id is not None:
+        if job_ids is not None:
             LOG.info('%(res)s: wrote %(key)s version %(v)s and job %(job)s',
-                     {'res': who, 'v': version, 'job': job_id,
+                     {'res': who, 'v': version, 'job': ', '.join(job_ids),
                       'key': keys.config(esi_type, resource_id)})
-        return job_id
+        return job_ids
 
-    def resume_create(self, who, esi_type, resource_id, handler):
+    def resume_create(self, who, esi_type, resource_id):
         """The create's config is there already: a retried create.
 
-        Its job is normally there too, or the worker's /state; but a job
-        withdrawn by a cancel or a timeout leaves neither, and nothing
-        would ever answer. Then the job is written again, in a transaction
-        that checks that it is still missing.
+        Its jobs are normally there too, or the worker's /state; but jobs
+        withdrawn by a cancel or a timeout leave neither, and nothing
+        would ever answer. Then the create's plan is written again, in a
+        transaction that checks that no job of it and no /state exists.
         """
         kv, config = self.read_own_config(esi_type, resource_id, who)
         if kv is None:
@@ -282,25 +281,36 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
             LOG.info('%s: %s is at version %s, not creating it again',
                      who, kv.key, version)
             return
-        job_id = self.write(who, esi_type, resource_id, handler,
-                            lifecycle.create_job_conditions(
-                                handler, esi_type, resource_id, kv),
-                            body, 1, records.CREATE, with_config=False)
-        if job_id is None:
-            LOG.info('%s: %s already exists with its job or state, not '
-                     'writing it again', who, kv.key)
+        job_ids = self.write(who, esi_type, resource_id,
+                             lifecycle.create_job_conditions(
+                                 self.handlers(esi_type), esi_type,
+                                 resource_id, kv),
+                             body, 1, records.CREATE, with_config=False)
+        if job_ids is None:
+            LOG.info('%s: %s already exists with its jobs or state, not '
+                     'writing them again', who, kv.key)
         else:
-            LOG.info('%s: %s had neither a job nor a state (its job was '
-                     'withdrawn); wrote job %s again', who, kv.key, job_id)
+            LOG.info('%s: %s had neither a job nor a state (its jobs were '
+                     'withdrawn); wrote job %s again', who, kv.key,
+                     ', '.join(job_ids))
 
-    def withdraw(self, who, esi_type, resource_id, handler, cookie):
+    def withdraw(self, who, esi_type, resource_id, cookie):
         """Withdraw the unclaimed jobs of *cookie* (lifecycle.withdraw)."""
         for job_id, withdrawn in lifecycle.withdraw(
-                self.client(), handler, esi_type, resource_id, cookie):
+                self.client(), self.handlers(esi_type), esi_type,
+                resource_id, cookie):
             LOG.info('%(res)s: job %(job)s %(what)s', {
                 'res': who, 'job': job_id,
                 'what': 'withdrawn' if withdrawn else
                 'already claimed, left to finish'})
+
+    @staticmethod
+    def handlers(esi_type):
+        """The handlers of *esi_type*'s jobs (template_mappings.handlers)."""
+        try:
+            return template_mappings.handlers(esi_type)
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
 
     def refuse_in_use(self, esi_type, resource_id):
         """Refuse to delete a resource that another one still uses.
@@ -351,12 +361,15 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         """(name, body, mod_revision) of the heat_template of a job.
 
         The one that ESI's template mapping of *esi_type* for *handler*
-        picks for the resource's *body*. Cached across requests: the
-        transaction that writes a job compares the template's revision, so
-        a stale copy is never used, only re-read (*refresh*).
+        picks for the resource's *body*; None when it picks none. Cached
+        across requests: the transaction that writes a job compares the
+        template's revision, so a stale copy is never used, only re-read
+        (*refresh*).
         """
         client = self.client()
         name = template_mappings.template_name(handler, esi_type, body or {})
+        if name is None:
+            return None
         cache_key = (client.endpoint, name)
         if refresh or cache_key not in _templates:
             kv = client.get(keys.heat_template(name))

@@ -55,8 +55,7 @@ class EsiResource(resource.Resource):
 
     default_client_name = client.CLIENT_NAME
 
-    esi_type = None         # each type's
-    handler = 'monitoring_worker'
+    esi_type = None         # each type's; template_mappings: its jobs
     secret_properties = ()  # never shown back (passwords)
     # ((label, relation field)): the resources that a stack check polls
     # and state_monitoring shows, one per label; empty: the resource itself.
@@ -112,8 +111,8 @@ class EsiResource(resource.Resource):
 
     def _write(self, compare, body, version, action, **kwargs):
         return self.client_plugin().write(
-            self.name, self.esi_type, self.resource_id, self.handler,
-            compare, body, version, action, **kwargs)
+            self.name, self.esi_type, self.resource_id, compare, body,
+            version, action, **kwargs)
 
     def _read_config(self, foreign=None):
         return self.client_plugin().read_own_config(
@@ -133,7 +132,7 @@ class EsiResource(resource.Resource):
                        self._create_body(self.resource_id), 1,
                        records.CREATE) is None:
             self.client_plugin().resume_create(
-                self.name, self.esi_type, self.resource_id, self.handler)
+                self.name, self.esi_type, self.resource_id)
         return {'version': 1, 'action': records.CREATE}
 
     def check_create_complete(self, cookie):
@@ -172,8 +171,8 @@ class EsiResource(resource.Resource):
         if not prop_diff:
             # Wait for the job a failed action left, else check again.
             return lifecycle.newest_job_in_flight(
-                self.client(), self.handler, self.esi_type,
-                self.resource_id) or self._write_next(
+                self.client(), self.client_plugin().handlers(self.esi_type),
+                self.esi_type, self.resource_id) or self._write_next(
                     kv, new_body, version + 1, records.MODIFY)
         if new_body == body:
             # The same update again: wait for the job already written.
@@ -227,11 +226,10 @@ class EsiResource(resource.Resource):
         return done
 
     def handle_create_cancel(self, cookie):
-        """Withdraw the unclaimed job of an action that Heat gave up on."""
+        """Withdraw the unclaimed jobs of an action that Heat gave up on."""
         if cookie and self.resource_id is not None:
             self.client_plugin().withdraw(self.name, self.esi_type,
-                                          self.resource_id, self.handler,
-                                          cookie)
+                                          self.resource_id, cookie)
 
     handle_update_cancel = handle_create_cancel
 
@@ -263,9 +261,10 @@ class EsiResource(resource.Resource):
             # bounds the wait.
             LOG.warning('%s: cannot read its state yet: %s', self.name, exc)
             return False
-        done = tenant_errors.outcome(
-            state, cookie['version'], cookie['action'], self.esi_type,
-            self.resource_id)
+        done = tenant_errors.outcome(     # the plan's last job answers
+            state, cookie['version'],
+            lifecycle.expected_action(self.esi_type, cookie['action']),
+            self.esi_type, self.resource_id)
         if not done:
             heat_events.explain_no_worker(self, cookie)
         return done

@@ -32,6 +32,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
+from heat_esi import template_mappings
 from heat_esi import templates
 
 LOG = logging.getLogger(__name__)
@@ -154,18 +155,28 @@ def forget(client, esi_type, resource_id):
         client.txn([], ops, key=config_key)
 
 
-def withdraw(client, handler, esi_type, resource_id, cookie):
+def withdraw(client, handlers, esi_type, resource_id, cookie):
     """Withdraw the jobs of *cookie* that no worker has claimed yet.
 
-    Heat gave up on the action (cancelled, or the stack timed out). A
-    claimed job runs to its end and its result is recorded.
+    Heat gave up on the action (cancelled, or the stack timed out): every
+    job of its plan, of whichever action and handler, is at the cookie's
+    version. A claimed job runs to its end and its result is recorded.
 
+    :param handlers: a handler or a sequence of them: the type's.
     :returns: [(job id, whether it was withdrawn)].
     """
-    prefix = keys.job(keys.job_prefix(cookie['action'], handler, esi_type,
-                                      resource_id, cookie['version']))
+    prefixes = [keys.job(keys.job_prefix(action, handler, esi_type,
+                                         resource_id, cookie['version']))
+                for handler in actions.handlers_of(handlers)
+                for action in _job_actions(esi_type, cookie['action'])]
+    if len(prefixes) == 1:
+        found = client.get_prefix(prefixes[0])[0]
+    else:       # read at once
+        _, kvs = client.txn([], [etcd.get_prefix(prefix)
+                                 for prefix in prefixes], key=prefixes[0])
+        found = [kv for each in kvs for kv in each]
     done = []
-    for kv in client.get_prefix(prefix)[0]:
+    for kv in found:
         job_id = keys.under(keys.JOBS_ALL, kv.key)
         ok, _ = client.txn([etcd.absent(keys.working(job_id)),
                             etcd.mod_revision_is(kv.key, kv.mod_revision)],
@@ -174,34 +185,63 @@ def withdraw(client, handler, esi_type, resource_id, cookie):
     return done
 
 
-def create_job_conditions(handler, esi_type, resource_id, kv):
-    """The conditions under which a create's job is written again.
+def _job_actions(esi_type, action):
+    """The actions of the jobs of *action*'s plan, that one first."""
+    found = [action]
+    try:
+        for step in template_mappings.plan(esi_type, action):
+            if step.action not in found:
+                found.append(step.action)
+    except exceptions.TemplateError:
+        pass
+    return found
 
-    The config *kv* is unchanged, and neither its /state nor a job for
-    version 1 exists: the job was withdrawn (a cancel, a timeout) and
-    nothing would ever answer.
+
+def create_job_conditions(handlers, esi_type, resource_id, kv):
+    """The conditions under which a create's jobs are written again.
+
+    The config *kv* is unchanged, and neither its /state nor any job of
+    the create's plan (version 1, of any of *handlers*) exists: the jobs
+    were withdrawn (a cancel, a timeout) and nothing would ever answer.
     """
-    jobs = keys.job(keys.job_prefix(records.CREATE, handler, esi_type,
-                                    resource_id, 1))
     return [etcd.mod_revision_is(kv.key, kv.mod_revision),
-            etcd.absent(keys.state(esi_type, resource_id)),
-            etcd.absent_prefix(jobs)]
+            etcd.absent(keys.state(esi_type, resource_id))] + [
+        etcd.absent_prefix(keys.job(keys.job_prefix(
+            records.CREATE, handler, esi_type, resource_id, 1)))
+        for handler in actions.handlers_of(handlers)]
 
 
-def newest_job_in_flight(client, handler, esi_type, resource_id):
-    """{'version', 'action'} of the newest job of a resource still queued.
+def newest_job_in_flight(client, handlers, esi_type, resource_id):
+    """{'version', 'action'} of the newest plan of a resource still queued.
 
     Or None. heat-engine died while a worker had yet to answer it: it is
-    waited for, so that it runs once.
+    waited for, so that it runs once. The action is that of the plan the
+    job belongs to (template_mappings.plan_action).
     """
     jobs = [keys.parse_job_id(job_id)
             for job_id in actions.jobs_in_flight(
-                client, handler, esi_type, resource_id, records.MODIFY)]
+                client, handlers, esi_type, resource_id, records.MODIFY)]
     jobs = [job for job in jobs if job]
     if not jobs:
         return None
     job = max(jobs, key=lambda job: job['version'])
-    return {'version': job['version'], 'action': job['action']}
+    try:
+        action = template_mappings.plan_action(esi_type, job['action'])
+    except exceptions.TemplateError:
+        action = job['action']
+    return {'version': job['version'], 'action': action}
+
+
+def expected_action(esi_type, action):
+    """The action whose completed state ends the plan of *action*.
+
+    That of its last job, which writes /state (template_mappings.
+    final_action); *action* itself for a type without a plan.
+    """
+    try:
+        return template_mappings.final_action(esi_type, action)
+    except exceptions.TemplateError:
+        return action
 
 
 def missing_reference(read_config, esi_type, body, invalid_id):
@@ -251,6 +291,9 @@ def last_action_problem(state, version):
 def shown(body, version, marked, state, secret_fields, monitoring):
     """What a resource's attributes show: /config without secrets, /state.
 
+    ``heat_outputs`` are the outputs of the resource's stack ([] for a type
+    without one), for the types that declare that attribute.
+
     :param state: the parsed /state, or None.
     :param monitoring: callable() -> {element or label: UP|DOWN} as
         monitored now, read only when the worker answered once.
@@ -262,6 +305,7 @@ def shown(body, version, marked, state, secret_fields, monitoring):
     found.update(version=version, marked_for_deletion=marked,
                  worker_state=state.get('worker_state'),
                  state_monitoring=state.get('state_monitoring', {}),
+                 heat_outputs=state.get('heat_outputs') or [],
                  error=state.get('error', ''))
     found['status'] = states.status(body, state,
                                     state.get('state_monitoring'))

@@ -420,9 +420,11 @@ def state(worker_state, version, state_monitoring=None, error='',
 
 
 def parse_state(key, text):
-    """A /state value as {worker_state, version, error, state_monitoring}.
+    """A /state value as a dict of its entries, the JSON strings decoded.
 
-    state_monitoring is decoded into a dict ({} when absent).
+    state_monitoring is decoded into a dict ({} when absent); heat_outputs
+    (ESI's list of the outputs of the resource's stack) is decoded, and in
+    the dict only when in /state: read it with .get('heat_outputs', []).
     """
     value = etcd.loads(key, text)
     if not isinstance(value, dict) or not isinstance(value.get('state'),
@@ -449,5 +451,21 @@ def parse_state(key, text):
     if not isinstance(monitoring, dict):
         raise exceptions.MalformedValue(key,
                                         '"state_monitoring" is not a map')
-    return {'worker_state': worker_state, 'version': version,
-            'error': error, 'state_monitoring': monitoring}
+    found = {'worker_state': worker_state, 'version': version,
+             'error': error, 'state_monitoring': monitoring}
+    if 'heat_outputs' in inner:
+        found['heat_outputs'] = _decoded(key, 'heat_outputs',
+                                         inner['heat_outputs'])
+    return found
+
+
+def _decoded(key, name, value):
+    """An entry of /state that is a JSON string, decoded."""
+    if not isinstance(value, str):
+        raise exceptions.MalformedValue(key, '"%s" is not a JSON string'
+                                        % name)
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise exceptions.MalformedValue(key, '"%s" is not a JSON string'
+                                        % name)

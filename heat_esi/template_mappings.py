@@ -34,13 +34,22 @@ or one of its structured forms: ``{"constant": c}``, ``{"field": f}``,
 "else_mapping": m}``. The forms that follow relations to other resources
 (``F``, ``M``, ``path``, ``output_key``) choose parameters, not templates:
 they are refused here with a TemplateError.
+
+The handlers that have a mapping of a type make its job plan (plan()):
+what jobs an action on one of its resources writes, in which order.
 """
 
 import re
 
 from heat_esi import exceptions
+from heat_esi import records
 
 MONITORING_WORKER = 'monitoring_worker'
+HEAT_WORKER = 'heat_worker'
+
+# The order of a type's handlers in its create: the stack is made before
+# its outputs are monitored.
+HANDLER_ORDER = (HEAT_WORKER, MONITORING_WORKER)
 
 # handler -> {esi_type: mapping}: ESI's template_mappings. Adding a type
 # to a handler is one line here (and its heat_template).
@@ -194,3 +203,81 @@ def template_name(handler, esi_type, body, version=None, mappings=None):
             '%s: yields %s, not a heat_template name'
             % (where, exceptions.short(name)))
     return name
+
+
+def handlers(esi_type, mappings=None):
+    """The handlers that have a template mapping of *esi_type*, in order.
+
+    HANDLER_ORDER first, then any other handler by name.
+
+    :raises TemplateError: no handler has one.
+    """
+    table = TEMPLATE_MAPPINGS if mappings is None else mappings
+    found = [h for h in HANDLER_ORDER if esi_type in table.get(h, {})]
+    found += sorted(h for h in table
+                    if h not in HANDLER_ORDER and esi_type in table[h])
+    if not found:
+        raise exceptions.TemplateError(
+            'no handler has a template mapping of %s' % esi_type)
+    return tuple(found)
+
+
+def plan(esi_type, action, mappings=None):
+    """The steps (records.Step) of the jobs that *action* writes, in order.
+
+    A type of one handler writes one job, first and last. A type of a
+    heat_worker and a monitoring_worker writes ESI's sequences: a create
+    makes the stack, then monitors it; a modify stops monitoring (a failure
+    there is ignored), modifies the stack and monitors it again; a delete
+    stops monitoring (failure ignored), then deletes the stack.
+    """
+    found = handlers(esi_type, mappings)
+    if found != HANDLER_ORDER:
+        if len(found) > 1:
+            raise exceptions.TemplateError(
+                '%s has template mappings for handlers %s: no job plan '
+                'is known for them (one handler, or %s)'
+                % (esi_type, ', '.join(found), ' and '.join(HANDLER_ORDER)))
+        return records.single(action, found[0])
+    if action == records.CREATE:
+        return (records.Step(records.CREATE, HEAT_WORKER),
+                records.Step(records.CREATE, MONITORING_WORKER))
+    if action == records.MODIFY:
+        return records.modify_sequence(MONITORING_WORKER, HEAT_WORKER)
+    return (records.Step(action, MONITORING_WORKER, 'ignore'),
+            records.Step(action, HEAT_WORKER))
+
+
+def plan_actions(esi_type, mappings=None):
+    """The job actions of every plan of *esi_type*, in records.ACTIONS order.
+
+    Those are what a resource's jobs in flight may be.
+    """
+    found = {step.action for action in (records.CREATE, records.MODIFY,
+                                        records.LOGICAL_DELETE)
+             for step in plan(esi_type, action, mappings)}
+    return tuple(a for a in records.ACTIONS if a in found)
+
+
+def plan_action(esi_type, job_action, mappings=None):
+    """The action of the plan that wrote a job of *job_action*.
+
+    A delete job of a type whose modify starts with one is taken for that
+    modify's (Heat writes those; only an operator's retry writes a delete).
+    Any other job is of its own action's plan, or, a create job of a
+    modify, of a plan that ends as the create's does (final_action).
+    """
+    if job_action == records.DELETE and job_action in [
+            step.action for step in plan(esi_type, records.MODIFY,
+                                         mappings)]:
+        return records.MODIFY
+    return job_action
+
+
+def final_action(esi_type, action, mappings=None):
+    """The action of the last job of *action*'s plan.
+
+    Its completed state is what /state says once the whole plan is done
+    (ESI's modify of a monitored stack ends CREATE_COMPLETED).
+    """
+    return plan(esi_type, action, mappings)[-1].action

@@ -48,7 +48,10 @@ RELATIONS = {
     ('subnet', 'network_id'): 'network',
 }
 
-MAPPING_KINDS = ('field', 'constant', 'version')
+# How a parameter gets its value (see build_params). ``field`` follows
+# relations to a value of /config; ``output_key`` and ``list`` name outputs
+# of resources' Heat stacks, which the worker reads when it runs the job.
+MAPPING_KINDS = ('field', 'constant', 'version', 'output_key', 'list')
 
 
 def referenced_types():
@@ -134,6 +137,10 @@ def validate(name, body):
         kind = _kind(name, param, mapping)
         if kind == 'field':
             _validate_field(name, param, mapping)
+        elif kind == 'output_key':
+            _validate_output_key(name, param, mapping)
+        elif kind == 'list':
+            _validate_list(name, param, mapping)
     if not isinstance(body['template_file'], str):
         raise exceptions.TemplateError(
             'heat_template %s: template_file must be a string' % name)
@@ -149,7 +156,12 @@ def _validate_field(name, param, mapping):
         raise exceptions.TemplateError(
             '%s maps the secret field %s: secrets stay in /config and '
             'never enter a job' % (where, mapping['field']))
-    path = mapping.get('path') or []
+    _validate_path(where, mapping.get('path'))
+
+
+def _validate_path(where, path):
+    if path is None:
+        return
     if not isinstance(path, list) or not all(
             isinstance(hop, str) or (isinstance(hop, dict) and all(
                 isinstance(hop.get(k), str) for k in ('type', 'id')))
@@ -159,11 +171,40 @@ def _validate_field(name, param, mapping):
             '{type, id} maps' % where)
 
 
+def _validate_output_key(name, param, mapping, where=None):
+    where = where or 'heat_template %s: parameter %s' % (name, param)
+    if not isinstance(mapping['output_key'], str) or \
+            not mapping['output_key']:
+        raise exceptions.TemplateError(
+            '%s: "output_key" must be the name of a stack output' % where)
+    _validate_path(where, mapping.get('path'))
+
+
+def _validate_list(name, param, mapping):
+    where = 'heat_template %s: parameter %s: list' % (name, param)
+    inner = mapping['list']
+    if not isinstance(inner, dict) or 'output_key' not in inner or \
+            not inner.get('path'):
+        raise exceptions.TemplateError(
+            '%s must be {output_key: k, path: [list field, ...]} (each '
+            'id of the list field names a resource whose output k is '
+            'meant)' % where)
+    _validate_output_key(name, param, inner, where)
+    if not isinstance(inner.get('item', ''), str):
+        raise exceptions.TemplateError(
+            '%s: "item" must be the field of each element that holds the '
+            'id' % where)
+
+
 def _kind(name, param, mapping):
     if isinstance(mapping, dict):
-        for kind in MAPPING_KINDS:
-            if kind in mapping:
-                return kind
+        found = [kind for kind in MAPPING_KINDS if kind in mapping]
+        if len(found) > 1:
+            raise exceptions.TemplateError(
+                'heat_template %s: parameter %s has mapping kinds %s: it '
+                'must have one' % (name, param, ' and '.join(found)))
+        if found:
+            return found[0]
     raise exceptions.TemplateError(
         'heat_template %s: parameter %s has an unknown mapping kind %s '
         '(known: %s)' % (name, param, exceptions.short(mapping),
@@ -254,6 +295,13 @@ def build_params(template, esi_type, body, version, lookup,
                  missing_ok=False):
     """The job params of *body* from the template's parameter_mappings.
 
+    ``field`` gives a ``value`` param; ``output_key`` an ``output_key``
+    param naming an output of the resource's own stack, or, with a
+    ``path``, of the resource at its end; ``list`` a ``list`` param of
+    such output_key params, one per id of a list field (ESI's shapes, see
+    CreateSubnet_01 and CreateGwInterface_03). Each param's ``resources``
+    are the resources crossed to reach it.
+
     :param lookup: callable(esi_type, resource_id) -> config body or
         None, used to follow ``path`` relations.
     :param missing_ok: a relation to a resource that is gone gives the
@@ -266,43 +314,82 @@ def build_params(template, esi_type, body, version, lookup,
     for param, mapping in template['parameter_mappings'].items():
         kind = _kind(name, param, mapping)
         resources = []
+        where = 'heat_template %s: parameter %s' % (name, param)
+        ptype = 'value'
         if kind == 'constant':
             value = mapping['constant']
         elif kind == 'version':
             value = version
+        elif kind == 'output_key':
+            value = _output_key(where, mapping, esi_type, body, lookup,
+                                resources, missing_ok)
+            # A path cut short (missing_ok) leaves no output to name.
+            ptype = 'value' if value is None else kind
+        elif kind == 'list':
+            value = _output_list(where, param, mapping['list'], esi_type,
+                                 body, lookup, resources, missing_ok)
+            ptype = kind
         else:
-            value = _follow(name, param, mapping, esi_type, body,
+            value = _follow(where, mapping, esi_type, body,
                             lookup, resources, missing_ok)
-        params.append({'resources': resources, 'type': 'value',
+        params.append({'resources': resources, 'type': ptype,
                        'value': value, 'param': param})
     return params
 
 
-def _follow(name, param, mapping, esi_type, body, lookup, resources,
-            missing_ok=False):
-    where = 'heat_template %s: parameter %s' % (name, param)
-    cur_type, cur_body = esi_type, body
-    for hop in mapping.get('path') or []:
-        if isinstance(hop, dict):
-            target_type, rel = hop.get('type'), hop.get('id')
-        else:
-            rel = hop
-            target_type = RELATIONS.get((cur_type, rel))
-        if not target_type or not rel:
+def _hop(where, cur_type, hop):
+    """(target type, relation field) of one hop of a path."""
+    if isinstance(hop, dict):
+        target_type, rel = hop.get('type'), hop.get('id')
+    else:
+        rel = hop
+        target_type = RELATIONS.get((cur_type, rel))
+    if not target_type or not rel:
+        raise exceptions.TemplateError(
+            '%s: %s has no relation %r' % (where, cur_type, hop))
+    return target_type, rel
+
+
+def _walk(where, path, esi_type, body, lookup, resources, ignore_missing,
+          read_last=True):
+    """Follow *path* from *body*: (type, id, body) of the resource at its end.
+
+    Each resource crossed is added to *resources*. None when one is gone
+    and *ignore_missing*. The body of the last is read only if
+    *read_last* (a stack output needs its id, not its /config).
+    """
+    cur_type, cur_id, cur_body = esi_type, body.get('id'), body
+    for index, hop in enumerate(path):
+        target_type, rel = _hop(where, cur_type, hop)
+        if cur_body is None:
+            if ignore_missing:
+                return None
             raise exceptions.TemplateError(
-                '%s: %s has no relation %r' % (where, cur_type, hop))
+                '%s: %s %s does not exist' % (where, cur_type, cur_id))
         target_id = cur_body.get(rel)
         if target_id is None:
             raise exceptions.TemplateError(
                 '%s: %s has no field %s' % (where, cur_type, rel))
         resources.append({'resource_type': target_type,
                           'resource_id': target_id})
-        cur_type, cur_body = target_type, lookup(target_type, target_id)
-        if cur_body is None:
-            if missing_ok or mapping.get('ignore_missing'):
-                return None
-            raise exceptions.TemplateError(
-                '%s: %s %s does not exist' % (where, target_type, target_id))
+        cur_type, cur_id = target_type, target_id
+        cur_body = (lookup(target_type, target_id)
+                    if read_last or index < len(path) - 1 else {})
+    if cur_body is None:
+        if ignore_missing:
+            return None
+        raise exceptions.TemplateError(
+            '%s: %s %s does not exist' % (where, cur_type, cur_id))
+    return cur_type, cur_id, cur_body
+
+
+def _follow(where, mapping, esi_type, body, lookup, resources,
+            missing_ok=False):
+    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
+                  resources, missing_ok or mapping.get('ignore_missing'))
+    if found is None:
+        return None
+    cur_type, _cur_id, cur_body = found
     field = mapping['field']
     if field not in cur_body:
         raise exceptions.TemplateError(
@@ -312,3 +399,72 @@ def _follow(name, param, mapping, esi_type, body, lookup, resources,
         resources.append({'resource_type': target_type,
                           'resource_id': cur_body[field]})
     return cur_body[field]
+
+
+def _output(output_key, resource_type, resource_id):
+    return {'output_key': output_key, 'resource_type': resource_type,
+            'resource_id': resource_id}
+
+
+def _output_key(where, mapping, esi_type, body, lookup, resources,
+                missing_ok):
+    """{output_key, resource_type, resource_id} of the stack output meant.
+
+    The resource at the end of the path exists (unless *missing_ok*): a
+    job must not name the stack of a resource that is gone.
+    """
+    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
+                  resources, missing_ok or mapping.get('ignore_missing'),
+                  read_last=not missing_ok)
+    if found is None:
+        return None
+    if found[1] is None:
+        raise exceptions.TemplateError('%s: %s has no field id'
+                                       % (where, found[0]))
+    return _output(mapping['output_key'], found[0], found[1])
+
+
+def _output_list(where, param, mapping, esi_type, body, lookup, resources,
+                 missing_ok):
+    """The output_key params of the ids that a list field holds.
+
+    The first hop of the path is the list field: each of its elements is an
+    id (or, with ``item``, a map whose field *item* is the id) of the
+    hop's target type; the rest of the path is followed from each.
+    """
+    first, rest = mapping['path'][0], mapping['path'][1:]
+    target_type, rel = _hop(where, esi_type, first)
+    ids = body.get(rel)
+    if not isinstance(ids, list):
+        raise exceptions.TemplateError(
+            '%s: %s field %s is not a list' % (where, esi_type, rel))
+    item = mapping.get('item')
+    made = []
+    for element in ids:
+        if item:
+            element = (element.get(item) if isinstance(element, dict)
+                       else None)
+        if not isinstance(element, str):
+            raise exceptions.TemplateError(
+                '%s: %s field %s holds %s, not an id%s'
+                % (where, esi_type, rel, exceptions.short(element),
+                   ' (in "%s")' % item if item else ''))
+        resources.append({'resource_type': target_type,
+                          'resource_id': element})
+        sub = {'output_key': mapping['output_key'], 'path': rest}
+        start = {'id': element}
+        if rest or not missing_ok:
+            start = lookup(target_type, element)
+            if start is None:
+                if missing_ok or mapping.get('ignore_missing'):
+                    continue
+                raise exceptions.TemplateError(
+                    '%s: %s %s does not exist'
+                    % (where, target_type, element))
+            start = dict(start, id=element)
+        value = _output_key(where, sub, target_type, start, lookup,
+                            resources, missing_ok)
+        if value is not None:
+            made.append({'param': param, 'type': 'output_key',
+                         'value': value, 'resources': []})
+    return made

@@ -308,10 +308,11 @@ def write_as_heat(client, resource_type, rid, project, **body):
     elif resource_type == 'ha_router':
         body.setdefault('primary_router_id', PRIMARY)
         body.setdefault('secondary_router_id', SECONDARY)
-    return actions.write(
+    job_id, = actions.write(
         client, actions.stored_template(client, resource_type),
         resource_type, rid, 'monitoring_worker', 'create', body, 1,
         [etcd.absent(keys.config(resource_type, rid))])
+    return job_id
 
 
 def put_template(client, name, **changes):

@@ -197,16 +197,16 @@ def _retry_failed(args, client):
         output.say('nothing written')
         return 1
     request_id = context.generate_request_id()
-    job_id = actions.write(
-        client, actions.stored_template(client, rtype), rtype, rid,
+    job_ids = actions.write(
+        client, actions.stored_template(client, rtype, body), rtype, rid,
         args.handler, action, body, version + 1,
         [etcd.mod_revision_is(config_key, config_kv.mod_revision)],
         marked=marked, request_id=request_id)
-    if job_id is None:
+    if job_ids is None:
         raise exceptions.EsiError('%s changed meanwhile; nothing written, '
                                   'look again' % config_key)
     output.say('wrote %s version %d and job %s (request %s)' % (
-        config_key, version + 1, job_id, request_id))
+        config_key, version + 1, ', '.join(job_ids), request_id))
     return 0
 
 
@@ -317,10 +317,10 @@ def add_parser(sub):
     rty.add_argument('resource_id', nargs='?', metavar='RESOURCE_ID')
     rty.add_argument('--rejected', metavar='JOB_ID',
                      help='move /jobs/rejected/JOB_ID back to /jobs/all')
-    rty.add_argument('--handler', default='monitoring_worker',
-                     help='handler of the new job (default: '
-                          'monitoring_worker, the handler of every ESI:: '
-                          'resource type)')
+    rty.add_argument('--handler',
+                     help='write one job, of this handler (default: the '
+                          'jobs of the type\'s plan for the action, as '
+                          'Heat writes them)')
     rty.add_argument('--yes', action='store_true', help='do not ask')
     rty.set_defaults(func=retry, needs_client=True)
 

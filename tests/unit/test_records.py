@@ -185,3 +185,31 @@ def test_a_bad_plan_is_refused(steps):
         if steps:
             records.Step('rename', 'h')
         records.job_plan(steps, 't', 'r1', 1, lambda s: [], {})
+
+
+def test_a_state_with_heat_outputs_reads_them_decoded():
+    # CreateSubnet_01's point (5): heat_outputs only, a JSON string.
+    outputs = [{'output_value': '172.16.101.0/24', 'output_key': 'ip_prefix',
+                'description': 'IP prefix of local subnet.'}]
+    text = json.dumps(records.state('CREATE_COMPLETED', 1,
+                                    heat_outputs=outputs))
+    assert json.loads(text)['state']['heat_outputs'] == json.dumps(outputs)
+    state = records.parse_state('/state/k', text)
+    assert state['heat_outputs'] == outputs
+    assert state['state_monitoring'] == {}
+    without = records.parse_state('/state/k', json.dumps(
+        records.state('CREATE_COMPLETED', 1, {'router': 'ACTIVE'})))
+    assert without.get('heat_outputs', []) == []
+
+
+@pytest.mark.parametrize('outputs, reason', [
+    ('[', '"heat_outputs" is not a JSON string'),
+    (7, '"heat_outputs" is not a JSON string'),
+])
+def test_malformed_heat_outputs_are_named(outputs, reason):
+    text = json.dumps({'state': {'worker_state': 'CREATE_COMPLETED',
+                                 'heat_outputs': outputs},
+                       'version': 1, 'error': ''})
+    with pytest.raises(exceptions.MalformedValue) as info:
+        records.parse_state('/state/k', text)
+    assert '/state/k' in str(info.value) and reason in str(info.value)

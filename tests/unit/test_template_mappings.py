@@ -108,3 +108,73 @@ def test_a_deep_mapping_is_refused():
     with pytest.raises(exceptions.TemplateError) as err:
         tm.evaluate(mapping, {})
     assert 'deeper than' in str(err.value)
+
+
+# --- job plans ---------------------------------------------------------------
+
+# A network monitored after its stack is made, a subnet with a stack only.
+PLANS = {
+    'heat_worker': {'network': 'Cnetwork', 'subnet': 'Csubnet'},
+    'monitoring_worker': {'network': 'Cnetwork_monitoring',
+                          'ha_router': 'Cha_router_monitoring'},
+}
+
+
+def steps(plan):
+    return [(s.action, s.handler, s.on_failure) for s in plan]
+
+
+def test_the_handlers_of_a_type_in_plan_order():
+    assert tm.handlers('network', PLANS) == ('heat_worker',
+                                             'monitoring_worker')
+    assert tm.handlers('subnet', PLANS) == ('heat_worker',)
+    assert tm.handlers('ha_router') == ('monitoring_worker',)
+    with pytest.raises(exceptions.TemplateError,
+                       match='no handler has a template mapping of nope'):
+        tm.handlers('nope', PLANS)
+
+
+def test_a_type_of_two_handlers_writes_esis_sequences():
+    assert steps(tm.plan('network', 'create', PLANS)) == [
+        ('create', 'heat_worker', 'fail'),
+        ('create', 'monitoring_worker', 'fail')]
+    assert steps(tm.plan('network', 'modify', PLANS)) == [
+        ('delete', 'monitoring_worker', 'ignore'),
+        ('modify', 'heat_worker', 'fail'),
+        ('create', 'monitoring_worker', 'fail')]
+    assert steps(tm.plan('network', 'logical_delete', PLANS)) == [
+        ('logical_delete', 'monitoring_worker', 'ignore'),
+        ('logical_delete', 'heat_worker', 'fail')]
+    assert tm.plan_actions('network', PLANS) == (
+        'create', 'modify', 'delete', 'logical_delete')
+
+
+@pytest.mark.parametrize('esi_type, handler', [
+    ('subnet', 'heat_worker'), ('ha_router', 'monitoring_worker')])
+def test_a_type_of_one_handler_writes_one_job(esi_type, handler):
+    table = PLANS if esi_type == 'subnet' else None
+    for action in ('create', 'modify', 'logical_delete'):
+        assert steps(tm.plan(esi_type, action, table)) == [
+            (action, handler, 'fail')]
+        assert tm.final_action(esi_type, action, table) == action
+    assert tm.plan_actions(esi_type, table) == (
+        'create', 'modify', 'logical_delete')
+
+
+def test_the_plan_a_job_in_flight_belongs_to():
+    assert tm.plan_action('network', 'delete', PLANS) == 'modify'
+    assert tm.plan_action('network', 'create', PLANS) == 'create'
+    assert tm.plan_action('ha_router', 'delete') == 'delete'
+    # A modify ends with the monitoring job's create (ESI's /state of a
+    # modified vpn_gateway says CREATE_COMPLETED).
+    assert tm.final_action('network', 'modify', PLANS) == 'create'
+    assert tm.final_action('network', 'logical_delete', PLANS) == \
+        'logical_delete'
+
+
+def test_a_pair_of_handlers_without_a_plan_is_refused():
+    table = {'monitoring_worker': {'x': 'Cx'}, 'other_worker': {'x': 'Cy'}}
+    with pytest.raises(exceptions.TemplateError,
+                       match='x has template mappings for handlers '
+                             'monitoring_worker, other_worker: no job plan'):
+        tm.plan('x', 'create', table)
