@@ -71,7 +71,7 @@ def test_every_installed_plugin_keeps_the_contract():
     config([])
     found = elements.load_plugins(fakes.FakeEtcd(), config)
     assert sorted(found) == ['etcd_reader', 'physical_port', 'router',
-                             'switch']
+                             'switch', 'virtual_network']
     for name, plugin in found.items():
         assert isinstance(plugin, base.Plugin), name
         assert plugin.pollable, name

@@ -109,8 +109,11 @@ def job_params(store, esi_type, handler, body):
 @pytest.mark.parametrize('esi_type, handler', [
     ('ese_device', 'heat_worker'),
     ('ese_device', 'monitoring_worker'),
+    ('ese_physical_port', 'heat_worker'),
     ('ese_physical_port', 'monitoring_worker'),
     ('network', 'heat_worker'),
+    ('network', 'monitoring_worker'),
+    ('subnet', 'heat_worker'),
 ])
 def test_the_job_params_are_the_seeds_point_2(store, esi_type, handler):
     rid, body = network_seeds.config(esi_type)
@@ -138,13 +141,17 @@ def test_every_mapped_template_is_shipped():
             for existing in ('new', 'existing'):
                 name = template_mappings.template_name(
                     handler, esi_type, {'existing': existing})
-                assert name in shipped or name in PENDING_CORE, name
-                if name in shipped:
-                    assert shipped[name]['handler'] == handler
+                assert shipped[name]['handler'] == handler, name
 
 
-# Templates with output_key mappings, shipped with core's build_params.
-PENDING_CORE = ('ese_physical_port_new', 'network_monitoring', 'subnet')
+def test_the_plans_are_the_seeds():
+    """Two handlers: the stack, then its monitoring; a subnet: one."""
+    for esi_type in RESOURCE_TYPES:
+        steps = template_mappings.plan(esi_type, 'create')
+        expected = [job['handler'] for job in sorted(
+            network_seeds.jobs(esi_type).values(),
+            key=lambda job: not job['is_first'])]
+        assert [step.handler for step in steps] == expected, esi_type
 
 
 def test_the_ese_device_password_stays_in_config(store, resource):
