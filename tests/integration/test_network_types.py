@@ -1,0 +1,136 @@
+"""ESI::EseDevice, EsePhysicalPort, Network and Subnet through the real Heat
+engine and a real etcd: the seeds' points (1) and (2), field by field.
+
+A stand-in worker answers the jobs (the stacks themselves are heat_worker's,
+tested with it); each type's /config and every job of its plan are
+compared with ESI's document. Two differences are heat-esi's by design:
+an ESE device's password stays out of its jobs' resource_input, and the
+job ids' random suffixes are new.
+"""
+
+from tests import heat_engine  # noqa: F401  (before any heat import)
+
+import json
+import threading
+
+from oslo_config import cfg
+import pytest
+
+from heat_esi import keys
+from tests import esi_fixtures
+from tests import network_seeds
+
+RESOURCE_TYPES = {'ese_device': 'ESI::EseDevice',
+                  'ese_physical_port': 'ESI::EsePhysicalPort',
+                  'network': 'ESI::Network', 'subnet': 'ESI::Subnet'}
+# The properties of each seed's resource, as a stack gives them.
+SEED_PROPERTIES = {
+    'ese_device': {'name': 'QFX-NW02', 'description': '', 'username': 'esi',
+                   'password': 'password', 'hostname': 'QFX-NW02',
+                   'existing': 'existing', 'type': 'tor',
+                   'management_ip_address': '10.161.0.34',
+                   'public_ip_address': '10.161.0.34'},
+    'ese_physical_port': {
+        'name': 'xe-0/0/3', 'description': '',
+        'ese_device_id': '5314fffc-6c86-4410-a64b-5386286ac629',
+        'existing': 'new', 'connected_port_owner': 'mx_downlink',
+        'connected_port_id': ''},
+    'network': {'name': 'sample-network', 'description': 'Sample Network',
+                'admin_state_up': True},
+    'subnet': {'name': 'sample-subnet', 'description': 'Sample Subnet',
+               'network_id': 'bb69041d-c654-4e9f-a763-afd4333275bc',
+               'cidr': '172.16.101.0/24', 'enable_dhcp': True},
+}
+
+
+@pytest.fixture
+def heat(heat_engine_on):
+    """The engine, the seeds' device's network open, their references."""
+    cfg.CONF.set_override('management_networks', ['10.161.0.0/24'],
+                          group='esi')
+    for esi_type in ('ese_device', 'network'):
+        rid, body = network_seeds.config(esi_type)
+        esi_fixtures.register(heat_engine_on, esi_type, rid,
+                              state={'x': 'ACTIVE'}, **body)
+    yield heat_engine_on
+    cfg.CONF.clear_override('management_networks', group='esi')
+
+
+@pytest.fixture
+def stand_in(heat):
+    stop = threading.Event()
+    esi_fixtures.answer_jobs(heat, stop)
+    yield
+    stop.set()
+
+
+def create(esi_type, **props):
+    props = dict(SEED_PROPERTIES[esi_type], **props)
+    stk = heat_engine.stack({
+        'heat_template_version': '2018-08-31',
+        'resources': {'res': {'type': RESOURCE_TYPES[esi_type],
+                              'properties': props}}})
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    return stk
+
+
+def written_jobs(client, rid, since):
+    """{handler: job value} of the jobs written for *rid* since *since*."""
+    found = {}
+    for event in esi_fixtures.history(client, keys.JOBS_ALL, since):
+        if ':%s:' % rid in event.kv.key and event.kv.version == 1:
+            value = json.loads(event.kv.value)
+            esi_fixtures.operator_fields(value)
+            found[value[0]] = value
+    return found
+
+
+@pytest.mark.parametrize('esi_type', sorted(RESOURCE_TYPES))
+def test_points_1_and_2_are_the_seeds(heat, stand_in, esi_type):
+    since = heat.revision() + 1
+    stk = create(esi_type)
+    rid = stk['res'].resource_id
+    seed_rid, seed_body = network_seeds.config(esi_type)
+
+    (config_key, config), = network_seeds.points(esi_type)['(1)']
+    assert heat.get(config_key.replace(seed_rid, rid)) is not None
+    assert esi_fixtures.json_at(heat, keys.config(esi_type, rid)) == \
+        network_seeds.with_id(config, seed_rid, rid)
+
+    written = written_jobs(heat, rid, since)
+    seed_jobs = network_seeds.points(esi_type)['(2)']
+    assert sorted(written) == sorted(job[0] for _key, job in seed_jobs)
+    # The seed's job ids, then its resource id, become this create's.
+    text = json.dumps([job for _key, job in seed_jobs])
+    for _key, job in seed_jobs:
+        text = text.replace(job[1]['id'], written[job[0]][1]['id'])
+    expected = json.loads(text.replace(seed_rid, rid))
+    for job in expected:
+        # heat-esi's: a secret stays in /config.
+        job[1]['resource_input'].pop('password', None)
+        assert written[job[0]] == job
+
+
+def test_a_subnet_is_one_job_first_and_last(heat, stand_in):
+    since = heat.revision() + 1
+    stk = create('subnet')
+    written = written_jobs(heat, stk['res'].resource_id, since)
+    (job,) = written.values()
+    assert (job[1]['is_first'], job[1]['is_last']) == (True, True)
+    assert job[0] == 'heat_worker'
+
+
+def test_the_device_password_is_in_config_only(heat, stand_in):
+    since = heat.revision() + 1
+    stk = create('ese_device', password='s3cret-never-shown')
+    rid = stk['res'].resource_id
+    config = esi_fixtures.json_at(heat, keys.config('ese_device', rid))
+    assert config['body']['password'] == 's3cret-never-shown'
+    for key in ('/jobs/', '/state/', '/esi-worker/'):
+        for kv in heat.get_prefix(key)[0]:
+            assert 's3cret' not in kv.value
+    assert all('s3cret' not in event.kv.value for event in
+               esi_fixtures.history(heat, keys.JOBS_ALL, since))
+    shown = stk['res'].FnGetAtt('show')
+    assert 'password' not in shown
