@@ -11,6 +11,7 @@ job ids' random suffixes are new.
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
+import os
 import threading
 
 from oslo_config import cfg
@@ -134,3 +135,45 @@ def test_the_device_password_is_in_config_only(heat, stand_in):
                esi_fixtures.history(heat, keys.JOBS_ALL, since))
     shown = stk['res'].FnGetAtt('show')
     assert 'password' not in shown
+
+
+HOT = os.path.join(os.path.dirname(__file__), '..', '..', 'templates', 'hot')
+
+
+def shipped(template, **params):
+    with open(os.path.join(HOT, template)) as f:
+        stk = heat_engine.stack(f.read(), params=params)
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    return stk
+
+
+def test_the_tenant_network_template_creates_a_network_and_its_subnet(
+        heat, stand_in):
+    stk = shipped('tenant_network.yaml', name='blue', cidr='10.20.0.0/24',
+                  gateway_ip='10.20.0.1')
+    net_id = stk['network'].resource_id
+    network = esi_fixtures.json_at(heat, keys.config('network', net_id))
+    subnet = esi_fixtures.json_at(heat, keys.config(
+        'subnet', stk['subnet'].resource_id))
+    assert network['body']['name'] == 'blue'
+    assert subnet['body']['network_id'] == net_id
+    assert subnet['body']['name'] == 'blue-subnet'
+    assert subnet['body']['allocation_pools'] == [
+        {'start': '10.20.0.2', 'end': '10.20.0.254'}]
+    assert stk['subnet'].FnGetAtt('dhcp_server_address') == '10.20.0.2'
+
+
+def test_the_tor_template_creates_a_device_and_two_ports(heat, stand_in):
+    stk = shipped('tor.yaml', hostname='QFX-NW09', password='hidden-one')
+    dev_id = stk['device'].resource_id
+    device = esi_fixtures.json_at(heat, keys.config('ese_device', dev_id))
+    assert device['body']['hostname'] == 'QFX-NW09'
+    assert device['body']['password'] == 'hidden-one'
+    names = []
+    for port in ('first_port', 'second_port'):
+        body = esi_fixtures.json_at(heat, keys.config(
+            'ese_physical_port', stk[port].resource_id))['body']
+        assert body['ese_device_id'] == dev_id
+        names.append(body['name'])
+    assert names == ['xe-0/0/3', 'xe-0/0/4']

@@ -14,13 +14,19 @@ from heat_esi import constraints
 from heat_esi import esi_resource
 from heat_esi.resources import edge_router
 from heat_esi.resources import er_physical_interface
+from heat_esi.resources import ese_device
+from heat_esi.resources import ese_physical_port
 from heat_esi.resources import ha_interface
 from heat_esi.resources import ha_router
+from heat_esi.resources import network
+from heat_esi.resources import subnet
 from heat_esi import templates
 
 SETUP_CFG = os.path.join(os.path.dirname(__file__), '..', '..', 'setup.cfg')
 TYPES = [edge_router.EdgeRouter, er_physical_interface.ErPhysicalInterface,
-         ha_interface.HaInterface, ha_router.HaRouter]
+         ha_interface.HaInterface, ha_router.HaRouter,
+         ese_device.EseDevice, ese_physical_port.EsePhysicalPort,
+         network.Network, subnet.Subnet]
 
 
 def entry_points(group):
