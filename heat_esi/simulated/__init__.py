@@ -28,8 +28,30 @@ plugin_dirs too.
 """
 
 import os
+import sys
+
+ENVIRONMENT = 'simulated-contrail.yaml'
 
 
 def plugin_dir():
     """The directory to add to heat-engine's plugin_dirs for the stand-ins."""
     return os.path.dirname(os.path.abspath(__file__))
+
+
+def environment_file():
+    """The path of the environment that selects the stand-ins.
+
+    etc/heat-esi/simulated-contrail.yaml of a source checkout, else the
+    installed copy (setup.cfg installs etc/ under <prefix>/etc/heat-esi).
+    """
+    here = os.path.dirname(os.path.dirname(plugin_dir()))
+    candidates = (os.path.join(here, 'etc', 'heat-esi', ENVIRONMENT),
+                  os.path.join(sys.prefix, 'etc', 'heat-esi', 'heat-esi',
+                               ENVIRONMENT),
+                  os.path.join(sys.prefix, 'etc', 'heat-esi', ENVIRONMENT))
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError('%s is neither beside the package nor under %s'
+                            % (ENVIRONMENT, os.path.join(sys.prefix, 'etc',
+                                                         'heat-esi')))

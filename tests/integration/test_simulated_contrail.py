@@ -23,6 +23,10 @@ ENVIRONMENT = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
                            'heat-esi', 'simulated-contrail.yaml')
 
 
+def test_the_environment_file_is_found():
+    assert os.path.samefile(simulated.environment_file(), ENVIRONMENT)
+
+
 @pytest.fixture(scope='module')
 def engine():
     """The in-process engine, with the stand-ins loaded as plugin_dirs do."""
