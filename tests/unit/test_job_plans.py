@@ -5,6 +5,7 @@ type in the test (its heat_worker and monitoring_worker mappings and
 heat_templates), as heat_esi.resources' network type will be.
 """
 
+import argparse
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import re
 import pytest
 
 from heat_esi import actions
+from heat_esi.cmd import jobs as jobs_cmd
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
@@ -261,3 +263,31 @@ def test_the_newest_plan_in_flight_is_waited_for_as_a_whole(store):
         records.CREATE
     assert lifecycle.expected_action('ha_router', records.MODIFY) == \
         records.MODIFY
+
+
+def test_jobs_retry_writes_the_plan_again(store, capsys):
+    write(store, records.MODIFY, 2)
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)        # run, the heat job failing
+    store.put(keys.state('network', NETWORK),
+              records.state('MODIFY_FAILED', 2, error='stack failed'))
+    args = argparse.Namespace(target='network', resource_id=NETWORK,
+                              handler=None, yes=True, rejected=None)
+    assert jobs_cmd.retry(args, store) == 0
+    found = jobs(store)
+    assert sorted((keys.parse_job_id(j)['action'], v[0], v[1]['version'])
+                  for j, v in found.items()) == [
+        ('create', MONITORING, 3), ('delete', MONITORING, 3),
+        ('modify', HEAT, 3)]
+    assert 'version 3 and job delete:monitoring_worker:network:' in \
+        capsys.readouterr().out
+    # --handler: one job of that handler only.
+    for job_id in found:
+        store.delete(keys.job(job_id))
+    store.put(keys.state('network', NETWORK),
+              records.state('MODIFY_FAILED', 3, error='stack failed'))
+    assert jobs_cmd.retry(argparse.Namespace(
+        target='network', resource_id=NETWORK, handler=HEAT, yes=True,
+        rejected=None), store) == 0
+    job_id, = jobs(store)
+    assert keys.parse_job_id(job_id)['handler'] == HEAT
