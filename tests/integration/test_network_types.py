@@ -17,7 +17,10 @@ import threading
 from oslo_config import cfg
 import pytest
 
+from heat_esi import etcd
 from heat_esi import keys
+from heat_esi import records
+from heat_esi import states
 from tests import esi_fixtures
 from tests import network_seeds
 
@@ -59,10 +62,34 @@ def heat(heat_engine_on):
 
 @pytest.fixture
 def stand_in(heat):
+    """A stand-in for workers of both handlers, as test_heat_job_plans'.
+
+    A plan's jobs run in their order: each finishes (its key goes), the
+    last one writes /state for the whole plan.
+    """
     stop = threading.Event()
-    esi_fixtures.answer_jobs(heat, stop)
+    start = heat.revision() + 1
+
+    def run():
+        revision = start
+        while not stop.is_set():
+            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
+                revision = event.kv.mod_revision + 1
+                if event.type == etcd.PUT and event.kv.version == 1:
+                    finish(json.loads(event.kv.value)[1])
+
+    def finish(job):
+        heat.delete(keys.job(job['id']))
+        if job['is_last']:
+            heat.put(keys.state(job['resource_type'], job['resource_id']),
+                     records.state(states.completed(job['action']),
+                                   job['version'], {'x': 'ACTIVE'},
+                                   heat_outputs=[]))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
     yield
     stop.set()
+    thread.join()
 
 
 def create(esi_type, **props):
@@ -177,3 +204,80 @@ def test_the_tor_template_creates_a_device_and_two_ports(heat, stand_in):
         assert body['ese_device_id'] == dev_id
         names.append(body['name'])
     assert names == ['xe-0/0/3', 'xe-0/0/4']
+
+
+def jobs_by_action(client, rid, since):
+    """[(action, handler, on_failure, is_first, is_last)] written since."""
+    found = []
+    for event in esi_fixtures.history(client, keys.JOBS_ALL, since):
+        if ':%s:' % rid in event.kv.key and event.kv.version == 1:
+            job = json.loads(event.kv.value)[1]
+            found.append((job['action'], job['handler'], job['on_failure'],
+                          job['is_first'], job['is_last']))
+    return found
+
+
+def update(stk, esi_type, **props):
+    from heat.engine import stack as stack_mod
+    from heat.engine import template as template_mod
+    props = dict(SEED_PROPERTIES[esi_type], **props)
+    new = stack_mod.Stack(stk.context, stk.name, template_mod.Template({
+        'heat_template_version': '2018-08-31',
+        'resources': {'res': {'type': RESOURCE_TYPES[esi_type],
+                              'properties': props}}}))
+    stk.update(new)
+    assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
+
+
+def test_a_network_update_and_delete_write_esis_sequences(heat, stand_in):
+    stk = create('network')
+    rid = stk['res'].resource_id
+    since = heat.revision() + 1
+    update(stk, 'network', admin_state_up=False, name='renamed')
+    assert stk['res'].resource_id == rid
+    config = esi_fixtures.json_at(heat, keys.config('network', rid))
+    assert config['version'] == 2
+    assert (config['body']['admin_state_up'], config['body']['name'],
+            config['body']['status']) == (False, 'renamed', 'PENDING_UPDATE')
+    # Unmonitor (its failure ignored), update the stack, monitor again.
+    assert jobs_by_action(heat, rid, since) == [
+        ('delete', 'monitoring_worker', 'ignore', True, False),
+        ('modify', 'heat_worker', 'fail', False, False),
+        ('create', 'monitoring_worker', 'fail', False, True)]
+    since = heat.revision() + 1
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    assert jobs_by_action(heat, rid, since) == [
+        ('logical_delete', 'monitoring_worker', 'ignore', True, False),
+        ('logical_delete', 'heat_worker', 'fail', False, True)]
+
+
+def test_a_subnet_update_and_delete_are_one_heat_job_each(heat, stand_in):
+    stk = create('subnet')
+    rid = stk['res'].resource_id
+    since = heat.revision() + 1
+    update(stk, 'subnet', gateway_ip='172.16.101.254',
+           dns_nameservers=['192.0.2.53'])
+    body = esi_fixtures.json_at(heat, keys.config('subnet', rid))['body']
+    assert (body['gateway_ip'], body['dns_nameservers']) == (
+        '172.16.101.254', ['192.0.2.53'])
+    assert jobs_by_action(heat, rid, since) == [
+        ('modify', 'heat_worker', 'fail', True, True)]
+    since = heat.revision() + 1
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    assert jobs_by_action(heat, rid, since) == [
+        ('logical_delete', 'heat_worker', 'fail', True, True)]
+
+
+def test_a_network_with_a_subnet_cannot_be_deleted_first(heat, stand_in):
+    net = create('network')
+    net_id = net['res'].resource_id
+    sub = create('subnet', network_id=net_id)
+    net.delete()
+    assert net.state == ('DELETE', 'FAILED')
+    assert 'cannot be deleted while other resources use it: subnet %s ' \
+        '(sample-subnet)' % sub['res'].resource_id in net.status_reason
+    sub.delete()
+    net.delete()
+    assert net.state == ('DELETE', 'COMPLETE'), net.status_reason
