@@ -14,6 +14,7 @@
 
 import ipaddress
 
+from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes
 from heat.engine import constraints
@@ -253,6 +254,14 @@ class Subnet(esi_resource.EsiResource):
             'id': resource_id,
             'name': self._name(),
         }
+
+    def handle_check(self):
+        """A subnet has no device to poll: a check reads its last action."""
+        kv, config = self._read_config()
+        if kv is None:
+            raise exception.Error(self._not_found())
+        self.client_plugin().refuse_check(self.esi_type, self.resource_id,
+                                          config[1], self._read_state(), [])
 
     def _update_body(self, body, prop_diff):
         new = super(Subnet, self)._update_body(body, prop_diff)

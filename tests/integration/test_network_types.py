@@ -281,3 +281,15 @@ def test_a_network_with_a_subnet_cannot_be_deleted_first(heat, stand_in):
     sub.delete()
     net.delete()
     assert net.state == ('DELETE', 'COMPLETE'), net.status_reason
+
+
+def test_a_subnet_check_reads_its_last_action(heat, stand_in):
+    stk = create('subnet')
+    stk.check()
+    assert stk.state == ('CHECK', 'COMPLETE'), stk.status_reason
+    rid = stk['res'].resource_id
+    heat.put(keys.state('subnet', rid), records.state(
+        'CREATE_FAILED', 1, error='the stack subnet_%s failed' % rid))
+    stk.check()
+    assert stk.state == ('CHECK', 'FAILED')
+    assert 'did not complete' in stk['res'].status_reason
