@@ -136,6 +136,14 @@ def test_a_device_and_its_port_create(engine):
         'name': 'QFX-NW03', 'management_ip': '10.161.0.35'})
     assert outputs(new)['fq_name'] == ['default-global-system-config',
                                        'QFX-NW03']
+    port = create(engine, 'ese_physical_port_new', {
+        'physical_port_name': 'xe-0/0/3', 'physical_device': dev_out['id']})
+    assert outputs(port)['name'] == 'xe-0/0/3'
+    assert uuid.UUID(outputs(port)['id'])
+    fetched = create(engine, 'ese_physical_port_existing', {
+        'physical_port_name': 'xe-0/0/4',
+        'physical_device_hostname': 'QFX-NW02'})
+    assert outputs(fetched)['name'] == 'xe-0/0/4'
 
 
 def test_a_stand_in_told_to_fail_fails_its_stack_saying_why(engine):

@@ -252,3 +252,20 @@ def test_unknown_existing_values_are_refused(store, resource):
     with pytest.raises(exception.StackValidationFailed) as err:
         resource('ese_device', existing='maybe').validate()
     assert 'existing' in str(err.value)
+
+
+def test_an_existing_port_is_fetched_by_its_device_hostname(store):
+    _rid, body = network_seeds.config('ese_physical_port')
+    existing = dict(body, existing='existing')
+    assert template_mappings.template_name(
+        'heat_worker', 'ese_physical_port', existing) == \
+        'ese_physical_port_existing'
+    device = '5314fffc-6c86-4410-a64b-5386286ac629'
+    assert job_params(store, 'ese_physical_port', 'heat_worker',
+                      existing) == [
+        {'resources': [], 'type': 'value', 'value': 'xe-0/0/3',
+         'param': 'physical_port_name'},
+        {'resources': [{'resource_type': 'ese_device',
+                        'resource_id': device}],
+         'type': 'value', 'value': 'QFX-NW02',
+         'param': 'physical_device_hostname'}]
