@@ -50,14 +50,16 @@ SEED_PROPERTIES = {
 @pytest.fixture
 def heat(heat_engine_on):
     """The engine, the seeds' device's network open, their references."""
-    cfg.CONF.set_override('management_networks', ['10.161.0.0/24'],
+    # The seeds' switch's network, besides the engine's own (loopback).
+    before = list(cfg.CONF.esi.management_networks)
+    cfg.CONF.set_override('management_networks', before + ['10.161.0.0/24'],
                           group='esi')
     for esi_type in ('ese_device', 'network'):
         rid, body = network_seeds.config(esi_type)
         esi_fixtures.register(heat_engine_on, esi_type, rid,
                               state={'x': 'ACTIVE'}, **body)
     yield heat_engine_on
-    cfg.CONF.clear_override('management_networks', group='esi')
+    cfg.CONF.set_override('management_networks', before, group='esi')
 
 
 @pytest.fixture

@@ -52,7 +52,9 @@ def store(monkeypatch):
         endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
         max_watch_wait=0.05)
     heat_engine.setup(0)
-    cfg.CONF.set_override('management_networks', ['10.161.0.0/24'],
+    # The seeds' switch's network, besides the engine's own (loopback).
+    before = list(cfg.CONF.esi.management_networks)
+    cfg.CONF.set_override('management_networks', before + ['10.161.0.0/24'],
                           group='esi')
     monkeypatch.setattr(client, 'etcd_client', lambda: fake)
     templates.store(fake, templates.load_dir())
@@ -60,7 +62,7 @@ def store(monkeypatch):
         rid, body = network_seeds.config(esi_type)
         fake.put(keys.config(esi_type, rid), records.config(body, 1))
     yield fake
-    cfg.CONF.clear_override('management_networks', group='esi')
+    cfg.CONF.set_override('management_networks', before, group='esi')
     fake.close()
 
 
