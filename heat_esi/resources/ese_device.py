@@ -101,7 +101,8 @@ class EseDevice(esi_resource.EsiResource):
         ),
         PUBLIC_IP_ADDRESS: properties.Schema(
             properties.Schema.STRING,
-            _('IPv4 address of the dataplane interface.'),
+            _('IPv4 address of the dataplane interface. Defaults to the '
+              'management address.'),
             constraints=[constraints.CustomConstraint('ip_addr')],
             update_allowed=True
         ),
@@ -152,14 +153,16 @@ class EseDevice(esi_resource.EsiResource):
                     self, self.MANAGEMENT_IP_ADDRESS, problem)
 
     def _create_body(self, resource_id):
-        body = {
+        return {
             'status': states.PENDING_CREATE,
             'username': self.properties[self.USERNAME],
             'password': self.properties[self.PASSWORD],
             'description': self.properties[self.DESCRIPTION],
             'tags': self.properties[self.TAGS],
             'tenant_id': self.stack.context.project_id,
-            'public_ip_address': self.properties[self.PUBLIC_IP_ADDRESS],
+            'public_ip_address': (
+                self.properties[self.PUBLIC_IP_ADDRESS] or
+                self.properties[self.MANAGEMENT_IP_ADDRESS]),
             'hostname': self.properties[self.HOSTNAME],
             'name': self._name(),
             'existing': self.properties[self.EXISTING],
@@ -168,16 +171,13 @@ class EseDevice(esi_resource.EsiResource):
             'management_ip_address':
                 self.properties[self.MANAGEMENT_IP_ADDRESS],
         }
-        # ESI's API has no default for it: absent unless given.
-        if body['public_ip_address'] is None:
-            del body['public_ip_address']
-        return body
 
     def _update_body(self, body, prop_diff):
         new = super(EseDevice, self)._update_body(body, prop_diff)
-        if self.PUBLIC_IP_ADDRESS in prop_diff and \
-                prop_diff[self.PUBLIC_IP_ADDRESS] is None:
-            del new[self.PUBLIC_IP_ADDRESS]
+        # The job templates map it (ese_device_new's dataplane_ip): it is
+        # always there, as in ESI's body.
+        if not new.get(self.PUBLIC_IP_ADDRESS):
+            new[self.PUBLIC_IP_ADDRESS] = new[self.MANAGEMENT_IP_ADDRESS]
         return new
 
 

@@ -165,13 +165,18 @@ def test_the_ese_device_password_stays_in_config(store, resource):
     assert 'password' not in str(rendered)
 
 
-def test_public_ip_address_is_absent_unless_given(store, resource,
-                                                  monkeypatch):
-    props = dict(SEED_PROPERTIES['ese_device'])
+def test_public_ip_address_defaults_to_the_management_address(
+        store, resource, monkeypatch):
+    props = dict(SEED_PROPERTIES['ese_device'],
+                 management_ip_address='10.161.0.99', existing='new')
     del props['public_ip_address']
     monkeypatch.setitem(SEED_PROPERTIES, 'ese_device', props)
     body, _v, _m = created_body(store, resource('ese_device'))
-    assert 'public_ip_address' not in body
+    assert body['public_ip_address'] == '10.161.0.99'
+    # What a new device's stack is given.
+    params = job_params(store, 'ese_device', 'heat_worker', body)
+    assert {p['param']: p['value'] for p in params}['dataplane_ip'] == \
+        '10.161.0.99'
 
 
 def test_a_device_outside_the_management_networks_is_refused(store,
