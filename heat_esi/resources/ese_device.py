@@ -71,11 +71,18 @@ class EseDevice(esi_resource.EsiResource):
     properties_schema = resource_properties.naming_properties(
         _('ESE device'))
     properties_schema.update({
-        HOSTNAME: resource_properties.text_property(
+        HOSTNAME: properties.Schema(
+            properties.Schema.STRING,
             _('Hostname of the device: the name Contrail knows its physical '
-              'router by.'),
-            min_length=1,
-            required=True
+              'router by (letters, digits, dots and hyphens, at most 253).'),
+            required=True,
+            constraints=[
+                # Length and printable first: Heat's pattern error quotes
+                # the value as it is.
+                constraints.Length(min=1, max=253),
+                constraints.CustomConstraint('esi.printable_text'),
+                constraints.AllowedPattern(
+                    r'^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$')]
         ),
         EXISTING: properties.Schema(
             properties.Schema.STRING,

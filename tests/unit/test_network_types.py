@@ -255,6 +255,15 @@ def test_bad_subnets_are_refused_naming_the_property(store, resource, props,
     assert store.revision() == before
 
 
+@pytest.mark.parametrize('hostname', ['', 'QFX NW02', '-QFX', 'q' * 254,
+                                      'QFX\x1b[2J'])
+def test_a_device_hostname_is_a_hostname(store, resource, hostname):
+    with pytest.raises(exception.StackValidationFailed) as err:
+        resource('ese_device', hostname=hostname).validate()
+    assert 'hostname' in str(err.value)
+    assert '\x1b' not in str(err.value)
+
+
 def test_unknown_existing_values_are_refused(store, resource):
     with pytest.raises(exception.StackValidationFailed) as err:
         resource('ese_device', existing='maybe').validate()
