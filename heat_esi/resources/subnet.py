@@ -268,6 +268,15 @@ class Subnet(esi_resource.EsiResource):
         if self.GATEWAY_IP in prop_diff and prop_diff[self.GATEWAY_IP] is None:
             network = ipaddress.ip_network(body[self.CIDR])
             new[self.GATEWAY_IP] = str(network.network_address + 1)
+        # The pools cannot change: a new gateway must stay out of them.
+        gateway = ipaddress.ip_address(new[self.GATEWAY_IP])
+        for pool in new.get(self.ALLOCATION_POOLS) or []:
+            if ipaddress.ip_address(pool['start']) <= gateway <= \
+                    ipaddress.ip_address(pool['end']):
+                raise resource_properties.property_error(
+                    self, self.GATEWAY_IP,
+                    _('%(g)s is in the allocation pool %(s)s-%(e)s') % {
+                        'g': gateway, 's': pool['start'], 'e': pool['end']})
         return new
 
 

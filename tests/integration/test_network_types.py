@@ -255,11 +255,12 @@ def test_a_network_update_and_delete_write_esis_sequences(heat, stand_in):
 
 
 def test_a_subnet_update_and_delete_are_one_heat_job_each(heat, stand_in):
-    stk = create('subnet')
+    pools = [{'start': '172.16.101.10', 'end': '172.16.101.99'}]
+    stk = create('subnet', allocation_pools=pools)
     rid = stk['res'].resource_id
     since = heat.revision() + 1
     update(stk, 'subnet', gateway_ip='172.16.101.254',
-           dns_nameservers=['192.0.2.53'])
+           dns_nameservers=['192.0.2.53'], allocation_pools=pools)
     body = esi_fixtures.json_at(heat, keys.config('subnet', rid))['body']
     assert (body['gateway_ip'], body['dns_nameservers']) == (
         '172.16.101.254', ['192.0.2.53'])

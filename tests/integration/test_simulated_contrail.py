@@ -154,3 +154,36 @@ def test_a_stand_in_told_to_fail_fails_its_stack_saying_why(engine):
     assert 'simulated Contrail refused the OS::Contrail::ExistingResource ' \
         'fail-QFX: its fq_name starts with "fail-", which makes a stand-in ' \
         'fail on purpose' in stk.status_reason
+
+
+def test_a_network_updates_in_place_and_a_refusal_says_why(engine):
+    from heat.engine import environment
+    from heat.engine import stack as stack_mod
+    from heat.engine import template as template_mod
+    net_id = str(uuid.uuid4())
+    params = {'uuid': net_id, 'name': net_id, 'admin_state_up': True}
+    network = create(engine, 'network', params)
+
+    def update(**changes):
+        env = environment.Environment(dict(
+            engine, parameters=dict(params, **changes)))
+        new = stack_mod.Stack(network.context, network.name,
+                              template_mod.Template(
+                                  template_format_parse(hot('network')),
+                                  env=env))
+        network.update(new)
+
+    update(admin_state_up=False)
+    assert network.state == ('UPDATE', 'COMPLETE'), network.status_reason
+    assert network['network'].resource_id == net_id
+    assert network['network'].FnGetAtt('admin_state_up') is False
+    update(name='fail-%s' % net_id)
+    assert network.state == ('UPDATE', 'FAILED')
+    assert 'simulated Contrail refused the ' \
+        'OS::Contrail::VirtualNetwork fail-%s' % net_id in \
+        network.status_reason
+
+
+def template_format_parse(text):
+    from heat.common import template_format
+    return template_format.parse(text)

@@ -285,3 +285,15 @@ def test_an_existing_port_is_fetched_by_its_device_hostname(store):
                         'resource_id': device}],
          'type': 'value', 'value': 'QFX-NW02',
          'param': 'physical_device_hostname'}]
+
+
+def test_a_new_gateway_stays_out_of_the_pools(store, resource):
+    res = resource('subnet')
+    body, _v, _m = created_body(store, res)
+    assert res._update_body(body, {'gateway_ip': None})['gateway_ip'] == \
+        '172.16.101.1'
+    with pytest.raises(exception.StackValidationFailed) as err:
+        res._update_body(body, {'gateway_ip': '172.16.101.9'})
+    assert 'gateway_ip' in str(err.value)
+    assert '172.16.101.9 is in the allocation pool ' \
+        '172.16.101.2-172.16.101.254' in str(err.value)
