@@ -12,17 +12,18 @@
 
 """The Heat side of the ESI protocol, shared by every ESI:: resource type.
 
-``handle_<action>`` writes /config at its next version and its job in one
-etcd transaction, conditioned on what was read, and returns the cookie
-``{'version', 'action'}``; ``check_<action>_complete`` waits for a worker's
-answer for that version. Each step may run again (Heat retries, an engine
-dies): the id is stored first, and an earlier attempt's write is waited
-for, not redone. Like Heat's octavia_base, a template: the etcd steps are
-heat_esi.lifecycle's (no Heat), a request's reads, writes and refusals the
-client plugin's, the errors tenant_errors' (applied to every subclass by
-__init_subclass__), Heat's records heat_events'. A type declares schema
-(resource_properties), relations (templates.RELATIONS), ``monitored``,
-body. Not in heat_esi/resources, where heat-engine would load it twice.
+``handle_<action>`` writes /config at its next version and the jobs of its
+type's plan (template_mappings.plan) in one etcd transaction, conditioned on
+what was read, and returns the cookie ``{'version', 'action'}``;
+``check_<action>_complete`` waits for the plan's last job to answer for that
+version. Each step may run again (Heat retries, an engine dies): the id is
+stored first, and an earlier attempt's write is waited for, not redone. Like
+Heat's octavia_base, a template: the etcd steps are heat_esi.lifecycle's (no
+Heat), a request's reads, writes and refusals the client plugin's, the errors
+tenant_errors' (applied to every subclass by __init_subclass__), Heat's records
+heat_events'. A type declares schema (resource_properties), relations
+(templates.RELATIONS), handlers (template_mappings), ``monitored``, body. Not
+in heat_esi/resources, where heat-engine would load it twice.
 """
 
 import uuid
@@ -55,7 +56,7 @@ class EsiResource(resource.Resource):
 
     default_client_name = client.CLIENT_NAME
 
-    esi_type = None         # each type's; template_mappings: its jobs
+    esi_type = None         # each type's
     secret_properties = ()  # never shown back (passwords)
     # ((label, relation field)): the resources that a stack check polls
     # and state_monitoring shows, one per label; empty: the resource itself.
