@@ -17,8 +17,10 @@ from heat_esi import esi_resource
 from heat_esi import keys
 from heat_esi.resources import edge_router
 from heat_esi.resources import er_physical_interface
+from heat_esi.resources import ese_physical_port
 from heat_esi.resources import ha_interface
 from heat_esi.resources import ha_router
+from heat_esi.resources import subnet
 from heat_esi import templates
 from tests import esi_fixtures
 
@@ -26,7 +28,8 @@ OTHER_PROJECT = 'a-project-of-someone-else'
 # An interface every test host has, standing in for the device's ge-0/0/1.
 IF_NAME = 'lo'
 TYPES = (edge_router.EdgeRouter, er_physical_interface.ErPhysicalInterface,
-         ha_router.HaRouter, ha_interface.HaInterface)
+         ha_router.HaRouter, ha_interface.HaInterface,
+         ese_physical_port.EsePhysicalPort, subnet.Subnet)
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ def test_every_referenced_type_refuses_its_delete():
     """
     referenced = {target for target in templates.RELATIONS.values()}
     assert referenced == {'edge_router', 'ha_router',
-                          'er_physical_interface'}
+                          'er_physical_interface', 'ese_device', 'network'}
     for rtype in referenced:
         assert templates.referrers(rtype), rtype
     assert templates.referrers('edge_router') == [
