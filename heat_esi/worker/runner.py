@@ -19,6 +19,7 @@ runner is called by slot threads (process) and the deadline watcher
 retry.py.
 """
 
+from importlib import metadata
 import threading
 import time
 
@@ -63,6 +64,10 @@ class Runner(object):
         self.accept = accept
         self.idle = threading.Condition()
         self._running = {}
+        # Handlers that this host provides, enabled here or not: a job for
+        # one of the others is another worker's; a job for a handler no
+        # entry point provides waits for nobody and is refused.
+        self.installed = installed_handlers() | set(handlers)
 
     # --- the running jobs ----------------------------------------------------
 
@@ -109,7 +114,13 @@ class Runner(object):
                 return
         named = records.job_handler(kv.value)
         if named is not None and named not in self.handlers:
-            return     # another worker runs these, and judges them
+            if named not in self.installed:
+                self._reject(kv, 'no job handler %s is installed (entry '
+                             'points %s: %s)' % (
+                                 exceptions.short(named),
+                                 handler_base.NAMESPACE,
+                                 ', '.join(sorted(self.installed))))
+            return     # else another worker runs these, and judges them
         try:
             claim, handler = self._claim(job_id, kv)
         except exceptions.MalformedValue as exc:
@@ -149,8 +160,12 @@ class Runner(object):
         lease_id = self.lease.lease_id
         if lease_id is None:
             return None, None
+        # job_state too: what the job's result adds to, and the last
+        # job's /state falls back on.
+        prefetch = tuple(self.handlers[handler].prefetch(job)) + (
+            keys.job_state(job['resource_type'], job['resource_id']),)
         claim = claims.claim(self.batcher, kv, handler, job, lease_id,
-                             self.handlers[handler].prefetch(job))
+                             prefetch, handler_names=self.installed)
         return claim, handler   # claim is None: someone else has it
 
     def _wait_for_dependencies(self, job_id, job, kv):
@@ -200,7 +215,7 @@ class Runner(object):
 
     def _run(self, claim, handler):
         job = claim.job
-        action, version = job['action'], job['version']
+        action = job['action']
         where = '%s %s' % (job['resource_type'], job['resource_id'])
         LOG.info('job %s claimed (earlier attempts: %d)', claim.job_id,
                  claim.attempts)
@@ -253,9 +268,9 @@ class Runner(object):
                 where, handler, describe(exc))
         error = with_request_id(job, error)
         try:
-            claim.finish(records.state(worker_state, version,
-                                       result.state_monitoring, error,
-                                       result.heat_outputs), result.deletes)
+            failed = states.is_failed(worker_state)
+            claim.finish(final_state(claim, worker_state, result, error),
+                         result.deletes, failed=failed)
             metrics.job_finished(job, states.is_failed(worker_state),
                                  started)
             LOG.info('job %s finished: %s', claim.job_id, worker_state)
@@ -288,9 +303,9 @@ class Runner(object):
 
         def fail():
             try:
-                claim.finish(records.state(
-                    states.failed(job['action']), job['version'],
-                    error=error))
+                claim.finish(final_state(
+                    claim, states.failed(job['action']),
+                    handler_base.Result(), error), failed=True)
                 metrics.job_finished(job, True)
                 LOG.error('job %s failed: %s', claim.job_id, error)
             except exceptions.EtcdError:
@@ -321,12 +336,42 @@ class Runner(object):
         worker_state = (states.completed if ignored
                         else states.failed)(job['action'])
         try:
-            claim.finish(records.state(worker_state, job['version'],
-                                       error='' if ignored else error))
+            claim.finish(final_state(claim, worker_state,
+                                     handler_base.Result(),
+                                     '' if ignored else error),
+                         failed=not ignored)
         except claims.ClaimLost:
             return
         metrics.job_finished(job, not ignored, clock.started)
         LOG.error('job %s: %s', claim.job_id, error)
+
+
+def installed_handlers():
+    """The names of the job handlers that entry points provide here."""
+    return {ep.name for ep in metadata.entry_points(
+        group=handler_base.NAMESPACE)}
+
+
+def final_state(claim, worker_state, result, error):
+    """The /state value a job's finish writes, if it ends the workflow.
+
+    What the Result leaves None (state_monitoring, heat_outputs) comes
+    from what the resource's earlier jobs put in job_state. A job that
+    does not end the workflow writes no /state: nothing is read for it.
+    """
+    job = claim.job
+    found = {}
+    if job.get('is_last', True) or states.is_failed(worker_state):
+        if result.state_monitoring is None or result.heat_outputs is None:
+            found = claim.job_state()
+    monitoring = result.state_monitoring
+    if monitoring is None:
+        monitoring = found.get('state_monitoring')
+    outputs = result.heat_outputs
+    if outputs is None:
+        outputs = found.get('heat_outputs')
+    return records.state(worker_state, job['version'], monitoring, error,
+                         outputs)
 
 
 def describe(exc):

@@ -283,3 +283,25 @@ def test_paused_worker_late_writes_are_refused(loaded, workers):
                   if not kv.key.startswith(keys.MEMBERS)]
     assert [kv.key for kv in job_states] == [
         keys.job_state('ha_router', rid)]
+
+
+def test_a_job_for_a_handler_nobody_installed_is_refused_at_once(
+        loaded, workers):
+    client = loaded
+    # A handler installed on this host but not enabled here: left alone.
+    other, value = records.job('create', 'other_handler', 'ha_router',
+                               'r-other', 1, [], {'id': 'r-other'})
+    client.put(keys.job(other), value)
+    unknown, value = records.job('create', 'heat_wroker', 'ha_router',
+                                 'r-typo', 1, [], {'id': 'r-typo'})
+    client.put(keys.job(unknown), value)
+    worker, = workers(1)
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, 'r-typo'))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert "no job handler 'heat_wroker' is installed" in state['error']
+    assert client.get(keys.JOBS_REJECTED + unknown) is not None
+    assert client.get(keys.job(unknown)) is None
+    worker.wait_for_log('job %s rejected' % unknown)
+    assert client.get(keys.job(other)) is not None
+    assert esi_fixtures.state_of(client, 'r-other') is None

@@ -632,3 +632,94 @@ def test_a_plan_step_failing_with_on_failure_ignore_lets_the_next_run(
     found = state(store)        # the last job's: a create
     assert (found['worker_state'], found['error']) == (
         states.completed(records.CREATE), '')
+
+
+# --- workflows of several jobs -----------------------------------------------
+
+def plan_jobs(store, steps, rid='r1'):
+    """Write the jobs of a plan (records.Step list); their ids, in order."""
+    made = records.job_plan(steps, 'ha_router', rid, 1, lambda step: [],
+                            {'id': rid})
+    for job_id, value in made:
+        store.put(keys.job(job_id), value)
+    return [job_id for job_id, _ in made]
+
+
+def raw_state(store, rid='r1'):
+    """/state's inner entries, JSON-decoded, once it is written."""
+    kv = wait_for(store, keys.state('ha_router', rid))
+    value = json.loads(kv.value)
+    inner = value['state']
+    return dict({k: v if k == 'worker_state' else json.loads(v)
+                 for k, v in inner.items()}, error=value['error'])
+
+
+def test_the_last_job_fills_state_from_what_the_first_put_in_job_state(
+        store, start, handler):
+    first, last = plan_jobs(store, [records.Step('create', HANDLER)] * 2)
+
+    def by_job(claim, clock):
+        if claim.job_id == first:
+            claim.put_job_state({'heat_outputs': [{'output_key': 'uuid',
+                                                   'output_value': 'u-1'}]})
+            # The test handler's outcome: nothing for /state of its own.
+            return {'state_monitoring': None}
+        claim.put_job_state({'state_monitoring': {'router': 'UP'}})
+        return {'state_monitoring': {'router': 'UP'}}
+    handler.plan['r1'] = by_job
+    start()
+    assert raw_state(store) == {
+        'worker_state': 'CREATE_COMPLETED', 'error': '',
+        'state_monitoring': {'router': 'UP'},
+        'heat_outputs': [{'output_key': 'uuid', 'output_value': 'u-1'}]}
+    assert handler.ran == [first, last]
+    wait_for(store, keys.job(last), lambda kv: kv is None)
+    assert store.dump('/esi-worker/job_state/') == {}
+
+
+def test_a_first_job_that_fails_ends_the_workflow(store, start, handler):
+    first, last = plan_jobs(store, [records.Step('create', HANDLER)] * 2)
+
+    def fails(claim, clock):
+        claim.put_job_state({'heat_outputs': []})
+        raise exceptions.JobFailed('ha_router r1: stack CREATE_FAILED')
+    handler.plan['r1'] = fails
+    start()
+    found = raw_state(store)
+    assert found['worker_state'] == 'CREATE_FAILED'
+    assert found['error'] == 'ha_router r1: stack CREATE_FAILED'
+    wait_for(store, keys.job(first), lambda kv: kv is None)
+    assert store.dump('/jobs/') == {}
+    assert store.dump('/esi-worker/job_state/') == {}
+    assert handler.ran == [first]           # the last job never ran
+
+
+def test_a_first_job_whose_failure_is_ignored_lets_the_next_run(
+        store, start, handler):
+    first, last = plan_jobs(store, [records.Step('delete', HANDLER,
+                                                 'ignore'),
+                                    records.Step('create', HANDLER)])
+
+    def by_job(claim, clock):
+        if claim.job_id == first:
+            raise exceptions.JobFailed('ha_router r1: nothing to unmonitor')
+        return None
+    handler.plan['r1'] = by_job
+    start()
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    assert handler.ran == [first, last]
+
+
+def test_a_job_for_a_handler_nobody_installed_is_refused(
+        store, start, handler):
+    job_id, value = records.job('create', 'no_such_worker', 'ha_router',
+                                'r1', 1, [], {'id': 'r1'})
+    store.put(keys.job(job_id), value)
+    start()
+    found = state(store)
+    assert found['worker_state'] == 'CREATE_FAILED'
+    assert "no job handler 'no_such_worker' is installed" in found['error']
+    assert job_id in found['error']
+    assert store.get(keys.JOBS_REJECTED + job_id) is not None
+    assert store.dump(keys.JOBS_ALL) == {}
+    assert handler.ran == []
