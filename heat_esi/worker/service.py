@@ -30,10 +30,21 @@ its own lock:
 start() grants the lease and registers the member before it starts any
 thread, and returns once every long-lived thread runs; stop() stops the
 claims, lets the running jobs finish for shutdown_grace, releases the
-rest and revokes the lease. The daemon's signals are cmd/worker.py's.
+rest and revokes the lease.
+
+The daemon's lifecycle (Signals, installed by cmd/worker.py): SIGTERM and
+SIGINT stop it gracefully, SIGHUP re-reads its configuration files for
+the mutable options (``debug``: oslo.log's mutate hook sets the log level;
+conf.mutate_config_files). It is a plain signal handler on the standard
+library, not oslo.service: a ServiceLauncher runs the service in a forked
+child under a parent process (measured: 66 + 51 MB against 63 MB for one
+process), for restarts and workers that systemd and [worker] job_slots
+already provide; the handlers only set events, and the main thread acts on
+them, outside any lock a signal could interrupt.
 """
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -251,3 +262,60 @@ class Worker(object):
 
     def _fail_overdue(self, claim, clock):
         self.runner.fail_overdue(claim, clock)
+
+
+class Signals(object):
+    """The daemon's signals: SIGTERM and SIGINT stop it, SIGHUP reloads.
+
+    The handlers only set events; the main thread waits in wait(), which
+    re-reads the configuration files on SIGHUP (see the module docstring).
+    """
+
+    def __init__(self, conf):
+        self.conf = conf
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self._wake = threading.Event()
+
+    def install(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        return self
+
+    def _on_stop(self, signum, frame):
+        self.stop.set()
+        self._wake.set()
+
+    def _on_hup(self, signum, frame):
+        self.reload.set()
+        self._wake.set()
+
+    def wait(self, seconds):
+        """Wait up to *seconds* for a signal; True once told to stop."""
+        self._wake.wait(seconds)
+        self._wake.clear()
+        # A signal after the clear sets its flag before _wake: seen here,
+        # or at the next wait, which returns at once.
+        if self.reload.is_set():
+            self.reload.clear()
+            self.reload_config()
+        return self.stop.is_set()
+
+    def reload_config(self):
+        """Re-read the configuration files; apply the mutable options."""
+        LOG.info('SIGHUP: re-reading the configuration files')
+        try:
+            self.conf.mutate_config_files()
+        except Exception as exc:
+            # The running configuration stays; the daemon goes on. The
+            # error's text may quote a line of the file (a password, say):
+            # only where it is and what kind of error is said.
+            where = getattr(exc, 'config_file', None)
+            LOG.error('SIGHUP: configuration not reloaded, the running one '
+                      'stays: %s%s', exc.__class__.__name__,
+                      ' in %s' % where if where else '')
+            return
+        LOG.info('configuration reloaded: debug is %s',
+                 'on' if self.conf.debug else 'off')
+        LOG.debug('debug logging is on')
