@@ -91,6 +91,15 @@ def claim(client, kv, handler, body, lease_id, prefetch=(),
 _unresolved = {}
 
 
+def unresolved(job_id):
+    """True while a claim of ours on *job_id* got no answer.
+
+    Such a claim can land after its read-back found nothing (a member
+    that froze had passed it on): the job's rewrite is then ours to adopt.
+    """
+    return job_id in _unresolved
+
+
 def _adopt(client, job_id, claim_id, body, prefetch, handler_names=()):
     """Return the Claim *claim_id* if the working key holds it.
 

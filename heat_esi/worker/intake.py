@@ -41,6 +41,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi.worker import candidates
+from heat_esi.worker import claims
 from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
@@ -141,7 +142,10 @@ class JobIntake(object):
             for kv in kvs:
                 if kv.key.startswith(keys.JOBS_ALL):
                     job_id = keys.under(keys.JOBS_ALL, kv.key)
-                    if job_id not in working and not self.running(job_id):
+                    # A claim held by us, unknown to us, is ours to adopt
+                    # (see on_event).
+                    free = job_id not in working or claims.unresolved(job_id)
+                    if free and not self.running(job_id):
                         self.candidates.add(job_id)
             found = len(self.candidates)
             self.cond.notify_all()
@@ -174,6 +178,12 @@ class JobIntake(object):
                         job_id,
                         event.kv if self.candidates.kept < KEEP_VALUES
                         else None, project)
+                elif claims.unresolved(job_id):
+                    # Perhaps our own claim, landed after its read-back
+                    # found nothing: a slot claims it again, finds our
+                    # claim id, and adopts it (else the job would stay
+                    # held under our lease, run by nobody).
+                    self.candidates.add(job_id)
                 else:
                     # Rewritten by a claim: no longer a candidate.
                     self.candidates.discard(job_id)

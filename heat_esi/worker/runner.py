@@ -137,9 +137,13 @@ class Runner(object):
             return
         if claim is None:
             return
-        metrics.job_claimed(claim.job, claim.attempts)
         with self.idle:
+            if job_id in self._running:
+                # Adopted twice (a lost claim's answer, read back by two
+                # slots): the one running it keeps it.
+                return
             self._running[job_id] = claim
+        metrics.job_claimed(claim.job, claim.attempts)
         try:
             self._run_until_recorded(claim, handler)
         except Exception as exc:

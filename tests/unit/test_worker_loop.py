@@ -723,3 +723,21 @@ def test_a_job_for_a_handler_nobody_installed_is_refused(
     assert store.get(keys.JOBS_REJECTED + job_id) is not None
     assert store.dump(keys.JOBS_ALL) == {}
     assert handler.ran == []
+
+
+def test_a_claim_that_lands_after_its_read_back_is_adopted(
+        store, start, handler, logs):
+    # A frozen etcd leader had passed the claim on: it lands after the
+    # read-back found nothing. The job, held under our lease, is ours.
+    worker = start(job_slots=1)
+    assert store.wait_for_request(lambda name, key: name == 'watch')
+    store.fail(fakes.OUTCOME_UNKNOWN, landed=fakes.LATER, only=['txn'])
+    job_id = new_job(store)
+    assert logs.wait('leaving it to be retried')
+    (landed, _), = store.deliver_late()
+    assert landed
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    assert handler.ran == [job_id]
+    wait_for(store, keys.job(job_id), lambda kv: kv is None)
+    assert store.dump('/jobs/') == {}
+    assert worker.lease_id in store.leases()
