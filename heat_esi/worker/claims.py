@@ -231,14 +231,23 @@ class Claim(object):
                 % (self.job_id, exceptions.short(entries)))
         merged = self.job_state()
         merged.update(entries)
-        key = self.job_state_key
-        text = etcd.dumps(merged)
+        self.put(self.job_state_key, merged)
+        self._job_state = merged
+
+    def put(self, key, value):
+        """Put *value* at *key* while the claim holds (a fenced write).
+
+        For what a handler records besides job_state (the heat_worker's
+        stack record, say).
+
+        :raises ClaimLost: the claim is no longer held.
+        """
+        text = value if isinstance(value, str) else etcd.dumps(value)
 
         def landed():
             kv = self.client.get(key)
             return kv is not None and kv.value == text
         self._fenced([etcd.put(key, text)], landed)
-        self._job_state = merged
 
     def finish(self, state_value, extra_deletes=(), failed=False):
         """Record the result and remove the job, in one fenced transaction.

@@ -361,3 +361,16 @@ def test_a_failed_last_job_finishes_as_before(store):
     claim.finish(records.state('CREATE_FAILED', 1, error='x'), failed=True)
     assert state_of(store)['error'] == 'x'
     assert store.dump('/jobs/') == {}
+
+
+def test_a_handler_writes_other_keys_only_while_its_claim_holds(store,
+                                                                taken_over):
+    old, new = taken_over
+    new.put('/esi-worker/heat_stacks/v2.0/networks/n1', {'stack_id': 'x'})
+    assert json.loads(store.get(
+        '/esi-worker/heat_stacks/v2.0/networks/n1').value) == {
+            'stack_id': 'x'}
+    revision = store.revision()
+    with pytest.raises(claims.ClaimLost):
+        old.put('/esi-worker/heat_stacks/v2.0/networks/n1', {})
+    assert store.revision() == revision
