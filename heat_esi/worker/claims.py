@@ -275,7 +275,9 @@ class Claim(object):
         """[(job id, KV)] of the jobs after this one, and the claimed ids.
 
         Those are the jobs of the same resource and version written after
-        this one, found by the job id prefixes of every action and of the
+        this one, or with it (a plan's jobs are written in one
+        transaction; those before this one have finished, as it waited
+        for them), found by the job id prefixes of every action and of the
         handlers *handler_names* knows of.
         """
         job = self.job
@@ -293,7 +295,7 @@ class Claim(object):
         later = [(keys.under(keys.JOBS_ALL, kv.key), kv) for kv in jobs
                  if kv.key != keys.job(self.job_id)
                  and (self.create_revision is None
-                      or kv.create_revision > self.create_revision)]
+                      or kv.create_revision >= self.create_revision)]
         return later, claimed
 
     def _end_workflow(self, ops):

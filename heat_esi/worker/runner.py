@@ -20,6 +20,7 @@ retry.py.
 """
 
 from importlib import metadata
+import json
 import threading
 import time
 
@@ -38,6 +39,10 @@ from heat_esi.worker import metrics
 from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
+
+# The longest chain of jobs written in one transaction followed to learn
+# whether a job of it waits for another (a plan has a few).
+MAX_PLAN_HOPS = 8
 
 
 class Runner(object):
@@ -177,7 +182,9 @@ class Runner(object):
 
         Only a job written before this one counts: a job never waits for
         itself or a later job, so no values can make two jobs wait for
-        each other forever.
+        each other forever. A job written in the same transaction (the
+        jobs of one plan) counts unless its dependencies lead back to
+        this one (see _leads_back).
         """
         deps = sorted(set(job['dependency']) - {job_id})
         if not deps:
@@ -188,12 +195,42 @@ class Runner(object):
             [], [etcd.get(keys.job(dep)) for dep in deps],
             key=keys.job(job_id))
         remaining = [dep for dep, kvs in zip(deps, found)
-                     if kvs and kvs[0].create_revision < kv.create_revision]
+                     if kvs and (kvs[0].create_revision < kv.create_revision
+                                 or (kvs[0].create_revision ==
+                                     kv.create_revision and
+                                     not self._leads_back(job_id, kvs[0])))]
         self.intake.unpark(job_id, [d for d in deps if d not in remaining])
         if remaining:
             LOG.info('job %s waits for %s', job_id, ', '.join(remaining))
             return True
         return False
+
+    def _leads_back(self, job_id, dep_kv):
+        """True when *dep_kv*'s dependencies lead back to *job_id*.
+
+        Only through jobs written in the same transaction as both (an
+        older one never waits for them); a chain longer than
+        MAX_PLAN_HOPS counts as leading back, so that waiting is never
+        circular.
+        """
+        revision, seen, frontier = dep_kv.create_revision, set(), [dep_kv]
+        for _ in range(MAX_PLAN_HOPS):
+            ahead = []
+            for found in frontier:
+                seen.add(keys.under(keys.JOBS_ALL, found.key))
+                for dep in _dependencies(found.value):
+                    if dep == job_id:
+                        return True
+                    if dep not in seen and dep not in ahead:
+                        ahead.append(dep)
+            if not ahead:
+                return False
+            _, reads = self.batcher.txn(
+                [], [etcd.get(keys.job(dep)) for dep in ahead],
+                key=keys.job(job_id))
+            frontier = [kvs[0] for kvs in reads
+                        if kvs and kvs[0].create_revision == revision]
+        return True
 
     def _reject(self, kv, reason):
         job_id = keys.under(keys.JOBS_ALL, kv.key)
@@ -348,6 +385,20 @@ class Runner(object):
             return
         metrics.job_finished(job, not ignored, clock.started)
         LOG.error('job %s: %s', claim.job_id, error)
+
+
+def _dependencies(value):
+    """The job ids a raw /jobs/all value depends on ([] if unreadable)."""
+    try:
+        parsed = json.loads(value)
+    except (ValueError, TypeError, RecursionError):
+        return []
+    body = parsed[1] if isinstance(parsed, list) and len(parsed) > 1 \
+        else None
+    deps = body.get('dependency') if isinstance(body, dict) else None
+    if not isinstance(deps, list):
+        return []
+    return [dep for dep in deps if isinstance(dep, str)]
 
 
 def installed_handlers():

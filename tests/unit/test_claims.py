@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
@@ -374,3 +375,16 @@ def test_a_handler_writes_other_keys_only_while_its_claim_holds(store,
     with pytest.raises(claims.ClaimLost):
         old.put('/esi-worker/heat_stacks/v2.0/networks/n1', {})
     assert store.revision() == revision
+
+
+def test_a_failure_drops_the_later_jobs_written_with_it(store):
+    made = records.job_plan([records.Step('create', HANDLER)] * 3,
+                            'ha_router', 'r1', 1, lambda step: [],
+                            {'id': 'r1'})
+    store.txn([], [etcd.put(keys.job(job_id), value)
+                   for job_id, value in made], key=keys.job(made[0][0]))
+    claim = take(store, store.get(keys.job(made[0][0])),
+                 store.grant_lease(30))
+    claim.finish(records.state('CREATE_FAILED', 1, error='x'), failed=True)
+    assert store.dump('/jobs/') == {}
+    assert state_of(store)['worker_state'] == 'CREATE_FAILED'

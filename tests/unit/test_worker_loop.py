@@ -741,3 +741,42 @@ def test_a_claim_that_lands_after_its_read_back_is_adopted(
     wait_for(store, keys.job(job_id), lambda kv: kv is None)
     assert store.dump('/jobs/') == {}
     assert worker.lease_id in store.leases()
+
+
+def test_the_jobs_of_a_plan_written_at_once_run_in_order(
+        store, start, handler, gates, logs):
+    # Heat writes a plan's jobs in one transaction: one create revision.
+    gate = gates()
+    made = records.job_plan([records.Step('create', HANDLER)] * 2,
+                            'ha_router', 'r1', 1, lambda step: [],
+                            {'id': 'r1'})
+    (first, _), (last, _) = made
+    handler.plan['r1'] = lambda claim, clock: (
+        gate.wait(WAIT) and None if claim.job_id == first else None)
+    store.txn([], [etcd.put(keys.job(job_id), value)
+                   for job_id, value in made], key=keys.job(first))
+    start()
+    assert logs.wait('job %s waits for %s' % (last, first))
+    assert handler.ran == [first]
+    gate.set()
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    wait_for(store, keys.job(last), lambda kv: kv is None)
+    assert handler.ran == [first, last]
+
+
+def test_jobs_written_at_once_that_name_each_other_do_not_wedge(
+        store, start, handler):
+    one, one_value = records.job('create', HANDLER, 'ha_router', 'r1', 1,
+                                 [], {'id': 'r1'})
+    two, two_value = records.job('create', HANDLER, 'ha_router', 'r2', 1,
+                                 [], {'id': 'r2'}, dependency=[one])
+    three, three_value = records.job('create', HANDLER, 'ha_router', 'r3',
+                                     1, [], {'id': 'r3'}, dependency=[two])
+    one_value[1]['dependency'] = [three]        # a cycle of three
+    store.txn([], [etcd.put(keys.job(job_id), value) for job_id, value in
+                   ((one, one_value), (two, two_value),
+                    (three, three_value))], key=keys.job(one))
+    start()
+    for rid in ('r1', 'r2', 'r3'):
+        assert state(store, rid)['worker_state'] == 'CREATE_COMPLETED'
+    assert sorted(handler.ran) == sorted([one, two, three])
