@@ -34,6 +34,13 @@ What etcd3gw leaves to its users is done here, once:
   timeout, ``hasleader``, and resumption on the next member from the last
   revision seen. etcd3gw's own watcher hides a broken stream and a
   compacted start revision, so the stream is read here.
+
+Why this module is over 500 lines: it is, by decision, the one module
+behind which etcd3gw lives, so the client, its failover, its
+authentication and its watch stream share private state (the member in
+use, the token and its lock) that splitting would have to expose. The
+pure helpers above the client (the operation builders and error
+classification) are small next to it.
 """
 
 import base64

@@ -1,7 +1,21 @@
+import os
+import sys
+
 import pytest
 
 from heat_esi import templates
 from tests import esi_fixtures
+
+# Job handlers installed on this host but enabled on no worker of the tests
+# (entry points of a stand-in distribution): their jobs are other workers'.
+# A job for a handler that no entry point provides is refused instead.
+# PYTHONPATH: the esi-worker processes that tests start see them too.
+HANDLER_DIST = os.path.join(os.path.dirname(__file__), 'fixtures',
+                            'handler_dist')
+if HANDLER_DIST not in sys.path:
+    sys.path.append(HANDLER_DIST)
+    os.environ['PYTHONPATH'] = os.pathsep.join(
+        p for p in (os.environ.get('PYTHONPATH'), HANDLER_DIST) if p)
 
 
 @pytest.fixture(scope='session')

@@ -12,9 +12,7 @@
 
 """esi-worker --config-file /etc/heat-esi/esi-worker.conf"""
 
-import signal
 import sys
-import threading
 import time
 
 from oslo_config import cfg
@@ -69,7 +67,9 @@ def _etcd_not_up(exc):
 def _wait(stop, checks, seconds=None):
     """Wait for a stop signal, at most *seconds* if given; True if stopped.
 
-    /healthz is ticked every second meanwhile.
+    /healthz is ticked every second meanwhile. *stop* is a
+    service.Signals (a SIGHUP meanwhile reloads the configuration) or an
+    Event.
     """
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
@@ -135,9 +135,8 @@ def main(argv=None):
                       '%s, metrics_port %s: %s', config.worker.metrics_address,
                       config.worker.metrics_port, exc)
             return 2
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    signals = service.Signals(config).install()
+    stop = signals.stop
 
     def on_retry(delay, exc):
         # etcd may come up after us (boot order, maintenance).
@@ -146,7 +145,8 @@ def main(argv=None):
     try:
         retry.until_stopped(
             stop, on_retry, retry_on=_etcd_not_up, delay=START_DELAY,
-            wait=lambda seconds: _wait(stop, checks, seconds))(worker.start)
+            wait=lambda seconds: _wait(signals, checks, seconds))(
+                worker.start)
     except exceptions.EtcdAuthFailed as exc:
         # Waiting does not fix a wrong password: say so at once.
         LOG.error('%s', exc)
@@ -170,7 +170,7 @@ def main(argv=None):
         LOG.info('monitoring %s every %s s as member %s',
                  ', '.join(config.monitor.resource_types),
                  config.monitor.interval, monitor.member_id)
-    _wait(stop, checks)
+    _wait(signals, checks)
     if monitor is not None:
         monitor.stop()
     worker.stop()

@@ -40,13 +40,16 @@ class ClaimLost(exceptions.EsiError):
     """The job's claim expired or was taken over; its writes are refused."""
 
 
-def claim(client, kv, handler, body, lease_id, prefetch=()):
+def claim(client, kv, handler, body, lease_id, prefetch=(),
+          handler_names=()):
     """Try to claim the job read as *kv*; return a Claim, or None if taken.
 
     The claim rewrites the job value once (records.job_value, secrets left
     out), and that write is what counts the claims: the etcd version of
     /jobs/all/<id> goes up by one (records.earlier_claims). The keys in
     *prefetch* are read in the same transaction (one round trip less).
+    *handler_names*: the handlers whose later jobs a failure of this one
+    may drop (Claim.finish).
     """
     job_id = keys.under(keys.JOBS_ALL, kv.key)
     claim_id = str(uuid.uuid4())
@@ -66,11 +69,13 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
         # still land later, _unresolved lets the retry adopt it.
         _unresolved[job_id] = claim_id
         LOG.warning('job %s: %s; reading back', job_id, exc)
-        return _adopt(client, job_id, claim_id, body, prefetch)
+        return _adopt(client, job_id, claim_id, body, prefetch,
+                      handler_names)
     if not ok:
         held = responses[0][0].value if responses and responses[0] else None
         if held is not None and held == _unresolved.get(job_id):
-            return _adopt(client, job_id, held, body, prefetch)
+            return _adopt(client, job_id, held, body, prefetch,
+                          handler_names)
         if held is not None:
             # Claimed by someone else: a late copy of ours cannot land.
             _unresolved.pop(job_id, None)
@@ -78,14 +83,24 @@ def claim(client, kv, handler, body, lease_id, prefetch=()):
     _unresolved.pop(job_id, None)
     read = {key: (kvs[0] if kvs else None)
             for key, kvs in zip(prefetch, responses[2:])}
-    return Claim(client, job_id, claim_id, body, earlier, read)
+    return Claim(client, job_id, claim_id, body, earlier, read,
+                 kv.create_revision, handler_names)
 
 
 # job id -> id of a claim whose write got no answer, until it is resolved.
 _unresolved = {}
 
 
-def _adopt(client, job_id, claim_id, body, prefetch):
+def unresolved(job_id):
+    """True while a claim of ours on *job_id* got no answer.
+
+    Such a claim can land after its read-back found nothing (a member
+    that froze had passed it on): the job's rewrite is then ours to adopt.
+    """
+    return job_id in _unresolved
+
+
+def _adopt(client, job_id, claim_id, body, prefetch, handler_names=()):
     """Return the Claim *claim_id* if the working key holds it.
 
     That is a write of ours that landed unanswered. Return None if another
@@ -110,7 +125,27 @@ def _adopt(client, job_id, claim_id, body, prefetch):
     earlier = records.earlier_claims(found[1][0], held=True)
     read = {key: (kvs[0] if kvs else None)
             for key, kvs in zip(prefetch, found[2:])}
-    return Claim(client, job_id, claim_id, body, earlier, read)
+    return Claim(client, job_id, claim_id, body, earlier, read,
+                 found[1][0].create_revision, handler_names)
+
+
+# Tries of a failed job's finish that drops the later jobs, when one of
+# them changes between their read and the finish.
+END_WORKFLOW_TRIES = 3
+
+
+def _job_state_of(kv):
+    """A job_state KV as a dict; {} when absent or not a JSON object."""
+    if kv is None:
+        return {}
+    try:
+        value = json.loads(kv.value)
+    except (ValueError, TypeError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        LOG.warning('%s is not a JSON object; replaced', kv.key)
+        return {}
+    return value
 
 
 class Claim(object):
@@ -122,7 +157,7 @@ class Claim(object):
     """
 
     def __init__(self, client, job_id, claim_id, job, attempts,
-                 prefetched=None):
+                 prefetched=None, create_revision=None, handler_names=()):
         self.client = client
         self.job_id = job_id
         self.claim_id = claim_id
@@ -130,7 +165,15 @@ class Claim(object):
         self.attempts = attempts
         # key -> KV (or None) read with the claim, as of the claim.
         self.prefetched = prefetched or {}
+        self.create_revision = create_revision
+        # The handlers whose jobs a failure may drop (see _later_jobs).
+        self.handler_names = set(handler_names) | {job.get('handler')}
+        self.handler_names.discard(None)
         self._fence = etcd.value_is(keys.working(job_id), claim_id)
+        self._job_state = None      # dict once read or written
+        if self.job_state_key in self.prefetched:
+            self._job_state = _job_state_of(
+                self.prefetched[self.job_state_key])
 
     @property
     def resource(self):
@@ -157,8 +200,48 @@ class Claim(object):
             raise ClaimLost('claim %s on job %s is no longer held'
                             % (self.claim_id, self.job_id))
 
-    def put_job_state(self, value):
-        key = keys.job_state(*self.resource)
+    @property
+    def job_state_key(self):
+        return keys.job_state(*self.resource)
+
+    def job_state(self):
+        """The resource's job_state as a dict ({} when there is none).
+
+        It is read with the claim when the claim prefetched it, else once
+        here, and then kept: only this claim writes it while it holds the
+        job (the resource's jobs run one after the other).
+        """
+        if self._job_state is None:
+            kv = self.client.get(self.job_state_key)
+            self._job_state = _job_state_of(kv)
+        return dict(self._job_state)
+
+    def put_job_state(self, entries):
+        """Merge the top-level *entries* into the resource's job_state.
+
+        The jobs of a resource accumulate there what the last one writes
+        to /state (the heat_worker's heat_outputs, the monitoring's
+        state_monitoring).
+        """
+        if isinstance(entries, str):
+            entries = etcd.loads(self.job_state_key, entries)
+        if not isinstance(entries, dict):
+            raise exceptions.EsiError(
+                'job %s: job_state entries must be a mapping, not %s'
+                % (self.job_id, exceptions.short(entries)))
+        merged = self.job_state()
+        merged.update(entries)
+        self.put(self.job_state_key, merged)
+        self._job_state = merged
+
+    def put(self, key, value):
+        """Put *value* at *key* while the claim holds (a fenced write).
+
+        For what a handler records besides job_state (the heat_worker's
+        stack record, say).
+
+        :raises ClaimLost: the claim is no longer held.
+        """
         text = value if isinstance(value, str) else etcd.dumps(value)
 
         def landed():
@@ -166,18 +249,91 @@ class Claim(object):
             return kv is not None and kv.value == text
         self._fenced([etcd.put(key, text)], landed)
 
-    def finish(self, state_value, extra_deletes=()):
+    def finish(self, state_value, extra_deletes=(), failed=False):
         """Record the result and remove the job, in one fenced transaction.
 
-        Only the last job of a workflow writes /state and drops job_state.
+        The last job of a workflow writes /state and drops job_state. So
+        does a job that *failed* (on_failure fail) before the last: that
+        ends the workflow, and the later jobs of the resource's version
+        that nobody claimed go in the same transaction (they never run).
         """
         ops = [etcd.delete(keys.job(self.job_id)),
                etcd.delete(keys.working(self.job_id))]
-        if self.job.get('is_last', True):
+        ends = self.job.get('is_last', True) or failed
+        if ends:
             ops += [etcd.put(keys.state(*self.resource), state_value),
-                    etcd.delete(keys.job_state(*self.resource))]
+                    etcd.delete(self.job_state_key)]
         ops += [etcd.delete(k) for k in extra_deletes]
+        if ends and not self.job.get('is_last', True):
+            self._end_workflow(ops)
+            return
         # Only this claim's finish removes a claimed job.
+        self._fenced(ops, lambda: self.client.get(
+            keys.job(self.job_id)) is None)
+
+    def _later_jobs(self):
+        """[(job id, KV)] of the jobs after this one, and the claimed ids.
+
+        Those are the jobs of the same resource and version written after
+        this one, or with it (a plan's jobs are written in one
+        transaction; those before this one have finished, as it waited
+        for them), found by the job id prefixes of every action and of the
+        handlers *handler_names* knows of.
+        """
+        job = self.job
+        prefixes = [keys.job_prefix(action, handler, job['resource_type'],
+                                    job['resource_id'], job['version'])
+                    for action in records.ACTIONS
+                    for handler in sorted(self.handler_names)]
+        _, found = self.client.txn(
+            [], [etcd.get_prefix(keys.JOBS_ALL + p) for p in prefixes] +
+            [etcd.get_prefix(keys.JOBS_WORKING + p) for p in prefixes],
+            key=keys.job(self.job_id))
+        jobs = [kv for kvs in found[:len(prefixes)] for kv in kvs]
+        claimed = {keys.under(keys.JOBS_WORKING, kv.key)
+                   for kvs in found[len(prefixes):] for kv in kvs}
+        later = [(keys.under(keys.JOBS_ALL, kv.key), kv) for kv in jobs
+                 if kv.key != keys.job(self.job_id)
+                 and (self.create_revision is None
+                      or kv.create_revision >= self.create_revision)]
+        return later, claimed
+
+    def _end_workflow(self, ops):
+        """Finish with *ops*, deleting the later jobs nobody claimed."""
+        for _ in range(END_WORKFLOW_TRIES):
+            later, claimed = self._later_jobs()
+            dropped = [job_id for job_id, _ in later
+                       if job_id not in claimed]
+            # Each only while still unclaimed and as read.
+            compare = [self._fence] + [
+                etcd.absent(keys.working(job_id)) for job_id in dropped] + [
+                etcd.mod_revision_is(kv.key, kv.mod_revision)
+                for job_id, kv in later if job_id in dropped]
+            try:
+                ok, responses = self.client.txn(
+                    compare, ops + [etcd.delete(keys.job(job_id))
+                                    for job_id in dropped],
+                    [etcd.get(keys.working(self.job_id))],
+                    key=keys.working(self.job_id))
+            except exceptions.EtcdOutcomeUnknown as exc:
+                LOG.warning('job %s: %s; reading back', self.job_id, exc)
+                if self.client.get(keys.job(self.job_id)) is None:
+                    ok, responses = True, []
+                else:
+                    continue
+            if ok:
+                if dropped:
+                    LOG.info('job %s failed: later job(s) %s dropped',
+                             self.job_id, ', '.join(dropped))
+                return
+            held = responses[0][0].value if responses and responses[0] \
+                else None
+            if held != self.claim_id:
+                raise ClaimLost('claim %s on job %s is no longer held'
+                                % (self.claim_id, self.job_id))
+            # A later job changed meanwhile: read them again.
+        LOG.warning('job %s: later jobs kept changing; failing it without '
+                    'dropping them', self.job_id)
         self._fenced(ops, lambda: self.client.get(
             keys.job(self.job_id)) is None)
 

@@ -43,7 +43,6 @@ answered by the first poll that starts after it.
 import asyncio
 from concurrent import futures
 import functools
-import hashlib
 import os
 import socket
 import threading
@@ -54,12 +53,12 @@ from oslo_log import log as logging
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
-from heat_esi import records
 from heat_esi import states
 from heat_esi.worker import elements
 from heat_esi.worker import intake
 from heat_esi.worker import metrics
 from heat_esi.worker.plugins import base
+from heat_esi.worker import targets
 
 LOG = logging.getLogger(__name__)
 
@@ -70,20 +69,7 @@ LOG = logging.getLogger(__name__)
 STALL_GRACE = 60.0
 
 
-def _by_id(kvs, prefix):
-    """{resource id: KV} of the keys <prefix>v2.0/<plural>/<id> in *kvs*.
-
-    A key of any other shape (a stray one written by hand) is left out.
-    """
-    found = {}
-    for kv in kvs:
-        where = keys.resource_of(kv.key, prefix)
-        if where is not None:
-            found[where[1]] = kv
-    return found
-
-
-def _outcome(doing, rtype, rid, future):
+def _outcome(doing, esi_type, rid, future):
     """Read the outcome of a poll's future, so that no error is dropped.
 
     The errors of the elements are logged by _poll; what reaches here is
@@ -94,17 +80,14 @@ def _outcome(doing, rtype, rid, future):
     except (futures.CancelledError, asyncio.CancelledError):
         pass            # stop() cancels the polls under way
     except exceptions.EtcdError as exc:
-        LOG.warning('cannot %s %s %s: %s', doing, rtype, rid, exc)
+        LOG.warning('cannot %s %s %s: %s', doing, esi_type, rid, exc)
     except Exception:
-        LOG.exception('cannot %s %s %s: unexpected error', doing, rtype,
+        LOG.exception('cannot %s %s %s: unexpected error', doing, esi_type,
                       rid)
 
 
-def owner(resource_id, members):
-    """The member that polls *resource_id*: highest rendezvous score."""
-    return max(members, key=lambda m: hashlib.sha256(
-        ('%s/%s' % (m, resource_id)).encode('utf-8', 'surrogateescape'))
-        .digest())
+# Where it lived first; tests and operators still call it.
+owner = targets.owner
 
 
 def printable(key):
@@ -158,7 +141,7 @@ class Monitor(object):
         # The polls of plugins without poll_async: one per device at most.
         self._plugin_pool = futures.ThreadPoolExecutor(threads,
                                                        'monitor-poll')
-        self._devices = {}              # (rtype, rid) -> _Device
+        self._devices = {}              # (esi_type, rid) -> _Device
         self._tasks = set()             # polls and answers under way
         self._loop = None
         self._wake = None
@@ -227,11 +210,11 @@ class Monitor(object):
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=1.0)
 
-    def _spawn(self, coroutine, doing, rtype, rid):
+    def _spawn(self, coroutine, doing, esi_type, rid):
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(functools.partial(_outcome, doing, rtype,
+        task.add_done_callback(functools.partial(_outcome, doing, esi_type,
                                                  rid))
         return task
 
@@ -240,10 +223,10 @@ class Monitor(object):
         return await asyncio.get_running_loop().run_in_executor(
             pool or self._etcd_pool, functools.partial(function, *args))
 
-    def _device(self, rtype, rid):
-        device = self._devices.get((rtype, rid))
+    def _device(self, esi_type, rid):
+        device = self._devices.get((esi_type, rid))
         if device is None:
-            device = self._devices[rtype, rid] = _Device()
+            device = self._devices[esi_type, rid] = _Device()
         return device
 
     # --- poll requests -----------------------------------------------------
@@ -290,23 +273,23 @@ class Monitor(object):
         where = keys.resource_of(kv.key, keys.POLL_REQUESTS)
         if where is None or where[0] not in self.resource_types:
             return
-        rtype, rid = where
+        esi_type, rid = where
         members = [keys.under(keys.MONITORS, m.key) for m in
                    self.client.get_prefix(keys.MONITORS,
                                           keys_only=True)[0]]
         if self.member_id not in members or \
-                owner(rid, members) != self.member_id:
+                targets.owner(rid, members) != self.member_id:
             return
         future = asyncio.run_coroutine_threadsafe(
-            self._answer(kv, rtype, rid, value.get('request')), self._loop)
+            self._answer(kv, esi_type, rid, value.get('request')), self._loop)
         future.add_done_callback(functools.partial(
-            _outcome, 'answer the poll request for', rtype, rid))
+            _outcome, 'answer the poll request for', esi_type, rid))
 
-    async def _answer(self, kv, rtype, rid, token):
-        device = self._device(rtype, rid)
+    async def _answer(self, kv, esi_type, rid, token):
+        device = self._device(esi_type, rid)
         since = device.started
         targets = await self._in_thread(
-            lambda: list(self._targets(rtype, rid)),
+            lambda: list(self._targets(esi_type, rid)),
             pool=self._request_pool)
         answer = None
         if targets:
@@ -324,7 +307,7 @@ class Monitor(object):
             [etcd.mod_revision_is(kv.key, kv.mod_revision)],
             [etcd.put(kv.key, {'request': token, 'answer': answer})],
             pool=self._request_pool)
-        LOG.info('%s %s polled on request: %s', rtype, rid, answer)
+        LOG.info('%s %s polled on request: %s', esi_type, rid, answer)
 
     # --- cycles ------------------------------------------------------------
 
@@ -349,13 +332,13 @@ class Monitor(object):
         owned = await self._in_thread(self._owned)
         started = []
         for target in owned:
-            device = self._device(target['rtype'], target['rid'])
+            device = self._device(target['esi_type'], target['rid'])
             if device.busy():
                 continue        # the poll under way stands for this one
             started.append(self._spawn(
                 self._periodic(device, target), 'monitor',
-                target['rtype'], target['rid']))
-        keep = {(target['rtype'], target['rid']) for target in owned}
+                target['esi_type'], target['rid']))
+        keep = {(target['esi_type'], target['rid']) for target in owned}
         for key, device in list(self._devices.items()):
             if key not in keep and not device.busy():
                 del self._devices[key]
@@ -373,43 +356,13 @@ class Monitor(object):
             self._registered = lease
         members = [keys.under(keys.MONITORS, kv.key)
                    for kv in self.client.get_prefix(keys.MONITORS)[0]]
-        return [target for rtype in self.resource_types
-                for target in self._targets(rtype)
-                if owner(target['rid'], members) == self.member_id]
+        return [target for esi_type in self.resource_types
+                for target in self._targets(esi_type)
+                if targets.owner(target['rid'], members) == self.member_id]
 
-    def _targets(self, rtype, rid=None):
-        """Yield the resources of *rtype* whose last action completed.
-
-        With *rid*, only that one (when its last action completed).
-        """
-        if rid is None:
-            reads = [etcd.get_prefix(keys.config_prefix(rtype)),
-                     etcd.get_prefix(keys.state_prefix(rtype)),
-                     etcd.get_prefix(keys.monitoring_prefix(rtype))]
-        else:
-            reads = [etcd.get(keys.config(rtype, rid)),
-                     etcd.get(keys.state(rtype, rid)),
-                     etcd.get(keys.monitoring(rtype, rid))]
-        _, (configs, state_kvs, monitored) = self.client.txn(
-            [], reads, key=keys.config_prefix(rtype))
-        state_kvs = _by_id(state_kvs, keys.STATE)
-        monitored = _by_id(monitored, keys.MONITORING)
-        for rid, kv in _by_id(configs, keys.CONFIG).items():
-            try:
-                body, version, marked = records.parse_config(kv.key,
-                                                             kv.value)
-                state = state_kvs.get(rid)
-                worker_state = state and records.parse_state(
-                    state.key, state.value)['worker_state']
-            except exceptions.MalformedValue as exc:
-                LOG.warning('not monitoring %s %s: %s', rtype, rid, exc)
-                continue
-            if marked or worker_state not in states.MONITORED:
-                continue
-            current = monitored.get(rid)
-            yield {'rtype': rtype, 'rid': rid, 'body': body,
-                   'version': version, 'config_revision': kv.mod_revision,
-                   'current': current.value if current else None}
+    def _targets(self, esi_type, rid=None):
+        """The resources of *esi_type* to poll (see targets.completed)."""
+        return targets.completed(self.client, esi_type, rid)
 
     # --- one poll ----------------------------------------------------------
 
@@ -460,7 +413,7 @@ class Monitor(object):
         future.add_done_callback(device.threads.discard)
         return asyncio.wrap_future(future, loop=loop)
 
-    async def _poll(self, device, pool, rtype, rid, body, version,
+    async def _poll(self, device, pool, esi_type, rid, body, version,
                     config_revision, current):
         """Poll one resource's devices; write /monitoring if it changed.
 
@@ -469,7 +422,7 @@ class Monitor(object):
         """
         deadline = base.Deadline(self.poll_timeout, '[monitor] poll_timeout')
         try:
-            found = await self._in_thread(self.pipeline.for_config, rtype,
+            found = await self._in_thread(self.pipeline.for_config, esi_type,
                                           rid, body, version, pool=pool)
             polled = await self.pipeline.poll_async(
                 found, self._stop, deadline,
@@ -487,17 +440,17 @@ class Monitor(object):
         except exceptions.JobInterrupted:
             return None
         metrics.device_polled(polled.state)
-        return await self._in_thread(self._record, rtype, rid, version,
+        return await self._in_thread(self._record, esi_type, rid, version,
                                      config_revision, current, polled,
                                      pool=pool)
 
-    def _record(self, rtype, rid, version, config_revision, current,
+    def _record(self, esi_type, rid, version, config_revision, current,
                 polled):
         """Write /monitoring when *polled* changed it; return the answer."""
         answer = {'state': dict(polled.state), 'why': polled.why,
                   'address': polled.address}
         result = dict(polled.state, version=version)
-        key = keys.monitoring(rtype, rid)
+        key = keys.monitoring(esi_type, rid)
         try:
             if current is not None and etcd.loads(key, current) == result:
                 return answer
@@ -506,11 +459,12 @@ class Monitor(object):
         # Only while the resource is as read: a delete (or an update)
         # meanwhile makes this result stale.
         ok, _ = self.client.txn(
-            [etcd.mod_revision_is(keys.config(rtype, rid), config_revision)],
+            [etcd.mod_revision_is(keys.config(esi_type, rid),
+                                  config_revision)],
             [etcd.put(key, result)])
         if ok:
             metrics.device_state_changed()
-            LOG.info('%s %s monitoring: %s', rtype, rid, ', '.join(
+            LOG.info('%s %s monitoring: %s', esi_type, rid, ', '.join(
                 '%s %s%s' % (element, state, ' (%s)' % polled.why[element]
                              if element in polled.why else '')
                 for element, state in sorted(polled.state.items())))

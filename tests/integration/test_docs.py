@@ -178,6 +178,8 @@ def test_systemd_unit():
     assert '/opt/heat-esi/bin/pip install heat_esi-' in doc_blocks.text()
     # Room for the sockets of many job slots, watches and SNMP polls.
     assert int(unit['Service']['LimitNOFILE']) >= 65536
+    # systemctl reload is SIGHUP: the debug option without a restart.
+    assert unit['Service']['ExecReload'] == '/bin/kill -HUP $MAINPID'
 
 
 @pytest.mark.parametrize('package', ['openstack-heat', 'oslo.config',

@@ -283,3 +283,77 @@ def test_paused_worker_late_writes_are_refused(loaded, workers):
                   if not kv.key.startswith(keys.MEMBERS)]
     assert [kv.key for kv in job_states] == [
         keys.job_state('ha_router', rid)]
+
+
+def test_a_job_for_a_handler_nobody_installed_is_refused_at_once(
+        loaded, workers):
+    client = loaded
+    # A handler installed on this host but not enabled here: left alone.
+    other, value = records.job('create', 'other_handler', 'ha_router',
+                               'r-other', 1, [], {'id': 'r-other'})
+    client.put(keys.job(other), value)
+    unknown, value = records.job('create', 'heat_wroker', 'ha_router',
+                                 'r-typo', 1, [], {'id': 'r-typo'})
+    client.put(keys.job(unknown), value)
+    worker, = workers(1)
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, 'r-typo'))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert "no job handler 'heat_wroker' is installed" in state['error']
+    assert client.get(keys.JOBS_REJECTED + unknown) is not None
+    assert client.get(keys.job(unknown)) is None
+    worker.wait_for_log('job %s rejected' % unknown)
+    assert client.get(keys.job(other)) is not None
+    assert esi_fixtures.state_of(client, 'r-other') is None
+
+
+def write_plan(client, rid, params):
+    """Write an ha_router's /config and a plan of two monitoring jobs."""
+    body = {'id': rid, 'name': rid, 'status': 'PENDING_CREATE',
+            'tenant_id': 't'}
+    steps = [records.Step('create', 'monitoring_worker')] * 2
+    made = records.job_plan(steps, 'ha_router', rid, 1, lambda step: params,
+                            body)
+    client.txn([], [etcd.put(keys.config('ha_router', rid),
+                             records.config(body, 1))] +
+               [etcd.put(keys.job(job_id), value) for job_id, value in made],
+               key=keys.config('ha_router', rid))
+    return [job_id for job_id, _ in made]
+
+
+def test_a_failed_first_job_ends_its_workflow_and_the_last_never_runs(
+        loaded, workers):
+    client = loaded
+    start = client.revision() + 1
+    rid = '30000000-0000-0000-0000-000000000021'
+    missing = [{'resources': [], 'type': 'value',
+                'value': esi_fixtures.MISSING_ROUTER, 'param': name}
+               for name in ('primary_device_id', 'secondary_device_id')]
+    first, last = write_plan(client, rid, missing)
+    worker, = workers(1, etcd_reader_timeout=0.3)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert esi_fixtures.MISSING_ROUTER in state['error']
+    esi_fixtures.wait_until(lambda: no_job_keys(client) == [],
+                            message='the plan gone')
+    # The last job was deleted with the first's finish, never claimed.
+    assert 'job %s claimed' % first in worker.log()
+    assert 'job %s claimed' % last not in worker.log()
+    states = [kv for kv in puts_under(client, '/state/', start)]
+    assert [kv.key for kv in states] == [keys.state('ha_router', rid)]
+
+
+def test_the_last_job_of_a_plan_writes_state_once(loaded, workers):
+    client = loaded
+    esi_fixtures.routers_active(client)
+    start = client.revision() + 1
+    rid = '30000000-0000-0000-0000-000000000022'
+    first, last = write_plan(client, rid, esi_fixtures.ha_router_params())
+    worker, = workers(1)
+    state = esi_fixtures.wait_until(lambda: esi_fixtures.state_of(client, rid))
+    assert state['state']['worker_state'] == 'CREATE_COMPLETED'
+    esi_fixtures.wait_until(lambda: no_job_keys(client) == [],
+                            message='the plan gone')
+    assert worker.log().index('job %s finished' % first) < \
+        worker.log().index('job %s claimed' % last)
+    assert len(puts_under(client, '/state/', start)) == 1

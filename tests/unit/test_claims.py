@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
@@ -276,3 +277,114 @@ def test_a_claimed_job_is_not_moved_aside(store):
     assert not claims.fail_unreadable(store, store.get(kv.key), 'bad')
     assert store.get(kv.key) is not None
     assert store.dump(keys.JOBS_REJECTED) == {}
+
+
+# --- job_state over a workflow -----------------------------------------------
+
+def test_job_state_entries_accumulate_over_the_jobs_of_a_resource(store):
+    first = take(store, new_job(store, is_last=False), store.grant_lease(30))
+    first.put_job_state({'heat_outputs': [{'output_key': 'id'}]})
+    first.finish(records.state('CREATE_COMPLETED', 1))
+    last = take(store, new_job(store), store.grant_lease(30),
+                prefetch=[keys.job_state('ha_router', 'r1')])
+    assert last.job_state() == {'heat_outputs': [{'output_key': 'id'}]}
+    last.put_job_state({'state_monitoring': {'a': 'UP'}})
+    assert json.loads(store.get(keys.job_state('ha_router', 'r1')).value) == {
+        'heat_outputs': [{'output_key': 'id'}],
+        'state_monitoring': {'a': 'UP'}}
+
+
+def test_a_job_state_that_is_no_object_is_replaced(store):
+    store.put(keys.job_state('ha_router', 'r1'), '[1, 2')
+    claim = take(store, new_job(store), store.grant_lease(30))
+    claim.put_job_state({'state_monitoring': {}})
+    assert json.loads(store.get(keys.job_state('ha_router', 'r1')).value) == {
+        'state_monitoring': {}}
+
+
+def workflow(store, steps=2, version=1, rid='r1'):
+    """Write the jobs of a plan of *steps* jobs; their KVs, in order."""
+    made = records.job_plan(
+        [records.Step('create', HANDLER)] * steps, 'ha_router', rid,
+        version, lambda step: [], {'id': rid})
+    for job_id, value in made:
+        store.put(keys.job(job_id), value)
+    return [store.get(keys.job(job_id)) for job_id, _ in made]
+
+
+def test_a_failed_job_before_the_last_ends_the_workflow(store):
+    first, second, third = workflow(store, steps=3)
+    other_version = workflow(store, steps=1, version=2)[0]
+    other_resource = workflow(store, steps=1, rid='r2')[0]
+    claim = take(store, first, store.grant_lease(30))
+    claim.put_job_state({'heat_outputs': []})
+    claim.finish(records.state('CREATE_FAILED', 1, error='stack failed'),
+                 failed=True)
+    assert state_of(store) == {'worker_state': 'CREATE_FAILED',
+                               'version': 1, 'error': 'stack failed',
+                               'state_monitoring': {}}
+    assert store.get(keys.job_state('ha_router', 'r1')) is None
+    # The later jobs never run; the others are not this workflow's.
+    assert sorted(store.dump(keys.JOBS_ALL)) == sorted(
+        [other_version.key, other_resource.key])
+    assert second.key not in store.dump('/jobs/')
+    assert third.key not in store.dump('/jobs/')
+
+
+def test_a_failure_keeps_a_later_job_someone_claimed(store):
+    first, second = workflow(store)
+    claim = take(store, first, store.grant_lease(30))
+    # Not a worker's doing (it waits for the first), but an operator's.
+    store.put(keys.working(job_id_of(second)), 'held')
+    claim.finish(records.state('CREATE_FAILED', 1, error='x'), failed=True)
+    assert state_of(store)['worker_state'] == 'CREATE_FAILED'
+    assert store.get(second.key) is not None
+    assert store.get(first.key) is None
+
+
+def test_a_failure_of_a_claim_taken_over_drops_nothing(store):
+    first, second = workflow(store)
+    lease = store.grant_lease(30)
+    old = take(store, first, lease)
+    store.expire(lease)
+    take(store, store.get(first.key), store.grant_lease(30))
+    revision = store.revision()
+    with pytest.raises(claims.ClaimLost):
+        old.finish(records.state('CREATE_FAILED', 1, error='late'),
+                   failed=True)
+    assert store.revision() == revision
+    assert store.get(second.key) is not None
+
+
+def test_a_failed_last_job_finishes_as_before(store):
+    (only,) = workflow(store, steps=1)
+    claim = take(store, only, store.grant_lease(30))
+    claim.finish(records.state('CREATE_FAILED', 1, error='x'), failed=True)
+    assert state_of(store)['error'] == 'x'
+    assert store.dump('/jobs/') == {}
+
+
+def test_a_handler_writes_other_keys_only_while_its_claim_holds(store,
+                                                                taken_over):
+    old, new = taken_over
+    new.put('/esi-worker/heat_stacks/v2.0/networks/n1', {'stack_id': 'x'})
+    assert json.loads(store.get(
+        '/esi-worker/heat_stacks/v2.0/networks/n1').value) == {
+            'stack_id': 'x'}
+    revision = store.revision()
+    with pytest.raises(claims.ClaimLost):
+        old.put('/esi-worker/heat_stacks/v2.0/networks/n1', {})
+    assert store.revision() == revision
+
+
+def test_a_failure_drops_the_later_jobs_written_with_it(store):
+    made = records.job_plan([records.Step('create', HANDLER)] * 3,
+                            'ha_router', 'r1', 1, lambda step: [],
+                            {'id': 'r1'})
+    store.txn([], [etcd.put(keys.job(job_id), value)
+                   for job_id, value in made], key=keys.job(made[0][0]))
+    claim = take(store, store.get(keys.job(made[0][0])),
+                 store.grant_lease(30))
+    claim.finish(records.state('CREATE_FAILED', 1, error='x'), failed=True)
+    assert store.dump('/jobs/') == {}
+    assert state_of(store)['worker_state'] == 'CREATE_FAILED'

@@ -9,6 +9,8 @@ import threading
 import pytest
 
 from heat_esi import etcd
+from heat_esi import keys
+from heat_esi.worker import claims
 from heat_esi.worker import intake
 from tests import fakes
 
@@ -105,3 +107,30 @@ def test_a_watch_behind_compaction_lists_again(store, reader):
     reader.wait(lambda: len(reader.listed) == 2)
     assert reader.listed[1] == [PREFIX + k for k in 'abc']
     assert reader.restarts == ['compacted']
+
+
+# --- the job intake ----------------------------------------------------------
+
+def job_event(job_id, version, kind=etcd.PUT):
+    kv = etcd.KV(keys.job(job_id), '["monitoring_worker", {}, 0]', 5,
+                 5 + version, version, 0)
+    return etcd.Event(kind, kv, None)
+
+
+def test_a_claimed_job_is_no_candidate_unless_the_claim_may_be_ours(store):
+    jobs = intake.JobIntake(store, lambda job_id: False)
+    jobs.on_event(job_event('a', 1))
+    jobs.on_event(job_event('b', 1))
+    assert 'a' in jobs.candidates and 'b' in jobs.candidates
+    # Claimed by another worker: dropped.
+    jobs.on_event(job_event('a', 2))
+    assert 'a' not in jobs.candidates
+    # Our claim of b got no answer, and its read-back found nothing; the
+    # claim landed later: b stays a candidate, for a slot to adopt it.
+    claims._unresolved['b'] = 'claim-id'
+    try:
+        jobs.candidates.discard('b')
+        jobs.on_event(job_event('b', 2))
+        assert 'b' in jobs.candidates
+    finally:
+        claims._unresolved.pop('b', None)

@@ -632,3 +632,151 @@ def test_a_plan_step_failing_with_on_failure_ignore_lets_the_next_run(
     found = state(store)        # the last job's: a create
     assert (found['worker_state'], found['error']) == (
         states.completed(records.CREATE), '')
+
+
+# --- workflows of several jobs -----------------------------------------------
+
+def plan_jobs(store, steps, rid='r1'):
+    """Write the jobs of a plan (records.Step list); their ids, in order."""
+    made = records.job_plan(steps, 'ha_router', rid, 1, lambda step: [],
+                            {'id': rid})
+    for job_id, value in made:
+        store.put(keys.job(job_id), value)
+    return [job_id for job_id, _ in made]
+
+
+def raw_state(store, rid='r1'):
+    """/state's inner entries, JSON-decoded, once it is written."""
+    kv = wait_for(store, keys.state('ha_router', rid))
+    value = json.loads(kv.value)
+    inner = value['state']
+    return dict({k: v if k == 'worker_state' else json.loads(v)
+                 for k, v in inner.items()}, error=value['error'])
+
+
+def test_the_last_job_fills_state_from_what_the_first_put_in_job_state(
+        store, start, handler):
+    first, last = plan_jobs(store, [records.Step('create', HANDLER)] * 2)
+
+    def by_job(claim, clock):
+        if claim.job_id == first:
+            claim.put_job_state({'heat_outputs': [{'output_key': 'uuid',
+                                                   'output_value': 'u-1'}]})
+            # The test handler's outcome: nothing for /state of its own.
+            return {'state_monitoring': None}
+        claim.put_job_state({'state_monitoring': {'router': 'UP'}})
+        return {'state_monitoring': {'router': 'UP'}}
+    handler.plan['r1'] = by_job
+    start()
+    assert raw_state(store) == {
+        'worker_state': 'CREATE_COMPLETED', 'error': '',
+        'state_monitoring': {'router': 'UP'},
+        'heat_outputs': [{'output_key': 'uuid', 'output_value': 'u-1'}]}
+    assert handler.ran == [first, last]
+    wait_for(store, keys.job(last), lambda kv: kv is None)
+    assert store.dump('/esi-worker/job_state/') == {}
+
+
+def test_a_first_job_that_fails_ends_the_workflow(store, start, handler):
+    first, last = plan_jobs(store, [records.Step('create', HANDLER)] * 2)
+
+    def fails(claim, clock):
+        claim.put_job_state({'heat_outputs': []})
+        raise exceptions.JobFailed('ha_router r1: stack CREATE_FAILED')
+    handler.plan['r1'] = fails
+    start()
+    found = raw_state(store)
+    assert found['worker_state'] == 'CREATE_FAILED'
+    assert found['error'] == 'ha_router r1: stack CREATE_FAILED'
+    wait_for(store, keys.job(first), lambda kv: kv is None)
+    assert store.dump('/jobs/') == {}
+    assert store.dump('/esi-worker/job_state/') == {}
+    assert handler.ran == [first]           # the last job never ran
+
+
+def test_a_first_job_whose_failure_is_ignored_lets_the_next_run(
+        store, start, handler):
+    first, last = plan_jobs(store, [records.Step('delete', HANDLER,
+                                                 'ignore'),
+                                    records.Step('create', HANDLER)])
+
+    def by_job(claim, clock):
+        if claim.job_id == first:
+            raise exceptions.JobFailed('ha_router r1: nothing to unmonitor')
+        return None
+    handler.plan['r1'] = by_job
+    start()
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    assert handler.ran == [first, last]
+
+
+def test_a_job_for_a_handler_nobody_installed_is_refused(
+        store, start, handler):
+    job_id, value = records.job('create', 'no_such_worker', 'ha_router',
+                                'r1', 1, [], {'id': 'r1'})
+    store.put(keys.job(job_id), value)
+    start()
+    found = state(store)
+    assert found['worker_state'] == 'CREATE_FAILED'
+    assert "no job handler 'no_such_worker' is installed" in found['error']
+    assert job_id in found['error']
+    assert store.get(keys.JOBS_REJECTED + job_id) is not None
+    assert store.dump(keys.JOBS_ALL) == {}
+    assert handler.ran == []
+
+
+def test_a_claim_that_lands_after_its_read_back_is_adopted(
+        store, start, handler, logs):
+    # A frozen etcd leader had passed the claim on: it lands after the
+    # read-back found nothing. The job, held under our lease, is ours.
+    worker = start(job_slots=1)
+    assert store.wait_for_request(lambda name, key: name == 'watch')
+    store.fail(fakes.OUTCOME_UNKNOWN, landed=fakes.LATER, only=['txn'])
+    job_id = new_job(store)
+    assert logs.wait('leaving it to be retried')
+    (landed, _), = store.deliver_late()
+    assert landed
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    assert handler.ran == [job_id]
+    wait_for(store, keys.job(job_id), lambda kv: kv is None)
+    assert store.dump('/jobs/') == {}
+    assert worker.lease_id in store.leases()
+
+
+def test_the_jobs_of_a_plan_written_at_once_run_in_order(
+        store, start, handler, gates, logs):
+    # Heat writes a plan's jobs in one transaction: one create revision.
+    gate = gates()
+    made = records.job_plan([records.Step('create', HANDLER)] * 2,
+                            'ha_router', 'r1', 1, lambda step: [],
+                            {'id': 'r1'})
+    (first, _), (last, _) = made
+    handler.plan['r1'] = lambda claim, clock: (
+        gate.wait(WAIT) and None if claim.job_id == first else None)
+    store.txn([], [etcd.put(keys.job(job_id), value)
+                   for job_id, value in made], key=keys.job(first))
+    start()
+    assert logs.wait('job %s waits for %s' % (last, first))
+    assert handler.ran == [first]
+    gate.set()
+    assert state(store)['worker_state'] == 'CREATE_COMPLETED'
+    wait_for(store, keys.job(last), lambda kv: kv is None)
+    assert handler.ran == [first, last]
+
+
+def test_jobs_written_at_once_that_name_each_other_do_not_wedge(
+        store, start, handler):
+    one, one_value = records.job('create', HANDLER, 'ha_router', 'r1', 1,
+                                 [], {'id': 'r1'})
+    two, two_value = records.job('create', HANDLER, 'ha_router', 'r2', 1,
+                                 [], {'id': 'r2'}, dependency=[one])
+    three, three_value = records.job('create', HANDLER, 'ha_router', 'r3',
+                                     1, [], {'id': 'r3'}, dependency=[two])
+    one_value[1]['dependency'] = [three]        # a cycle of three
+    store.txn([], [etcd.put(keys.job(job_id), value) for job_id, value in
+                   ((one, one_value), (two, two_value),
+                    (three, three_value))], key=keys.job(one))
+    start()
+    for rid in ('r1', 'r2', 'r3'):
+        assert state(store, rid)['worker_state'] == 'CREATE_COMPLETED'
+    assert sorted(handler.ran) == sorted([one, two, three])
