@@ -60,6 +60,24 @@ def load_handlers(names, client, config, plugins=None):
     return found
 
 
+def check_credentials(handlers):
+    """Let each handler that calls other services check its credentials.
+
+    The heat_worker authenticates to Keystone once: a wrong password stops
+    the worker at start rather than failing every job. A Keystone that
+    cannot be asked now is only logged (the jobs retry).
+
+    :raises ConfigError: credentials were refused.
+    """
+    for name, handler in sorted(handlers.items()):
+        check = getattr(handler, 'check_credentials', None)
+        if check is None:
+            continue
+        problem = check()
+        if problem:
+            LOG.warning('handler %s: %s', name, problem)
+
+
 def _etcd_not_up(exc):
     """True for an etcd error that waiting may cure (not a bad password)."""
     return (isinstance(exc, exceptions.EtcdError)
@@ -112,6 +130,12 @@ def main(argv=None):
         LOG.error('unknown handler in [worker] enabled_handlers: %s', exc)
         return 2
     except exceptions.ConfigError as exc:
+        LOG.error('esi-worker cannot start: %s', exc)
+        return 2
+    try:
+        check_credentials(handlers)
+    except exceptions.ConfigError as exc:
+        # A wrong password is not cured by waiting: one line, no secret.
         LOG.error('esi-worker cannot start: %s', exc)
         return 2
     worker = service.Worker(
