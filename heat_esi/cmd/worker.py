@@ -67,15 +67,20 @@ def check_credentials(handlers):
     the worker at start rather than failing every job. A Keystone that
     cannot be asked now is only logged (the jobs retry).
 
-    :raises ConfigError: credentials were refused.
+    :returns: why credentials were refused (ConfigError's message), or
+        None.
     """
     for name, handler in sorted(handlers.items()):
         check = getattr(handler, 'check_credentials', None)
         if check is None:
             continue
-        problem = check()
+        try:
+            problem = check()
+        except exceptions.ConfigError as exc:
+            return str(exc)
         if problem:
             LOG.warning('handler %s: %s', name, problem)
+    return None
 
 
 def _etcd_not_up(exc):
@@ -132,11 +137,11 @@ def main(argv=None):
     except exceptions.ConfigError as exc:
         LOG.error('esi-worker cannot start: %s', exc)
         return 2
-    try:
-        check_credentials(handlers)
-    except exceptions.ConfigError as exc:
-        # A wrong password is not cured by waiting: one line, no secret.
-        LOG.error('esi-worker cannot start: %s', exc)
+    refused = check_credentials(handlers)
+    if refused:
+        # A wrong password is not cured by waiting: one line, no secret
+        # (logged outside of the except, oslo.log would repeat it).
+        LOG.error('esi-worker cannot start: %s', refused)
         return 2
     worker = service.Worker(
         client, handlers, job_slots=config.worker.job_slots,
