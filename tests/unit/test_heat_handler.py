@@ -117,7 +117,10 @@ class Stack(object):
                      reason or 'Stack %s completed successfully' % action)
 
     def _poll(self):
-        if self.stack_status.endswith('_IN_PROGRESS'):
+        if self.stack_status == 'INIT_COMPLETE':
+            # Stored by heat-engine; its create starts next.
+            self.stack_status = 'CREATE_IN_PROGRESS'
+        elif self.stack_status.endswith('_IN_PROGRESS'):
             self._polls -= 1
             if self._polls <= 0:
                 self.stack_status, self.stack_status_reason = self._end
@@ -391,6 +394,15 @@ def test_a_stack_found_by_name_is_adopted_not_made_twice(world):
     result = world.run(world.claim())
     assert methods(world.heat).count('create') == 0
     assert len(world.heat.stacks) == 1
+    assert result.heat_outputs == OUTPUTS
+    assert world.json(keys.heat_stack('network', RID))['stack_status'] == \
+        'CREATE_COMPLETE'
+
+
+def test_a_stack_stored_but_not_started_is_waited_for(world):
+    world.heat.client(PROJECT).stacks.create(stack_name=NAME, template='x')
+    world.heat.stacks[(PROJECT, NAME)].stack_status = 'INIT_COMPLETE'
+    result = world.run(world.claim())
     assert result.heat_outputs == OUTPUTS
     assert world.json(keys.heat_stack('network', RID))['stack_status'] == \
         'CREATE_COMPLETE'

@@ -66,6 +66,15 @@ CREATE, UPDATE, DELETE = 'CREATE', 'UPDATE', 'DELETE'
 DELETE_COMPLETE = 'DELETE_COMPLETE'
 
 
+def _running(status):
+    """True while an action of the stack runs.
+
+    A stack stored and not started yet (INIT_COMPLETE) counts as running:
+    its create comes next.
+    """
+    return status.endswith('_IN_PROGRESS') or status.startswith('INIT_')
+
+
 def load_environment(path):
     """The Heat environment in the file *path* ({} when *path* is empty).
 
@@ -392,7 +401,7 @@ class HeatHandler(base.Handler):
             stack = self.heat.find(target.project, ident, clock)
             if stack is None:
                 raise exceptions.JobFailed('stack %s disappeared' % ident)
-            if not stack.stack_status.endswith('_IN_PROGRESS'):
+            if not _running(stack.stack_status):
                 return stack
             self._pause(clock, target, stack)
 
@@ -419,7 +428,7 @@ class HeatHandler(base.Handler):
                     return None
                 raise exceptions.JobFailed('stack %s disappeared' % ident)
             status = stack.stack_status
-            running = status.endswith('_IN_PROGRESS')
+            running = _running(status)
             seen_running = seen_running or running
             if not running and (action is None or status.startswith(action)) \
                     and (before is None or seen_running
