@@ -104,7 +104,7 @@ def project(cloud):
     return cloud.keystone.projects['a']['id']
 
 
-def test_create_then_delete_a_real_stack(cloud, client, project):
+def test_create_modify_delete_a_real_stack(cloud, client, project):
     worker = cloud.start_worker(HANDLERS, name='heat-worker-cd')
     try:
         rid = str(uuid.uuid4())
@@ -132,7 +132,19 @@ def test_create_then_delete_a_real_stack(cloud, client, project):
         assert name in stack_names(cloud, 'a')
         assert name not in stack_names(cloud, 'b')
 
-        write_network(client, project, rid, records.LOGICAL_DELETE, 2)
+        # A modify updates the same stack (a PUT of the whole template).
+        write_network(client, project, rid, records.MODIFY, 2)
+        esi_fixtures.wait_until(
+            lambda: (state_of(client, rid) or {}).get('version') == 2,
+            120, 0.2, 'network %s modified' % rid)
+        assert state_of(client, rid)['state']['worker_state'] == \
+            states.completed(records.MODIFY)
+        record = esi_fixtures.json_at(client, keys.heat_stack('network',
+                                                              rid))
+        assert record['stack_status'] == 'UPDATE_COMPLETE'
+        assert len(heat_stacks_named(cloud, name)) == 1
+
+        write_network(client, project, rid, records.LOGICAL_DELETE, 3)
         esi_fixtures.wait_until(
             lambda: client.get(keys.heat_stack('network', rid)) is None,
             120, 0.2, 'the heat_stacks record of network %s gone' % rid)
