@@ -695,3 +695,26 @@ def test_the_handler_is_an_entry_point():
     found = {ep.name: ep.value for ep in importlib.metadata.entry_points(
         group='heat_esi.handlers')}
     assert found['heat_worker'] == 'heat_esi.worker.handlers.heat:HeatHandler'
+
+
+@pytest.mark.parametrize('exc, retried', [
+    (ks_exc.ConnectFailure('refused'), True),
+    (ks_exc.ConnectTimeout('slow'), True),
+    (ks_exc.SSLError('bad certificate'), False),
+    (_error(heat_exc.HTTPServiceUnavailable, 'down'), True),
+    (heat_exc.HTTPException('{}', 504), True),
+    (ks_exc.ServiceUnavailable(http_status=503), True),
+    (_error(heat_exc.HTTPBadRequest, 'bad'), False),
+    (_error(heat_exc.HTTPNotFound, 'gone'), False),
+])
+def test_what_is_retried(exc, retried):
+    assert heat_api._retriable(exc) is retried
+
+
+def test_no_orchestration_in_the_catalog_fails_the_job(world):
+    def nothing(project):
+        raise ks_exc.EndpointNotFound('no orchestration endpoint')
+    world.api.client = nothing
+    with pytest.raises(exceptions.JobFailed) as err:
+        world.run(world.claim())
+    assert 'no orchestration endpoint (interface public' in str(err.value)
