@@ -224,6 +224,8 @@ class Clock(object):
         self.source = '[worker] job_timeout'
         self.elapsed = 0.0
         self.aborting = threading.Event()
+        # A list to record the waits in, among heat-api's calls.
+        self.calls = None
 
     def set_timeout(self, timeout, source):
         self.timeout, self.source = timeout, source
@@ -233,6 +235,8 @@ class Clock(object):
             raise exceptions.JobTimedOut('job deadline passed')
 
     def wait(self, seconds):
+        if self.calls is not None:
+            self.calls.append(('wait', None, seconds))
         if self.aborting.is_set():
             return True
         if self.elapsed + seconds < self.timeout:
@@ -352,6 +356,17 @@ def test_create_makes_the_stack_and_records_it_as_esi_did(world):
     assert result.state_monitoring is None
     assert {call[1] for call in world.heat.calls} == {PROJECT}
     assert methods(world.heat).count('create') == 1
+
+
+def test_the_first_look_at_a_new_stack_is_a_poll_interval_later(world):
+    clock = Clock()
+    clock.calls = world.heat.calls
+    world.run(world.claim(), clock)
+    called = methods(world.heat)
+    created = called.index('create')
+    assert called[created + 1] == 'wait'
+    assert world.heat.calls[created + 1][2] == 1.0     # poll_interval
+    assert called[created + 2] == 'get'
 
 
 def test_the_environment_file_goes_with_every_stack(tmp_path, mapped):

@@ -406,8 +406,9 @@ class HeatHandler(base.Handler):
             self._pause(clock, target, stack)
 
     def _pause(self, clock, target, stack):
-        LOG.debug('%s: stack %s in status %s', target.where,
-                  target.name, stack.stack_status)
+        if stack is not None:
+            LOG.debug('%s: stack %s in status %s', target.where,
+                      target.name, stack.stack_status)
         if clock.wait(self.poll_interval):
             raise exceptions.JobInterrupted()
 
@@ -421,6 +422,10 @@ class HeatHandler(base.Handler):
         :raises JobFailed: the action failed, with Heat's status reason.
         """
         seen_running = False
+        if action is not None:
+            # Heat has just been asked: its answer is a poll away, as ESI
+            # polled (a stack is never complete the instant it is asked).
+            self._pause(clock, target, None)
         while True:
             stack = self.heat.find(target.project, ident, clock)
             if stack is None:
