@@ -55,7 +55,9 @@ from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
 
-HANDLER = getattr(template_mappings, 'HEAT_WORKER', 'heat_worker')
+# The handler's name: its entry point, and its key in the template mappings
+# (template_mappings.HEAT_WORKER).
+HANDLER = 'heat_worker'
 JINJA_PREFIX = 'jinja_'
 HEAT_TIMEOUT = 'heat_timeout'
 # Seconds the job waits past its stack's timeout_mins: Heat fails a stack
