@@ -13,13 +13,14 @@
 """Configuration options of heat-esi, in one place.
 
 ``[esi_etcd]`` is read both by heat-engine (from heat.conf) and by esi-worker
-(from its own file); ``[esi]`` only by heat-engine; ``[worker]`` only by
-esi-worker.
+(from its own file); ``[esi]`` only by heat-engine; ``[worker]``,
+``[snmp]``, ``[monitor]`` and ``[heat_worker]`` only by esi-worker.
 """
 
 import ipaddress
 import re
 
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 from heat_esi import exceptions
@@ -241,6 +242,51 @@ monitor_opts = [
                     'count: they never wait for a cycle\'s.'),
 ]
 
+HEAT_WORKER_GROUP = 'heat_worker'
+# The keystoneauth1 plugin whose options the sample configuration lists.
+DEFAULT_AUTH_TYPE = 'password'
+
+heat_worker_opts = [
+    cfg.StrOpt('region_name',
+               help='Region of heat-api in the Keystone catalog. Unset: '
+                    'the catalog\'s only orchestration endpoint.'),
+    cfg.StrOpt('interface', default='public',
+               choices=['public', 'internal', 'admin'],
+               help='Which of heat-api\'s catalog endpoints the worker '
+                    'calls.'),
+    cfg.StrOpt('environment', default='',
+               help='Path of a Heat environment file (YAML) sent with every '
+                    'stack the heat_worker creates or updates, read once '
+                    'at start. Empty (the default) in production with '
+                    'Contrail; the demo and the tests name '
+                    'etc/heat-esi/simulated-contrail.yaml, which maps '
+                    'OS::Contrail::* to simulated stand-ins.'),
+    cfg.FloatOpt('poll_interval', default=1.0, min=0.05,
+                 help='Seconds between two reads of a stack\'s status '
+                      'while it is being created, updated or deleted.'),
+    cfg.IntOpt('default_timeout_mins', default=10, min=1,
+               help='Timeout of a stack, in minutes, when its job has no '
+                    'heat_timeout param. The job\'s deadline is extended '
+                    'to it once heat-api has accepted the stack.'),
+]
+
+
+def heat_worker_auth_opts():
+    """keystoneauth1's options of [heat_worker], for the sample file.
+
+    Those of the password plugin, the usual choice for a service user; the
+    options of the configured auth_type are registered when it is loaded.
+    """
+    opts = (ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_plugin_conf_options(DEFAULT_AUTH_TYPE))
+    seen, unique = set(), []
+    for opt in opts:
+        if opt.dest not in seen:
+            seen.add(opt.dest)
+            unique.append(opt)
+    return unique
+
 
 def parse_networks(values, option):
     """The networks of a list-of-CIDRs option, such as management_networks.
@@ -273,6 +319,11 @@ def register_worker_opts(conf):
     conf.register_opts(worker_opts, group=WORKER_GROUP)
     conf.register_opts(snmp_opts, group=SNMP_GROUP)
     conf.register_opts(monitor_opts, group=MONITOR_GROUP)
+    conf.register_opts(heat_worker_opts, group=HEAT_WORKER_GROUP)
+    # keystoneauth's own registration: the auth plugin's options follow
+    # from auth_type when the heat_worker loads it.
+    ks_loading.register_auth_conf_options(conf, HEAT_WORKER_GROUP)
+    ks_loading.register_session_conf_options(conf, HEAT_WORKER_GROUP)
 
 
 def list_opts():
@@ -283,7 +334,8 @@ def list_opts():
 def list_worker_opts():
     """Options read by esi-worker from its own configuration file."""
     return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts),
-            (SNMP_GROUP, snmp_opts), (MONITOR_GROUP, monitor_opts)]
+            (SNMP_GROUP, snmp_opts), (MONITOR_GROUP, monitor_opts),
+            (HEAT_WORKER_GROUP, heat_worker_opts + heat_worker_auth_opts())]
 
 
 # oslo.config names the file of a bad value only inside its message.

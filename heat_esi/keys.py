@@ -39,6 +39,8 @@ MEMBERS = '/esi-worker/members/'
 # Each live device monitor (a worker with [monitor] enabled), under its
 # worker's lease: the members among which devices are shared.
 MONITORS = '/esi-worker/monitors/'
+# The heat_worker's stacks: name, status and outputs per resource.
+HEAT_STACKS = '/esi-worker/heat_stacks/'
 # Requests that the monitor poll a device now (stack check).
 POLL_REQUESTS = '/esi-worker/poll/'
 
@@ -95,6 +97,12 @@ def heat_template(name):
 def job_state(resource_type, resource_id):
     return '/esi-worker/job_state/%s/%s/%s' % (
         API, plural(resource_type), resource_id)
+
+
+def heat_stack(resource_type, resource_id):
+    """The heat_worker's record of a resource's Heat stack (ESI's point 3)."""
+    return '%s%s/%s/%s' % (HEAT_STACKS, API, plural(resource_type),
+                           resource_id)
 
 
 def state(resource_type, resource_id):

@@ -61,8 +61,10 @@ def blocks(language):
 def ini_blocks():
     """[(kind, text)] of every ini block of the docs, in order.
 
-    kind: 'systemd' (a unit), 'esi-worker' (a block with a group only the
-    worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), or 'etcd'
+    kind: 'systemd' (a unit), 'heat_worker' (only [heat_worker], the
+    worker's Keystone credentials: read by esi-worker, loaded apart by the
+    tests that give it a Keystone), 'esi-worker' (a block with a group only
+    the worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), or 'etcd'
     (only [esi_etcd], for both).
     """
     found = []
@@ -70,6 +72,8 @@ def ini_blocks():
         sections = set(re.findall(r'^\[([^\]]+)\]', block, re.M))
         if 'Unit' in sections or 'Service' in sections:
             kind = 'systemd'
+        elif sections == {'heat_worker'}:
+            kind = 'heat_worker'
         elif sections & {'worker', 'snmp', 'monitor'}:
             kind = 'esi-worker'
         elif sections & {'DEFAULT', 'esi', 'database', 'paste_deploy'}:

@@ -58,6 +58,29 @@ def load_handlers(names, client, config, plugins=None):
     return found
 
 
+def check_credentials(handlers):
+    """Let each handler that calls other services check its credentials.
+
+    The heat_worker authenticates to Keystone once: a wrong password stops
+    the worker at start rather than failing every job. A Keystone that
+    cannot be asked now is only logged (the jobs retry).
+
+    :returns: why credentials were refused (ConfigError's message), or
+        None.
+    """
+    for name, handler in sorted(handlers.items()):
+        check = getattr(handler, 'check_credentials', None)
+        if check is None:
+            continue
+        try:
+            problem = check()
+        except exceptions.ConfigError as exc:
+            return str(exc)
+        if problem:
+            LOG.warning('handler %s: %s', name, problem)
+    return None
+
+
 def _etcd_not_up(exc):
     """True for an etcd error that waiting may cure (not a bad password)."""
     return (isinstance(exc, exceptions.EtcdError)
@@ -113,6 +136,12 @@ def main(argv=None):
         return 2
     except exceptions.ConfigError as exc:
         LOG.error('esi-worker cannot start: %s', exc)
+        return 2
+    refused = check_credentials(handlers)
+    if refused:
+        # A wrong password is not cured by waiting: one line, no secret
+        # (logged outside of the except, oslo.log would repeat it).
+        LOG.error('esi-worker cannot start: %s', refused)
         return 2
     worker = service.Worker(
         client, handlers, job_slots=config.worker.job_slots,

@@ -23,8 +23,9 @@ def seed():
 
 @pytest.fixture(scope='module')
 def routers(cloud):
-    """The seed's two edge routers, registered in the cloud's etcd."""
+    """The seed's two edge routers, project a's, in the cloud's etcd."""
     client = cloud.etcd.client()
-    esi_fixtures.register_edge_routers(client, esi_fixtures.PRIMARY,
-                                       esi_fixtures.SECONDARY)
+    esi_fixtures.register_edge_routers(
+        client, esi_fixtures.PRIMARY, esi_fixtures.SECONDARY,
+        project=cloud.keystone.projects['a']['id'])
     return client

@@ -15,8 +15,9 @@ from tests.functional import services
 @pytest.fixture
 def routers(cloud):
     client = cloud.etcd.client()
-    esi_fixtures.register_edge_routers(client, esi_fixtures.PRIMARY,
-                                       esi_fixtures.SECONDARY)
+    esi_fixtures.register_edge_routers(
+        client, esi_fixtures.PRIMARY, esi_fixtures.SECONDARY,
+        project=cloud.keystone.projects['a']['id'])
     return client
 
 

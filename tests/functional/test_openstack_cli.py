@@ -11,7 +11,6 @@ from tests import esi_fixtures
 
 SEED_PREFIXES = ('/config/', '/jobs/all/', '/esi-worker/', '/state/')
 SEED_TENANT = '0b576f6f4cbf414f829cd12f008bf08f'
-NOAUTH_PROJECT = 'admin'
 SEED_ID = 'f01ed0a6-7094-4e54-b14b-94657fff1efb'
 PRIMARY = esi_fixtures.PRIMARY
 SECONDARY = esi_fixtures.SECONDARY
@@ -49,9 +48,9 @@ def test_stack_create_writes_the_seed(cloud, routers, seed):
             assert 'request_id' in esi_fixtures.operator_fields(
                 written[job_key])
         key = key.replace(SEED_ID, rid)
-        # heat-api's noauth middleware puts every caller in project "admin".
-        value = json.loads(json.dumps(value).replace(SEED_ID, rid)
-                           .replace(SEED_TENANT, NOAUTH_PROJECT))
+        # The stack's project: a's, by its Keystone id.
+        value = json.loads(json.dumps(value).replace(SEED_ID, rid).replace(
+            SEED_TENANT, cloud.keystone.projects['a']['id']))
         assert written[key] == value, point
     # What is left once the job is done: the config and the state.
     kvs = [kv.key for kv in routers.get_prefix('/')[0] if rid in kv.key]
@@ -84,7 +83,8 @@ def test_stack_update_and_delete(cloud, routers):
     assert state['state']['worker_state'] == 'MODIFY_COMPLETED'
     # A new router id replaces the resource, and the dry run says so.
     third = '5e552b8f-0000-4000-8000-000000000003'
-    esi_fixtures.register_edge_routers(routers, third)
+    esi_fixtures.register_edge_routers(
+        routers, third, project=cloud.keystone.projects['a']['id'])
     dry = json.loads(cloud.openstack(
         'stack', 'update', '--dry-run', '--existing', '--parameter',
         'secondary_router_id=' + third, 'lifecycle', '-f', 'json').stdout)

@@ -58,6 +58,18 @@ if sys.argv[1] == 'heat':
 else:
     conf.register_worker_opts(cfg.CONF)
 conf.parse(cfg.CONF, ['--config-file', sys.argv[2]], 'check')
+# Keystone credentials: keystonemiddleware's options, and each auth
+# plugin's own, which exist once the plugin is loaded.
+from keystoneauth1 import loading as ks_loading
+from keystonemiddleware.auth_token import _opts as auth_token_opts
+groups = {p.split('.')[0] for p in sys.argv[3:]}
+if 'keystone_authtoken' in groups:
+    for group, opts in auth_token_opts.list_opts():
+        cfg.CONF.register_opts(opts, group=group)
+for group in sorted(groups & {'keystone_authtoken', 'trustee',
+                              'heat_worker'}):
+    ks_loading.register_auth_conf_options(cfg.CONF, group)
+    ks_loading.load_auth_from_conf_options(cfg.CONF, group)
 for group, name in [tuple(p.split('.')) for p in sys.argv[3:]]:
     value = (cfg.CONF[name] if group == 'DEFAULT'
              else cfg.CONF[group][name])
@@ -70,7 +82,8 @@ def test_every_block_is_valid_for_the_program_that_reads_it(tmp_path):
     for i, (kind, block) in enumerate(doc_blocks.ini_blocks()):
         if kind == 'systemd':
             continue
-        kinds = ['heat', 'esi-worker'] if kind == 'etcd' else [kind]
+        kinds = {'etcd': ['heat', 'esi-worker'],
+                 'heat_worker': ['esi-worker']}.get(kind, [kind])
         path = tmp_path / ('%d.conf' % i)
         path.write_text(block)
         names = ['%s.%s' % key for key in options(block)]

@@ -18,12 +18,18 @@ rendered with the job's params into elements, and each element is checked
 by its resource plugin, through the element pipeline
 (heat_esi.worker.elements) that the monitor's polls go through too. The
 result is the element -> state map that the seed calls state_monitoring.
+
+Params of type output_key (an output of a resource's Heat stack, such as a
+network's fq_name) are resolved first (heat_esi.worker.params), from the
+records the heat_worker wrote.
 """
 
+from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi.worker import elements
 from heat_esi.worker.handlers import base
+from heat_esi.worker import params
 
 
 class MonitoringHandler(base.Handler):
@@ -43,7 +49,7 @@ class MonitoringHandler(base.Handler):
         """Return the keys to read along with the claim of *job*."""
         if job['action'] in (records.DELETE, records.LOGICAL_DELETE):
             return ()
-        return self.pipeline.prefetch(job)
+        return self.pipeline.prefetch(job) + params.prefetch_keys(job)
 
     def run(self, claim, clock):
         """Return the Result of the claimed job."""
@@ -53,7 +59,12 @@ class MonitoringHandler(base.Handler):
             # Nothing to check on a resource that goes away; its monitoring
             # record goes with the job.
             return base.Result(deletes=(keys.monitoring(esi_type, rid),))
-        found = self.pipeline.for_job(job, claim.prefetched)
+        try:
+            resolved = params.resolved_job(self.client, job,
+                                           claim.prefetched)
+        except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
+            raise exceptions.JobFailed('%s %s: %s' % (esi_type, rid, exc))
+        found = self.pipeline.for_job(resolved, claim.prefetched)
         results = self.pipeline.check(found, clock, claim.prefetched)
         claim.put_job_state(records.job_state(results))
         # This check is newer than the monitor's last poll: readers fall

@@ -1,0 +1,186 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""A job's params turned into values, as ESI's workers resolve them.
+
+heat-engine writes each param with a ``type`` (see the seed documents'
+point 2):
+
+- ``value``: the value itself;
+- ``output_key``: ``{output_key, resource_type, resource_id}``, an output
+  of that resource's Heat stack, which the heat_worker recorded at
+  /esi-worker/heat_stacks/v2.0/<plural>/<id> when it created the stack
+  (its own stack, or a referenced resource's);
+- ``list``: a list of such params, resolved each.
+
+Both handlers resolve them the same way: the heat_worker before it renders
+a stack, the monitoring_worker before it renders its elements.
+"""
+
+import json
+
+from heat_esi import exceptions
+from heat_esi import keys
+
+VALUE, OUTPUT_KEY, LIST = 'value', 'output_key', 'list'
+# A list nested deeper than this is refused rather than walked.
+MAX_DEPTH = 8
+
+
+def _where(param):
+    return 'param %s' % exceptions.short(param.get('param'))
+
+
+def _target(param):
+    """(output_key, resource_type, resource_id) of an output_key param."""
+    value = param.get('value')
+    if not isinstance(value, dict) or not all(
+            isinstance(value.get(f), str) and value.get(f)
+            for f in ('output_key', 'resource_type', 'resource_id')):
+        raise exceptions.JobFailed(
+            '%s: an output_key param must be {output_key, resource_type, '
+            'resource_id}, not %s' % (_where(param),
+                                      exceptions.short(value)))
+    return value['output_key'], value['resource_type'], value['resource_id']
+
+
+def _walk(params, depth=0):
+    """Yield every output_key param in *params*, lists included."""
+    for param in params:
+        if not isinstance(param, dict):
+            continue
+        kind = param.get('type', VALUE)
+        if kind == OUTPUT_KEY:
+            yield param
+        elif kind == LIST and isinstance(param.get('value'), list) \
+                and depth < MAX_DEPTH:
+            for found in _walk(param['value'], depth + 1):
+                yield found
+
+
+def prefetch_keys(job):
+    """The heat_stacks keys that *job*'s params read, in order, once each.
+
+    A handler reads them with its claim (Handler.prefetch), so that
+    resolve() needs no round trip of its own.
+    """
+    found = []
+    for param in _walk(job.get('params') or []):
+        try:
+            _, rtype, rid = _target(param)
+        except exceptions.JobFailed:
+            continue        # resolve() fails the job with the reason
+        key = keys.heat_stack(rtype, rid)
+        if key not in found:
+            found.append(key)
+    return tuple(found)
+
+
+class _Stacks(object):
+    """The heat_stacks records a job reads, each read at most once."""
+
+    def __init__(self, client, prefetched):
+        self.client = client
+        self.read = dict(prefetched or {})
+        self.parsed = {}
+
+    def outputs(self, rtype, rid):
+        """{output_key: output} of the stack of (rtype, rid), or None."""
+        key = keys.heat_stack(rtype, rid)
+        if key in self.parsed:
+            return self.parsed[key]
+        kv = self.read[key] if key in self.read else self.client.get(key)
+        outputs = None
+        if kv is not None:
+            try:
+                record = json.loads(kv.value)
+                listed = record['output']
+                outputs = {o['output_key']: o for o in listed}
+            except (ValueError, TypeError, KeyError) as exc:
+                raise exceptions.MalformedValue(
+                    key, 'not a heat_stacks record with an output list '
+                    '(%s)' % exceptions.short(str(exc)))
+        self.parsed[key] = outputs
+        return outputs
+
+
+def _resolve(param, stacks, depth):
+    kind = param.get('type', VALUE)
+    if kind == VALUE:
+        return param.get('value')
+    if kind == OUTPUT_KEY:
+        output_key, rtype, rid = _target(param)
+        outputs = stacks.outputs(rtype, rid)
+        if outputs is None:
+            raise exceptions.JobFailed(
+                '%s: %s %s has no Heat stack recorded (%s): its heat_worker '
+                'job has not created it'
+                % (_where(param), rtype, rid, keys.heat_stack(rtype, rid)))
+        if output_key not in outputs:
+            raise exceptions.JobFailed(
+                '%s: the stack of %s %s has no output %s (outputs: %s)'
+                % (_where(param), rtype, rid, exceptions.short(output_key),
+                   ', '.join(sorted(outputs)) or 'none'))
+        # ESI hands on an output that Heat could not resolve as null.
+        return outputs[output_key].get('output_value')
+    if kind == LIST:
+        items = param.get('value')
+        if not isinstance(items, list) or depth >= MAX_DEPTH:
+            raise exceptions.JobFailed(
+                '%s: a list param must hold a list of params, nested at '
+                'most %d deep' % (_where(param), MAX_DEPTH))
+        return [_resolve(_item(item, param), stacks, depth + 1)
+                for item in items]
+    raise exceptions.JobFailed(
+        '%s: unknown param type %s (known: %s, %s, %s)'
+        % (_where(param), exceptions.short(kind), VALUE, OUTPUT_KEY, LIST))
+
+
+def _item(item, parent):
+    """A list param's item, which is a param itself."""
+    if not isinstance(item, dict):
+        raise exceptions.JobFailed('%s: list item %s is not a param'
+                                   % (_where(parent), exceptions.short(item)))
+    return item
+
+
+def resolve(client, job, prefetched=None):
+    """Return {param: value} of *job*'s params, in the job's order.
+
+    :param client: the etcd client that reads heat_stacks records not in
+        *prefetched*.
+    :param prefetched: {key: KV or None} read with the claim.
+    :raises JobFailed: a param names a stack or an output that is not
+        there, naming the param, the resource and the output.
+    :raises MalformedValue: a heat_stacks record is not one.
+    """
+    stacks = _Stacks(client, prefetched)
+    values = {}
+    for param in job.get('params') or []:
+        if not isinstance(param, dict) or not isinstance(
+                param.get('param'), str):
+            raise exceptions.JobFailed('job param %s has no name'
+                                       % exceptions.short(param))
+        values[param['param']] = _resolve(param, stacks, 0)
+    return values
+
+
+def resolved_job(client, job, prefetched=None):
+    """A copy of *job* whose params are all of type value, resolved.
+
+    For the code that reads a job's params as values (the monitoring
+    handler's element pipeline).
+    """
+    values = resolve(client, job, prefetched)
+    params = [{'resources': [], 'type': VALUE, 'value': value,
+               'param': name} for name, value in values.items()]
+    return dict(job, params=params)
