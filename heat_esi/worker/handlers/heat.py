@@ -40,18 +40,15 @@ from jinja2 import sandbox
 from oslo_log import log as logging
 import yaml
 
-from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import redact
 from heat_esi import template_mappings
 from heat_esi import templates
-from heat_esi.worker import claims
 from heat_esi.worker.handlers import base
 from heat_esi.worker import heat_api
 from heat_esi.worker import params as job_params
-from heat_esi.worker import retry
 
 LOG = logging.getLogger(__name__)
 
@@ -163,34 +160,6 @@ def stack_record(name, project, esi_type, rid, status, reason, outputs):
             'id': '%s:%s' % (esi_type, rid)}
 
 
-def fenced_put(claim, key, value):
-    """Put *value* at *key* while *claim* holds its job.
-
-    The same fence as the claim's own writes (claims.Claim.put_job_state):
-    a worker whose claim was taken over writes nothing.
-
-    :raises ClaimLost: the claim is no longer held.
-    """
-    text = etcd.dumps(value)
-    working = keys.working(claim.job_id)
-    fence = etcd.value_is(working, claim.claim_id)
-
-    def attempt():
-        try:
-            ok, _ = claim.client.txn([fence], [etcd.put(key, text)],
-                                     key=working)
-            return ok
-        except exceptions.EtcdOutcomeUnknown as exc:
-            LOG.warning('job %s: %s; reading back', claim.job_id, exc)
-            kv = claim.client.get(key)
-            if kv is not None and kv.value == text:
-                return True
-            raise
-    if not retry.read_back()(attempt):
-        raise claims.ClaimLost('claim %s on job %s is no longer held'
-                               % (claim.claim_id, claim.job_id))
-
-
 class _Target(object):
     """The stack of one job: its name, project and resource."""
 
@@ -279,9 +248,9 @@ class HeatHandler(base.Handler):
             raise exceptions.JobFailed('%s: %s' % (target.where, exc),
                                        exc.outcome)
         outputs = list(getattr(stack, 'outputs', None) or [])
-        fenced_put(claim, keys.heat_stack(target.esi_type, target.rid),
-                   target.record(stack.stack_status,
-                                 stack.stack_status_reason, outputs))
+        claim.put(keys.heat_stack(target.esi_type, target.rid),
+                  target.record(stack.stack_status,
+                                stack.stack_status_reason, outputs))
         claim.put_job_state({'heat_outputs': outputs})
         return base.Result(heat_outputs=outputs)
 
@@ -378,7 +347,7 @@ class HeatHandler(base.Handler):
         LOG.info('%s: DELETED %s', target.where, target.name)
         key = keys.heat_stack(target.esi_type, target.rid)
         # ESI's watchers saw DELETE_COMPLETE, then the record go.
-        fenced_put(claim, key, target.record(
+        claim.put(key, target.record(
             DELETE_COMPLETE, 'Stack DELETE completed successfully', []))
         return base.Result(deletes=(
             key, keys.monitoring(target.esi_type, target.rid)))

@@ -38,9 +38,7 @@ COMPLETE = ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
 
 def stack_key(network_id):
     """The heat_stacks record of network *network_id*."""
-    # keys.heat_stack('network', id) (interfaces 3), spelled out here.
-    return '/esi-worker/heat_stacks/%s/%s/%s' % (
-        keys.API, keys.plural('network'), network_id)
+    return keys.heat_stack('network', network_id)
 
 
 def _uuid(props):
