@@ -214,10 +214,13 @@ monitor_opts = [
     cfg.FloatOpt('interval', default=60.0, min=0.5,
                  help='Seconds between two polls of one device.'),
     cfg.ListOpt('resource_types',
-                default=['edge_router', 'er_physical_interface'],
+                default=['edge_router', 'er_physical_interface',
+                         'ese_device', 'ese_physical_port'],
                 help='Resource types whose devices are polled: edge '
-                     'routers (the router element) and their physical '
-                     'interfaces (the interface element).'),
+                     'routers (the router element), their physical '
+                     'interfaces (the interface element), ESE devices '
+                     '(the switch element) and their ports (the port '
+                     'element).'),
     cfg.FloatOpt('poll_timeout', default=10.0, min=0.5,
                  help='Seconds one poll of one resource (every element of '
                       'its template) may take. A device still polled then '
