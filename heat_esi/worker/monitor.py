@@ -152,6 +152,14 @@ class Monitor(object):
 
     def start(self):
         self._cycled = time.monotonic()
+        # Registered before the poll requests are read: a request found
+        # at start-up is answered only by a registered member, and would
+        # otherwise wait for no event if the first cycle came later.
+        try:
+            self._register()
+        except exceptions.EtcdError as exc:
+            LOG.warning('monitor not registered yet (the first cycle '
+                        'retries): %s', exc)
         ready = threading.Event()
         thread = threading.Thread(target=self._run, args=(ready,),
                                   name='monitor', daemon=True)
@@ -347,6 +355,15 @@ class Monitor(object):
 
     def _owned(self):
         """The targets (see _targets) of the devices this member polls."""
+        self._register()
+        members = [keys.under(keys.MONITORS, kv.key)
+                   for kv in self.client.get_prefix(keys.MONITORS)[0]]
+        return [target for esi_type in self.resource_types
+                for target in self._targets(esi_type)
+                if targets.owner(target['rid'], members) == self.member_id]
+
+    def _register(self):
+        """Put this member's key under the current lease, once per lease."""
         lease = self.lease()
         if lease != self._registered:
             # Once per lease: the key lives as long as the lease does, and
@@ -354,11 +371,6 @@ class Monitor(object):
             self.client.put(keys.MONITORS + self.member_id,
                             self.member_value(), lease=lease)
             self._registered = lease
-        members = [keys.under(keys.MONITORS, kv.key)
-                   for kv in self.client.get_prefix(keys.MONITORS)[0]]
-        return [target for esi_type in self.resource_types
-                for target in self._targets(esi_type)
-                if targets.owner(target['rid'], members) == self.member_id]
 
     def _targets(self, esi_type, rid=None):
         """The resources of *esi_type* to poll (see targets.completed)."""
