@@ -33,19 +33,19 @@ def handlers_of(handlers):
     return (handlers,) if isinstance(handlers, str) else tuple(handlers)
 
 
-def job_actions(resource_type):
+def job_actions(esi_type):
     """The actions of the jobs that a resource's plans write.
 
     Those a type without template mappings writes (create, modify and
     logical_delete) for a made-up type.
     """
     try:
-        return template_mappings.plan_actions(resource_type)
+        return template_mappings.plan_actions(esi_type)
     except exceptions.TemplateError:
         return (records.CREATE, records.MODIFY, records.LOGICAL_DELETE)
 
 
-def jobs_in_flight(client, handlers, resource_type, resource_id, action):
+def jobs_in_flight(client, handlers, esi_type, resource_id, action):
     """Ids of the resource's jobs still in /jobs/all.
 
     A new plan's first job waits for them, so that an older job (a create
@@ -56,16 +56,16 @@ def jobs_in_flight(client, handlers, resource_type, resource_id, action):
     """
     if action == records.CREATE:
         return []
-    prefixes = [keys.job(keys.job_prefix(earlier, handler, resource_type,
+    prefixes = [keys.job(keys.job_prefix(earlier, handler, esi_type,
                                          resource_id))
                 for handler in handlers_of(handlers)
-                for earlier in job_actions(resource_type)]
+                for earlier in job_actions(esi_type)]
     _, found = client.txn([], [etcd.get_prefix(prefix)
                                for prefix in prefixes], key=keys.JOBS_ALL)
     return [keys.under(keys.JOBS_ALL, kv.key) for kvs in found for kv in kvs]
 
 
-def write(client, template, resource_type, resource_id, handler, action,
+def write(client, template, esi_type, resource_id, handler, action,
           body, version, compare, marked=False, request_id=None,
           with_config=True):
     """Write /config and the jobs of its plan in one transaction.
@@ -90,12 +90,12 @@ def write(client, template, resource_type, resource_id, handler, action,
     :raises TemplateError: a template is invalid, or kept changing, or
         no handler has one for the resource.
     """
-    config_key = keys.config(resource_type, resource_id)
-    steps = (template_mappings.plan(resource_type, action) if handler is None
+    config_key = keys.config(esi_type, resource_id)
+    steps = (template_mappings.plan(esi_type, action) if handler is None
              else records.single(action, handler))
     # The handlers of every plan of the type: a job of any of them in
     # flight is waited for.
-    waited = (template_mappings.handlers(resource_type) if handler is None
+    waited = (template_mappings.handlers(esi_type) if handler is None
               else (handler,))
     unknown = None
     for attempt in range(3):
@@ -108,12 +108,12 @@ def write(client, template, resource_type, resource_id, handler, action,
             raise exceptions.TemplateError(
                 '%s %s: the template mappings of %s give it no '
                 'heat_template for any handler (%s); nothing would run '
-                'its %s' % (resource_type, resource_id, resource_type,
+                'its %s' % (esi_type, resource_id, esi_type,
                             ', '.join(found), action))
         made = records.job_plan(
-            planned, resource_type, resource_id, version,
-            _params(client, found, resource_type, body, version),
-            body, dependency=jobs_in_flight(client, waited, resource_type,
+            planned, esi_type, resource_id, version,
+            _params(client, found, esi_type, body, version),
+            body, dependency=jobs_in_flight(client, waited, esi_type,
                                             resource_id, action),
             request_id=request_id)
         job_ids = tuple(job_id for job_id, _ in made)
@@ -163,7 +163,7 @@ def _distinct(templates_found):
     return list(seen.values())
 
 
-def _params(client, found, resource_type, body, version):
+def _params(client, found, esi_type, body, version):
     """params(step) for records.job_plan: built once per template and kind.
 
     A delete job needs no value of another resource (build_params'
@@ -177,20 +177,20 @@ def _params(client, found, resource_type, body, version):
         key = (step.handler, missing_ok)
         if key not in built:
             built[key] = templates.build_params(
-                found[step.handler][1], resource_type, body, version,
+                found[step.handler][1], esi_type, body, version,
                 lookup, missing_ok=missing_ok)
         return built[key]
     return params
 
 
-def stored_template(client, resource_type, body=None):
+def stored_template(client, esi_type, body=None):
     """A template callable for write() that reads etcd each time.
 
     Each handler's heat_template is the one its template mapping picks for
     the resource *body*; None when it picks none.
     """
     def read(handler, refresh):
-        name = template_mappings.template_name(handler, resource_type,
+        name = template_mappings.template_name(handler, esi_type,
                                                body or {})
         if name is None:
             return None

@@ -18,7 +18,7 @@ import string
 
 API = 'v2.0'
 
-# resource_type -> plural used in keys. ESI's types are all regular plurals.
+# esi_type -> plural used in keys. ESI's types are all regular plurals.
 PLURALS = {
     'ha_router': 'ha_routers',
     'edge_router': 'edge_routers',
@@ -45,11 +45,11 @@ HEAT_STACKS = '/esi-worker/heat_stacks/'
 POLL_REQUESTS = '/esi-worker/poll/'
 
 
-_SINGULAR = {p: rtype for rtype, p in PLURALS.items()}
+_SINGULAR = {p: esi_type for esi_type, p in PLURALS.items()}
 
 
-def plural(resource_type):
-    return PLURALS.get(resource_type, resource_type + 's')
+def plural(esi_type):
+    return PLURALS.get(esi_type, esi_type + 's')
 
 
 def singular(plural_name):
@@ -60,7 +60,7 @@ def singular(plural_name):
 
 
 def resource_of(key, prefix):
-    """(resource_type, resource_id) of <prefix>v2.0/<plural>/<id>.
+    """(esi_type, resource_id) of <prefix>v2.0/<plural>/<id>.
 
     None for a key of any other shape, so that a stray key written by hand
     is passed over rather than parsed into nonsense.
@@ -82,48 +82,48 @@ def under(prefix, key):
     return key[len(prefix):]
 
 
-def config(resource_type, resource_id):
-    return '%s%s/%s/%s' % (CONFIG, API, plural(resource_type), resource_id)
+def config(esi_type, resource_id):
+    return '%s%s/%s/%s' % (CONFIG, API, plural(esi_type), resource_id)
 
 
-def config_prefix(resource_type):
-    return '%s%s/%s/' % (CONFIG, API, plural(resource_type))
+def config_prefix(esi_type):
+    return '%s%s/%s/' % (CONFIG, API, plural(esi_type))
 
 
 def heat_template(name):
     return config('heat_template', name)
 
 
-def job_state(resource_type, resource_id):
+def job_state(esi_type, resource_id):
     return '/esi-worker/job_state/%s/%s/%s' % (
-        API, plural(resource_type), resource_id)
+        API, plural(esi_type), resource_id)
 
 
-def heat_stack(resource_type, resource_id):
+def heat_stack(esi_type, resource_id):
     """The heat_worker's record of a resource's Heat stack (ESI's point 3)."""
-    return '%s%s/%s/%s' % (HEAT_STACKS, API, plural(resource_type),
+    return '%s%s/%s/%s' % (HEAT_STACKS, API, plural(esi_type),
                            resource_id)
 
 
-def state(resource_type, resource_id):
-    return '%s%s/%s/%s' % (STATE, API, plural(resource_type), resource_id)
+def state(esi_type, resource_id):
+    return '%s%s/%s/%s' % (STATE, API, plural(esi_type), resource_id)
 
 
-def state_prefix(resource_type):
-    return '%s%s/%s/' % (STATE, API, plural(resource_type))
+def state_prefix(esi_type):
+    return '%s%s/%s/' % (STATE, API, plural(esi_type))
 
 
-def monitoring_prefix(resource_type):
-    return '%s%s/%s/' % (MONITORING, API, plural(resource_type))
+def monitoring_prefix(esi_type):
+    return '%s%s/%s/' % (MONITORING, API, plural(esi_type))
 
 
-def monitoring(resource_type, resource_id):
-    return '%s%s/%s/%s' % (MONITORING, API, plural(resource_type),
+def monitoring(esi_type, resource_id):
+    return '%s%s/%s/%s' % (MONITORING, API, plural(esi_type),
                            resource_id)
 
 
-def poll_request(resource_type, resource_id):
-    return '%s%s/%s/%s' % (POLL_REQUESTS, API, plural(resource_type),
+def poll_request(esi_type, resource_id):
+    return '%s%s/%s/%s' % (POLL_REQUESTS, API, plural(esi_type),
                            resource_id)
 
 
@@ -138,25 +138,25 @@ def working(job_id):
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 
 
-def new_job_id(action, handler, resource_type, resource_id, version):
+def new_job_id(action, handler, esi_type, resource_id, version):
     """``<action>:<handler>:<type>:<id>:<version>:<5 chars of a-z0-9>``."""
     suffix = ''.join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return job_prefix(action, handler, resource_type, resource_id,
+    return job_prefix(action, handler, esi_type, resource_id,
                       version) + suffix
 
 
-def job_prefix(action, handler, resource_type, resource_id, version=None):
+def job_prefix(action, handler, esi_type, resource_id, version=None):
     """Return what the ids of such jobs start with.
 
     That is all but the suffix, or, without *version*, what the resource's
     jobs of that action and handler start with.
     """
-    prefix = '%s:%s:%s:%s:' % (action, handler, resource_type, resource_id)
+    prefix = '%s:%s:%s:%s:' % (action, handler, esi_type, resource_id)
     return prefix if version is None else '%s%s:' % (prefix, version)
 
 
-def job_name(resource_type, resource_id, version):
-    return '%s:%s:%s' % (resource_type, resource_id, version)
+def job_name(esi_type, resource_id, version):
+    return '%s:%s:%s' % (esi_type, resource_id, version)
 
 
 RESOURCE_TYPE_RE = re.compile(r'^[a-z_]+\Z')

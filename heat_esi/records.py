@@ -82,7 +82,7 @@ def without_secrets(obj):
     return obj
 
 
-def job(action, handler, resource_type, resource_id, version, params,
+def job(action, handler, esi_type, resource_id, version, params,
         resource_input, on_failure='fail', dependency=(), is_first=True,
         is_last=True, request_id=None):
     """Return (job id, /jobs/all value) of a new job, with the seed's fields.
@@ -94,17 +94,17 @@ def job(action, handler, resource_type, resource_id, version, params,
     latency are measured. Secrets of *resource_input*
     stay out of the job: they are in /config only.
     """
-    job_id = keys.new_job_id(action, handler, resource_type, resource_id,
+    job_id = keys.new_job_id(action, handler, esi_type, resource_id,
                              version)
     body = {
         'is_first': is_first,
         'resource_id': resource_id,
         'handler': handler,
-        'job_name': keys.job_name(resource_type, resource_id, version),
+        'job_name': keys.job_name(esi_type, resource_id, version),
         'dependency': list(dependency),
         'version': version,
         'params': params,
-        'resource_type': resource_type,
+        'resource_type': esi_type,
         'action': action,
         'is_last': is_last,
         'on_failure': on_failure,

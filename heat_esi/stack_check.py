@@ -50,10 +50,10 @@ def requests_for(dependencies):
     A request carries a new token, by which its answer is told from one
     written for an earlier check.
     """
-    return {keys.poll_request(rtype, rid): {
-        'label': label, 'type': rtype, 'id': rid,
+    return {keys.poll_request(esi_type, rid): {
+        'label': label, 'type': esi_type, 'id': rid,
         'token': uuid.uuid4().hex}
-        for label, rtype, rid in dependencies}
+        for label, esi_type, rid in dependencies}
 
 
 def start(client, dependencies):

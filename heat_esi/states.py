@@ -122,20 +122,20 @@ def combine(state, monitoring, monitoring_key=''):
     return None
 
 
-def keys_of(resource_type, resource_id):
+def keys_of(esi_type, resource_id):
     """The keys parts_of reads: /monitoring, then /state."""
-    return (keys.monitoring(resource_type, resource_id),
-            keys.state(resource_type, resource_id))
+    return (keys.monitoring(esi_type, resource_id),
+            keys.state(esi_type, resource_id))
 
 
-def parts_of(client, resource_type, resource_id, read=None):
+def parts_of(client, esi_type, resource_id, read=None):
     """{element: state} of a resource as it is now (see combine), or None.
 
     :param read: {key: KV or None} already read (with a claim); the keys
         are read from etcd when they are not in it.
     :raises MalformedValue: naming the key of a value that does not parse.
     """
-    mon_key, state_key = keys_of(resource_type, resource_id)
+    mon_key, state_key = keys_of(esi_type, resource_id)
     if read is not None and mon_key in read and state_key in read:
         mon, state = read[mon_key], read[state_key]
     else:

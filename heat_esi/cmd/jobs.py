@@ -159,46 +159,47 @@ def _retry_failed(args, client):
 
     The config goes to version + 1 with its job, as Heat writes an update.
     """
-    rtype, rid = args.target, args.resource_id
-    config_key, state_key = keys.config(rtype, rid), keys.state(rtype, rid)
+    esi_type, rid = args.target, args.resource_id
+    config_key = keys.config(esi_type, rid)
+    state_key = keys.state(esi_type, rid)
     _, (config_kvs, state_kvs) = client.txn(
         [], [etcd.get(config_key), etcd.get(state_key)], key=config_key)
     if not config_kvs:
         raise exceptions.EsiError('%s does not exist: no %s %s' % (
-            config_key, rtype, rid))
+            config_key, esi_type, rid))
     config_kv = config_kvs[0]
     body, version, marked = records.parse_config(config_key,
                                                  config_kv.value)
     if not state_kvs:
         raise exceptions.EsiError('%s %s has no /state yet: its job has not '
                                   'run (heat-esi jobs list --resource-type '
-                                  '%s)' % (rtype, rid, rtype))
+                                  '%s)' % (esi_type, rid, esi_type))
     state = records.parse_state(state_key, state_kvs[0].value)
     worker_state = state['worker_state']
     if not states.is_failed(worker_state):
         raise exceptions.EsiError('%s %s is %s, not FAILED: nothing to '
-                                  'retry' % (rtype, rid, worker_state))
+                                  'retry' % (esi_type, rid, worker_state))
     if state['version'] != version:
         raise exceptions.EsiError(
             '%s %s: /state answers version %s but /config is at version %s; '
-            'a newer action is under way' % (rtype, rid, state['version'],
+            'a newer action is under way' % (esi_type, rid, state['version'],
                                              version))
     action = _RETRIED.get(states.action_of(worker_state))
     if action is None:
         raise exceptions.EsiError(
             '%s %s: worker_state %s names no action to retry (CREATE, '
-            'MODIFY or DELETE)' % (rtype, rid, exceptions.short(
+            'MODIFY or DELETE)' % (esi_type, rid, exceptions.short(
                 worker_state)))
     if action == records.LOGICAL_DELETE and not marked:
         action = records.DELETE
     if not confirm(args, 'Retry the %s of %s %s (%s: %s) as version %d?' % (
-            action, rtype, rid, worker_state, state['error'] or '-',
+            action, esi_type, rid, worker_state, state['error'] or '-',
             version + 1)):
         output.say('nothing written')
         return 1
     request_id = context.generate_request_id()
     job_ids = actions.write(
-        client, actions.stored_template(client, rtype, body), rtype, rid,
+        client, actions.stored_template(client, esi_type, body), esi_type, rid,
         args.handler, action, body, version + 1,
         [etcd.mod_revision_is(config_key, config_kv.mod_revision)],
         marked=marked, request_id=request_id)

@@ -76,10 +76,10 @@ def prefetch_keys(job):
     found = []
     for param in _walk(job.get('params') or []):
         try:
-            _, rtype, rid = _target(param)
+            _, esi_type, rid = _target(param)
         except exceptions.JobFailed:
             continue        # resolve() fails the job with the reason
-        key = keys.heat_stack(rtype, rid)
+        key = keys.heat_stack(esi_type, rid)
         if key not in found:
             found.append(key)
     return tuple(found)
@@ -93,9 +93,9 @@ class _Stacks(object):
         self.read = dict(prefetched or {})
         self.parsed = {}
 
-    def outputs(self, rtype, rid):
-        """{output_key: output} of the stack of (rtype, rid), or None."""
-        key = keys.heat_stack(rtype, rid)
+    def outputs(self, esi_type, rid):
+        """{output_key: output} of the stack of (esi_type, rid), or None."""
+        key = keys.heat_stack(esi_type, rid)
         if key in self.parsed:
             return self.parsed[key]
         kv = self.read[key] if key in self.read else self.client.get(key)
@@ -118,17 +118,18 @@ def _resolve(param, stacks, depth):
     if kind == VALUE:
         return param.get('value')
     if kind == OUTPUT_KEY:
-        output_key, rtype, rid = _target(param)
-        outputs = stacks.outputs(rtype, rid)
+        output_key, esi_type, rid = _target(param)
+        outputs = stacks.outputs(esi_type, rid)
         if outputs is None:
             raise exceptions.JobFailed(
                 '%s: %s %s has no Heat stack recorded (%s): its heat_worker '
                 'job has not created it'
-                % (_where(param), rtype, rid, keys.heat_stack(rtype, rid)))
+                % (_where(param), esi_type, rid,
+                   keys.heat_stack(esi_type, rid)))
         if output_key not in outputs:
             raise exceptions.JobFailed(
                 '%s: the stack of %s %s has no output %s (outputs: %s)'
-                % (_where(param), rtype, rid, exceptions.short(output_key),
+                % (_where(param), esi_type, rid, exceptions.short(output_key),
                    ', '.join(sorted(outputs)) or 'none'))
         # ESI hands on an output that Heat could not resolve as null.
         return outputs[output_key].get('output_value')
