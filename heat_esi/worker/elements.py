@@ -275,13 +275,13 @@ class Pipeline(object):
 
     # --- running the elements ----------------------------------------------
 
-    def check(self, elements, abort, read=None):
+    def check(self, elements, clock, read=None):
         """Check every element for a job; return {element: state}.
 
         The job's deadline becomes the largest job_timeout of its elements
         when they set one.
 
-        :param abort: the job's JobClock.
+        :param clock: the job's JobClock.
         :param read: {key: KV or None} read with the claim.
         :raises ElementError: an element is not healthy or cannot be
             checked (the first one; the rest are not checked).
@@ -292,17 +292,17 @@ class Pipeline(object):
         except exceptions.JobFailed as exc:
             raise exceptions.JobFailed('%s: %s' % (elements.resource, exc))
         if timeouts:
-            abort.set_timeout(max(timeouts), 'job_timeout of heat_template '
+            clock.set_timeout(max(timeouts), 'job_timeout of heat_template '
                               '%s' % elements.template)
         results = {}
         for element, props in elements.items.items():
             try:
-                abort.check()
+                clock.check()
             except exceptions.JobFailed as exc:
                 raise ElementError(elements, element, str(exc), results)
             plugin = self._plugin(elements, element, results)
             try:
-                results[element] = plugin.check(props, abort, read)
+                results[element] = plugin.check(props, clock, read)
             except (exceptions.JobFailed, exceptions.MalformedValue) as exc:
                 results[element] = states.DOWN
                 raise ElementError(elements, element, str(exc), results)

@@ -41,20 +41,20 @@ class Plugin(object):
     #: thread. Left None, the monitor runs poll() in one of its threads.
     poll_async = None
 
-    def check(self, props, abort, read=None):
+    def check(self, props, clock, read=None):
         """Check the element for a job; return its state (ACTIVE).
 
         It may retry until the element is healthy, within the element's own
         ``timeout`` and the job's deadline.
 
         :param props: the element's rendered properties.
-        :param abort: the job's clock: ``wait(seconds)`` is True when the
+        :param clock: the job's clock: ``wait(seconds)`` is True when the
             worker shuts down and raises JobTimedOut past the deadline.
         :param read: {key: KV or None} read along with the job's claim: the
             keys() of this element, as of the claim.
         :raises JobFailed: the element is not healthy, or its properties
             are wrong; the message says which and why.
-        :raises JobInterrupted: *abort* was set while waiting.
+        :raises JobInterrupted: the job was stopped (shutdown) while waiting.
         """
         raise NotImplementedError()
 
@@ -95,13 +95,13 @@ class Deadline(object):
         self.at = time.monotonic() + seconds if at is None else at
 
     @classmethod
-    def of_job(cls, abort):
+    def of_job(cls, clock):
         """The deadline of a job's clock (JobClock), or None without one."""
-        started = getattr(abort, 'started', None)
-        timeout = getattr(abort, 'timeout', None)
+        started = getattr(clock, 'started', None)
+        timeout = getattr(clock, 'timeout', None)
         if started is None or timeout is None:
             return None
-        return cls(timeout, getattr(abort, 'source', 'the job\'s deadline'),
+        return cls(timeout, getattr(clock, 'source', 'the job\'s deadline'),
                    at=started + timeout)
 
     def sooner(self, other):

@@ -75,7 +75,7 @@ class EtcdReader(base.Plugin):
         except exceptions.JobFailed:
             return ()       # check() names what is wrong
 
-    def check(self, props, abort, read=None):
+    def check(self, props, clock, read=None):
         """Return 'ACTIVE', or raise JobFailed when it is not by the timeout.
 
         :param read: {key: KV or None} read with the claim; the first look
@@ -94,7 +94,7 @@ class EtcdReader(base.Plugin):
                 return states.ACTIVE
             if time.monotonic() + interval > deadline:
                 break
-            if abort.wait(interval):
+            if clock.wait(interval):
                 raise exceptions.JobInterrupted()
         raise exceptions.JobFailed('%s %s is not ACTIVE after %s s (%s)'
                                    % (etcd_type, etcd_id, timeout,

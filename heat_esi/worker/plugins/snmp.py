@@ -347,7 +347,7 @@ class SnmpPlugin(base.Plugin):
         except NoAnswer as exc:
             return states.DOWN, str(exc)
 
-    def check(self, props, abort, read=None):
+    def check(self, props, clock, read=None):
         """Return 'ACTIVE' once a probe finds the device up.
 
         Each probe ends by the element's timeout and the job's deadline,
@@ -357,11 +357,11 @@ class SnmpPlugin(base.Plugin):
         """
         timeout = plugins.seconds(props, 'timeout', self.check_timeout)
         deadline = base.Deadline(timeout, 'the element\'s timeout').sooner(
-            base.Deadline.of_job(abort))
+            base.Deadline.of_job(clock))
         why = None
         while True:
             try:
-                if self.snmp.run(self.probe_async(props, abort), deadline,
+                if self.snmp.run(self.probe_async(props, clock), deadline,
                                  'SNMP from %s' % self.where(props)):
                     return states.ACTIVE
                 why = 'it answers but is not up'
@@ -372,7 +372,7 @@ class SnmpPlugin(base.Plugin):
                 why = str(exc)
             if deadline.left() <= 0:
                 try:
-                    if abort.wait(0):
+                    if clock.wait(0):
                         raise exceptions.JobInterrupted()
                 except exceptions.JobTimedOut as exc:
                     # Past the job's own deadline: its clock says so, and
@@ -382,7 +382,7 @@ class SnmpPlugin(base.Plugin):
                 raise exceptions.JobFailed(
                     '%s is not UP after %s s: %s'
                     % (self.where(props), timeout, why))
-            if abort.wait(min(1.0, deadline.left())):
+            if clock.wait(min(1.0, deadline.left())):
                 raise exceptions.JobInterrupted()
 
 

@@ -103,7 +103,7 @@ class VirtualNetwork(base.Plugin):
                 exceptions.short(fq_name))
         return ''
 
-    def check(self, props, abort, read=None):
+    def check(self, props, clock, read=None):
         """Return 'ACTIVE', or raise JobFailed when it is not by the timeout.
 
         :param read: {key: KV or None} read with the claim; the first look
@@ -121,7 +121,7 @@ class VirtualNetwork(base.Plugin):
                 return states.ACTIVE
             if time.monotonic() + interval > deadline:
                 break
-            if abort.wait(interval):
+            if clock.wait(interval):
                 raise exceptions.JobInterrupted()
         raise exceptions.JobFailed('%s after %s s' % (why, timeout))
 
