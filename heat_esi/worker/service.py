@@ -145,17 +145,18 @@ class Worker(object):
     def start(self):
         # The lease and the member key come first: a claim needs both.
         lease_id = self.lease.start()
-        LOG.info('esi-worker started: %(n)s job slots (at most %(p)s per '
-                 'project), lease %(l)x (%(t)s s), handlers %(h)s',
-                 {'n': self.job_slots, 'l': lease_id,
-                  'p': self.max_jobs_per_project or self.job_slots,
-                  't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
         targets = [(self.lease.run, 'lease'), (self._watch.run, 'intake'),
                    (self.watcher.run, 'deadlines')]
         targets += [(self._slot, 'slot-%d' % i)
                     for i in range(self.job_slots)]
         for target, name in targets:
             self._spawn(target, name)
+        # Logged once every thread runs: "started" means ready to work.
+        LOG.info('esi-worker started: %(n)s job slots (at most %(p)s per '
+                 'project), lease %(l)x (%(t)s s), handlers %(h)s',
+                 {'n': self.job_slots, 'l': lease_id,
+                  'p': self.max_jobs_per_project or self.job_slots,
+                  't': self.claim_ttl, 'h': ', '.join(sorted(self.handlers))})
 
     def _spawn(self, target, name):
         thread = threading.Thread(target=target, name=name, daemon=True)
