@@ -152,9 +152,13 @@ def measure(runs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--runs', type=int, default=5)
-    parser.add_argument('--output', required=True)
+    parser.add_argument('--output', default=None,
+                        help='file for the JSON results (default: printed)')
     args = parser.parse_args(argv)
     results = measure(args.runs)
+    if args.output is None:
+        print(json.dumps(results, indent=1, sort_keys=True))
+        return 0
     with open(args.output, 'w') as f:
         json.dump(results, f)
     return 0
