@@ -42,7 +42,6 @@ from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import simulated
 from heat_esi.worker import elements
-from heat_esi.worker.monitor import Monitor
 from heat_esi.worker import service
 
 say = demo_run.say
@@ -50,6 +49,10 @@ say = demo_run.say
 STACK_NAME = 'tenant-network-demo'
 TEMPLATE = 'tenant_network.yaml'
 HANDLERS = ('monitoring_worker', 'heat_worker')
+# Why a network's point (7) is missing: ESI's monitor wrote /monitoring of
+# networks; heat-esi's does not poll them yet.
+NO_MONITOR = ('[monitor] resource_types has no network, and the monitor '
+              'does not resolve the output_key params of network_monitoring')
 # Seconds between two reads of a worker's stack: short, as the stand-ins
 # answer at once.
 POLL_INTERVAL = 0.2
@@ -135,19 +138,9 @@ class NetworkDemo(demo_run.Demo):
         say('esi-worker: started (in this process) with %s; its heat_worker '
             'calls %s without Keystone ([heat_worker] auth_type none: demo '
             'only)' % (' and '.join(HANDLERS), self.endpoint))
-        if self.etcd_server is None:
-            say('monitor: not started on a shared etcd (it would poll '
-                'networks that are not the demo\'s), so no point (7)')
-            return
-        self.monitor = Monitor(self.client, plugins,
-                               lambda: self.worker.lease_id,
-                               interval=demo_run.MONITOR_INTERVAL,
-                               resource_types=('network',),
-                               member_id=self.worker.member_id,
-                               member_value=self.worker.member_value)
-        self.monitor.start()
-        say('monitor: checking networks every %s s (in this process)'
-            % demo_run.MONITOR_INTERVAL)
+        say('monitor: not started: esi-worker\'s device monitor does not '
+            'poll networks (%s), so point (7), /monitoring, is not written'
+            % NO_MONITOR)
 
     def history(self, start_revision, rids):
         """{key: [values written, in order]} of the keys of *rids*.
@@ -163,7 +156,7 @@ class NetworkDemo(demo_run.Demo):
                 found.setdefault(ev.kv.key, []).append(ev.kv.value)
         return found
 
-    def print_points(self, rtype, rid, written, monitored=True):
+    def print_points(self, rtype, rid, written):
         where = {'config': keys.config(rtype, rid),
                  'heat_stack': keys.heat_stack(rtype, rid),
                  'job_state': keys.job_state(rtype, rid),
@@ -172,11 +165,12 @@ class NetworkDemo(demo_run.Demo):
         jobs = [k for k in written if k.startswith(keys.JOBS_ALL + 'create:')
                 and demo_run.keys_rid(k) == rid]
         for point, what, which in POINTS[rtype]:
-            if what == 'monitoring' and not monitored:
-                continue
             say()
             say('### Checking stored data at the point of %s in etcd'
                 % point)
+            if what == 'monitoring':
+                say('(not written: %s)' % NO_MONITOR)
+                continue
             if what == 'jobs':
                 shown = [(k, written[k][0]) for k in jobs]
             elif where[what] in written:
@@ -205,26 +199,17 @@ class NetworkDemo(demo_run.Demo):
             say('  (no stack)')
         return [name for name, _ in stacks]
 
-    def wait_for_monitoring(self, wanted, start_revision, timeout=30):
-        if self.monitor is not None:
-            super(NetworkDemo, self).wait_for_monitoring(
-                wanted, start_revision, timeout)
-
     def run_network(self):
         heat = self.heat_client()
         start_revision = self.client.revision() + 1
         stack_id, outputs = self.create(heat, TEMPLATE, STACK_NAME)
         say('outputs: %s' % json.dumps(outputs, indent=4, sort_keys=True))
         rids = {rtype: outputs[output] for output, rtype in PARTS}
-        self.wait_for_monitoring([keys.monitoring('network',
-                                                  rids['network'])],
-                                 start_revision)
         written = self.history(start_revision, set(rids.values()))
         for _, rtype in PARTS:
             say()
             say('## %s %s' % (rtype, rids[rtype]))
-            self.print_points(rtype, rids[rtype], written,
-                              monitored=self.monitor is not None)
+            self.print_points(rtype, rids[rtype], written)
         worker_stacks = ['%s_%s' % (rtype, rid)
                          for rtype, rid in sorted(rids.items())]
         names = self.show_stacks(heat, 'the demo\'s stack and the '
