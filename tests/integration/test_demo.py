@@ -155,3 +155,18 @@ def test_demo_network_runs_both_handlers_and_leaves_nothing():
     assert 'left in etcd: none' in out
     assert 'Heat stacks left: none' in out
     assert children_of_me() == before      # its etcd is stopped
+
+
+def test_demo_network_on_an_existing_etcd_leaves_only_what_was_there(
+        etcd_client, etcd_server):
+    etcd_client.put('/somebody/else', 'keep me')
+    before = sorted((kv.key, kv.value, kv.mod_revision)
+                    for kv in etcd_client.get_prefix('/')[0])
+    result = subprocess.run(
+        DEMO + ['--etcd-url', etcd_server.url, 'demo', '--network'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'Heat stacks left: none' in result.stdout
+    after = sorted((kv.key, kv.value, kv.mod_revision)
+                   for kv in etcd_client.get_prefix('/')[0])
+    assert after == before
