@@ -24,6 +24,7 @@ sys.path.insert(0, HERE)
 import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
 import bench_fairness  # noqa: E402,H306  (after bench_heat)
 import bench_http  # noqa: E402
+import bench_network  # noqa: E402
 import bench_scale  # noqa: E402
 import bench_worker  # noqa: E402
 import common  # noqa: E402
@@ -39,7 +40,7 @@ FULL = {
     'monitor_devices': 100,
     'http_connections': 1000, 'http_samples': 50,
     'fair_backlog': 80, 'fair_slots': 8, 'fair_check_timeout': 2.0,
-    'fair_samples': 3,
+    'fair_samples': 3, 'network_runs': 5,
 }
 QUICK = {
     'put_count': 100, 'jobs': 100, 'latency_samples': 20,
@@ -50,7 +51,7 @@ QUICK = {
     'monitor_devices': 4,
     'http_connections': 150, 'http_samples': 5,
     'fair_backlog': 20, 'fair_slots': 2, 'fair_check_timeout': 1.0,
-    'fair_samples': 2,
+    'fair_samples': 2, 'network_runs': 1,
 }
 
 FLAT = 1.10     # "flat within 10 %"
@@ -97,6 +98,9 @@ def measure(p, profile_path, log=print):
                                                 p['stack_runs'])
     finally:
         server.cleanup()
+    log('network + subnet stack through the heat_worker vs '
+        'OS::Heat::None ...')
+    out['network'] = bench_network.run(p['network_runs'])
     log('100 vs 10,000 resident resources, side by side ...')
     out['scale'] = bench_scale.run(
         p['scale_sizes'], p['scale_claims'], p['scale_samples'],
@@ -130,6 +134,17 @@ def table(r):
                                             s['none_s'] * 1000),
             '<= 1.5x' if size in (1, 100) else '-',
             (s['ratio'] <= 1.5) if size in (1, 100) else None))
+    net = r['network']
+    rows.append((
+        'network + subnet stack through heat-api, real esi-worker running '
+        'both handlers (two worker stacks of simulated Contrail, heat_worker '
+        'poll %.1f s), vs two OS::Heat::None (median of %d): create; '
+        'delete' % (net['poll_interval_s'], len(net['esi_runs'])),
+        '%.1fx (%.0f ms vs %.0f ms); %.1fx (%.0f ms vs %.0f ms)' % (
+            net['ratio'], net['esi_s'] * 1000, net['none_s'] * 1000,
+            net['delete_ratio'], net['esi_delete_s'] * 1000,
+            net['none_delete_s'] * 1000),
+        '-', None))
     for n in ('1', '2'):
         runs = r['cpu_per_job'][n]
         total = _per_job(runs, 'total_ms')

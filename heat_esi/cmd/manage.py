@@ -14,7 +14,7 @@
 
   heat-esi templates load [--dir DIR]   store the heat_templates in etcd
   heat-esi plugin-dir                   print the directory for plugin_dirs
-  heat-esi demo [--gateway]             run the whole create path once
+  heat-esi demo [--gateway|--network]   run the whole create path once
   heat-esi status [--watch]             workers, backlog, failures
   heat-esi jobs list|show|retry|purge   the jobs in etcd
 
@@ -101,10 +101,16 @@ def parser():
     dem.add_argument('--etcd-url', default=argparse.SUPPRESS,
                      help='use this etcd instead of starting one; only the '
                           'demo\'s own keys are written there, and removed')
-    dem.add_argument('--gateway', action='store_true',
-                     help='create the whole HA gateway of '
-                          'templates/hot/ha_gateway.yaml (nine resources, '
-                          'simulated devices) instead of one HA router')
+    which = dem.add_mutually_exclusive_group()
+    which.add_argument('--gateway', action='store_true',
+                       help='create the whole HA gateway of '
+                            'templates/hot/ha_gateway.yaml (nine resources, '
+                            'simulated devices) instead of one HA router')
+    which.add_argument('--network', action='store_true',
+                       help='create the tenant network of '
+                            'templates/hot/tenant_network.yaml (a network '
+                            'and its subnet) through the heat_worker, '
+                            'Contrail simulated, instead of one HA router')
     dem.set_defaults(func=demo)
     status.add_parser(sub)
     jobs.add_parser(sub)

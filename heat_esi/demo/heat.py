@@ -54,16 +54,21 @@ def use_threading_backend():
 use_threading_backend()
 
 
-def settings(management_networks=LOOPBACK_NETWORKS):
+def settings(management_networks=LOOPBACK_NETWORKS, simulated=False):
     """[(group, option, value)]: what Heat needs for heat-esi's plugins.
 
     The same values reach a heat.conf (write_heat_conf) and this process's
-    own configuration (configure).
+    own configuration (configure). *simulated* adds the Contrail stand-ins
+    (heat_esi/simulated) to plugin_dirs, for the heat_worker's stacks.
     """
     from heat_esi import resources
     heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
+    plugin_dirs = [os.path.dirname(resources.__file__)]
+    if simulated:
+        from heat_esi import simulated as stand_ins
+        plugin_dirs.append(stand_ins.plugin_dir())
     return [
-        ('DEFAULT', 'plugin_dirs', [os.path.dirname(resources.__file__)]),
+        ('DEFAULT', 'plugin_dirs', plugin_dirs),
         ('DEFAULT', 'environment_dir',
          os.path.join(heat_etc, 'environment.d')),
         ('DEFAULT', 'template_dir', os.path.join(heat_etc, 'templates')),
@@ -77,18 +82,19 @@ def _ini(value):
 
 
 def write_heat_conf(directory, transport_url, etcd_client, extra=(),
-                    database=None, management_networks=LOOPBACK_NETWORKS):
+                    database=None, management_networks=LOOPBACK_NETWORKS,
+                    simulated=False):
     """Write heat.conf (and its api-paste.ini) in *directory*; its path.
 
     *extra* are lines of [DEFAULT]. *database* is an SQLAlchemy URL;
     without one, sqlite in *directory*, which is enough for a create and a
-    delete, not for in-place updates.
+    delete, not for in-place updates. *simulated*: see settings().
     """
     heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
     paste = os.path.join(directory, 'api-paste.ini')
     shutil.copy(os.path.join(heat_etc, 'api-paste.ini'), paste)
     path = os.path.join(directory, 'heat.conf')
-    ours = settings(management_networks)
+    ours = settings(management_networks, simulated)
     lines = ['[DEFAULT]', 'transport_url = %s' % transport_url]
     lines += ['%s = %s' % (name, _ini(value))
               for group, name, value in ours if group == 'DEFAULT']
@@ -168,13 +174,17 @@ class InProcessHeat(object):
 
     noauth, oslo.messaging's in-memory transport and sqlite in *directory*;
     every request runs in *project*, Heat's noauth middleware taking it
-    from the X-Auth-Project header.
+    from the X-Auth-Project header. A caller therefore needs no token: the
+    demo's heat_worker reaches it with keystoneauth1's ``none`` auth_type
+    and this endpoint. *simulated*: heat-engine loads the Contrail
+    stand-ins too (settings()).
     """
 
-    def __init__(self, directory, etcd_client, project):
+    def __init__(self, directory, etcd_client, project, simulated=False):
         self.dir = directory
         self.etcd_client = etcd_client
         self.project = project
+        self.simulated = simulated
         self.log = os.path.join(directory, 'heat.log')
         self.engine = None
         self.api = None
@@ -183,7 +193,8 @@ class InProcessHeat(object):
     def start(self):
         from oslo_log import log as logging
         heat_conf = write_heat_conf(self.dir, 'fake://', self.etcd_client,
-                                    ['log_file = %s' % self.log])
+                                    ['log_file = %s' % self.log],
+                                    simulated=self.simulated)
         from heat.common import config
         from heat.common import messaging
         logging.register_options(cfg.CONF)

@@ -23,6 +23,8 @@ layout, deletes the stack and cleans up everything it started or wrote.
   (two edge routers, four physical interfaces, the HA router and its two HA
   interfaces), its devices simulated by the worker (heat_esi.demo.devices):
   points (1) to (5) of every resource.
+- With --network, the tenant network of templates/hot/tenant_network.yaml
+  through both handlers, Contrail simulated: heat_esi.demo.network.
 
 On a shared etcd (--etcd-url) it touches nothing it did not create: its
 stacks run in a project of their own, its worker takes only that project's
@@ -409,6 +411,10 @@ def keys_rid(key):
 
 
 def run(args):
+    if getattr(args, 'network', False):
+        # Its own module: the worker's second handler and Heat's stand-ins.
+        from heat_esi.demo import network
+        return network.run(args)
     demo = Demo(args)
     gateway = getattr(args, 'gateway', False)
     try:

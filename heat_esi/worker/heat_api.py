@@ -20,6 +20,13 @@ auth options with the project scope replaced, and cached. keystoneauth
 re-authenticates when the token expires. The stacks are then the tenant's
 own: ``openstack stack list`` in that project shows them.
 
+Without Keystone, for the demo and the tests only: keystoneauth1's
+``none`` auth_type with its ``endpoint`` option (heat-api's URL of one
+project, ``http://host:port/v1/<project>``) sends no token and calls that
+endpoint whatever the job's project; only a heat-api behind Heat's noauth
+middleware accepts it (heat_esi.demo.network). The worker logs a warning
+when it runs so.
+
 Every call is retried while heat-api (or Keystone) cannot be reached or is
 unavailable, until the job's deadline; the job then fails saying which
 heat-api was unreachable and why. Heat's other errors fail the job with
@@ -41,6 +48,8 @@ from heat_esi import exceptions
 LOG = logging.getLogger(__name__)
 
 SERVICE_TYPE = 'orchestration'
+# keystoneauth1's plugin that sends no token: the demo's and tests' only.
+NO_AUTH = 'none'
 # First and longest pause between two tries of a call that found heat-api
 # unreachable, in seconds.
 RETRY_DELAY = (0.5, 10.0)
@@ -111,6 +120,12 @@ class HeatApi(object):
         self._service_auth = self._load_auth()
         self.auth_url = getattr(conf[group], 'auth_url', None)
         self.username = getattr(conf[group], 'username', None)
+        if opts.auth_type == NO_AUTH:
+            LOG.warning('[%s] auth_type %s: heat-api at %s is called '
+                        'without Keystone, in the project its URL names, '
+                        'whatever the job\'s project; for the demo and the '
+                        'tests only', group, NO_AUTH,
+                        getattr(opts, 'endpoint', None))
         self._lock = threading.Lock()
         # project id -> heatclient Client (over its session).
         self._clients = {}

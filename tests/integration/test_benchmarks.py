@@ -22,6 +22,11 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     for size in ('1', '10', '100'):
         stack = results['stacks'][size]
         assert stack['esi_s'] > 0 and stack['none_s'] > 0
+    net = results['network']
+    assert net['esi_s'] > 0 and net['none_s'] > 0
+    assert net['esi_delete_s'] > 0 and net['none_delete_s'] > 0
+    assert len(net['esi_runs']) == len(net['none_runs']) == 1
+    assert net['stacks_left'] == []     # the worker's stacks too
     for n in ('1', '2'):
         for run in results['cpu_per_job'][n]:
             assert run['workers'] == int(n)
@@ -55,8 +60,8 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     assert results['profile']['in_heat_esi'] > 0
 
     # The table names each figure and its target.
-    for text in ('OS::Heat::None', 'put-units', 'job write -> /state',
-                 'RSS', '400 vs 20 resident', '<= 1.5x',
+    for text in ('OS::Heat::None', 'network + subnet stack', 'put-units',
+                 'job write -> /state', 'RSS', '400 vs 20 resident', '<= 1.5x',
                  'idle connections on its metrics port',
                  'flat within 10 %', "one project's backlog"):
         assert text in proc.stdout, text

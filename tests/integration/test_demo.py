@@ -101,3 +101,72 @@ def test_demo_gateway_shows_every_part_and_cleans_up():
     assert 'stack ha-gateway-demo: DELETE_COMPLETE' in out
     assert 'left in etcd: none' in out
     assert children_of_me() == before      # its etcd is stopped
+
+
+# The points of ESI's documents CreateNetwork_01 and CreateSubnet_01 that
+# the demo shows a key of; the network's (7), /monitoring, is not written
+# (esi-worker's monitor does not poll networks) and the demo says so.
+NETWORK_POINTS = {
+    'network': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)'],
+    'subnet': ['(1)', '(2)', '(3)', '(4)', '(5)'],
+}
+
+
+def test_demo_network_runs_both_handlers_and_leaves_nothing():
+    before = children_of_me()
+    result = subprocess.run(DEMO + ['demo', '--network'],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert 'Contrail: SIMULATED' in out
+    assert 'stack tenant-network-demo: CREATE_COMPLETE' in out
+    sections = re.split(r'^## ', out, flags=re.M)[1:]
+    assert [s.split(' ', 1)[0] for s in sections] == ['network', 'subnet']
+    rids = {}
+    for section in sections:
+        esi_type, rid = section.split('\n', 1)[0].split(' ')
+        rids[esi_type] = rid
+        points = re.findall(r'at the point of (\(\d\)) in etcd\n'
+                            r'(?:\* Jobs for \w+\n)?(/\S+)', section)
+        assert [p for p, _ in points] == NETWORK_POINTS[esi_type], section
+        for point, key in points:
+            assert rid in key, key
+        # Each resource's own stack, made by the heat_worker, and its
+        # outputs handed on to /state.
+        assert '"stack_id": "%s_%s"' % (esi_type, rid) in section
+        assert '"stack_status": "CREATE_COMPLETE"' in section
+        assert '"worker_state": "CREATE_COMPLETED"' in section
+        assert '"heat_outputs": ' in section
+    network, subnet = sections
+    # The network's two jobs: the heat_worker's, then the monitoring's.
+    assert re.findall(r'\* Jobs for (\w+)', network) == [
+        'heat_worker', 'monitoring_worker']
+    assert re.findall(r'\* Jobs for (\w+)', subnet) == ['heat_worker']
+    assert '"state_monitoring": ' in network
+    assert re.search(r'point of \(7\) in etcd\n\(not written: ', network)
+    # The stacks of the project: the demo's and one per resource.
+    listing = out.split('# the demo\'s stack and the worker\'s', 1)[1]
+    listing = listing.split('openstack stack delete', 1)[0]
+    for name in ('tenant-network-demo', 'network_' + rids['network'],
+                 'subnet_' + rids['subnet']):
+        assert re.search(r'^  %s +CREATE_COMPLETE$' % name, listing,
+                         flags=re.M), listing
+    assert 'stack tenant-network-demo: DELETE_COMPLETE' in out
+    assert 'left in etcd: none' in out
+    assert 'Heat stacks left: none' in out
+    assert children_of_me() == before      # its etcd is stopped
+
+
+def test_demo_network_on_an_existing_etcd_leaves_only_what_was_there(
+        etcd_client, etcd_server):
+    etcd_client.put('/somebody/else', 'keep me')
+    before = sorted((kv.key, kv.value, kv.mod_revision)
+                    for kv in etcd_client.get_prefix('/')[0])
+    result = subprocess.run(
+        DEMO + ['--etcd-url', etcd_server.url, 'demo', '--network'],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'Heat stacks left: none' in result.stdout
+    after = sorted((kv.key, kv.value, kv.mod_revision)
+                   for kv in etcd_client.get_prefix('/')[0])
+    assert after == before

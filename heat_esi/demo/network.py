@@ -1,0 +1,246 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""heat-esi demo --network: a tenant network through both handlers.
+
+The stack of templates/hot/tenant_network.yaml (ESI::Network and
+ESI::Subnet) in the demo's Heat; the demo's worker runs the
+monitoring_worker and the heat_worker, which creates each resource's own
+stack (``network_<id>``, ``subnet_<id>``) through the same heat-api. It
+prints each resource's points as ESI's documents number them, the Heat
+stacks the worker made, deletes the stack and shows that nothing is left.
+
+Contrail's virtual network and subnet are SIMULATED: heat-engine loads
+heat-esi's stand-ins (heat_esi/simulated) and the worker sends the
+environment file that maps OS::Contrail::* onto them with every stack.
+
+The worker reaches the demo's heat-api without Keystone: keystoneauth1's
+``none`` auth_type and the endpoint of the demo's project (worker_auth()).
+That heat-api runs Heat's noauth middleware, which takes every request as
+the demo's project; nothing in a deployment runs that way.
+"""
+
+import json
+import time
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+from heat_esi.cmd import worker as worker_cmd
+from heat_esi import conf
+from heat_esi.demo import run as demo_run
+from heat_esi import etcd
+from heat_esi import keys
+from heat_esi import simulated
+from heat_esi.worker import elements
+from heat_esi.worker import service
+
+say = demo_run.say
+
+STACK_NAME = 'tenant-network-demo'
+TEMPLATE = 'tenant_network.yaml'
+HANDLERS = ('monitoring_worker', 'heat_worker')
+# Why a network's point (7) is missing: ESI's monitor wrote /monitoring of
+# networks; heat-esi's does not poll them yet.
+NO_MONITOR = ('[monitor] resource_types has no network, and the monitor '
+              'does not resolve the output_key params of network_monitoring')
+# Seconds between two reads of a worker's stack: short, as the stand-ins
+# answer at once.
+POLL_INTERVAL = 0.2
+# The points of ESI's documents (CreateNetwork_01, CreateSubnet_01):
+# (point, what key, which of its values: the first or the last written).
+# A network's job_state is written by each of its two jobs: (4) after the
+# heat_worker's, (5) after the monitoring_worker's.
+POINTS = {
+    'network': (('(1)', 'config', 'first'), ('(2)', 'jobs', 'all'),
+                ('(3)', 'heat_stack', 'first'),
+                ('(4)', 'job_state', 'first'),
+                ('(5)', 'job_state', 'last'), ('(6)', 'state', 'first'),
+                ('(7)', 'monitoring', 'first')),
+    'subnet': (('(1)', 'config', 'first'), ('(2)', 'jobs', 'all'),
+               ('(3)', 'heat_stack', 'first'),
+               ('(4)', 'job_state', 'first'), ('(5)', 'state', 'first')),
+}
+# The parts of the template, in the order they are shown: (output that
+# names the resource, ESI type).
+PARTS = (('network_id', 'network'), ('subnet_id', 'subnet'))
+
+
+def worker_auth(endpoint):
+    """{[heat_worker] option: value} to reach *endpoint* without Keystone.
+
+    For the demo and the tests only: keystoneauth1's ``none`` plugin sends
+    no token and calls *endpoint* (heat-api's URL of one project,
+    http://host:port/v1/<project>) whatever the project of the job; a
+    heat-api behind Heat's noauth middleware accepts that.
+    """
+    return {'auth_type': 'none', 'endpoint': endpoint}
+
+
+def configure_worker(wconf, endpoint, poll_interval=POLL_INTERVAL):
+    """Set a worker's [heat_worker] for the demo's Heat at *endpoint*."""
+    group = conf.HEAT_WORKER_GROUP
+    # The plugin's own options (endpoint) are registered when the handler
+    # loads it; registered here first so that they can be set.
+    wconf.register_opts(ks_loading.get_auth_plugin_conf_options('none'),
+                        group=group)
+    for name, value in worker_auth(endpoint).items():
+        wconf.set_override(name, value, group=group)
+    wconf.set_override('environment', simulated.environment_file(),
+                       group=group)
+    wconf.set_override('poll_interval', poll_interval, group=group)
+
+
+class NetworkDemo(demo_run.Demo):
+    """The demo of a tenant network: Heat first, then a two-handler worker.
+
+    The worker's heat_worker needs heat-api's address when it loads.
+    """
+
+    def start_heat(self):
+        from heat_esi.demo import heat as demo_heat
+        self.heat = demo_heat.InProcessHeat(self.dir, self.client,
+                                            demo_run.PROJECT,
+                                            simulated=True).start()
+        self.endpoint = self.heat.endpoint
+        say('heat: heat-api and heat-engine started at %s (noauth, '
+            'in-memory messaging; log in %s)' % (self.endpoint,
+                                                 self.heat.log))
+        say('Contrail: SIMULATED. No Contrail runs here: heat-engine loads '
+            'stand-ins of OS::Contrail::VirtualNetwork and VnSubnet '
+            '(heat_esi/simulated) and the worker selects them with %s; '
+            'their uuids and fq_names are made up, no network exists.'
+            % simulated.environment_file())
+
+    def start_worker(self):
+        wconf = cfg.ConfigOpts()
+        conf.register_worker_opts(wconf)
+        wconf([], project='heat-esi')
+        configure_worker(wconf, self.endpoint)
+        plugins = elements.load_plugins(self.client, wconf)
+        handlers = worker_cmd.load_handlers(list(HANDLERS), self.client,
+                                            wconf, plugins)
+        problem = worker_cmd.check_credentials(handlers)
+        if problem:
+            raise RuntimeError(problem)
+        self.worker = service.Worker(self.client, handlers,
+                                     shutdown_grace=5, accept=self.own_job)
+        self.worker.start()
+        say('esi-worker: started (in this process) with %s; its heat_worker '
+            'calls %s without Keystone ([heat_worker] auth_type none: demo '
+            'only)' % (' and '.join(HANDLERS), self.endpoint))
+        say('monitor: not started: esi-worker\'s device monitor does not '
+            'poll networks (%s), so point (7), /monitoring, is not written'
+            % NO_MONITOR)
+
+    def history(self, start_revision, rids):
+        """{key: [values written, in order]} of the keys of *rids*.
+
+        The jobs and job_state are gone once the stack completes; etcd's
+        history still has them.
+        """
+        found = {}
+        for ev in self.client.watch('/', start_revision, timeout=0.5):
+            if ev.type == etcd.PUT and \
+                    not ev.kv.key.startswith(keys.JOBS_WORKING) and \
+                    demo_run.keys_rid(ev.kv.key) in rids:
+                found.setdefault(ev.kv.key, []).append(ev.kv.value)
+        return found
+
+    def print_points(self, rtype, rid, written):
+        where = {'config': keys.config(rtype, rid),
+                 'heat_stack': keys.heat_stack(rtype, rid),
+                 'job_state': keys.job_state(rtype, rid),
+                 'state': keys.state(rtype, rid),
+                 'monitoring': keys.monitoring(rtype, rid)}
+        jobs = [k for k in written if k.startswith(keys.JOBS_ALL + 'create:')
+                and demo_run.keys_rid(k) == rid]
+        for point, what, which in POINTS[rtype]:
+            say()
+            say('### Checking stored data at the point of %s in etcd'
+                % point)
+            if what == 'monitoring':
+                say('(not written: %s)' % NO_MONITOR)
+                continue
+            if what == 'jobs':
+                shown = [(k, written[k][0]) for k in jobs]
+            elif where[what] in written:
+                values = written[where[what]]
+                shown = [(where[what],
+                          values[0] if which == 'first' else values[-1])]
+            else:
+                shown = []
+            if not shown:
+                say('(not written)')
+            for key, value in shown:
+                if what == 'jobs':
+                    say('* Jobs for %s' % json.loads(value)[0])
+                say(key)
+                say(json.dumps(json.loads(value), indent=4))
+
+    def show_stacks(self, heat, title):
+        """Print the project's Heat stacks; their names."""
+        stacks = sorted((s.stack_name, s.stack_status)
+                        for s in heat.stacks.list())
+        say()
+        say('openstack stack list   # %s' % title)
+        for name, status in stacks:
+            say('  %-50s %s' % (name, status))
+        if not stacks:
+            say('  (no stack)')
+        return [name for name, _ in stacks]
+
+    def run_network(self):
+        heat = self.heat_client()
+        start_revision = self.client.revision() + 1
+        stack_id, outputs = self.create(heat, TEMPLATE, STACK_NAME)
+        say('outputs: %s' % json.dumps(outputs, indent=4, sort_keys=True))
+        rids = {rtype: outputs[output] for output, rtype in PARTS}
+        written = self.history(start_revision, set(rids.values()))
+        for _, rtype in PARTS:
+            say()
+            say('## %s %s' % (rtype, rids[rtype]))
+            self.print_points(rtype, rids[rtype], written)
+        worker_stacks = ['%s_%s' % (rtype, rid)
+                         for rtype, rid in sorted(rids.items())]
+        names = self.show_stacks(heat, 'the demo\'s stack and the '
+                                 'worker\'s, one per resource')
+        missing = [n for n in worker_stacks if n not in names]
+        if missing:
+            say('the worker\'s stacks %s are missing' % ', '.join(missing))
+            return 1
+        outcome = self.delete(heat, stack_id, STACK_NAME,
+                              list(rids.values()))
+        left = self.wait_no_stacks(heat)
+        say('Heat stacks left: %s' % (', '.join(left) or 'none'))
+        return 1 if left else outcome
+
+    def wait_no_stacks(self, heat, timeout=30):
+        """The stacks left in the project once none is left, or timeout."""
+        deadline = time.monotonic() + timeout
+        left = self.show_stacks(heat, 'after the delete')
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [s.stack_name for s in heat.stacks.list()]
+        return left
+
+
+def run(args):
+    demo = NetworkDemo(args)
+    try:
+        demo.start_etcd()
+        demo.load_templates()
+        demo.start_heat()
+        demo.start_worker()
+        return demo.run_network()
+    finally:
+        demo.cleanup()
