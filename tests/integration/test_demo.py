@@ -104,10 +104,10 @@ def test_demo_gateway_shows_every_part_and_cleans_up():
 
 
 # The points of ESI's documents CreateNetwork_01 and CreateSubnet_01 that
-# the demo shows a key of; the network's (7), /monitoring, is not written
-# (esi-worker's monitor does not poll networks) and the demo says so.
+# the demo shows a key of, the network's (7) (/monitoring, written by the
+# monitor from the network's stack) included.
 NETWORK_POINTS = {
-    'network': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)'],
+    'network': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)'],
     'subnet': ['(1)', '(2)', '(3)', '(4)', '(5)'],
 }
 
@@ -143,7 +143,8 @@ def test_demo_network_runs_both_handlers_and_leaves_nothing():
         'heat_worker', 'monitoring_worker']
     assert re.findall(r'\* Jobs for (\w+)', subnet) == ['heat_worker']
     assert '"state_monitoring": ' in network
-    assert re.search(r'point of \(7\) in etcd\n\(not written: ', network)
+    assert re.search(r'point of \(7\) in etcd\n/monitoring/\S+\n'
+                     r'\{[^}]*"network": "UP"', network), network
     # The stacks of the project: the demo's and one per resource.
     listing = out.split('# the demo\'s stack and the worker\'s', 1)[1]
     listing = listing.split('openstack stack delete', 1)[0]
