@@ -215,12 +215,13 @@ monitor_opts = [
                  help='Seconds between two polls of one device.'),
     cfg.ListOpt('resource_types',
                 default=['edge_router', 'er_physical_interface',
-                         'ese_device', 'ese_physical_port'],
+                         'ese_device', 'ese_physical_port', 'network'],
                 help='Resource types whose devices are polled: edge '
                      'routers (the router element), their physical '
                      'interfaces (the interface element), ESE devices '
-                     '(the switch element) and their ports (the port '
-                     'element).'),
+                     '(the switch element), their ports (the port '
+                     'element) and networks (the network element: its '
+                     'stack\'s record in etcd, no device).'),
     cfg.FloatOpt('poll_timeout', default=10.0, min=0.5,
                  help='Seconds one poll of one resource (every element of '
                       'its template) may take. A device still polled then '

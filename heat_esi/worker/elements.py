@@ -36,6 +36,7 @@ from heat_esi import keys
 from heat_esi import states
 from heat_esi import template_mappings
 from heat_esi import templates
+from heat_esi.worker import params as job_params
 from heat_esi.worker import rendering
 
 LOG = logging.getLogger(__name__)
@@ -234,8 +235,11 @@ class Pipeline(object):
             params = templates.build_params(
                 template, esi_type, body, version,
                 templates.config_lookup(self.client))
+            # output_key params (a network's uuid and fq_name) are read
+            # from heat_stacks, as the monitoring job resolved them.
             return self._render(name, esi_type, rid, template,
-                                {p['param']: p['value'] for p in params})
+                                job_params.resolve(self.client,
+                                                   {'params': params}))
         except (exceptions.JobFailed, exceptions.TemplateError,
                 exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed('%s %s: %s' % (esi_type, rid, exc))
