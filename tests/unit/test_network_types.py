@@ -21,27 +21,8 @@ from heat_esi import templates
 from tests import fakes
 from tests import network_seeds
 
-RESOURCE_TYPES = {'ese_device': 'ESI::EseDevice',
-                  'ese_physical_port': 'ESI::EsePhysicalPort',
-                  'network': 'ESI::Network', 'subnet': 'ESI::Subnet'}
-# The properties of each seed's resource, as a stack gives them.
-SEED_PROPERTIES = {
-    'ese_device': {'name': 'QFX-NW02', 'description': '', 'username': 'esi',
-                   'password': 'password', 'hostname': 'QFX-NW02',
-                   'existing': 'existing', 'type': 'tor',
-                   'management_ip_address': '10.161.0.34',
-                   'public_ip_address': '10.161.0.34'},
-    'ese_physical_port': {
-        'name': 'xe-0/0/3', 'description': '',
-        'ese_device_id': '5314fffc-6c86-4410-a64b-5386286ac629',
-        'existing': 'new', 'connected_port_owner': 'mx_downlink',
-        'connected_port_id': ''},
-    'network': {'name': 'sample-network', 'description': 'Sample Network',
-                'admin_state_up': True},
-    'subnet': {'name': 'sample-subnet', 'description': 'Sample Subnet',
-               'network_id': 'bb69041d-c654-4e9f-a763-afd4333275bc',
-               'cidr': '172.16.101.0/24', 'enable_dhcp': True},
-}
+RESOURCE_TYPES = network_seeds.RESOURCE_TYPES
+SEED_PROPERTIES = network_seeds.SEED_PROPERTIES
 
 
 @pytest.fixture
