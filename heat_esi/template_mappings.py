@@ -70,6 +70,7 @@ TEMPLATE_MAPPINGS = {
         'ese_physical_port': 'ACese_physical_port_&Pexisting',
         'network': 'Cnetwork',
         'subnet': 'Csubnet',
+        'static_route': 'ACstatic_route_&Pservice_type',
     },
 }
 
