@@ -74,6 +74,7 @@ TEMPLATE_MAPPINGS = {
         'subnet': 'Csubnet',
         'vpn_gateway': 'Cvpn_gateway',
         'vpn_interface': 'Cvpn_interface',
+        'static_route': 'ACstatic_route_&Pservice_type',
     },
 }
 

@@ -75,7 +75,7 @@ def test_secret_is_a_reference_never_the_value():
     ({'concatenate': []}, 'must be a list of parts'),
     ({'concatenate': [{'secret': 'bgp_md5'}]}, 'a part is one of'),
     ({'concatenate': [{'field': 'password'}]}, 'maps the secret field'),
-    ({'secret': ''}, '"secret" must be the name of a field'),
+    ({'secret': ''}, '"secret" must be the name of a /config field'),
 ])
 def test_bad_mappings_are_refused_naming_the_parameter(mapping, message):
     with pytest.raises(exceptions.TemplateError) as err:
