@@ -62,6 +62,8 @@ TEMPLATE_MAPPINGS = {
         'ese_device': 'Cese_device_monitoring',
         'ese_physical_port': 'Cese_physical_port_monitoring',
         'network': 'Cnetwork_monitoring',
+        'vpn_gateway': 'Cvpn_gateway_monitoring',
+        'vpn_interface': 'Cvpn_interface_monitoring',
     },
     # ESI's own mappings of the types whose stack heat_worker runs
     # (memo/template_mappings.md of the ESI run).
@@ -70,6 +72,8 @@ TEMPLATE_MAPPINGS = {
         'ese_physical_port': 'ACese_physical_port_&Pexisting',
         'network': 'Cnetwork',
         'subnet': 'Csubnet',
+        'vpn_gateway': 'Cvpn_gateway',
+        'vpn_interface': 'Cvpn_interface',
         'static_route': 'ACstatic_route_&Pservice_type',
     },
 }
