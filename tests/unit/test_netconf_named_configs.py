@@ -1,6 +1,6 @@
 """ESI::Netconf::NamedConfigs without a router: roles and bad configs."""
 
-from tests import heat_engine  # noqa: F401  (before any heat import)
+from tests import heat_engine  # (before any heat import)
 
 from unittest import mock
 
@@ -44,3 +44,20 @@ def test_a_delete_of_a_never_applied_resource_reaches_no_router():
     with mock.patch.object(res, '_device') as device:
         res.handle_delete()
     device.assert_not_called()
+
+
+def test_heats_resource_type_policy_restricts_both_names():
+    heat_engine.setup(0)     # heat.conf parsed, as heat-engine's
+    from heat.common import policy
+    from heat.tests import utils
+    ncc.register_policy()
+    enforcer = policy.ResourceEnforcer()
+    for name in ncc.TYPE_NAMES:
+        member = utils.dummy_context(roles=['member'])
+        with pytest.raises(exception.Forbidden):
+            enforcer.enforce(member, name, is_registered_policy=True)
+        allowed = utils.dummy_context(roles=['member', 'esi_netconf'])
+        assert enforcer.enforce(allowed, name, is_registered_policy=True)
+    # Other types stay as they were.
+    assert enforcer.enforce(utils.dummy_context(roles=['member']),
+                            'OS::Heat::None', is_registered_policy=True)
