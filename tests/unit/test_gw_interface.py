@@ -81,7 +81,7 @@ def job_params(store, esi_type, handler, body, version=1):
                                   templates.config_lookup(store))
 
 
-# --- point (1) ---------------------------------------------------------------- 
+# --- point (1) ---------------------------------------------------------------
 
 def test_the_interface_config_is_the_seeds(store, resource):
     res = resource()
@@ -145,7 +145,7 @@ def test_ids_and_macs_follow_from_the_interface_id():
     assert gw_parts.mac_address(ids[0]) == gw_parts.mac_address(ids[0])
 
 
-# --- point (2): params ---------------------------------------------------------- 
+# --- point (2): params -------------------------------------------------------
 
 def test_the_interface_jobs_params_are_the_seeds_without_credentials(store):
     body = gw_seeds.config('CreateGwInterface_01.md')
