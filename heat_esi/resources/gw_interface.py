@@ -269,7 +269,7 @@ class GwInterface(esi_resource.EsiResource):
                      'jobs': ', '.join(j for ids in done for j in ids)})
         return {'version': 1, 'action': records.CREATE}
 
-    def _expected(self, action):
+    def _expected(self, action=records.CREATE):
         """{(type, id): (version, action)} each part's create answers."""
         gw_id = self.resource_id
         found = {}
@@ -350,6 +350,20 @@ class GwInterface(esi_resource.EsiResource):
             return False
         gw_parts.forget(self.client(), self.resource_id)
         return True
+
+    def handle_create_cancel(self, cookie):
+        """Withdraw the unclaimed jobs of the interface and of its parts."""
+        super(GwInterface, self).handle_create_cancel(cookie)
+        if not cookie or self.resource_id is None:
+            return
+        for (esi_type, rid), (version, _action) in self._expected(
+                records.CREATE).items():
+            # A port's create (version 1) and its attachment (2).
+            for each in range(1, version + 1):
+                self.client_plugin().withdraw(
+                    self.name, esi_type, rid, {
+                        'version': each, 'action': records.CREATE
+                        if each == 1 else records.MODIFY})
 
     def _resolve_attribute(self, name):
         if self.resource_id is None:

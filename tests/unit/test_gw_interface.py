@@ -342,3 +342,25 @@ def test_two_equal_addresses_are_refused(store, resource):
     with pytest.raises(exception.StackValidationFailed,
                        match='the three addresses must differ'):
         res.validate()
+
+
+# --- the Heat resource -------------------------------------------------------
+
+def test_a_create_retried_writes_nothing_more_and_a_cancel_withdraws_all(
+        store, resource):
+    res = resource()
+    cookie = res.handle_create()
+    gw = res.resource_id
+    configs = gw_parts.read_configs(store, gw)
+    assert sorted(t for t, _r in configs) == [
+        'ese_logical_port', 'ese_logical_port', 'gw_interface', 'port',
+        'port']
+    jobs = written_jobs(store)
+    assert len(jobs) == 2 + 2 * 2 + 2 * 2 + 2 * 3
+    before = store.revision()
+    assert res.handle_create() == cookie
+    assert written_jobs(store) == jobs and store.revision() == before
+    res.handle_create_cancel(cookie)
+    assert store.get_prefix(keys.JOBS_ALL)[0] == []
+    assert res.FnGetAtt('ese_logical_port_ids') == [
+        gw_parts.logical_port_id(gw, side) for side in gw_parts.SIDES]
