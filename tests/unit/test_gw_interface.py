@@ -364,3 +364,50 @@ def test_a_create_retried_writes_nothing_more_and_a_cancel_withdraws_all(
     assert store.get_prefix(keys.JOBS_ALL)[0] == []
     assert res.FnGetAtt('ese_logical_port_ids') == [
         gw_parts.logical_port_id(gw, side) for side in gw_parts.SIDES]
+
+
+# --- the stacks' templates ---------------------------------------------------
+
+@pytest.mark.parametrize('document, esi_type', [
+    ('CreateGwInterface_01.md', 'gw_interface'),
+    ('CreateGwInterface_02.md', 'port'),
+    ('CreateGwInterface_03.md', 'ese_logical_port'),
+])
+def test_the_rendered_stack_declares_exactly_the_jobs_parameters(
+        store, document, esi_type):
+    from heat.common import template_format
+    from heat_esi.worker.handlers import heat as heat_handler
+    body = gw_seeds.config(document)
+    name = template_mappings.template_name('heat_worker', esi_type, body)
+    template = templates.fetch(store, name)
+    store.put(keys.config('gw_interface', gw_seeds.GW_ID), records.config(
+        gw_seeds.config('CreateGwInterface_01.md'), 1))
+    store.put(keys.config('port', gw_seeds.PORT_ID), records.config(
+        gw_seeds.config('CreateGwInterface_02.md'), 1))
+    params = job_params(store, esi_type, 'heat_worker', body)
+    # As the worker resolves them: an output_key param is a stack's id.
+    values = {p['param']: (['c0ffee00-0000-4000-8000-000000000000'] *
+                           len(p['value']) if p['type'] == 'list' else
+                           'c0ffee00-0000-4000-8000-000000000000'
+                           if p['type'] == 'output_key' else p['value'])
+              for p in params}
+    parameters, context, timeout = heat_handler.split_params(values, 10)
+    hot = template_format.parse(heat_handler.render(template, context))
+    assert sorted(hot['parameters']) == sorted(parameters)
+    kinds = [res['type'] for res in hot['resources'].values()]
+    if esi_type == 'gw_interface':
+        assert timeout == 60
+        assert kinds == ['OS::Contrail::NetconfNamedConfigs'] * 2
+        for device in gw_parts.SIDES:
+            props = hot['resources']['netconf_configure_%s' % device][
+                'properties']
+            assert sorted(props) == ['configs', 'device_ip', 'device_port',
+                                     'lock_timeout']
+            assert props['device_ip'] == {
+                'get_param': '%s_device_ip' % device}
+    elif esi_type == 'port':
+        # One instance ip per fixed ip.
+        assert sorted(kinds) == ['OS::Contrail::InstanceIp'] * 2 + [
+            'OS::Contrail::VirtualMachineInterface']
+    else:
+        assert kinds == ['OS::Contrail::LogicalInterface']
