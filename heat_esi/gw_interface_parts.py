@@ -348,7 +348,9 @@ def plan_delete(client, template, gw_id, configs, request_id=None):
     :returns: ([Planned], [compare]) for actions.commit, and
         {(esi_type, id): version} of each part's delete.
     """
-    versions = {}
+    # A part already marked: its delete under way is waited for.
+    versions = {part: config[1] for part, (_kv, config) in configs.items()
+                if config[2]}
     compare = []
 
     def build(refresh):
@@ -359,7 +361,6 @@ def plan_delete(client, template, gw_id, configs, request_id=None):
                 continue
             kv, (body, version, marked) = configs[(esi_type, rid)]
             if marked:
-                versions[(esi_type, rid)] = version
                 continue
             if esi_type == PORT:
                 depends_on = [job for lport in waited[ESE_LOGICAL_PORT]
@@ -395,6 +396,8 @@ def parts_outcome(client, gw_id, expected):
         read in one transaction.
     """
     wanted = list(expected)
+    if not wanted:
+        return []
     state_keys = [keys.state(esi_type, rid) for esi_type, rid in wanted]
     _, found = client.txn([], [etcd.get(key) for key in state_keys],
                           key=state_keys[0])

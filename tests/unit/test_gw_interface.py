@@ -21,6 +21,7 @@ from heat_esi import client
 from heat_esi import gw_interface_parts as gw_parts
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import template_mappings
 from heat_esi import templates
 from tests import fakes
@@ -411,3 +412,27 @@ def test_the_rendered_stack_declares_exactly_the_jobs_parameters(
             'OS::Contrail::VirtualMachineInterface']
     else:
         assert kinds == ['OS::Contrail::LogicalInterface']
+
+
+def test_a_delete_begun_already_is_waited_for_not_written_again(
+        store, resource):
+    res = resource()
+    res.handle_create()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)        # as a worker finishing them
+    cookie = res.handle_delete()
+    written = len(store.get_prefix(keys.JOBS_ALL)[0])
+    assert written == 5 * 2
+    before = store.revision()
+    again = res.handle_delete()
+    assert store.revision() == before
+    assert sorted(map(tuple, again['parts'])) == sorted(
+        map(tuple, cookie['parts']))
+    assert res.check_delete_complete(again) is False
+    for esi_type, rid, version in cookie['parts']:
+        store.put(keys.state(esi_type, rid), records.state(
+            states.completed('logical_delete'), version))
+    assert res.check_delete_complete(again) is True
+    for esi_type, rid, _version in cookie['parts']:
+        assert store.get(keys.config(esi_type, rid)) is None
+        assert store.get(keys.state(esi_type, rid)) is None
