@@ -325,8 +325,14 @@ class GwInterface(esi_resource.EsiResource):
         if not configs:
             gw_parts.forget(client, gw_id)
             return None
+        # A part whose earlier delete failed is deleted again.
+        redo = {(esi_type, rid) for (esi_type, rid), (_kv, config)
+                in configs.items() if config[2] and
+                not lifecycle.delete_under_way(config[1], lifecycle.read_state(
+                    client, esi_type, rid))}
         planned, compare, versions = gw_parts.plan_delete(
-            client, self._template, gw_id, configs, self._request_id())
+            client, self._template, gw_id, configs, self._request_id(),
+            redo)
         if planned:
             try:
                 done = actions.commit(client, planned, compare)

@@ -436,3 +436,28 @@ def test_a_delete_begun_already_is_waited_for_not_written_again(
     for esi_type, rid, _version in cookie['parts']:
         assert store.get(keys.config(esi_type, rid)) is None
         assert store.get(keys.state(esi_type, rid)) is None
+
+
+def test_a_part_whose_delete_failed_is_deleted_again(store, resource):
+    res = resource()
+    res.handle_create()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)
+    cookie = res.handle_delete()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)
+    versions = {(t, r): v for t, r, v in cookie['parts']}
+    port = ('port', gw_parts.port_id(res.resource_id, 'primary'))
+    for (esi_type, rid), version in versions.items():
+        store.put(keys.state(esi_type, rid), records.state(
+            states.failed('logical_delete') if (esi_type, rid) == port
+            else states.completed('logical_delete'), version,
+            error='the stack port_%s failed' % rid if (esi_type, rid) ==
+            port else ''))
+    with pytest.raises(exception.ResourceInError):
+        res.check_delete_complete(cookie)
+    again = res.handle_delete()
+    versions[port] += 1
+    assert {(t, r): v for t, r, v in again['parts']} == versions
+    jobs = written_jobs(store)
+    assert {(t, r) for t, r, _a, _h, _v in jobs} == {port}
