@@ -6,18 +6,25 @@ routers, whose logins and passwords are in their edge routers' /config):
 what lands on each router is what ESI's explanation (esi-vpn-run/
 13_gw_interface.md, 13.7) shows for the primary (MX-2: the primary
 address, priority 105, VPNGW1-RI-IBGP) and the secondary (MX-1); after the
-delete, none of it is left.
+delete, none of it is left. Its monitoring job's vrrp_session elements
+find the primary master and the secondary backup (points (5) and (7)).
 """
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
+import threading
+
 from lxml import etree
+from oslo_config import cfg
 import pytest
 
+from heat_esi import conf
 from heat_esi import junos
 from heat_esi import template_mappings
 from heat_esi import templates
+from heat_esi.worker import elements
 from heat_esi.worker.handlers import heat as heat_handler
+from heat_esi.worker.plugins import netconf as netconf_plugins
 from tests import esi_fixtures
 from tests import gw_seeds
 from tests.integration import test_netconf_named_configs as named_configs
@@ -67,7 +74,6 @@ SIDES = {
 @pytest.fixture
 def routers(heat_engine_on, tmp_path):
     """The primary router on 127.0.0.2, the secondary on 127.0.0.3."""
-    from oslo_config import cfg
     gw_seeds.write_world(heat_engine_on)
     started = []
     known = tmp_path / 'known_hosts'
@@ -155,6 +161,39 @@ def test_the_configuration_of_13_7_lands_and_goes(heat_engine_on, routers):
             found.getparent().remove(found)
         assert canonical(running) == canonical(etree.fromstring(before[
             routers.index(router)])), side
+
+    # gw_interface_monitoring's vrrp_session elements, with its job's
+    # params: CreateGwInterface_01 points (5) and (7); a router that turns
+    # backup is DOWN.
+    states = monitoring(client, body, routers)
+    assert states == ({'primary': 'master', 'secondary': 'backup'},
+                      {'primary': ('MASTER', ''), 'secondary': ('BACKUP', '')})
+    primary.set_vrrp('ae0.1025', 20, 'backup')
+    assert monitoring(client, body, routers, check=False)[1][
+        'primary'][0] == 'DOWN'
+
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
     assert [canonical(r.running()) for r in routers] == before
+
+
+def monitoring(client, body, routers, check=True):
+    """({element: check()}, {element: poll()}) of the interface's job."""
+    template = templates.fetch(client, template_mappings.template_name(
+        'monitoring_worker', 'gw_interface', body))
+    params = templates.build_params(template, 'gw_interface', body, 1,
+                                    templates.config_lookup(client))
+    found = elements.render(template, {p['param']: p['value']
+                                       for p in params})
+    config = cfg.ConfigOpts()
+    conf.register_worker_opts(config)
+    config([])
+    config.set_override('known_hosts_file',
+                        cfg.CONF.netconf.known_hosts_file, group='netconf')
+    plugin = netconf_plugins.VrrpSession(client, config)
+    never = threading.Event()
+    checked = {name: plugin.check(dict(props, timeout=2,
+                                       time_between_retries=0.1), never)
+               for name, props in found.items()} if check else None
+    return checked, {name: plugin.poll(props, never)
+                     for name, props in found.items()}
