@@ -64,6 +64,9 @@ TEMPLATE_MAPPINGS = {
         'network': 'Cnetwork_monitoring',
         'vpn_gateway': 'Cvpn_gateway_monitoring',
         'vpn_interface': 'Cvpn_interface_monitoring',
+        'gw_interface': 'Cgw_interface_monitoring',
+        'port': 'Cport_monitoring',
+        'ese_logical_port': 'Cese_logical_port_monitoring',
     },
     # ESI's own mappings of the types whose stack heat_worker runs
     # (memo/template_mappings.md of the ESI run).
@@ -75,6 +78,13 @@ TEMPLATE_MAPPINGS = {
         'vpn_gateway': 'Cvpn_gateway',
         'vpn_interface': 'Cvpn_interface',
         'static_route': 'ACstatic_route_&Pservice_type',
+        'gw_interface': 'ACgw_interface_&Pservice_type',
+        # ESI's: no stack for a DHCP port, nor for an empty one.
+        'port': {'if_mapping': {'regexp': ['Pdevice_owner',
+                                           'Cnetwork:(dhcp|empty)$']},
+                 'then_mapping': {'constant': None},
+                 'else_mapping': 'Cport'},
+        'ese_logical_port': 'Cese_logical_port',
     },
 }
 

@@ -57,6 +57,16 @@ RELATIONS = {
     ('qos_option', 'vpn_service_id'): 'vpn_service',
     ('qos_option', 'ha_router_id'): 'ha_router',
     ('static_route', 'vpn_gw_id'): 'vpn_gateway',
+    # A gw_interface, and the ports and ESE logical ports it brings.
+    ('gw_interface', 'vpn_gw_id'): 'vpn_gateway',
+    ('gw_interface', 'network_id'): 'network',
+    # A port's device_id names its gw_interface too, but it is not a
+    # relation: ESI's params list no resource for it (a port's
+    # virtual_machine, CreateGwInterface_02).
+    ('port', 'network_id'): 'network',
+    ('ese_logical_port', 'gw_interface_id'): 'gw_interface',
+    ('ese_logical_port', 'ese_physical_port_id'): 'ese_physical_port',
+    ('ese_logical_port', 'network_id'): 'network',
 }
 
 # Relation fields that hold a list of ids: (esi_type, field) -> the type
