@@ -20,10 +20,12 @@ job's params, resolved (heat_esi.worker.params):
   rendered in a sandbox, the values as data;
 - ``heat_timeout`` is the stack's ``timeout_mins`` ([heat_worker]
   default_timeout_mins without it);
-- every other param is a stack parameter; a ``secret`` param (read from
-  /config now, never in the job) only one that the rendered template
-  declares ``hidden: true``, so that Heat shows it masked, and its value
-  is masked in whatever the job logs or records.
+- every other param is a stack parameter; a ``secret`` param is a
+  reference ``<type>/<id>/<field>`` (never the value, which only
+  ESI::Netconf::NamedConfigs ``secrets`` reads from /config, when it sends
+  a configuration), only one that the rendered template declares
+  ``hidden: true``; whatever value the job still holds (a parameter named
+  like a secret) is masked in what it logs or records.
 
 The stack is a top-level stack named ``<type>_<id>`` in the resource's
 project (its ``tenant_id``), with rollback disabled and the [heat_worker]
