@@ -50,7 +50,10 @@ REFERABLE_SECRETS = frozenset(['bgp_md5'])
 # What a placeholder stands for wherever the value is not needed (the
 # removal chains keep only what identifies a statement, never a leaf).
 MASK = 'SECRET-DATA'
-_REFERENCE = re.compile(r'^([a-z_]+)/([^/\s]+)/([a-z_0-9]+)$')
+# <type>/<id>/<field>, and the /config's version the heat_worker saw (it
+# makes a new value a new property, for Heat to update; the value read is
+# the current one).
+_REFERENCE = re.compile(r'^([a-z_]+)/([^/@\s]+)/([a-z_0-9]+)(?:@\d+)?$')
 
 
 class NetconfNamedConfigs(resource.Resource):
@@ -260,7 +263,7 @@ class NetconfNamedConfigs(resource.Resource):
                     'the secrets a configuration may hold (%(ok)s)') % {
                         'p': placeholder, 'f': match.group(3),
                         'ok': ', '.join(sorted(REFERABLE_SECRETS))})
-            found.append((placeholder, match.groups()))
+            found.append((placeholder, match.groups()[:3]))
         return found
 
     def _secret_values(self, props):

@@ -23,8 +23,8 @@ point 2):
 - ``list``: a list of such params, resolved each;
 - ``secret``: ``{resource_type, resource_id, field}``, a field of that
   resource's /config that holds a secret (a BGP MD5 key): it resolves to
-  the reference ``<resource_type>/<resource_id>/<field>``, never the
-  value, which ESI::Netconf::NamedConfigs (its ``secrets``) reads from
+  the reference ``<resource_type>/<resource_id>/<field>@<version>``, never
+  the value, which ESI::Netconf::NamedConfigs (its ``secrets``) reads from
   /config when it sends the configuration to the router.
 
 Both handlers resolve them the same way: the heat_worker before it renders
@@ -40,6 +40,7 @@ import yaml
 
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import records
 
 VALUE, OUTPUT_KEY, LIST, SECRET = 'value', 'output_key', 'list', 'secret'
 KINDS = (VALUE, OUTPUT_KEY, LIST, SECRET)
@@ -140,6 +141,8 @@ def _secret_ref(param):
 def _read_secret(param, client, secrets):
     """The reference of a secret param: ``<resource_type>/<id>/<field>``.
 
+    ``@<version>`` of the resource's /config follows when it has one.
+
     The value stays in /config: the stack gets this reference, which the
     resource that needs the value (ESI::Netconf::NamedConfigs ``secrets``)
     reads when it sends the configuration, so that the value is in none of
@@ -150,7 +153,20 @@ def _read_secret(param, client, secrets):
         raise exceptions.JobFailed(
             '%s is a secret, which only the heat_worker resolves: a '
             'monitoring template must not map one' % _where(param))
-    return '%s/%s/%s' % _secret_ref(param)
+    esi_type, rid, field = _secret_ref(param)
+    reference = '%s/%s/%s' % (esi_type, rid, field)
+    # With the /config's version: a new value (an update of the bgp_md5)
+    # changes the stack parameter, so that Heat updates the resource that
+    # reads it; the same reference would look unchanged to Heat.
+    kv = client.get(keys.config(esi_type, rid))
+    if kv is not None:
+        try:
+            _body, version, _marked = records.parse_config(kv.key, kv.value)
+        except exceptions.MalformedValue:
+            version = None
+        if isinstance(version, int) and not isinstance(version, bool):
+            reference += '@%d' % version
+    return reference
 
 
 def _resolve(param, stacks, depth, secrets=None):

@@ -42,20 +42,26 @@ def vpn_interface_stack(devices, project=heat_engine.PROJECT, **changes):
         'secondary_peer_ip': '192.168.8.5',
         'primary_router_id': '192.168.8.2',
         'secondary_router_id': '192.168.8.6', 'remote_as': '65100',
-        'md5': 'vpn_interface/%s/bgp_md5' % IFACE,
+        'md5': 'vpn_interface/%s/bgp_md5@1' % IFACE,
         'bgp_group_name': 'CloudGW1',
     }
     for name, router in zip(('primary', 'secondary'), devices):
         values.update({'%s_device_ip' % name: router.host,
                        '%s_device_port' % name: router.port,
                        '%s_device_physical_interface' % name: 'ge-0/0/1'})
-    values.update(changes)
+    values.update((k, v) for k, v in changes.items() if k != 'as_update_of')
     parameters, context, _timeout = heat_handler.split_params(values, 10)
     ctx = heat_engine.context(project_id=project)
     ctx.roles = ['esi_netconf']
-    return heat_engine.stack(heat_handler.render(template, context),
-                             ctx=ctx, params=dict(environment(),
-                                                  parameters=parameters))
+    text = heat_handler.render(template, context)
+    params = dict(environment(), parameters=parameters)
+    if changes.pop('as_update_of', None) is not None:
+        from heat.common import template_format
+        from heat.engine import environment as env_mod
+        from heat.engine import template as template_mod
+        return template_mod.Template(template_format.parse(text),
+                                     env=env_mod.Environment(params))
+    return heat_engine.stack(text, ctx=ctx, params=params)
 
 
 def heat_database_holds(text):
@@ -91,7 +97,7 @@ def test_the_router_gets_the_md5_and_heat_never_holds_it(
         # Heat keeps the reference; events, properties, data: no value.
         props = stk['netconf_configure_primary'].properties
         assert props['secrets'] == {
-            '$BGP_MD5': 'vpn_interface/%s/bgp_md5' % IFACE}
+            '$BGP_MD5': 'vpn_interface/%s/bgp_md5@1' % IFACE}
         assert heat_database_holds(secret) == []
         assert heat_database_holds('vpn_interface/%s/bgp_md5' % IFACE)
 
@@ -137,5 +143,37 @@ def test_another_projects_md5_is_refused(routers,  # noqa: F811
         stk.status_reason
     assert secret not in stk.status_reason
     assert [r.running_text() for r in routers] == before
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+
+
+def test_a_new_md5_reaches_the_routers_on_update(routers,  # noqa: F811
+                                                 heat_engine_on):
+    first, second = ('md5-%s' % uuid.uuid4().hex for _ in range(2))
+    esi_fixtures.register(heat_engine_on, 'vpn_interface', IFACE,
+                          bgp_md5=first)
+    stk = vpn_interface_stack(routers)
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    # The interface's update: version 2 of its /config, the heat_worker's
+    # reference @2, a changed property for Heat.
+    from heat_esi import keys
+    from heat_esi import records
+    body = dict(esi_fixtures.json_at(
+        heat_engine_on, keys.config('vpn_interface', IFACE))['body'],
+        bgp_md5=second)
+    heat_engine_on.put(keys.config('vpn_interface', IFACE),
+                       records.config(body, 2))
+    from heat.engine import stack as stack_mod
+    new = stack_mod.Stack(stk.context, stk.name, vpn_interface_stack(
+        routers, md5='vpn_interface/%s/bgp_md5@2' % IFACE, as_update_of=stk))
+    stk.update(new)
+    assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
+    for router in routers:
+        keys_ = router.running().findall(
+            'routing-instances/instance/protocols/bgp/group/neighbor/'
+            'authentication-key')
+        assert [k.text for k in keys_] == [second], router.running_text()
+    assert heat_database_holds(first) == heat_database_holds(second) == []
     stk.delete()
     assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason

@@ -56,7 +56,7 @@ def test_the_stack_gets_the_secret_hidden_and_nothing_else_holds_it(
     assert 'secret_test_%s' % rid in log
     requests = [line for line in log.splitlines()
                 if 'REQ: curl' in line and 'POST' in line]
-    reference = '"md5": "secret_test/%s/bgp_md5"' % rid
+    reference = '"md5": "secret_test/%s/bgp_md5@1"' % rid
     assert requests and all(reference in line for line in requests), \
         requests
     assert secret not in log

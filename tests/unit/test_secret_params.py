@@ -148,7 +148,7 @@ def etcd_with(body, esi_type='network', rid=RID):
     return client
 
 
-REF = 'network/%s/bgp_md5' % RID
+REF = 'network/%s/bgp_md5@1' % RID
 
 
 def test_the_worker_passes_a_reference_never_the_value():
@@ -166,7 +166,16 @@ def test_a_secret_of_a_resource_gone_is_still_only_a_reference():
     # The resource that reads it (NamedConfigs secrets) refuses it then,
     # naming the reference; a delete does not need it at all.
     assert params.resolve(fakes.FakeEtcd(), secret_job(),
-                          secrets=set())['md5'] == REF
+                          secrets=set())['md5'] == 'network/%s/bgp_md5' % RID
+
+
+def test_a_new_version_of_the_secret_is_a_new_reference():
+    # Heat updates the resource that reads it only if a property changed.
+    client = etcd_with(dict(BODY, bgp_md5=MD5))
+    client.put(keys.config('network', RID),
+               records.config(dict(BODY, bgp_md5=MD5 + '2'), 2))
+    assert params.resolve(client, secret_job(), secrets=set())['md5'] == \
+        'network/%s/bgp_md5@2' % RID
 
 
 def test_a_malformed_reference_is_refused_without_quoting_it():
