@@ -24,6 +24,7 @@ credentials() finds them there by the router's address.
 """
 
 import contextlib
+import logging as std_logging
 import time
 
 from lxml import etree
@@ -35,6 +36,9 @@ from heat_esi import keys
 from heat_esi import records
 
 LOG = logging.getLogger(__name__)
+# ncclient logs every message it sends at debug level: a configuration's
+# authentication-key would reach heat-engine's log when debug is on.
+std_logging.getLogger('ncclient').setLevel(std_logging.WARNING)
 
 BASE_NS = 'urn:ietf:params:xml:ns:netconf:base:1.0'
 # Seconds between two tries of a lock another session holds.
