@@ -5,10 +5,16 @@ CreateSubnet_01 (tests/fixtures) show two jobs at point (2), which
 esi_fixtures.seed_blocks (one block per point) does not read.
 """
 
+import contextlib
 import json
 import os
 import re
+import threading
 
+from heat_esi import etcd
+from heat_esi import keys
+from heat_esi import records
+from heat_esi import states
 from tests import esi_fixtures
 
 DOCUMENTS = {
@@ -75,3 +81,62 @@ SEED_PROPERTIES = {
                'network_id': 'bb69041d-c654-4e9f-a763-afd4333275bc',
                'cidr': '172.16.101.0/24', 'enable_dhcp': True},
 }
+
+
+@contextlib.contextmanager
+def plans_answered(client, monitoring, heat_outputs):
+    """A stand-in for workers of both handlers, as long as the block runs.
+
+    Every job written after it started (a key's first version under
+    /jobs/all/) is answered as workers do: a plan's jobs run in their
+    order, each finishes (its key goes), and the last one writes /state
+    for the whole plan, with *monitoring* and *heat_outputs*. Yields the
+    ids of the jobs it ran, in order.
+    """
+    ran = []
+
+    def finish(job):
+        ran.append(job['id'])
+        client.delete(keys.job(job['id']))
+        if job['is_last']:
+            client.put(keys.state(job['resource_type'], job['resource_id']),
+                       records.state(states.completed(job['action']),
+                                     job['version'], monitoring,
+                                     heat_outputs=heat_outputs))
+
+    with jobs_watched(client, lambda _rev, value: finish(value[1])):
+        yield ran
+
+
+@contextlib.contextmanager
+def jobs_watched(client, seen):
+    """Call seen(mod_revision, job value) for each job written meanwhile.
+
+    A job is written when its key under /jobs/all/ is made (its first
+    version); from the revision after the current one, as long as the
+    block runs.
+    """
+    stop = threading.Event()
+    start = client.revision() + 1
+
+    def run():
+        revision = start
+        while not stop.is_set():
+            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
+                revision = event.kv.mod_revision + 1
+                if event.type == etcd.PUT and event.kv.version == 1:
+                    seen(event.kv.mod_revision, json.loads(event.kv.value))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def jobs_written(client, rid, since):
+    """The values of the jobs of *rid* written since revision *since*."""
+    return [json.loads(event.kv.value) for event in
+            esi_fixtures.history(client, keys.JOBS_ALL, since)
+            if ':%s:' % rid in event.kv.key and event.kv.version == 1]

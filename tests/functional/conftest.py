@@ -16,6 +16,20 @@ def cloud(tmp_path_factory):
         cloud.stop()
 
 
+@pytest.fixture(scope='module')
+def cloud_worker_stopped(cloud):
+    """The cloud's own worker stopped for a module, started again after.
+
+    Its worker has no [snmp] settings: a module whose jobs go to devices
+    runs a worker of its own meanwhile, so that only that one claims them.
+    """
+    cloud.worker.stop()
+    try:
+        yield cloud
+    finally:
+        cloud.worker.start()
+
+
 @pytest.fixture
 def seed():
     return esi_fixtures.seed_blocks()

@@ -10,11 +10,13 @@ own settings; a worker's [heat_worker] is the Keystone page's block with
 this Keystone's address and the worker's password.
 """
 
+import concurrent.futures
 import configparser
 import getpass
 import grp
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -245,6 +247,23 @@ def _plugin_dirs():
     return dirs
 
 
+def _environment_dir(directory, environments):
+    """An environment_dir: Heat's own environment files and *environments*.
+
+    heat-engine reads every file of its environment_dir into the global
+    environment of every stack (what an operator puts in
+    /etc/heat/environment.d).
+    """
+    target = os.path.join(directory, 'environment.d')
+    os.makedirs(target, exist_ok=True)
+    shipped = os.path.join(sys.prefix, 'etc', 'heat', 'environment.d')
+    sources = [os.path.join(shipped, name) for name in
+               sorted(os.listdir(shipped))] if os.path.isdir(shipped) else []
+    for path in sources + list(environments):
+        shutil.copy(path, target)
+    return target
+
+
 KEYSTONE_PAGE = os.path.join('admin', 'keystone.rst')
 
 
@@ -432,7 +451,7 @@ class Heat(object):
     """
 
     def __init__(self, directory, transport_url, etcd_client, database,
-                 keystone):
+                 keystone, plugin_dirs=(), environments=(), settings=()):
         self.dir = directory
         self.keystone = keystone
         self.api_port = esi_fixtures.free_port()
@@ -451,9 +470,14 @@ class Heat(object):
             ['num_engine_workers = 1', 'debug = true'], database=database)
         self.args += ['--config-file', self.conf] + keystone_blocks
         local = os.path.join(directory, 'heat-keystone.conf')
+        default = ['plugin_dirs = %s' % ','.join(
+            _plugin_dirs() + list(plugin_dirs))]
+        if environments:
+            default.append('environment_dir = %s' % _environment_dir(
+                directory, environments))
         with open(local, 'w') as f:
-            f.write('\n'.join(['[DEFAULT]', 'plugin_dirs = %s' % ','.join(
-                _plugin_dirs())] + keystone.heat_settings() + [
+            f.write('\n'.join(['[DEFAULT]'] + default +
+                              keystone.heat_settings() + [
                 # Heat's default pipeline, with keystonemiddleware's
                 # auth_token, instead of write_heat_conf's noauth one.
                 '[paste_deploy]',
@@ -462,20 +486,27 @@ class Heat(object):
                 # defaults hold (member may act in its own project).
                 '[oslo_policy]',
                 'enforce_new_defaults = true',
-            ]) + '\n')
+            ] + list(settings)) + '\n')
         self.args += ['--config-file', local]
         self.engine = self.api = None
         self._token = None
+        self._synced = False
 
     def endpoint(self, project='a'):
         """heat-api's URL for *project*, as Keystone's catalog has it."""
         return 'http://127.0.0.1:%d/v1/%s' % (
             self.api_port, self.keystone.projects[project]['id'])
 
-    def start(self):
+    def sync_db(self):
+        """heat-manage db_sync: Heat's tables in its database."""
         manage = [os.path.join(BIN, 'heat-manage')] + self.args
         subprocess.run(manage + ['db_sync'], check=True,
                        capture_output=True, timeout=120)
+        self._synced = True
+
+    def start(self):
+        if not self._synced:
+            self.sync_db()
         self.engine_log = os.path.join(self.dir, 'heat-engine.log')
         self.start_engine()
         gunicorn_conf = os.path.join(self.dir, 'gunicorn.conf.py')
@@ -553,10 +584,23 @@ class Heat(object):
 
 
 class Cloud(object):
-    """Everything the functional tests talk to, started in order."""
+    """Everything the functional tests talk to, started in order.
 
-    def __init__(self, directory):
+    What a test module of further resource types may add to heat-engine:
+    *plugin_dirs* (after heat-esi's own and the Contrail stand-ins'),
+    *environments* (Heat environment files every stack gets, as in
+    /etc/heat/environment.d) and *heat_settings* (heat.conf lines, read
+    last). *worker_environment* is the [heat_worker] environment file of the
+    workers that start_worker starts (default: the stand-ins').
+    """
+
+    def __init__(self, directory, plugin_dirs=(), environments=(),
+                 heat_settings=(), worker_environment=None):
         self.dir = directory
+        self.plugin_dirs = list(plugin_dirs)
+        self.environments = list(environments)
+        self.heat_settings = list(heat_settings)
+        self.worker_environment = worker_environment
         self.etcd = esi_fixtures.EtcdServer()
         self.rabbit = RabbitMQ(os.path.join(directory, 'rabbit'))
         os.makedirs(self.rabbit.dir, exist_ok=True)
@@ -568,17 +612,27 @@ class Cloud(object):
         self._workers = []
 
     def start(self):
-        self.etcd.start()
-        self.db.start()
-        self.rabbit.start()
         # Each part is kept before it starts, so that stop() ends what
-        # started even when a start fails half-way.
-        self.keystone = Keystone(self.dir, self.db.create_database(
-            'keystone'))
-        self.keystone.start()
-        self.heat = Heat(self.dir, self.rabbit.url, self.etcd.client(),
-                         self.db.url, self.keystone)
-        self.keystone.register(self.heat.api_port)
+        # started even when a start fails half-way. What does not depend
+        # on another part starts beside it (RabbitMQ's Erlang node and
+        # Heat's db_sync while Keystone's database is made): most of the
+        # time of each is spent waiting on its own process.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            rabbit = pool.submit(self.rabbit.start)
+            self.etcd.start()
+            self.db.start()
+            self.keystone = Keystone(self.dir, self.db.create_database(
+                'keystone'))
+            self.heat = Heat(self.dir, self.rabbit.url, self.etcd.client(),
+                             self.db.url, self.keystone,
+                             plugin_dirs=self.plugin_dirs,
+                             environments=self.environments,
+                             settings=self.heat_settings)
+            heat_db = pool.submit(self.heat.sync_db)
+            self.keystone.start()
+            self.keystone.register(self.heat.api_port)
+            heat_db.result()
+            rabbit.result()
         self.heat.start()
         self.worker = esi_fixtures.WorkerProcess(
             self.dir, self.etcd.port, name='esi-worker',
@@ -601,6 +655,8 @@ class Cloud(object):
                 parser.read_string(block)
                 options.update(parser['heat_worker'])
         options.update(self.keystone.worker_auth)
+        if environment is None:
+            environment = self.worker_environment
         if environment is None and os.path.exists(SIMULATED_ENVIRONMENT):
             environment = SIMULATED_ENVIRONMENT
         if environment:

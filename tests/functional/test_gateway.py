@@ -42,21 +42,21 @@ def interfaces_up():
 
 
 @pytest.fixture
-def snmp_agents_and_worker(cloud, tmp_path):
+def snmp_agents_and_worker(cloud_worker_stopped, tmp_path):
     """The two routers' SNMP agents, and a worker that speaks SNMP to them.
 
     The job of an edge router or an interface goes to its SNMP agent: the
     cloud's own worker has no [snmp] settings, so it is stopped meanwhile
-    (and started again after), and only this one claims jobs. The agents
-    are yielded, primary first.
+    (cloud_worker_stopped), and only this one claims jobs. The agents are
+    yielded, primary first.
     """
+    cloud = cloud_worker_stopped
     port = snmp_agents.free_udp_port(HOSTS[0])
     agents = []
     worker = esi_fixtures.WorkerProcess(
         str(tmp_path), cloud.etcd.port, name='gateway-worker',
         etcd_reader_retry_interval=0.2, etcd_reader_timeout=5,
         sections=snmp_agents.worker_sections(port))
-    cloud.worker.stop()
     try:
         for host in HOSTS:
             agents.append(snmp_agents.SnmpAgent(str(tmp_path), host,
@@ -67,7 +67,6 @@ def snmp_agents_and_worker(cloud, tmp_path):
         worker.stop()
         for agent in agents:
             agent.stop()
-        cloud.worker.start()
 
 
 def finished(cloud, name):

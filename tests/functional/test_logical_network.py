@@ -69,12 +69,13 @@ def interfaces_up():
 
 
 @pytest.fixture(scope='module')
-def switch_and_worker(cloud, tmp_path_factory):
+def switch_and_worker(cloud_worker_stopped, tmp_path_factory):
     """The switch's snmpd, and a worker of both handlers that polls it.
 
     The cloud's own worker has no [snmp] settings: it is stopped meanwhile
-    (and started again after), so that only this one claims the jobs.
+    (cloud_worker_stopped), so that only this one claims the jobs.
     """
+    cloud = cloud_worker_stopped
     directory = str(tmp_path_factory.mktemp('logical-network'))
     port = snmp_agents.free_udp_port(HOST)
     sections = snmp_agents.worker_sections(port)
@@ -82,7 +83,6 @@ def switch_and_worker(cloud, tmp_path_factory):
         snmp_agents.COMMUNITY)
     sections['heat_worker'] = {'poll_interval': 0.5}
     agent = snmp_agents.SnmpAgent(directory, HOST, port)
-    cloud.worker.stop()
     worker = None
     try:
         agent.start()
@@ -93,7 +93,6 @@ def switch_and_worker(cloud, tmp_path_factory):
         if worker is not None:
             worker.stop()
         agent.stop()
-        cloud.worker.start()
 
 
 @pytest.fixture(scope='module')

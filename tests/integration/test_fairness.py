@@ -65,7 +65,11 @@ def test_a_free_slot_goes_to_the_project_with_fewer_jobs_running(
         esi_fixtures.write_as_heat(client, 'ha_router', 'other-1', OTHER)
     # No limit per project: the turns alone decide.
     workers(1, job_slots=2, max_jobs_per_project=2, shutdown_grace=0,
-            sections=sections(check_timeout=2))
+            # Long enough that other-1 is written while the first two busy
+            # jobs still run, on a loaded machine too (at 2 s, a test
+            # process held up for 2 s between the two writes saw a third
+            # and a fourth busy job answered first).
+            sections=sections(check_timeout=5))
     if not found_at_start:
         write_backlog(client, BACKLOG)
         esi_fixtures.wait_until(lambda: claimed(client) == 2, timeout=30,

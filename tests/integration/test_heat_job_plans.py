@@ -14,13 +14,12 @@ import threading
 
 import pytest
 
-from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
-from heat_esi import states
 from heat_esi import template_mappings
 from heat_esi import templates
 from tests import esi_fixtures
+from tests import network_seeds
 
 HEAT, MONITORING = (template_mappings.HEAT_WORKER,
                     template_mappings.MONITORING_WORKER)
@@ -54,54 +53,19 @@ def router_stack(**props):
 @pytest.fixture
 def seen(heat):
     """[(mod_revision, job value)] of every job written, in order."""
-    found, stop = [], threading.Event()
-    start = heat.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    found.append((event.kv.mod_revision,
-                                  json.loads(event.kv.value)))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield found
-    stop.set()
-    thread.join()
+    found = []
+    with network_seeds.jobs_watched(
+            heat, lambda revision, value: found.append((revision, value))):
+        yield found
 
 
 @pytest.fixture
 def workers_of_plans(heat):
     """A stand-in for workers of both handlers; yields the jobs it ran."""
-    ran, stop = [], threading.Event()
-    start = heat.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    finish(json.loads(event.kv.value)[1])
-
-    def finish(job):
-        # A plan's jobs are written at once; they run in their order, the
-        # last one answering for the whole plan.
-        ran.append(job['id'])
-        heat.delete(keys.job(job['id']))
-        if job['is_last']:
-            heat.put(keys.state(job['resource_type'], job['resource_id']),
-                     records.state(states.completed(job['action']),
-                                   job['version'], {'router': 'ACTIVE'},
-                                   heat_outputs=[{'output_key': 'id',
-                                                  'output_value': 'x'}]))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield ran
-    stop.set()
-    thread.join()
+    with network_seeds.plans_answered(
+            heat, {'router': 'ACTIVE'},
+            [{'output_key': 'id', 'output_value': 'x'}]) as ran:
+        yield ran
 
 
 def test_a_create_writes_both_jobs_and_a_timeout_withdraws_both(heat, seen):

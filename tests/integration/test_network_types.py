@@ -12,15 +12,12 @@ from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
 import os
-import threading
 
 from oslo_config import cfg
 import pytest
 
-from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
-from heat_esi import states
 from tests import esi_fixtures
 from tests import network_seeds
 
@@ -50,29 +47,8 @@ def stand_in(heat):
     A plan's jobs run in their order: each finishes (its key goes), the
     last one writes /state for the whole plan.
     """
-    stop = threading.Event()
-    start = heat.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    finish(json.loads(event.kv.value)[1])
-
-    def finish(job):
-        heat.delete(keys.job(job['id']))
-        if job['is_last']:
-            heat.put(keys.state(job['resource_type'], job['resource_id']),
-                     records.state(states.completed(job['action']),
-                                   job['version'], {'x': 'ACTIVE'},
-                                   heat_outputs=[]))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
+    with network_seeds.plans_answered(heat, {'x': 'ACTIVE'}, []):
+        yield
 
 
 def create(esi_type, **props):
@@ -89,11 +65,9 @@ def create(esi_type, **props):
 def written_jobs(client, rid, since):
     """{handler: job value} of the jobs written for *rid* since *since*."""
     found = {}
-    for event in esi_fixtures.history(client, keys.JOBS_ALL, since):
-        if ':%s:' % rid in event.kv.key and event.kv.version == 1:
-            value = json.loads(event.kv.value)
-            esi_fixtures.operator_fields(value)
-            found[value[0]] = value
+    for value in network_seeds.jobs_written(client, rid, since):
+        esi_fixtures.operator_fields(value)
+        found[value[0]] = value
     return found
 
 
@@ -191,13 +165,10 @@ def test_the_tor_template_creates_a_device_and_two_ports(heat, stand_in):
 
 def jobs_by_action(client, rid, since):
     """[(action, handler, on_failure, is_first, is_last)] written since."""
-    found = []
-    for event in esi_fixtures.history(client, keys.JOBS_ALL, since):
-        if ':%s:' % rid in event.kv.key and event.kv.version == 1:
-            job = json.loads(event.kv.value)[1]
-            found.append((job['action'], job['handler'], job['on_failure'],
-                          job['is_first'], job['is_last']))
-    return found
+    jobs = [value[1] for value in
+            network_seeds.jobs_written(client, rid, since)]
+    return [(job['action'], job['handler'], job['on_failure'],
+             job['is_first'], job['is_last']) for job in jobs]
 
 
 def update(stk, esi_type, **props):
