@@ -64,7 +64,7 @@ OPERATOR_FIELDS = ('created_at', 'request_id')
 
 # Fields of a /config body that hold a secret. ESI's readers find them in
 # /config; nothing else (a job, a rejected job, a log) ever holds them.
-SECRET_FIELDS = frozenset(['password'])
+SECRET_FIELDS = frozenset(['password', 'bgp_md5'])
 
 # Past these, a job value is refused: a claim rewrites the value (etcd
 # limits a request to 1.5 MiB), and the handler walks it.

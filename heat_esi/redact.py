@@ -19,7 +19,9 @@ broken component wrote in etcd:
 - shows no secret: a field named in records.SECRET_FIELDS (in any letter
   case), a ``{"param": "password", "value": ...}`` entry, and
   ``password: ...`` or ``"password": "..."`` inside text are masked, and so
-  is any other occurrence of a secret value found in the same item;
+  is any other occurrence of a secret value found in the same item, or
+  held by a job that runs (``holding``: the heat_worker's secret params,
+  which Heat and its client may quote under any name);
 - cannot drive the terminal or forge a line: every character that is not
   printable (ESC, BEL, newline, a bidi override, a lone surrogate of a key
   that is not UTF-8) is shown as its Python escape, such as ``\\x1b``;
@@ -28,8 +30,10 @@ broken component wrote in etcd:
   first MAX_DEPTH levels; a number that is not finite shows as text.
 """
 
+import contextlib
 import math
 import re
+import threading
 
 from heat_esi import records
 
@@ -49,6 +53,52 @@ _SECRET_TEXT = re.compile(
     r'''("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,;}\])]+)'''
     % (_NAMES, re.escape(MASK)))
 _ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+# The sets of secret values held by the jobs that run now (see holding).
+_held = []
+_held_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def holding(values):
+    """Mask the values of the set *values* wherever text is shown.
+
+    While the block runs, in every thread: for secrets resolved at run
+    time (a job's ``secret`` params), so that a log line, or a library's
+    debug dump of a request, shows them masked whatever name they go by.
+    *values* may grow inside the block (the job adds each secret it reads).
+    """
+    with _held_lock:
+        _held.append(values)
+    try:
+        yield values
+    finally:
+        with _held_lock:
+            for index, found in enumerate(_held):
+                if found is values:
+                    del _held[index]
+                    break
+
+
+def held():
+    """The secret values held now (see holding)."""
+    if not _held:
+        return set()
+    with _held_lock:
+        return {value for values in _held for value in list(values)
+                if isinstance(value, str) and len(value) >= MIN_SECRET}
+
+
+def scrub(message, secrets):
+    """*message* with each of *secrets* masked; nothing else changed.
+
+    For an error that is stored rather than shown (a job's /state), which
+    keeps its own length and characters.
+    """
+    for secret in sorted(secrets or (), key=len, reverse=True):
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET:
+            message = message.replace(secret, MASK)
+    return message
 
 
 def is_secret(name):
@@ -125,7 +175,8 @@ def text(value, secrets=(), limit=MAX_CHARS):
     lowered = value.lower()
     if any(name in lowered for name in records.SECRET_FIELDS):
         value = _SECRET_TEXT.sub(_masked, value)
-    for secret in secrets:
+    for secret in sorted(set(secrets) | set(held()), key=len,
+                         reverse=True):
         value = value.replace(secret, MASK)
     return _escape(value, limit, cut)
 

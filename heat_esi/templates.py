@@ -17,6 +17,9 @@ resource fields to template parameters (``parameter_mappings``) and holds a
 Jinja2 ``template_file`` that the handler renders into elements. The files
 live in templates/heat_templates/; ``heat-esi templates load`` stores them at
 /config/v2.0/heat_templates/<name>.
+
+The module is past 500 lines because each mapping kind's validation and
+its build into a param belong together: a kind is read in one place.
 """
 
 import glob
@@ -50,8 +53,14 @@ RELATIONS = {
 
 # How a parameter gets its value (see build_params). ``field`` follows
 # relations to a value of /config; ``output_key`` and ``list`` name outputs
-# of resources' Heat stacks, which the worker reads when it runs the job.
-MAPPING_KINDS = ('field', 'constant', 'version', 'output_key', 'list')
+# of resources' Heat stacks, which the worker reads when it runs the job;
+# ``secret`` names a field of a /config that the heat_worker reads when it
+# runs the job, so that the value itself never enters the job.
+MAPPING_KINDS = ('field', 'constant', 'version', 'output_key', 'list',
+                 'secret')
+# The handlers that resolve a ``secret`` param: they pass it to Heat as a
+# hidden stack parameter and mask it in whatever they log.
+SECRET_HANDLERS = ('heat_worker',)
 
 
 def referenced_types():
@@ -141,6 +150,8 @@ def validate(name, body):
             _validate_output_key(name, param, mapping)
         elif kind == 'list':
             _validate_list(name, param, mapping)
+        elif kind == 'secret':
+            _validate_secret(name, param, mapping, body['handler'])
     if not isinstance(body['template_file'], str):
         raise exceptions.TemplateError(
             'heat_template %s: template_file must be a string' % name)
@@ -156,6 +167,21 @@ def _validate_field(name, param, mapping):
         raise exceptions.TemplateError(
             '%s maps the secret field %s: secrets stay in /config and '
             'never enter a job' % (where, mapping['field']))
+    _validate_path(where, mapping.get('path'))
+
+
+def _validate_secret(name, param, mapping, handler):
+    where = 'heat_template %s: parameter %s' % (name, param)
+    if not isinstance(mapping['secret'], str) or not mapping['secret']:
+        raise exceptions.TemplateError(
+            '%s: "secret" must be the name of a /config field' % where)
+    if handler not in SECRET_HANDLERS:
+        # Any other handler would render the value into elements, which
+        # its errors and the monitor's log quote.
+        raise exceptions.TemplateError(
+            '%s maps a secret, which only the %s resolves (this '
+            'template\'s handler is %s)'
+            % (where, ', '.join(SECRET_HANDLERS), exceptions.short(handler)))
     _validate_path(where, mapping.get('path'))
 
 
@@ -299,8 +325,11 @@ def build_params(template, esi_type, body, version, lookup,
     param naming an output of the resource's own stack, or, with a
     ``path``, of the resource at its end; ``list`` a ``list`` param of
     such output_key params, one per id of a list field (ESI's shapes, see
-    CreateSubnet_01 and CreateGwInterface_03). Each param's ``resources``
-    are the resources crossed to reach it.
+    CreateSubnet_01 and CreateGwInterface_03); ``secret`` a ``secret``
+    param ``{resource_type, resource_id, field}`` naming the /config field
+    that holds it (the resource's own, or with a ``path`` the one at its
+    end), never the value: the heat_worker reads it when it runs the job.
+    Each param's ``resources`` are the resources crossed to reach it.
 
     :param lookup: callable(esi_type, resource_id) -> config body or
         None, used to follow ``path`` relations.
@@ -329,6 +358,10 @@ def build_params(template, esi_type, body, version, lookup,
             value = _output_list(where, param, mapping['list'], esi_type,
                                  body, lookup, resources, missing_ok)
             ptype = kind
+        elif kind == 'secret':
+            value = _secret(where, mapping, esi_type, body, lookup,
+                            resources, missing_ok)
+            ptype = 'value' if value is None else kind
         else:
             value = _follow(where, mapping, esi_type, body,
                             lookup, resources, missing_ok)
@@ -399,6 +432,28 @@ def _follow(where, mapping, esi_type, body, lookup, resources,
         resources.append({'resource_type': target_type,
                           'resource_id': cur_body[field]})
     return cur_body[field]
+
+
+def _secret(where, mapping, esi_type, body, lookup, resources, missing_ok):
+    """{resource_type, resource_id, field} of the secret meant.
+
+    The field must be in that resource's /config now, so that a mistake
+    is refused at once, not when the worker runs the job.
+    """
+    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
+                  resources, missing_ok or mapping.get('ignore_missing'))
+    if found is None:
+        return None
+    cur_type, cur_id, cur_body = found
+    field = mapping['secret']
+    if cur_id is None:
+        raise exceptions.TemplateError('%s: %s has no field id'
+                                       % (where, cur_type))
+    if field not in cur_body and not missing_ok:
+        raise exceptions.TemplateError(
+            '%s: %s %s has no field %s' % (where, cur_type, cur_id, field))
+    return {'resource_type': cur_type, 'resource_id': cur_id,
+            'field': field}
 
 
 def _output(output_key, resource_type, resource_id):

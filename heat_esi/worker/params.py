@@ -20,18 +20,27 @@ point 2):
   of that resource's Heat stack, which the heat_worker recorded at
   /esi-worker/heat_stacks/v2.0/<plural>/<id> when it created the stack
   (its own stack, or a referenced resource's);
-- ``list``: a list of such params, resolved each.
+- ``list``: a list of such params, resolved each;
+- ``secret``: ``{resource_type, resource_id, field}``, a field of that
+  resource's /config that holds a secret (a BGP MD5 key), read when the
+  job runs so that the value is never in a job.
 
 Both handlers resolve them the same way: the heat_worker before it renders
-a stack, the monitoring_worker before it renders its elements.
+a stack, the monitoring_worker before it renders its elements. Only the
+heat_worker resolves a secret (it passes it to Heat as a hidden stack
+parameter, and holds it masked while it runs the job, see
+redact.holding); the monitoring_worker and the monitor refuse a secret
+param rather than put its value into elements.
 """
 
 import json
 
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import records
 
-VALUE, OUTPUT_KEY, LIST = 'value', 'output_key', 'list'
+VALUE, OUTPUT_KEY, LIST, SECRET = 'value', 'output_key', 'list', 'secret'
+KINDS = (VALUE, OUTPUT_KEY, LIST, SECRET)
 # A list nested deeper than this is refused rather than walked.
 MAX_DEPTH = 8
 
@@ -113,10 +122,53 @@ class _Stacks(object):
         return outputs
 
 
-def _resolve(param, stacks, depth):
+def _secret_ref(param):
+    """(resource_type, resource_id, field) of a secret param."""
+    value = param.get('value')
+    if not isinstance(value, dict) or not all(
+            isinstance(value.get(f), str) and value.get(f)
+            for f in ('resource_type', 'resource_id', 'field')):
+        # Never quote it: it might be the secret itself, misplaced.
+        raise exceptions.JobFailed(
+            '%s: a secret param must be {resource_type, resource_id, '
+            'field}' % _where(param))
+    return value['resource_type'], value['resource_id'], value['field']
+
+
+def _read_secret(param, client, secrets):
+    """The value of a secret param, read from /config; added to *secrets*.
+
+    Errors name the param, the resource and the field, never a value.
+    """
+    if secrets is None:
+        raise exceptions.JobFailed(
+            '%s is a secret, which only the heat_worker resolves: a '
+            'monitoring template must not map one' % _where(param))
+    esi_type, rid, field = _secret_ref(param)
+    key = keys.config(esi_type, rid)
+    kv = client.get(key)
+    if kv is None:
+        raise exceptions.JobFailed(
+            '%s: the secret is field %s of %s %s, which has no /config '
+            '(%s)' % (_where(param), field, esi_type, rid, key))
+    body, _, _ = records.parse_config(key, kv.value)
+    if not isinstance(body, dict) or field not in body:
+        raise exceptions.JobFailed(
+            '%s: the secret is field %s of %s %s, whose /config (%s) has '
+            'no field %s' % (_where(param), field, esi_type, rid, key,
+                             field))
+    value = body[field]
+    if value is not None and not isinstance(value, bool):
+        secrets.add(value if isinstance(value, str) else str(value))
+    return value
+
+
+def _resolve(param, stacks, depth, secrets=None):
     kind = param.get('type', VALUE)
     if kind == VALUE:
         return param.get('value')
+    if kind == SECRET:
+        return _read_secret(param, stacks.client, secrets)
     if kind == OUTPUT_KEY:
         output_key, esi_type, rid = _target(param)
         outputs = stacks.outputs(esi_type, rid)
@@ -139,11 +191,11 @@ def _resolve(param, stacks, depth):
             raise exceptions.JobFailed(
                 '%s: a list param must hold a list of params, nested at '
                 'most %d deep' % (_where(param), MAX_DEPTH))
-        return [_resolve(_item(item, param), stacks, depth + 1)
+        return [_resolve(_item(item, param), stacks, depth + 1, secrets)
                 for item in items]
     raise exceptions.JobFailed(
-        '%s: unknown param type %s (known: %s, %s, %s)'
-        % (_where(param), exceptions.short(kind), VALUE, OUTPUT_KEY, LIST))
+        '%s: unknown param type %s (known: %s)'
+        % (_where(param), exceptions.short(kind), ', '.join(KINDS)))
 
 
 def _item(item, parent):
@@ -154,15 +206,19 @@ def _item(item, parent):
     return item
 
 
-def resolve(client, job, prefetched=None):
+def resolve(client, job, prefetched=None, secrets=None):
     """Return {param: value} of *job*'s params, in the job's order.
 
     :param client: the etcd client that reads heat_stacks records not in
-        *prefetched*.
+        *prefetched*, and the /config of secret params.
     :param prefetched: {key: KV or None} read with the claim.
+    :param secrets: a set, to resolve secret params: the values read are
+        added to it, for the caller to mask. None refuses a secret param.
     :raises JobFailed: a param names a stack or an output that is not
-        there, naming the param, the resource and the output.
-    :raises MalformedValue: a heat_stacks record is not one.
+        there, naming the param, the resource and the output; or a secret
+        that is not there (or is refused), naming the param, the resource
+        and the field.
+    :raises MalformedValue: a heat_stacks record or a /config is not one.
     """
     stacks = _Stacks(client, prefetched)
     values = {}
@@ -171,8 +227,15 @@ def resolve(client, job, prefetched=None):
                 param.get('param'), str):
             raise exceptions.JobFailed('job param %s has no name'
                                        % exceptions.short(param))
-        values[param['param']] = _resolve(param, stacks, 0)
+        values[param['param']] = _resolve(param, stacks, 0, secrets)
     return values
+
+
+def secret_params(job):
+    """The names of *job*'s top-level secret params, in order."""
+    return [param['param'] for param in job.get('params') or []
+            if isinstance(param, dict) and param.get('type') == SECRET
+            and isinstance(param.get('param'), str)]
 
 
 def resolved_job(client, job, prefetched=None):

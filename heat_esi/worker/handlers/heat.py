@@ -20,7 +20,10 @@ job's params, resolved (heat_esi.worker.params):
   rendered in a sandbox, the values as data;
 - ``heat_timeout`` is the stack's ``timeout_mins`` ([heat_worker]
   default_timeout_mins without it);
-- every other param is a stack parameter.
+- every other param is a stack parameter; a ``secret`` param (read from
+  /config now, never in the job) only one that the rendered template
+  declares ``hidden: true``, so that Heat shows it masked, and its value
+  is masked in whatever the job logs or records.
 
 The stack is a top-level stack named ``<type>_<id>`` in the resource's
 project (its ``tenant_id``), with rollback disabled and the [heat_worker]
@@ -153,6 +156,32 @@ def _minutes(value):
     return minutes
 
 
+def check_hidden(template, text, secret_params):
+    """Refuse a secret param that the stack would not keep hidden.
+
+    Each must be a stack parameter that the rendered template declares
+    ``hidden: true`` (Heat then shows it as ``******``); a secret for the
+    Jinja context or the timeout would be written into the template or
+    its options.
+
+    :raises JobFailed: naming the heat_template and the param.
+    """
+    if not secret_params:
+        return
+    try:
+        declared = (yaml.safe_load(text) or {}).get('parameters') or {}
+    except (yaml.YAMLError, AttributeError):
+        declared = {}
+    for name in secret_params:
+        spec = declared.get(name) if isinstance(declared, dict) else None
+        if name.startswith(JINJA_PREFIX) or name == HEAT_TIMEOUT or \
+                not isinstance(spec, dict) or spec.get('hidden') is not True:
+            raise exceptions.JobFailed(
+                'heat_template %s: param %s is a secret, and its '
+                'template_file must declare it a stack parameter with '
+                '"hidden: true"' % (template['id'], name))
+
+
 def stack_record(name, project, esi_type, rid, status, reason, outputs):
     """A heat_stacks value, in the order of ESI's point (3)."""
     return {'stack_id': name, 'tenant_id': project, 'stack_status': status,
@@ -225,14 +254,35 @@ class HeatHandler(base.Handler):
         """Create, update or delete the job's stack; return its Result."""
         job = claim.job
         target = _Target(job)
-        secrets = ()
+        if job['action'] in (records.DELETE, records.LOGICAL_DELETE):
+            return self._run(claim, clock, target, set())
+        # The secret params' values, once read: masked in every log line
+        # while the job runs (heatclient's own included) and in its error.
+        secrets = set()
+        with redact.holding(secrets):
+            try:
+                return self._run(claim, clock, target, secrets)
+            except exceptions.EsiError:
+                raise
+            except Exception as exc:
+                # Whatever else failed (a client library) is logged and
+                # recorded after the job, when its secret is no longer
+                # held: such a message is not let out as it is.
+                if redact.scrub(str(exc), secrets) == str(exc):
+                    raise
+                raise exceptions.JobFailed('%s: %s: %s' % (
+                    target.where, exc.__class__.__name__,
+                    redact.scrub(str(exc), secrets))) from None
+
+    def _run(self, claim, clock, target, secrets):
+        job = claim.job
         try:
             if job['action'] in (records.DELETE, records.LOGICAL_DELETE):
                 return self._delete(claim, clock, target)
-            fields = self._fields(claim, target)
+            fields = self._fields(claim, target, secrets)
             if fields is None:
                 return base.Result()
-            secrets = redact.secrets_in(fields['parameters'])
+            secrets.update(redact.secrets_in(fields['parameters']))
             if job['action'] == records.MODIFY:
                 stack = self._update(clock, target, fields)
             else:
@@ -245,8 +295,9 @@ class HeatHandler(base.Handler):
                                                       secrets)))
         except exceptions.JobFailed as exc:
             # Every failure names the resource first, as /state shows it.
-            raise exceptions.JobFailed('%s: %s' % (target.where, exc),
-                                       exc.outcome)
+            raise exceptions.JobFailed(
+                '%s: %s' % (target.where, redact.scrub(str(exc), secrets)),
+                exc.outcome)
         outputs = list(getattr(stack, 'outputs', None) or [])
         claim.put(keys.heat_stack(target.esi_type, target.rid),
                   target.record(stack.stack_status,
@@ -256,10 +307,11 @@ class HeatHandler(base.Handler):
 
     # --- what the stack is made of ----------------------------------------
 
-    def _fields(self, claim, target):
+    def _fields(self, claim, target, secrets):
         """The template, parameters and options of the job's stack.
 
         None when the type's mapping picks no heat_template for this body.
+        The values of its secret params are added to *secrets*.
         """
         job = claim.job
         try:
@@ -269,10 +321,12 @@ class HeatHandler(base.Handler):
             template = templates.fetch(
                 self.client, name,
                 claim.prefetched.get(keys.heat_template(name), False))
-            values = job_params.resolve(self.client, job, claim.prefetched)
+            values = job_params.resolve(self.client, job, claim.prefetched,
+                                        secrets)
             parameters, context, timeout = split_params(
                 values, self.default_timeout_mins)
             text = render(template, context)
+            check_hidden(template, text, job_params.secret_params(job))
         except (exceptions.TemplateError, exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed(str(exc))
         fields = {'template': text, 'parameters': parameters,
