@@ -10,10 +10,15 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The write of an action: /config and its job, in one transaction.
+"""The write of an action: /config and its jobs, in one transaction.
 
 Shared by the ESI:: resources in heat-engine and by `heat-esi jobs retry`,
-so that a retried action is written exactly as Heat writes one.
+so that a retried action is written exactly as Heat writes one. An action
+is planned (plan: the jobs and puts of one resource) and committed
+(commit: one etcd transaction for one or several plans, with the caller's
+own comparisons and puts), so that a resource whose action changes others
+(a VPN gateway that takes a VLAN from its HA interface, a VPN interface
+that rewrites its gateway) writes everything at once or nothing.
 """
 
 from oslo_log import log as logging
@@ -26,6 +31,10 @@ from heat_esi import template_mappings
 from heat_esi import templates
 
 LOG = logging.getLogger(__name__)
+
+# How many times a commit is tried when a heat_template it used changed
+# (each time from the templates read again) or its outcome was unknown.
+ATTEMPTS = 3
 
 
 def handlers_of(handlers):
@@ -65,20 +74,173 @@ def jobs_in_flight(client, handlers, esi_type, resource_id, action):
     return [keys.under(keys.JOBS_ALL, kv.key) for kvs in found for kv in kvs]
 
 
+class Planned(object):
+    """What one resource's action writes, ready for commit().
+
+    :ivar job_ids: the ids of its jobs, in plan order.
+    :ivar jobs: [(job id, /jobs/all value)], in plan order.
+    :ivar config_key: its /config key.
+    :ivar config: the /config value it writes, or None (jobs only).
+    :ivar ops: its etcd puts: /config first (if any), then each job.
+    :ivar used: [(heat_template key, mod_revision)] its jobs were built
+        from; commit() compares each.
+    """
+
+    def __init__(self, config_key, config, made, used, again):
+        self.config_key = config_key
+        self.config = config
+        self.jobs = list(made)
+        self.job_ids = tuple(job_id for job_id, _ in made)
+        self.used = list(used)
+        self.ops = [etcd.put(keys.job(job_id), job) for job_id, job in made]
+        if config is not None:
+            self.ops.insert(0, etcd.put(config_key, config))
+        self._again = again
+
+    def again(self):
+        """The same action planned anew, from heat_templates read again."""
+        return self._again()
+
+    def landed(self, client):
+        """Whether a commit whose answer was lost wrote this plan.
+
+        /config holds what it wrote (the caller's comparison makes a second
+        write of it impossible); for jobs alone, the first is there (job
+        ids are never reused).
+        """
+        if self.config is not None:
+            kv = client.get(self.config_key)
+            return kv is not None and kv.value == etcd.dumps(self.config)
+        return client.get(keys.job(self.job_ids[0])) is not None
+
+
+def plan(client, template, esi_type, resource_id, action, body, version,
+         marked=False, request_id=None, depends_on=(), handler=None,
+         with_config=True, refresh=False):
+    """Plan /config and the jobs of a resource's action, for commit().
+
+    The jobs are those of the type's plan for *action*
+    (template_mappings.plan), less those of a handler whose template
+    mapping gives the *body* no heat_template; each job's params are built
+    from its handler's heat_template. The first job waits for the
+    resource's own jobs still in flight and for *depends_on*.
+
+    :param template: callable(handler, refresh) returning (name, body,
+        mod_revision) of the heat_template of that handler's jobs, or
+        None when it has none for this resource; the commit compares
+        every revision, so a cached copy is used only while it is current.
+    :param depends_on: ids of jobs of OTHER resources that the first job
+        also waits for (the worker waits for any job id listed that is
+        still in /jobs/all).
+    :param handler: None for the type's plan; a handler name for one job
+        of that handler only (an operator's retry of it).
+    :param with_config: False to plan only the jobs (the config is
+        already there).
+    :param refresh: read the templates afresh (a commit's next attempt).
+    :returns: a Planned.
+    :raises TemplateError: a template is invalid, or no handler has one
+        for the resource.
+    """
+    steps = (template_mappings.plan(esi_type, action) if handler is None
+             else records.single(action, handler))
+    # The handlers of every plan of the type: a job of any of them in
+    # flight is waited for.
+    waited = (template_mappings.handlers(esi_type) if handler is None
+              else (handler,))
+    found = {}
+    for step in steps:
+        if step.handler not in found:
+            found[step.handler] = template(step.handler, refresh)
+    planned = [step for step in steps if found[step.handler]]
+    if not planned:
+        raise exceptions.TemplateError(
+            '%s %s: the template mappings of %s give it no heat_template '
+            'for any handler (%s); nothing would run its %s'
+            % (esi_type, resource_id, esi_type, ', '.join(found), action))
+    dependency = jobs_in_flight(client, waited, esi_type, resource_id,
+                                action)
+    dependency += [job_id for job_id in depends_on
+                   if job_id not in dependency]
+    made = records.job_plan(
+        planned, esi_type, resource_id, version,
+        _params(client, found, esi_type, body, version), body,
+        dependency=dependency, request_id=request_id)
+    used = [(keys.heat_template(name), revision)
+            for name, _, revision in _distinct(found.values())]
+
+    def again():
+        return plan(client, template, esi_type, resource_id, action, body,
+                    version, marked=marked, request_id=request_id,
+                    depends_on=depends_on, handler=handler,
+                    with_config=with_config, refresh=True)
+    return Planned(keys.config(esi_type, resource_id),
+                   records.config(body, version, marked) if with_config
+                   else None, made, used, again)
+
+
+def commit(client, planned_list, compare=(), extra_puts=(), key=None):
+    """Write several plans, and the caller's puts, in ONE transaction.
+
+    Conditioned on *compare* and on every heat_template the plans used
+    being unchanged; when one changed, every plan is made again from the
+    templates read anew and the commit tried again.
+
+    :param planned_list: Planned values (plan()), written in this order.
+    :param compare: the caller's own conditions (on each /config, on an
+        HA interface's VLAN pool...).
+    :param extra_puts: further etcd puts of the transaction; none of them
+        may write a key a plan writes.
+    :param key: the key named in an error message (default: the first
+        plan's /config).
+    :returns: a tuple of the job-id tuples of each plan, in order, or None
+        when *compare* failed (nothing was written).
+    :raises TemplateError: a template kept changing.
+    :raises EtcdOutcomeUnknown: the transaction's outcome stayed unknown.
+    """
+    planned_list = list(planned_list)
+    if not planned_list:
+        raise ValueError('commit() needs at least one plan')
+    key = key or planned_list[0].config_key
+    unknown = None
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            planned_list = [planned.again() for planned in planned_list]
+        used = _used(planned_list)
+        writes = [op for planned in planned_list for op in planned.ops]
+        writes += list(extra_puts)
+        try:
+            ok, read = client.txn(
+                list(compare) + [etcd.mod_revision_is(name, revision)
+                                 for name, revision in used],
+                writes, [etcd.get(name) for name, _ in used], key=key)
+        except exceptions.EtcdOutcomeUnknown as exc:
+            # One transaction: the first plan landed if and only if all
+            # did; else try again.
+            if planned_list[0].landed(client):
+                return tuple(planned.job_ids for planned in planned_list)
+            LOG.warning('%s did not land; writing it again', exc)
+            unknown = exc
+            continue
+        if ok:
+            return tuple(planned.job_ids for planned in planned_list)
+        if all(kvs and kvs[0].mod_revision == revision
+               for kvs, (_, revision) in zip(read, used)):
+            return None     # the caller's own comparison failed
+    if unknown is not None:
+        raise unknown
+    raise exceptions.TemplateError(
+        'heat_template %s keeps changing in etcd; retry the action'
+        % ', '.join(name.rsplit('/', 1)[-1]
+                    for name, _ in _used(planned_list)))
+
+
 def write(client, template, esi_type, resource_id, handler, action,
           body, version, compare, marked=False, request_id=None,
           with_config=True):
     """Write /config and the jobs of its plan in one transaction.
 
-    The jobs are those of the type's plan for *action*
-    (template_mappings.plan), less those of a handler whose template
-    mapping gives the *body* no heat_template; each job's params are built
-    from its handler's heat_template.
+    One resource's plan() and its commit().
 
-    :param template: callable(handler, refresh) returning (name, body,
-        mod_revision) of the heat_template of that handler's jobs, or
-        None when it has none for this resource; the transaction compares
-        every revision, so a cached copy is used only while it is current.
     :param handler: None for the type's plan; a handler name for one job
         of that handler only (an operator's retry of it).
     :param compare: the caller's own conditions (on /config).
@@ -90,68 +252,21 @@ def write(client, template, esi_type, resource_id, handler, action,
     :raises TemplateError: a template is invalid, or kept changing, or
         no handler has one for the resource.
     """
-    config_key = keys.config(esi_type, resource_id)
-    steps = (template_mappings.plan(esi_type, action) if handler is None
-             else records.single(action, handler))
-    # The handlers of every plan of the type: a job of any of them in
-    # flight is waited for.
-    waited = (template_mappings.handlers(esi_type) if handler is None
-              else (handler,))
-    unknown = None
-    for attempt in range(3):
-        found = {}
-        for step in steps:
-            if step.handler not in found:
-                found[step.handler] = template(step.handler, attempt > 0)
-        planned = [step for step in steps if found[step.handler]]
-        if not planned:
-            raise exceptions.TemplateError(
-                '%s %s: the template mappings of %s give it no '
-                'heat_template for any handler (%s); nothing would run '
-                'its %s' % (esi_type, resource_id, esi_type,
-                            ', '.join(found), action))
-        made = records.job_plan(
-            planned, esi_type, resource_id, version,
-            _params(client, found, esi_type, body, version),
-            body, dependency=jobs_in_flight(client, waited, esi_type,
-                                            resource_id, action),
-            request_id=request_id)
-        job_ids = tuple(job_id for job_id, _ in made)
-        config = records.config(body, version, marked)
-        writes = [etcd.put(keys.job(job_id), job) for job_id, job in made]
-        if with_config:
-            writes.insert(0, etcd.put(config_key, config))
-        used = [(keys.heat_template(name), revision)
-                for name, _, revision in _distinct(found.values())]
-        try:
-            ok, read = client.txn(
-                list(compare) + [etcd.mod_revision_is(key, revision)
-                                 for key, revision in used],
-                writes, [etcd.get(key) for key, _ in used], key=config_key)
-        except exceptions.EtcdOutcomeUnknown as exc:
-            # Landed if /config holds what it wrote (the comparison makes
-            # a second write of it impossible), or, for jobs alone, if
-            # the first is there; else try again.
-            if with_config:
-                kv = client.get(config_key)
-                landed = kv is not None and kv.value == etcd.dumps(config)
-            else:
-                landed = client.get(keys.job(job_ids[0])) is not None
-            if landed:
-                return job_ids
-            LOG.warning('%s did not land; writing it again', exc)
-            unknown = exc
-            continue
-        if ok:
-            return job_ids
-        if all(kvs and kvs[0].mod_revision == revision
-               for kvs, (_, revision) in zip(read, used)):
-            return None     # the caller's own comparison failed
-    if unknown is not None:
-        raise unknown
-    raise exceptions.TemplateError(
-        'heat_template %s keeps changing in etcd; retry the action'
-        % ', '.join(name for name, _, _ in _distinct(found.values())))
+    planned = plan(client, template, esi_type, resource_id, action, body,
+                   version, marked=marked, request_id=request_id,
+                   handler=handler, with_config=with_config)
+    done = commit(client, [planned], compare)
+    return None if done is None else done[0]
+
+
+def _used(planned_list):
+    """The (template key, revision) the plans used, each pair once."""
+    used = []
+    for planned in planned_list:
+        for pair in planned.used:
+            if pair not in used:
+                used.append(pair)
+    return used
 
 
 def _distinct(templates_found):

@@ -62,6 +62,9 @@ TEMPLATE_MAPPINGS = {
         'ese_device': 'Cese_device_monitoring',
         'ese_physical_port': 'Cese_physical_port_monitoring',
         'network': 'Cnetwork_monitoring',
+        'gw_interface': 'Cgw_interface_monitoring',
+        'port': 'Cport_monitoring',
+        'ese_logical_port': 'Cese_logical_port_monitoring',
     },
     # ESI's own mappings of the types whose stack heat_worker runs
     # (memo/template_mappings.md of the ESI run).
@@ -70,6 +73,13 @@ TEMPLATE_MAPPINGS = {
         'ese_physical_port': 'ACese_physical_port_&Pexisting',
         'network': 'Cnetwork',
         'subnet': 'Csubnet',
+        'gw_interface': 'ACgw_interface_&Pservice_type',
+        # ESI's: no stack for a DHCP port, nor for an empty one.
+        'port': {'if_mapping': {'regexp': ['Pdevice_owner',
+                                           'Cnetwork:(dhcp|empty)$']},
+                 'then_mapping': {'constant': None},
+                 'else_mapping': 'Cport'},
+        'ese_logical_port': 'Cese_logical_port',
     },
 }
 

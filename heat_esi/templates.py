@@ -49,6 +49,14 @@ RELATIONS = {
     ('ha_interface', 'secondary_interface_id'): 'er_physical_interface',
     ('ese_physical_port', 'ese_device_id'): 'ese_device',
     ('subnet', 'network_id'): 'network',
+    # A gw_interface, and the ports and ESE logical ports it brings.
+    ('gw_interface', 'vpn_gw_id'): 'vpn_gateway',
+    ('gw_interface', 'network_id'): 'network',
+    ('port', 'device_id'): 'gw_interface',
+    ('port', 'network_id'): 'network',
+    ('ese_logical_port', 'gw_interface_id'): 'gw_interface',
+    ('ese_logical_port', 'ese_physical_port_id'): 'ese_physical_port',
+    ('ese_logical_port', 'network_id'): 'network',
 }
 
 # How a parameter gets its value (see build_params). ``field`` follows

@@ -288,7 +288,140 @@ class VnSubnet(ContrailStandIn):
         return found
 
 
+class VirtualMachineInterface(ContrailStandIn):
+    """OS::Contrail::VirtualMachineInterface: a port on a virtual network.
+
+    As ESI's port template gives it: the port's id as its uuid.
+    """
+
+    PROPERTIES = (
+        UUID, NAME, ALLOWED_ADDRESS_PAIRS, MAC_ADDRESSES, VIRTUAL_NETWORKS,
+        VIRTUAL_MACHINE, DEVICE_OWNER, ADMIN_STATE_UP,
+    ) = (
+        'uuid', 'name', 'virtual_machine_interface_allowed_address_pairs',
+        'virtual_machine_interface_mac_addresses', 'virtual_networks',
+        'virtual_machine', 'device_owner', 'admin_state_up',
+    )
+
+    properties_schema = {
+        UUID: _schema(properties.Schema.STRING,
+                      _('Id to give the interface; a new one if empty.'),
+                      default='', update_allowed=False),
+        NAME: _schema(properties.Schema.STRING,
+                      _('Name of the interface.'), required=True),
+        # A json parameter: as Contrail's plugin, any shape is taken.
+        ALLOWED_ADDRESS_PAIRS: _schema(properties.Schema.ANY,
+                                       _('Allowed address pairs.'),
+                                       default=[]),
+        MAC_ADDRESSES: _schema(properties.Schema.LIST,
+                               _('MAC addresses of the interface.'),
+                               default=[]),
+        VIRTUAL_NETWORKS: _schema(properties.Schema.LIST,
+                                  _('Ids of its virtual networks.'),
+                                  default=[]),
+        VIRTUAL_MACHINE: _schema(properties.Schema.STRING,
+                                 _('What the interface belongs to.'),
+                                 default=''),
+        DEVICE_OWNER: _schema(properties.Schema.STRING,
+                              _('Owner of the interface, such as '
+                                'network:gw_interface.'), default=''),
+        ADMIN_STATE_UP: _schema(properties.Schema.BOOLEAN,
+                                _('Administrative state.'), default=True),
+    }
+    attributes_schema = {
+        'name': _attribute(_('Name of the interface.')),
+        'fq_name': _attribute(_('FQ name of the interface, '
+                                'default-domain:<project>:<name>.')),
+        'virtual_machine_interface_mac_addresses': _attribute(
+            _('MAC addresses of the interface.'), attributes.Schema.LIST),
+        'virtual_machine_interface_allowed_address_pairs': _attribute(
+            _('Allowed address pairs.'), attributes.Schema.LIST),
+        'virtual_networks': _attribute(_('Ids of its virtual networks.'),
+                                       attributes.Schema.LIST),
+    }
+
+    def _new_id(self):
+        return self.properties[self.UUID] or str(uuid.uuid4())
+
+    def _attributes(self):
+        project = self.stack.context.project_name or \
+            self.stack.context.project_id
+        return {
+            'name': self.properties[self.NAME],
+            'fq_name': '%s:%s:%s' % (DOMAIN, project,
+                                     self.properties[self.NAME]),
+            'virtual_machine_interface_mac_addresses':
+                self.properties[self.MAC_ADDRESSES],
+            'virtual_machine_interface_allowed_address_pairs':
+                self.properties[self.ALLOWED_ADDRESS_PAIRS],
+            'virtual_networks': self.properties[self.VIRTUAL_NETWORKS],
+        }
+
+
+class InstanceIp(ContrailStandIn):
+    """OS::Contrail::InstanceIp: an address of interfaces on a subnet."""
+
+    PROPERTIES = (
+        NAME, IP_ADDRESS, SUBNET_ID, NETWORK_ID, VIRTUAL_MACHINE_INTERFACES,
+    ) = (
+        'name', 'ip_address', 'subnet_id', 'network_id',
+        'virtual_machine_interfaces',
+    )
+
+    properties_schema = {
+        NAME: _schema(properties.Schema.STRING, _('Name of the address.'),
+                      required=True),
+        IP_ADDRESS: _schema(properties.Schema.STRING, _('The address.'),
+                            required=True),
+        SUBNET_ID: _schema(properties.Schema.STRING,
+                           _('Id of the subnet it is taken from.')),
+        NETWORK_ID: _schema(properties.Schema.STRING,
+                            _('Id of the virtual network.'), required=True),
+        VIRTUAL_MACHINE_INTERFACES: _schema(
+            properties.Schema.LIST, _('Ids of the interfaces it is on.'),
+            default=[]),
+    }
+    attributes_schema = {
+        'name': _attribute(_('Name of the address.')),
+        'ip_address': _attribute(_('The address.')),
+        'subnet_id': _attribute(_('Id of the subnet.')),
+    }
+
+
+class LogicalInterface(ContrailStandIn):
+    """OS::Contrail::LogicalInterface: a VLAN unit of a physical interface."""
+
+    PROPERTIES = (
+        NAME, PHYSICAL_INTERFACE, VIRTUAL_MACHINE_INTERFACES, TYPE, VLAN,
+    ) = (
+        'name', 'physical_interface', 'virtual_machine_interfaces', 'type',
+        'vlan',
+    )
+
+    properties_schema = {
+        NAME: _schema(properties.Schema.STRING,
+                      _('Name of the unit, such as xe-0/0/3.1025.'),
+                      required=True),
+        PHYSICAL_INTERFACE: _schema(properties.Schema.STRING,
+                                    _('Id of its physical interface.'),
+                                    required=True, update_allowed=False),
+        VIRTUAL_MACHINE_INTERFACES: _schema(
+            properties.Schema.LIST, _('Ids of the interfaces bound to it.'),
+            default=[]),
+        TYPE: _schema(properties.Schema.STRING, _('L2 or L3.'),
+                      default='L2'),
+        VLAN: _schema(properties.Schema.INTEGER, _('Its VLAN id.'),
+                      default=0),
+    }
+    attributes_schema = {
+        'name': _attribute(_('Name of the unit.')),
+        'physical_interface': _attribute(_('Id of its physical '
+                                           'interface.')),
+    }
+
+
 def resource_mapping():
     return {'ESI::Simulated::Contrail::%s' % cls.__name__: cls
             for cls in (ExistingResource, PhysicalRouter, PhysicalInterface,
-                        VirtualNetwork, VnSubnet)}
+                        VirtualNetwork, VnSubnet, VirtualMachineInterface,
+                        InstanceIp, LogicalInterface)}

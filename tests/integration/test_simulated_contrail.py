@@ -82,7 +82,8 @@ def test_the_environment_maps_every_stand_in(engine):
     assert registry == {
         'OS::Contrail::%s' % n: 'ESI::Simulated::Contrail::%s' % n
         for n in ('ExistingResource', 'PhysicalRouter', 'PhysicalInterface',
-                  'VirtualNetwork', 'VnSubnet')}
+                  'VirtualNetwork', 'VnSubnet', 'VirtualMachineInterface',
+                  'InstanceIp', 'LogicalInterface')}
     assert os.path.isfile(os.path.join(simulated.plugin_dir(),
                                        'contrail.py'))
 

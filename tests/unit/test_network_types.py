@@ -122,8 +122,12 @@ def test_every_mapped_template_is_shipped():
     for handler, table in template_mappings.TEMPLATE_MAPPINGS.items():
         for esi_type in table:
             for existing in ('new', 'existing'):
+                # The fields the mappings of the types choose by.
                 name = template_mappings.template_name(
-                    handler, esi_type, {'existing': existing})
+                    handler, esi_type, {'existing': existing,
+                                        'service_type': 'vpn',
+                                        'device_owner':
+                                            'network:gw_interface'})
                 assert shipped[name]['handler'] == handler, name
 
 

@@ -274,6 +274,29 @@ def test_a_job_waits_for_the_jobs_it_depends_on(store, start, handler,
     assert handler.ran == [first, second]
 
 
+def test_a_job_waits_for_another_resources_job_of_its_transaction(
+        store, start, handler, gates, logs):
+    # actions.commit writes several resources' jobs at one revision; the
+    # ordering between them is only their dependency lists.
+    gate = gates()
+    handler.plan['r1'] = lambda claim, clock: gate.wait(WAIT) and None
+    first, first_value = records.job('create', HANDLER, 'ha_router', 'r1',
+                                     1, [], {'id': 'r1'})
+    second, second_value = records.job('modify', HANDLER, 'ha_router', 'r2',
+                                       2, [], {'id': 'r2'},
+                                       dependency=[first])
+    store.txn([], [etcd.put(keys.job(second), second_value),
+                   etcd.put(keys.job(first), first_value)])
+    start()
+    assert handler.started_event('r1').wait(WAIT)
+    assert logs.wait('job %s waits for %s' % (second, first))
+    assert handler.ran == [first]
+    gate.set()
+    assert state(store, 'r2', version=2)['worker_state'] == \
+        'MODIFY_COMPLETED'
+    assert handler.ran == [first, second]
+
+
 def test_a_job_never_waits_for_a_later_one(store, start, handler):
     # Written first but naming a later job: it must not wait for it (two
     # such jobs would wait for each other forever).

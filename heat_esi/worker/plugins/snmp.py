@@ -456,3 +456,16 @@ class PhysicalPort(SnmpPlugin):
         status = await self.snmp.get_async(
             address, community, '%s.%s' % (IF_OPER_STATUS, index))
         return _integer(status, 'ifOperStatus of %s' % address) == 1
+
+
+class LogicalPort(PhysicalPort):
+    """UP when the logical interface ``name`` has ifOperStatus up(1).
+
+    A VLAN unit of a switch port, such as xe-0/0/3.1025 (an ESE logical
+    port): JunOS lists each unit in ifName as an interface of its own.
+    """
+
+    def where(self, props):
+        return 'logical interface %s of %s' % (
+            exceptions.short(props.get('name')),
+            exceptions.short(props.get('device_ip')))

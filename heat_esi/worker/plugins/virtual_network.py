@@ -36,17 +36,20 @@ MIN_INTERVAL = 0.01
 COMPLETE = ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
 
 
-def stack_key(network_id):
-    """The heat_stacks record of network *network_id*."""
-    return keys.heat_stack('network', network_id)
+def stack_key(network_id, esi_type='network'):
+    """The heat_stacks record of network *network_id*.
+
+    Or of the *esi_type* resource of that id (the vmi plugin's ports).
+    """
+    return keys.heat_stack(esi_type, network_id)
 
 
-def _uuid(props):
+def _uuid(props, what='network'):
     """The element's network id; JobFailed naming what is wrong."""
     uuid = props.get('uuid')
     if not (isinstance(uuid, str) and keys.RESOURCE_ID_RE.match(uuid)):
-        raise exceptions.JobFailed('"uuid" must be a network id, not %s'
-                                   % exceptions.short(uuid))
+        raise exceptions.JobFailed('"uuid" must be a %s id, not %s'
+                                   % (what, exceptions.short(uuid)))
     return uuid
 
 
@@ -65,6 +68,11 @@ def _record(key, text):
 class VirtualNetwork(base.Plugin):
     """ACTIVE (UP) when the network's stack is complete and made it."""
 
+    # The ESI type whose stack made the object, and what to call it.
+    esi_type = 'network'
+    what = 'network'
+    made = 'the virtual network'
+
     def __init__(self, client, conf):
         self.client = client
         self.timeout = conf.worker.etcd_reader_timeout
@@ -73,33 +81,34 @@ class VirtualNetwork(base.Plugin):
     def keys(self, props):
         """Return what check() reads first: the network's stack record."""
         try:
-            return (stack_key(_uuid(props)),)
+            return (stack_key(_uuid(props, self.what), self.esi_type),)
         except exceptions.JobFailed:
             return ()       # check() names what is wrong
 
     def _why_not(self, props, read=None):
         """Why the network is not up ('' when it is), from one read."""
-        uuid = _uuid(props)
-        key = stack_key(uuid)
+        what = self.what
+        uuid = _uuid(props, what)
+        key = stack_key(uuid, self.esi_type)
         kv = read[key] if read and key in read else self.client.get(key)
         if kv is None:
-            return 'network %s has no stack record (%s)' % (uuid, key)
+            return '%s %s has no stack record (%s)' % (what, uuid, key)
         record = _record(key, kv.value)
         status = record.get('stack_status')
         if status not in COMPLETE:
-            return 'the stack of network %s is %s: %s' % (
-                uuid, exceptions.short(status),
+            return 'the stack of %s %s is %s: %s' % (
+                what, uuid, exceptions.short(status),
                 exceptions.short(record.get('status_reason')))
         outputs = {out.get('output_key'): out.get('output_value')
                    for out in record.get('output') or []
                    if isinstance(out, dict)}
         if outputs.get('id') != uuid:
-            return 'the stack of network %s made the virtual network %s' \
-                % (uuid, exceptions.short(outputs.get('id')))
+            return 'the stack of %s %s made %s %s' % (
+                what, uuid, self.made, exceptions.short(outputs.get('id')))
         fq_name = props.get('fq_name')
         if fq_name and outputs.get('fq_name') not in (None, fq_name):
-            return 'the stack of network %s has fq_name %s, not %s' % (
-                uuid, exceptions.short(outputs.get('fq_name')),
+            return 'the stack of %s %s has fq_name %s, not %s' % (
+                what, uuid, exceptions.short(outputs.get('fq_name')),
                 exceptions.short(fq_name))
         return ''
 
