@@ -133,28 +133,6 @@ def environment(directory):
     return path
 
 
-class Router(object):
-    """One edge router: a NETCONF test device on a loopback address."""
-
-    def __init__(self, role, host, password):
-        from heat_esi.simulated import netconf_device
-        self.role, self.host = role, host
-        self.device = netconf_device.NetconfDevice(
-            host=host, username=LOGIN, password=password)
-        self.port = None
-
-    def start(self):
-        self.port = self.device.start()
-        return self
-
-    def running(self):
-        """The running configuration, as the device shows it."""
-        return self.device.running_config()
-
-    def stop(self):
-        self.device.stop()
-
-
 class VpnDemo(demo_network.NetworkDemo):
     """The demo of a VPN gateway: devices, Heat, then a two-handler worker."""
 
@@ -171,7 +149,8 @@ class VpnDemo(demo_network.NetworkDemo):
 
     def start_devices(self):
         for role, host in ROUTERS:
-            self.routers.append(Router(role, host, self.password).start())
+            self.routers.append(devices.NetconfRouter(
+                role, host, LOGIN, self.password).start())
         say('edge routers: SIMULATED by two NETCONF test devices '
             '(heat_esi.simulated.netconf_device): real NETCONF over SSH on %s,'
             ' with a candidate and a running configuration; they route '
@@ -196,10 +175,15 @@ class VpnDemo(demo_network.NetworkDemo):
     def netconf_options(self):
         """{group: {option: value}}: [netconf] for the demo's devices.
 
-        The test devices make a host key at each start: the demo does not
-        check it (a deployment does, with known_hosts_file).
+        The test devices make a host key at each start; heat-engine and
+        the worker check it against a known_hosts file of the two, as a
+        deployment's do against its routers'.
         """
-        return {'netconf': {'hostkey_verify': 'false'}}
+        path = os.path.join(self.dir, 'known_hosts')
+        with open(path, 'w') as f:
+            f.writelines(r.known_hosts_line() for r in self.routers)
+        return {'netconf': {'hostkey_verify': 'true',
+                            'known_hosts_file': path}}
 
     def start_worker(self):
         from oslo_config import cfg
