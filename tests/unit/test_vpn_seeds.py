@@ -1,0 +1,65 @@
+"""The comparison of a run's values with ESI's VPN documents."""
+
+import pytest
+
+from tests import vpn_seeds
+
+A = '4fab887d-8f73-40e6-b2d8-2426255231bf'
+B = '72b05fe5-88c6-4888-a6fb-feb793fffae8'
+OURS_A = '11111111-2222-4333-8444-555555555555'
+OURS_B = '66666666-7777-4888-8999-000000000000'
+
+
+def test_ids_are_swapped_one_for_one_wherever_they_are():
+    ids = vpn_seeds.Ids({vpn_seeds.PROJECT: 'proj'})
+    seed = {'id': A, 'vpn_service_id': B, 'tenant_id': vpn_seeds.PROJECT,
+            'job_name': 'vpn_gateway:%s:1' % A}
+    ours = {'id': OURS_A, 'vpn_service_id': OURS_B, 'tenant_id': 'proj',
+            'job_name': 'vpn_gateway:%s:1' % OURS_A}
+    vpn_seeds.compare(ids, seed, ours, 'body')
+    # An id pointing at the wrong resource fails, though it is an id.
+    wrong = dict(ours, vpn_service_id=OURS_A)
+    with pytest.raises(AssertionError, match='stands for both'):
+        vpn_seeds.compare(vpn_seeds.Ids({}), seed, wrong, 'body')
+    # So does any other difference.
+    with pytest.raises(AssertionError):
+        vpn_seeds.compare(vpn_seeds.Ids({}), seed, dict(ours, extra=1),
+                          'body')
+    with pytest.raises(AssertionError):
+        vpn_seeds.compare(vpn_seeds.Ids({}), seed,
+                          dict(ours, job_name='vpn_gateway:x:1'), 'body')
+
+
+def test_job_ids_suffixes_and_param_order_do_not_count():
+    job = ['heat_worker', {'id': 'create:heat_worker:x:%s:1:6zudv' % A,
+                           'params': [{'param': 'b'}, {'param': 'a'}]}, 0]
+    ours = ['heat_worker', {'id': 'create:heat_worker:x:%s:1:q8r2s' % A,
+                            'params': [{'param': 'a'}, {'param': 'b'}]}, 0]
+    vpn_seeds.compare(vpn_seeds.Ids({}), job, ours, 'job')
+
+
+def test_the_documents_job_as_heat_esi_writes_it():
+    (_, _, job), = [p for p in vpn_seeds.points('vpn_interface')
+                    if p[1].startswith('/jobs/all/create:heat_worker')]
+    expected = vpn_seeds.expected_job('vpn_interface', job,
+                                      {'primary': 4001, 'secondary': 4002})
+    params = {p['param']: p for p in expected[1]['params']}
+    assert not [name for name in params if 'password' in name or
+                'username' in name]
+    assert params['md5']['type'] == 'secret'
+    assert params['md5']['value'] == {
+        'resource_type': 'vpn_interface',
+        'resource_id': expected[1]['resource_id'], 'field': 'bgp_md5'}
+    assert 'test' not in str(params['md5'])
+    assert 'bgp_md5' not in expected[1]['resource_input']
+    assert params['primary_device_port']['value'] == 4001
+    assert params['secondary_device_port']['value'] == 4002
+    # The document itself is left as it was.
+    assert 'bgp_md5' in job[1]['resource_input']
+
+
+def test_every_document_is_there_and_names_itself():
+    for esi_type in vpn_seeds.DOCUMENTS:
+        found = vpn_seeds.points(esi_type)
+        assert found[0][0] == '(1)'
+        assert vpn_seeds.seed_id(esi_type) in found[0][1]
