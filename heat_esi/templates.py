@@ -52,7 +52,9 @@ RELATIONS = {
     # A gw_interface, and the ports and ESE logical ports it brings.
     ('gw_interface', 'vpn_gw_id'): 'vpn_gateway',
     ('gw_interface', 'network_id'): 'network',
-    ('port', 'device_id'): 'gw_interface',
+    # A port's device_id names its gw_interface too, but it is not a
+    # relation: ESI's params list no resource for it (a port's
+    # virtual_machine, CreateGwInterface_02).
     ('port', 'network_id'): 'network',
     ('ese_logical_port', 'gw_interface_id'): 'gw_interface',
     ('ese_logical_port', 'ese_physical_port_id'): 'ese_physical_port',
