@@ -287,34 +287,20 @@ class VpnDemo(demo_network.NetworkDemo):
         self.stacks[-1][2] = list(ids.values())
         return ids
 
-    def parts(self, ids, written):
+    @staticmethod
+    def parts(outputs):
         """[(ESI type, id)] of the tenant's stack, as they are shown.
 
         The ports and ESE logical ports that the gateway interface brought
-        are found in what was written: they name it.
+        follow it.
         """
+        ids = outputs['ids']
         shown = [(rtype, ids[name]) for name, rtype in PARTS]
-        gw = ids['gw_interface']
-        extra = []
-        for key, values in sorted(written.items()):
-            for rtype, field in (('port', 'device_id'),
-                                 ('ese_logical_port', 'gw_interface_id')):
-                if key.startswith(keys.config_prefix(rtype)):
-                    body = json.loads(values[0])['body']
-                    if body.get(field) == gw:
-                        extra.append((rtype, body['id']))
+        brought = outputs['gw_interface_ports']
         at = [rtype for rtype, _ in shown].index('gw_interface') + 1
-        return shown[:at] + sorted(extra, key=lambda p: (
-            p[0] != 'port', p[1])) + shown[at:]
-
-    def brought_ids(self, since):
-        """Ids of the ports and logical ports written since *since*."""
-        found = set()
-        for ev in self.client.watch('/config/', since, timeout=0.5):
-            for rtype in ('port', 'ese_logical_port'):
-                if ev.kv.key.startswith(keys.config_prefix(rtype)):
-                    found.add(demo_run.keys_rid(ev.kv.key))
-        return found
+        return shown[:at] + [('port', rid) for rid in brought['ports']] + [
+            ('ese_logical_port', rid) for rid in
+            brought['ese_logical_ports']] + shown[at:]
 
     def print_points(self, rtype, rid, written):
         where = {'config': keys.config(rtype, rid),
@@ -392,7 +378,8 @@ class VpnDemo(demo_network.NetworkDemo):
              'bgp_md5': self.bgp_md5}, hidden=('bgp_md5',))
         say('outputs: %s' % json.dumps(outputs, indent=4, sort_keys=True))
         ids = outputs['ids']
-        rids = set(ids.values()) | self.brought_ids(start_revision)
+        parts = self.parts(outputs)
+        rids = {rid for _, rid in parts}
         self.stacks[-1][2] = sorted(rids)
         if self.monitor is not None:
             self.wait_for_monitoring(
@@ -405,7 +392,7 @@ class VpnDemo(demo_network.NetworkDemo):
             say()
             say('## %s %s' % (rtype, catalog[rtype]))
             self.print_points(rtype, catalog[rtype], catalog_written)
-        for rtype, rid in self.parts(ids, written):
+        for rtype, rid in parts:
             say()
             say('## %s %s' % (rtype, rid))
             self.print_points(rtype, rid, written)

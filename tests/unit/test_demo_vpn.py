@@ -63,21 +63,17 @@ def test_a_stack_that_fails_says_why(demo):
     assert demo.stacks == [['sid', 'vpn', []]]
 
 
-def config(rtype, rid, **body):
-    return keys.config(rtype, rid), [json.dumps(
-        {'body': dict(body, id=rid), 'version': 1})]
-
-
-def test_the_gateway_interface_is_followed_by_what_it_brought(demo):
-    ids = {'vpn_gateway': 'g', 'vpn_interface': 'i', 'network': 'n',
-           'subnet': 's', 'gw_interface': GW, 'static_route': 'r'}
-    written = dict([config('port', PORT, device_id=GW),
-                    config('port', 'other-port', device_id='elsewhere'),
-                    config('ese_logical_port', LPORT, gw_interface_id=GW)])
-    assert demo.parts(ids, written) == [
+def test_the_gateway_interface_is_followed_by_what_it_brought():
+    outputs = {'ids': {'vpn_gateway': 'g', 'vpn_interface': 'i',
+                       'network': 'n', 'subnet': 's', 'gw_interface': GW,
+                       'static_route': 'r'},
+               'gw_interface_ports': {'ports': [PORT, 'p2'],
+                                      'ese_logical_ports': [LPORT, 'l2']}}
+    assert vpn.VpnDemo.parts(outputs) == [
         ('vpn_gateway', 'g'), ('vpn_interface', 'i'), ('network', 'n'),
         ('subnet', 's'), ('gw_interface', GW), ('port', PORT),
-        ('ese_logical_port', LPORT), ('static_route', 'r')]
+        ('port', 'p2'), ('ese_logical_port', LPORT),
+        ('ese_logical_port', 'l2'), ('static_route', 'r')]
 
 
 def test_points_as_the_documents_number_them(demo, capsys):
