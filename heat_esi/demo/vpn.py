@@ -39,6 +39,7 @@ What is SIMULATED, and said so when the demo starts:
 
 import json
 import os
+import re
 import secrets
 import time
 
@@ -66,9 +67,10 @@ ROUTERS = (('primary', '127.0.0.2'), ('secondary', '127.0.0.3'))
 # The ToR switch's management address (its SNMP checks are simulated).
 SWITCH_IP = '127.0.0.4'
 LOGIN = 'esi'
-# The names of ESI's documents: the routers' uplink and downlink, and the
-# downlink's VLANs below 1025 kept for the operator.
-GATEWAY_PARAMETERS = {'primary_uplink_name': 'ge-0/0/1',
+# The names of ESI's documents: the HA router, the routers' uplink and
+# downlink, and the downlink's VLANs below 1025 kept for the operator.
+GATEWAY_PARAMETERS = {'name': 'sample-ha-router',
+                      'primary_uplink_name': 'ge-0/0/1',
                       'secondary_uplink_name': 'ge-0/0/1',
                       'primary_downlink_name': 'ae0',
                       'secondary_downlink_name': 'ae0',
@@ -105,6 +107,8 @@ POINTS = {
     'ese_logical_port': _HEAT_AND_MONITORING + _MONITORING,
     'static_route': _HEAT_ONLY,
 }
+# A BGP key in a configuration, shown as JUNOS shows one: never in clear.
+SECRET_DATA = re.compile(r'(authentication-key )[^;\n]*;')
 # The tenant's parts, in the order they are shown: (name in the stack's
 # ids output, ESI type). The gateway interface's ports and logical ports
 # follow it.
@@ -354,7 +358,8 @@ class VpnDemo(demo_network.NetworkDemo):
                 say('(the same as before the VPN gateway: nothing of it is '
                     'left)')
                 continue
-            say(text.rstrip())
+            say(SECRET_DATA.sub(r'\1"******"; ## SECRET-DATA',
+                                text.rstrip()))
         return seen
 
     def secrets_shown(self, texts):

@@ -240,8 +240,11 @@ def test_demo_vpn_configures_both_routers_and_leaves_nothing():
                          out, flags=re.M | re.S)
     assert [role for role, _ in routers] == ['primary', 'secondary']
     for role, text in routers:
-        for fragment in ('unit 122', 'unit 1025', 'vrf_gw_', 'vrrp-group',
-                         'FILTER_10M-GA-UP-VPN', 'static'):
+        for fragment in ('unit 122', 'unit 1025',
+                         'vrf_gw_sample-ha-router-downlink_1025',
+                         'vrrp-group', 'FILTER_10M-GA-UP-VPN', 'static',
+                         # The BGP key, as JUNOS shows one.
+                         'authentication-key "******"; ## SECRET-DATA'):
             assert fragment in text, (role, fragment, text)
     assert len(re.findall(r'running configuration after the delete\n'
                           r'\(the same as before the VPN gateway', out)) == 2

@@ -114,3 +114,17 @@ def test_secrets_are_found_wherever_they_are(demo):
     assert demo.secrets_shown(['nothing', 'here']) == []
     assert demo.secrets_shown(['x%sx' % demo.bgp_md5]) == ['bgp_md5']
     assert demo.secrets_shown([demo.password]) == ['the routers\' password']
+
+
+def test_a_bgp_key_is_shown_as_junos_shows_one(demo, capsys):
+    router = mock.Mock(role='primary', host='127.0.0.2', port=830)
+    router.running.return_value = (
+        'neighbor 192.168.8.1 {\n    authentication-key "%s";\n}\n'
+        % demo.bgp_md5)
+    demo.routers = [router]
+    seen = demo.show_routers('after the create')
+    out = capsys.readouterr().out
+    assert demo.bgp_md5 not in out
+    assert 'authentication-key "******"; ## SECRET-DATA' in out
+    # What the demo compares is the configuration itself.
+    assert demo.bgp_md5 in seen['127.0.0.2']
