@@ -15,7 +15,7 @@ none); the worker is the module's own.
 One create serves every test of the module (they run in order; the last
 ones delete): each document's points (CreateVpnService_01 ...
 CreateStaticRoute_01) field by field with this run's ids swapped in
-(tests/vpn_seeds.py); what each router's running configuration gained,
+(tests/vpn_documents.py); what each router's running configuration gained,
 as ESI's explanations show it; the secrets nowhere but /config; a router
 that refuses a configuration; a delete across stacks refused while in
 use; the delete, which leaves nothing in etcd or on the routers.
@@ -39,7 +39,7 @@ from tests import esi_fixtures
 from tests.functional import services
 from tests import router_snmp
 from tests import snmp_agents
-from tests import vpn_seeds
+from tests import vpn_documents
 
 pytestmark = pytest.mark.skipif(
     'vpn_gateway' not in template_mappings.TEMPLATE_MAPPINGS.get(
@@ -235,11 +235,11 @@ def run_id(esi_type, created):
 
 def known_ids(esi_type, created):
     """{document's value: this run's} known before any comparison."""
-    known = {vpn_seeds.PROJECT: created['project'],
-             vpn_seeds.seed_id(esi_type): run_id(esi_type, created)}
-    for role, _seed_rid, seed_ip in vpn_seeds.ROUTERS:
+    known = {vpn_documents.PROJECT: created['project'],
+             vpn_documents.seed_id(esi_type): run_id(esi_type, created)}
+    for role, _seed_rid, seed_ip in vpn_documents.ROUTERS:
         known[seed_ip] = created['routers'][role].host
-    for alias in vpn_seeds.GLITCHES.get(esi_type, ()):
+    for alias in vpn_documents.GLITCHES.get(esi_type, ()):
         known[alias] = run_id(esi_type, created)
     return known
 
@@ -263,20 +263,20 @@ def contrail_outputs(seed, ours):
     return ours
 
 
-@pytest.mark.parametrize('esi_type', sorted(vpn_seeds.DOCUMENTS))
+@pytest.mark.parametrize('esi_type', sorted(vpn_documents.DOCUMENTS))
 def test_the_points_are_the_documents(cloud, created, esi_type):
     client = created['client']
     rid = run_id(esi_type, created)
-    ids = vpn_seeds.Ids(known_ids(esi_type, created),
-                        aliases=vpn_seeds.GLITCHES.get(esi_type, ()))
+    ids = vpn_documents.Ids(known_ids(esi_type, created),
+                        aliases=vpn_documents.GLITCHES.get(esi_type, ()))
     ports = {role: r.port for role, r in created['routers'].items()}
     contrail = esi_type in ('port', 'ese_logical_port')
     seed_jobs, seed_states = [], []
-    for point, key, value in vpn_seeds.points(esi_type):
-        where = '%s %s %s' % (vpn_seeds.DOCUMENTS[esi_type], point, key)
+    for point, key, value in vpn_documents.points(esi_type):
+        where = '%s %s %s' % (vpn_documents.DOCUMENTS[esi_type], point, key)
         ours_key = ids.swap(key)
         if key.startswith(keys.JOBS_ALL):
-            seed_jobs.append(vpn_seeds.expected_job(esi_type, value, ports))
+            seed_jobs.append(vpn_documents.expected_job(esi_type, value, ports))
         elif key.startswith('/esi-worker/job_state/'):
             seed_states.append((where, ids.swap(key), value))
         elif key.startswith(keys.MONITORING):
@@ -285,7 +285,7 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
             esi_fixtures.wait_until(
                 lambda: seen() is not None, timeout=60, interval=0.5,
                 message=where)
-            vpn_seeds.compare(ids, value, seen(), where)
+            vpn_documents.compare(ids, value, seen(), where)
         else:
             first = puts(created, ours_key)
             assert first, '%s: not written' % where
@@ -298,7 +298,7 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
                     contrail_outputs(json.loads(value['state'][
                         'heat_outputs']), json.loads(
                             ours['state']['heat_outputs'])))
-            vpn_seeds.compare(ids, value, ours, where)
+            vpn_documents.compare(ids, value, ours, where)
     # (2) the version-1 jobs of the resource, the first put of each.
     written = {}
     for event in esi_fixtures.history(client, keys.JOBS_ALL,
@@ -310,7 +310,7 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
             written[value[0]] = value
     assert sorted(written) == sorted(job[0] for job in seed_jobs)
     for job in seed_jobs:
-        vpn_seeds.compare(ids, job, written[job[0]],
+        vpn_documents.compare(ids, job, written[job[0]],
                           '%s job of %s' % (job[0], esi_type))
     # job_state: the heat job's outputs, then the monitoring's state.
     state_key = keys.job_state(esi_type, rid)
@@ -320,7 +320,7 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
         if contrail:
             value['heat_outputs'] = contrail_outputs(
                 value['heat_outputs'], ours[i]['heat_outputs'])
-        vpn_seeds.compare(ids, value, ours[i], where)
+        vpn_documents.compare(ids, value, ours[i], where)
 
 
 def leaves(element, path=''):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests import vpn_seeds
+from tests import vpn_documents
 
 A = '4fab887d-8f73-40e6-b2d8-2426255231bf'
 B = '72b05fe5-88c6-4888-a6fb-feb793fffae8'
@@ -11,22 +11,22 @@ OURS_B = '66666666-7777-4888-8999-000000000000'
 
 
 def test_ids_are_swapped_one_for_one_wherever_they_are():
-    ids = vpn_seeds.Ids({vpn_seeds.PROJECT: 'proj'})
-    seed = {'id': A, 'vpn_service_id': B, 'tenant_id': vpn_seeds.PROJECT,
+    ids = vpn_documents.Ids({vpn_documents.PROJECT: 'proj'})
+    seed = {'id': A, 'vpn_service_id': B, 'tenant_id': vpn_documents.PROJECT,
             'job_name': 'vpn_gateway:%s:1' % A}
     ours = {'id': OURS_A, 'vpn_service_id': OURS_B, 'tenant_id': 'proj',
             'job_name': 'vpn_gateway:%s:1' % OURS_A}
-    vpn_seeds.compare(ids, seed, ours, 'body')
+    vpn_documents.compare(ids, seed, ours, 'body')
     # An id pointing at the wrong resource fails, though it is an id.
     wrong = dict(ours, vpn_service_id=OURS_A)
     with pytest.raises(AssertionError, match='stands for both'):
-        vpn_seeds.compare(vpn_seeds.Ids({}), seed, wrong, 'body')
+        vpn_documents.compare(vpn_documents.Ids({}), seed, wrong, 'body')
     # So does any other difference.
     with pytest.raises(AssertionError):
-        vpn_seeds.compare(vpn_seeds.Ids({}), seed, dict(ours, extra=1),
+        vpn_documents.compare(vpn_documents.Ids({}), seed, dict(ours, extra=1),
                           'body')
     with pytest.raises(AssertionError):
-        vpn_seeds.compare(vpn_seeds.Ids({}), seed,
+        vpn_documents.compare(vpn_documents.Ids({}), seed,
                           dict(ours, job_name='vpn_gateway:x:1'), 'body')
 
 
@@ -35,13 +35,13 @@ def test_job_ids_suffixes_and_param_order_do_not_count():
                            'params': [{'param': 'b'}, {'param': 'a'}]}, 0]
     ours = ['heat_worker', {'id': 'create:heat_worker:x:%s:1:q8r2s' % A,
                             'params': [{'param': 'a'}, {'param': 'b'}]}, 0]
-    vpn_seeds.compare(vpn_seeds.Ids({}), job, ours, 'job')
+    vpn_documents.compare(vpn_documents.Ids({}), job, ours, 'job')
 
 
 def test_the_documents_job_as_heat_esi_writes_it():
-    (_, _, job), = [p for p in vpn_seeds.points('vpn_interface')
+    (_, _, job), = [p for p in vpn_documents.points('vpn_interface')
                     if p[1].startswith('/jobs/all/create:heat_worker')]
-    expected = vpn_seeds.expected_job('vpn_interface', job,
+    expected = vpn_documents.expected_job('vpn_interface', job,
                                       {'primary': 4001, 'secondary': 4002})
     params = {p['param']: p for p in expected[1]['params']}
     assert not [name for name in params if 'password' in name or
@@ -59,7 +59,7 @@ def test_the_documents_job_as_heat_esi_writes_it():
 
 
 def test_every_document_is_there_and_names_itself():
-    for esi_type in vpn_seeds.DOCUMENTS:
-        found = vpn_seeds.points(esi_type)
+    for esi_type in vpn_documents.DOCUMENTS:
+        found = vpn_documents.points(esi_type)
         assert found[0][0] == '(1)'
-        assert vpn_seeds.seed_id(esi_type) in found[0][1]
+        assert vpn_documents.seed_id(esi_type) in found[0][1]
