@@ -267,8 +267,9 @@ def contrail_outputs(seed, ours):
 def test_the_points_are_the_documents(cloud, created, esi_type):
     client = created['client']
     rid = run_id(esi_type, created)
-    ids = vpn_documents.Ids(known_ids(esi_type, created),
-                        aliases=vpn_documents.GLITCHES.get(esi_type, ()))
+    ids = vpn_documents.Ids(
+        known_ids(esi_type, created),
+        aliases=vpn_documents.GLITCHES.get(esi_type, ()))
     ports = {role: r.port for role, r in created['routers'].items()}
     contrail = esi_type in ('port', 'ese_logical_port')
     seed_jobs, seed_states = [], []
@@ -276,7 +277,8 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
         where = '%s %s %s' % (vpn_documents.DOCUMENTS[esi_type], point, key)
         ours_key = ids.swap(key)
         if key.startswith(keys.JOBS_ALL):
-            seed_jobs.append(vpn_documents.expected_job(esi_type, value, ports))
+            seed_jobs.append(vpn_documents.expected_job(esi_type, value,
+                                                        ports))
         elif key.startswith('/esi-worker/job_state/'):
             seed_states.append((where, ids.swap(key), value))
         elif key.startswith(keys.MONITORING):
@@ -311,7 +313,7 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
     assert sorted(written) == sorted(job[0] for job in seed_jobs)
     for job in seed_jobs:
         vpn_documents.compare(ids, job, written[job[0]],
-                          '%s job of %s' % (job[0], esi_type))
+                              '%s job of %s' % (job[0], esi_type))
     # job_state: the heat job's outputs, then the monitoring's state.
     state_key = keys.job_state(esi_type, rid)
     ours = puts(created, state_key)

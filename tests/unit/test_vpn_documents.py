@@ -23,11 +23,12 @@ def test_ids_are_swapped_one_for_one_wherever_they_are():
         vpn_documents.compare(vpn_documents.Ids({}), seed, wrong, 'body')
     # So does any other difference.
     with pytest.raises(AssertionError):
-        vpn_documents.compare(vpn_documents.Ids({}), seed, dict(ours, extra=1),
-                          'body')
+        vpn_documents.compare(vpn_documents.Ids({}), seed,
+                              dict(ours, extra=1), 'body')
     with pytest.raises(AssertionError):
         vpn_documents.compare(vpn_documents.Ids({}), seed,
-                          dict(ours, job_name='vpn_gateway:x:1'), 'body')
+                              dict(ours, job_name='vpn_gateway:x:1'),
+                              'body')
 
 
 def test_job_ids_suffixes_and_param_order_do_not_count():
@@ -41,8 +42,8 @@ def test_job_ids_suffixes_and_param_order_do_not_count():
 def test_the_documents_job_as_heat_esi_writes_it():
     (_, _, job), = [p for p in vpn_documents.points('vpn_interface')
                     if p[1].startswith('/jobs/all/create:heat_worker')]
-    expected = vpn_documents.expected_job('vpn_interface', job,
-                                      {'primary': 4001, 'secondary': 4002})
+    expected = vpn_documents.expected_job(
+        'vpn_interface', job, {'primary': 4001, 'secondary': 4002})
     params = {p['param']: p for p in expected[1]['params']}
     assert not [name for name in params if 'password' in name or
                 'username' in name]
