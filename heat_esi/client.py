@@ -248,6 +248,16 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         :returns: the job ids, or None when *compare* failed.
         """
         ctx = self.context
+        if not lifecycle.has_plan(esi_type):
+            written = lifecycle.write_without_plan(
+                self.client(), esi_type, resource_id, compare, body,
+                version)
+            if written is not None:
+                LOG.info('%(res)s: wrote %(key)s version %(v)s and its '
+                         'state (no job: %(type)s has no plan)',
+                         {'res': who, 'v': version, 'type': esi_type,
+                          'key': keys.config(esi_type, resource_id)})
+            return written
         try:
             job_ids = actions.write(
                 self.client(),
@@ -276,6 +286,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
         kv, config = self.read_own_config(esi_type, resource_id, who)
         if kv is None:
             raise exception.Error(self.not_found(esi_type, resource_id))
+        if not lifecycle.has_plan(esi_type):
+            return      # its /state was written with its /config
         body, version, marked = config
         if version != 1 or marked:
             LOG.info('%s: %s is at version %s, not creating it again',
@@ -296,6 +308,8 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
 
     def withdraw(self, who, esi_type, resource_id, cookie):
         """Withdraw the unclaimed jobs of *cookie* (lifecycle.withdraw)."""
+        if not lifecycle.has_plan(esi_type):
+            return      # it has none
         for job_id, withdrawn in lifecycle.withdraw(
                 self.client(), self.handlers(esi_type), esi_type,
                 resource_id, cookie):

@@ -50,6 +50,10 @@ from heat_esi import validation
 
 LOG = logging.getLogger(__name__)
 
+# Writes a create tries while its _create_conditions keep failing (other
+# resources written meanwhile), before it gives up.
+CREATE_ATTEMPTS = 10
+
 
 class EsiResource(resource.Resource):
     """Base class of the resources whose work an esi-worker does."""
@@ -123,17 +127,36 @@ class EsiResource(resource.Resource):
         return self.client_plugin().read_state(
             self.esi_type, self.resource_id, min_version)
 
+    def _create_conditions(self):
+        """Compares a create's write needs besides its /config's absence.
+
+        None by default. A type that counts what etcd holds (a gateway's
+        static routes against its maximum) refuses here when it is full,
+        and returns the compares that keep its count true until the write;
+        when they fail, the count is made again.
+        """
+        return []
+
     def handle_create(self):
         self._check_values()
         # Stored first: a create retried after a crash finds the same keys.
         if self.resource_id is None:
             self.resource_id_set(str(uuid.uuid4()))
         config_key = keys.config(self.esi_type, self.resource_id)
-        if self._write([etcd.absent(config_key)],
-                       self._create_body(self.resource_id), 1,
-                       records.CREATE) is None:
-            self.client_plugin().resume_create(
-                self.name, self.esi_type, self.resource_id)
+        for _attempt in range(CREATE_ATTEMPTS):
+            extra = self._create_conditions()
+            if self._write([etcd.absent(config_key)] + extra,
+                           self._create_body(self.resource_id), 1,
+                           records.CREATE) is not None:
+                break
+            if not extra or self.client().get(config_key) is not None:
+                self.client_plugin().resume_create(
+                    self.name, self.esi_type, self.resource_id)
+                break
+        else:
+            raise exception.Error(
+                _('%s: what it is counted against kept changing in etcd; '
+                  'retry the create') % self.esi_type)
         return {'version': 1, 'action': records.CREATE}
 
     def check_create_complete(self, cookie):
@@ -167,8 +190,12 @@ class EsiResource(resource.Resource):
             raise exception.Error(_('%s; the resource cannot be updated')
                                   % self._not_found())
         body, version, _marked = config
-        new_body = dict(self._update_body(body, prop_diff),
-                        status=states.PENDING_UPDATE)
+        new_body = self._update_body(body, prop_diff)
+        if 'status' in body:     # a body without one (vpn_service) keeps so
+            new_body['status'] = states.PENDING_UPDATE
+        if not prop_diff and not lifecycle.has_plan(self.esi_type):
+            return self._write_next(kv, new_body, version + 1,
+                                    records.MODIFY)
         if not prop_diff:
             # Wait for the job a failed action left, else check again.
             return lifecycle.newest_job_in_flight(
@@ -213,6 +240,10 @@ class EsiResource(resource.Resource):
             lifecycle.forget(self.client(), self.esi_type, self.resource_id)
             return None
         body, version, marked = config
+        if not lifecycle.has_plan(self.esi_type):
+            # No worker to tell: /config and /state go at once.
+            lifecycle.forget(self.client(), self.esi_type, self.resource_id)
+            return None
         if marked and lifecycle.delete_under_way(version,
                                                  self._read_state()):
             return {'version': version, 'action': records.LOGICAL_DELETE}
@@ -248,6 +279,8 @@ class EsiResource(resource.Resource):
         self.client_plugin().refuse_check(
             self.esi_type, self.resource_id, config[1], self._read_state(),
             dependencies)
+        if not lifecycle.has_plan(self.esi_type):
+            return None     # no device carries it: nothing to poll
         return stack_check.start(self.client(), dependencies)
 
     def check_check_complete(self, cookie):

@@ -155,6 +155,16 @@ def absent_prefix(prefix):
     return dict(absent(prefix), range_end=_range_end(prefix))
 
 
+def unchanged_prefix(prefix, revision):
+    """Compare: no key under *prefix* was written after *revision*.
+
+    A count made of the keys read at *revision* still holds (a key
+    deleted since only lowers it). etcd 3.3 and later.
+    """
+    return {'key': _b64(prefix), 'range_end': _range_end(prefix),
+            'target': 'MOD', 'result': 'LESS', 'mod_revision': revision + 1}
+
+
 def mod_revision_is(key, revision):
     """Compare: *key* was last written at *revision* (0: absent)."""
     return {'key': _b64(key), 'target': 'MOD', 'result': 'EQUAL',

@@ -51,6 +51,8 @@ def answered(state, version, action):
     """What the worker's /state says of the job of *action* at *version*.
 
     :param state: the parsed /state (records.parse_state), or None.
+    :param action: None for a type without a plan, whose /state is
+        READ_COMPLETE from its write on.
     :returns: PENDING while no answer for *version* is in, DONE, FAILED
         (the job failed: state['error'] or its worker_state says why) or
         UNEXPECTED (any other answer).
@@ -60,7 +62,8 @@ def answered(state, version, action):
     worker_state = state['worker_state']
     if states.is_failed(worker_state) or state['error']:
         return FAILED
-    if worker_state == states.completed(action):
+    if worker_state == (states.READ_COMPLETE if action is None
+                        else states.completed(action)):
         return DONE
     return UNEXPECTED
 
@@ -236,12 +239,58 @@ def expected_action(esi_type, action):
     """The action whose completed state ends the plan of *action*.
 
     That of its last job, which writes /state (template_mappings.
-    final_action); *action* itself for a type without a plan.
+    final_action); None for a type without a plan (see answered).
     """
+    if not has_plan(esi_type):
+        return None
     try:
         return template_mappings.final_action(esi_type, action)
     except exceptions.TemplateError:
         return action
+
+
+def has_plan(esi_type):
+    """Whether *esi_type*'s actions write jobs (a handler has a mapping).
+
+    A type without one (vpn_service, qos_option: an operator's catalog
+    entry that no device carries) is written by write_without_plan.
+    """
+    try:
+        template_mappings.handlers(esi_type)
+    except exceptions.TemplateError:
+        return False
+    return True
+
+
+def write_without_plan(client, esi_type, resource_id, compare, body,
+                       version):
+    """Write /config and a READ_COMPLETE /state at *version*, at once.
+
+    The action of a type without a plan: no job, no worker; the /state
+    that ESI's resource reader wrote for such a resource is written with
+    its /config, in one transaction, so that a reader never sees one
+    without the other.
+
+    :param compare: the caller's own conditions (on /config).
+    :returns: () (no job), or None when *compare* failed (an earlier,
+        retried call wrote it, or /config changed meanwhile).
+    """
+    config_key = keys.config(esi_type, resource_id)
+    config = records.config(body, version)
+    ops = [etcd.put(config_key, config),
+           etcd.put(keys.state(esi_type, resource_id),
+                    records.state(states.READ_COMPLETE, version))]
+    try:
+        ok, _ = client.txn(list(compare), ops, key=config_key)
+    except exceptions.EtcdOutcomeUnknown as exc:
+        # Landed if /config holds what it wrote (the comparison makes a
+        # second write impossible); else once more.
+        kv = client.get(config_key)
+        if kv is not None and kv.value == etcd.dumps(config):
+            return ()
+        LOG.warning('%s did not land; writing it again', exc)
+        ok, _ = client.txn(list(compare), ops, key=config_key)
+    return () if ok else None
 
 
 def missing_reference(read_config, esi_type, body, invalid_id):

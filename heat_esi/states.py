@@ -40,6 +40,12 @@ VOCABULARY = {ACTIVE: UP}
 # What a resource's status attribute shows besides ACTIVE, DOWN and PENDING_*.
 ERROR = 'ERROR'
 
+# The worker_state of a resource whose type has no job plan (an operator's
+# catalog entry: vpn_service, qos_option). heat-engine writes it with the
+# resource's /config, as ESI's resource reader did for a "non workable
+# resource": no worker ever answers for it.
+READ_COMPLETE = 'READ_COMPLETE'
+
 _STATE_PREFIX = {records.CREATE: 'CREATE', records.MODIFY: 'MODIFY',
                  records.DELETE: 'DELETE', records.LOGICAL_DELETE: 'DELETE'}
 _COMPLETED, _FAILED = '_COMPLETED', '_FAILED'
@@ -56,8 +62,12 @@ def failed(action):
 
 
 def is_completed(worker_state):
-    """Whether *worker_state* is the end of a job that succeeded."""
-    return bool(worker_state) and worker_state.endswith(_COMPLETED)
+    """Whether *worker_state* is the end of a job that succeeded.
+
+    Or the state of a resource without jobs (READ_COMPLETE).
+    """
+    return bool(worker_state) and (worker_state.endswith(_COMPLETED) or
+                                   worker_state == READ_COMPLETE)
 
 
 def is_failed(worker_state):

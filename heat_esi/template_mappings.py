@@ -80,6 +80,7 @@ TEMPLATE_MAPPINGS = {
                  'then_mapping': {'constant': None},
                  'else_mapping': 'Cport'},
         'ese_logical_port': 'Cese_logical_port',
+        'static_route': 'ACstatic_route_&Pservice_type',
     },
 }
 

@@ -59,6 +59,13 @@ RELATIONS = {
     ('ese_logical_port', 'gw_interface_id'): 'gw_interface',
     ('ese_logical_port', 'ese_physical_port_id'): 'ese_physical_port',
     ('ese_logical_port', 'network_id'): 'network',
+    ('vpn_gateway', 'vpn_service_id'): 'vpn_service',
+    ('vpn_gateway', 'qos_option_id'): 'qos_option',
+    ('vpn_gateway', 'uplink_interface_id'): 'ha_interface',
+    ('vpn_gateway', 'downlink_interface_id'): 'ha_interface',
+    ('qos_option', 'vpn_service_id'): 'vpn_service',
+    ('qos_option', 'ha_router_id'): 'ha_router',
+    ('static_route', 'vpn_gw_id'): 'vpn_gateway',
 }
 
 # How a parameter gets its value (see build_params). ``field`` follows

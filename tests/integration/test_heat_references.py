@@ -20,6 +20,7 @@ from heat_esi.resources import er_physical_interface
 from heat_esi.resources import ese_physical_port
 from heat_esi.resources import ha_interface
 from heat_esi.resources import ha_router
+from heat_esi.resources import static_route
 from heat_esi.resources import subnet
 from heat_esi import templates
 from tests import esi_fixtures
@@ -29,7 +30,8 @@ OTHER_PROJECT = 'a-project-of-someone-else'
 IF_NAME = 'lo'
 TYPES = (edge_router.EdgeRouter, er_physical_interface.ErPhysicalInterface,
          ha_router.HaRouter, ha_interface.HaInterface,
-         ese_physical_port.EsePhysicalPort, subnet.Subnet)
+         ese_physical_port.EsePhysicalPort, subnet.Subnet,
+         static_route.StaticRoute)
 
 
 @pytest.fixture
@@ -71,7 +73,10 @@ def test_every_referenced_type_refuses_its_delete():
     """
     referenced = {target for target in templates.RELATIONS.values()}
     assert referenced == {'edge_router', 'ha_router',
-                          'er_physical_interface', 'ese_device', 'network'}
+                          'er_physical_interface', 'ese_device', 'network',
+                          # issue 22's (the VPN gateway's relations)
+                          'ha_interface', 'vpn_service', 'qos_option',
+                          'vpn_gateway'}
     for rtype in referenced:
         assert templates.referrers(rtype), rtype
     assert templates.referrers('edge_router') == [
