@@ -14,7 +14,9 @@
 
 ``[esi_etcd]`` is read both by heat-engine (from heat.conf) and by esi-worker
 (from its own file); ``[esi]`` only by heat-engine; ``[worker]``,
-``[snmp]``, ``[monitor]`` and ``[heat_worker]`` only by esi-worker.
+``[snmp]``, ``[monitor]`` and ``[heat_worker]`` only by esi-worker;
+``[netconf]`` by both (heat-engine applies ESI::Netconf::NamedConfigs, the
+worker's bgp_session and vrrp_session plugins ask the routers).
 """
 
 import ipaddress
@@ -308,6 +310,34 @@ def parse_networks(values, option):
     return networks
 
 
+NETCONF_GROUP = 'netconf'
+
+netconf_opts = [
+    cfg.BoolOpt('hostkey_verify', default=True,
+                help='Whether a NETCONF session checks the router\'s SSH '
+                     'host key against known_hosts_file (and the user\'s '
+                     '~/.ssh/known_hosts). A router whose key is unknown or '
+                     'different is refused. Turn it off only where the '
+                     'management network itself is trusted.'),
+    cfg.StrOpt('known_hosts_file',
+               help='An OpenSSH known_hosts file with the routers\' host '
+                    'keys (entries "[ip]:port keytype key" for a port other '
+                    'than 22), read in addition to ~/.ssh/known_hosts.'),
+    cfg.FloatOpt('timeout', default=30.0, min=1.0,
+                 help='Seconds to connect to a router over NETCONF, and to '
+                      'wait for each of its answers.'),
+    cfg.ListOpt('roles', default=['esi_netconf'],
+                help='heat-engine only: the roles of which a stack\'s user '
+                     'needs one to create or update an '
+                     'ESI::Netconf::NamedConfigs (OS::Contrail::'
+                     'NetconfNamedConfigs), which writes configuration to '
+                     'the operator\'s routers with their credentials. Give '
+                     'it to the esi-worker\'s service user in the projects '
+                     'where it creates stacks; never to tenants. An admin '
+                     'context may always.'),
+]
+
+
 def register_etcd_opts(conf):
     conf.register_opts(etcd_opts, group=ETCD_GROUP)
 
@@ -316,6 +346,7 @@ def register_engine_opts(conf):
     """Options of heat-engine (heat.conf)."""
     register_etcd_opts(conf)
     conf.register_opts(esi_opts, group=ESI_GROUP)
+    conf.register_opts(netconf_opts, group=NETCONF_GROUP)
 
 
 def register_worker_opts(conf):
@@ -324,6 +355,7 @@ def register_worker_opts(conf):
     conf.register_opts(snmp_opts, group=SNMP_GROUP)
     conf.register_opts(monitor_opts, group=MONITOR_GROUP)
     conf.register_opts(heat_worker_opts, group=HEAT_WORKER_GROUP)
+    conf.register_opts(netconf_opts, group=NETCONF_GROUP)
     # keystoneauth's own registration: the auth plugin's options follow
     # from auth_type when the heat_worker loads it.
     ks_loading.register_auth_conf_options(conf, HEAT_WORKER_GROUP)
@@ -332,14 +364,16 @@ def register_worker_opts(conf):
 
 def list_opts():
     """Options read by heat-engine from heat.conf."""
-    return [(ETCD_GROUP, etcd_opts), (ESI_GROUP, esi_opts)]
+    return [(ETCD_GROUP, etcd_opts), (ESI_GROUP, esi_opts),
+            (NETCONF_GROUP, netconf_opts)]
 
 
 def list_worker_opts():
     """Options read by esi-worker from its own configuration file."""
     return [(ETCD_GROUP, etcd_opts), (WORKER_GROUP, worker_opts),
             (SNMP_GROUP, snmp_opts), (MONITOR_GROUP, monitor_opts),
-            (HEAT_WORKER_GROUP, heat_worker_opts + heat_worker_auth_opts())]
+            (HEAT_WORKER_GROUP, heat_worker_opts + heat_worker_auth_opts()),
+            (NETCONF_GROUP, netconf_opts)]
 
 
 # oslo.config names the file of a bad value only inside its message.

@@ -117,3 +117,28 @@ class JobTimedOut(JobFailed):
 
 class JobInterrupted(EsiError):
     """The worker is shutting down; the job is released, not recorded."""
+
+
+class NetconfError(EsiError):
+    """A router refused or failed a NETCONF operation.
+
+    The message names the device (address:port) and says what the device
+    answered (its error-message); never the password.
+    """
+
+    def __init__(self, device, detail):
+        self.device = device
+        self.detail = detail
+        super().__init__('NETCONF to %s: %s' % (device, detail))
+
+
+class NetconfUnreachable(NetconfError):
+    """The router could not be reached, or did not answer in time."""
+
+
+class NetconfAuthFailed(NetconfError):
+    """The router refused the login and password (or its host key)."""
+
+
+class NetconfRefused(NetconfError):
+    """The router answered an operation with an rpc-error."""
