@@ -90,6 +90,21 @@ def environment(directory):
     return path
 
 
+def grant_netconf_role(cloud, project='a'):
+    """Give the esi-worker's user the role of [netconf] roles in *project*.
+
+    As doc/source/admin/netconf.rst asks of an operator: the worker
+    creates the parts' stacks, whose NamedConfigs need it; tenants never
+    have it.
+    """
+    ks = cloud.keystone.admin()
+    role = ([r for r in ks.roles.list() if r.name == 'esi_netconf'] or
+            [ks.roles.create('esi_netconf')])[0]
+    worker, = ks.users.list(name='esi-worker')
+    ks.roles.grant(role, user=worker,
+                   project=cloud.keystone.projects[project]['id'])
+
+
 @pytest.fixture(scope='module')
 def devices_and_worker(cloud, tmp_path_factory):
     """The routers, the SNMP agent, heat-engine's [netconf], the worker.
@@ -100,6 +115,7 @@ def devices_and_worker(cloud, tmp_path_factory):
     """
     directory = str(tmp_path_factory.mktemp('vpn-gateway'))
     password = uuid.uuid4().hex
+    grant_netconf_role(cloud)
     routers = {}
     agent = worker = None
     cloud.worker.stop()
