@@ -35,6 +35,8 @@ param rather than put its value into elements.
 
 import json
 
+import yaml
+
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
@@ -248,3 +250,52 @@ def resolved_job(client, job, prefetched=None):
     params = [{'resources': [], 'type': VALUE, 'value': value,
                'param': name} for name, value in values.items()]
     return dict(job, params=params)
+
+
+def check_hidden(template_id, text, secret_params, parameters):
+    """Refuse a secret param that the stack would not keep hidden.
+
+    Each must be one of the stack's *parameters* (a secret for the Jinja
+    context or the timeout would be written into the template or its
+    options) that the rendered template *text* declares ``hidden: true``
+    (Heat then shows it as ``******``).
+
+    An output that shows the parameter (``get_param``) is refused too:
+    Heat hides a parameter, not an output made of it.
+
+    :raises JobFailed: naming the heat_template and the param.
+    """
+    if not secret_params:
+        return
+    try:
+        hot = yaml.safe_load(text) or {}
+        declared = hot.get('parameters') or {}
+        outputs = hot.get('outputs') or {}
+    except (yaml.YAMLError, AttributeError):
+        declared, outputs = {}, {}
+    for name in secret_params:
+        spec = declared.get(name) if isinstance(declared, dict) else None
+        if name not in parameters or not isinstance(spec, dict) or \
+                spec.get('hidden') is not True:
+            raise exceptions.JobFailed(
+                'heat_template %s: param %s is a secret, and its '
+                'template_file must declare it a stack parameter with '
+                '"hidden: true"' % (template_id, name))
+        if _gets_param(outputs, name):
+            raise exceptions.JobFailed(
+                'heat_template %s: param %s is a secret, and an output of '
+                'its template_file shows it' % (template_id, name))
+
+
+def _gets_param(tree, name, depth=0):
+    """Whether *tree* (part of a HOT template) has a get_param of *name*."""
+    if depth > 32:
+        return False
+    if isinstance(tree, dict):
+        ref = tree.get('get_param')
+        if ref == name or (isinstance(ref, list) and ref[:1] == [name]):
+            return True
+        return any(_gets_param(v, name, depth + 1) for v in tree.values())
+    if isinstance(tree, list):
+        return any(_gets_param(v, name, depth + 1) for v in tree)
+    return False

@@ -123,6 +123,11 @@ def test_the_catalog_is_the_seeds_points_without_any_job(heat):
     assert stk['qos'].FnGetAtt('ha_router_id') == seeds.HA_ROUTER
     assert stk['service'].FnGetAtt('status') == 'ACTIVE'
     assert stk['service'].FnGetAtt('worker_state') == 'READ_COMPLETE'
+    # A stack check has no device to poll, and writes nothing.
+    before = heat.revision()
+    stk.check()
+    assert stk.state == ('CHECK', 'COMPLETE'), stk.status_reason
+    assert heat.revision() == before
 
 
 def test_a_retried_create_writes_nothing_twice(heat):

@@ -294,3 +294,46 @@ def test_holding_masks_values_added_later_and_only_while_held():
         assert redact.text('abc') == 'abc'
     assert redact.text('x late-s3cret y') == 'x late-s3cret y'
     assert redact.scrub('a late-s3cret b', {'late-s3cret'}) == 'a (masked) b'
+
+
+@pytest.mark.parametrize('text, why', [
+    (HIDDEN_HOT + 'outputs:\n  leak: {value: {get_param: md5}}\n',
+     'an output of its template_file shows it'),
+    (HIDDEN_HOT + 'outputs:\n  leak:\n    value:\n      str_replace:\n'
+     '        template: k=$K\n        params: {$K: {get_param: [md5]}}\n',
+     'an output of its template_file shows it'),
+    (HIDDEN_HOT.replace('hidden: true', 'hidden: yes-please'),
+     'its template_file must declare it a stack parameter with "hidden: '
+     'true"'),
+])
+def test_a_stack_that_would_show_the_secret_is_refused(text, why):
+    with pytest.raises(exceptions.JobFailed) as err:
+        params.check_hidden('t', text, ['md5'], {'uuid': RID, 'md5': MD5})
+    assert str(err.value) == 'heat_template t: param md5 is a secret, ' \
+        'and %s' % why
+    # As a Jinja value it would be in the template itself.
+    with pytest.raises(exceptions.JobFailed):
+        params.check_hidden('t', HIDDEN_HOT, ['md5'], {'uuid': RID})
+
+
+def test_outputs_that_carry_the_secret_are_masked_in_etcd(world):
+    claim = world.claim(params=SECRET_PARAMS)
+    original = Stacks.get
+
+    def get(self, ident, resolve_outputs=True):
+        shown = original(self, ident, resolve_outputs)
+        if resolve_outputs:
+            shown.outputs = [{'output_key': 'peer',
+                              'output_value': 'md5 %s' % MD5,
+                              'description': ''}]
+        return shown
+    Stacks.get = get
+    try:
+        result = world.run(claim)
+    finally:
+        Stacks.get = original
+    assert result.heat_outputs == [{'output_key': 'peer',
+                                    'output_value': 'md5 (masked)',
+                                    'description': ''}]
+    kv = world.client.get(keys.heat_stack('network', RID))
+    assert MD5 not in kv.value and '(masked)' in kv.value

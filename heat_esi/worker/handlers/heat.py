@@ -36,6 +36,7 @@ updates the stack with the re-rendered template; a delete deletes it and
 its record.
 """
 
+import json
 import time
 
 import jinja2
@@ -156,32 +157,6 @@ def _minutes(value):
     return minutes
 
 
-def check_hidden(template, text, secret_params):
-    """Refuse a secret param that the stack would not keep hidden.
-
-    Each must be a stack parameter that the rendered template declares
-    ``hidden: true`` (Heat then shows it as ``******``); a secret for the
-    Jinja context or the timeout would be written into the template or
-    its options.
-
-    :raises JobFailed: naming the heat_template and the param.
-    """
-    if not secret_params:
-        return
-    try:
-        declared = (yaml.safe_load(text) or {}).get('parameters') or {}
-    except (yaml.YAMLError, AttributeError):
-        declared = {}
-    for name in secret_params:
-        spec = declared.get(name) if isinstance(declared, dict) else None
-        if name.startswith(JINJA_PREFIX) or name == HEAT_TIMEOUT or \
-                not isinstance(spec, dict) or spec.get('hidden') is not True:
-            raise exceptions.JobFailed(
-                'heat_template %s: param %s is a secret, and its '
-                'template_file must declare it a stack parameter with '
-                '"hidden: true"' % (template['id'], name))
-
-
 def stack_record(name, project, esi_type, rid, status, reason, outputs):
     """A heat_stacks value, in the order of ESI's point (3)."""
     return {'stack_id': name, 'tenant_id': project, 'stack_status': status,
@@ -299,6 +274,9 @@ class HeatHandler(base.Handler):
                 '%s: %s' % (target.where, redact.scrub(str(exc), secrets)),
                 exc.outcome)
         outputs = list(getattr(stack, 'outputs', None) or [])
+        if secrets:
+            # A resource's attribute may carry one: never into etcd.
+            outputs = json.loads(redact.scrub(json.dumps(outputs), secrets))
         claim.put(keys.heat_stack(target.esi_type, target.rid),
                   target.record(stack.stack_status,
                                 stack.stack_status_reason, outputs))
@@ -326,7 +304,9 @@ class HeatHandler(base.Handler):
             parameters, context, timeout = split_params(
                 values, self.default_timeout_mins)
             text = render(template, context)
-            check_hidden(template, text, job_params.secret_params(job))
+            job_params.check_hidden(template['id'], text,
+                                    job_params.secret_params(job),
+                                    parameters)
         except (exceptions.TemplateError, exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed(str(exc))
         fields = {'template': text, 'parameters': parameters,
