@@ -336,19 +336,24 @@ def read_configs(client, gw_id):
             for part, kvs in zip(wanted, found) if kvs}
 
 
-def plan_delete(client, template, gw_id, configs, request_id=None):
+def plan_delete(client, template, gw_id, configs, request_id=None,
+                redo=()):
     """The logical_delete plans of what is left of a gw_interface.
 
     The logical ports first, then each port (waiting for its logical
     port's jobs), then the gw_interface (waiting for the ports'): one
     transaction, ordered by the jobs' dependency. A part already marked
-    is left to its delete under way.
+    is left to its delete under way, unless it is in *redo*.
 
     :param configs: read_configs().
+    :param redo: the marked parts whose delete is not under way (it
+        failed): deleted again, at their next version.
     :returns: ([Planned], [compare]) for actions.commit, and
         {(esi_type, id): version} of each part's delete.
     """
-    versions = {}
+    # A part already marked: its delete under way is waited for.
+    versions = {part: config[1] for part, (_kv, config) in configs.items()
+                if config[2] and part not in redo}
     compare = []
 
     def build(refresh):
@@ -358,8 +363,7 @@ def plan_delete(client, template, gw_id, configs, request_id=None):
             if (esi_type, rid) not in configs:
                 continue
             kv, (body, version, marked) = configs[(esi_type, rid)]
-            if marked:
-                versions[(esi_type, rid)] = version
+            if marked and (esi_type, rid) not in redo:
                 continue
             if esi_type == PORT:
                 depends_on = [job for lport in waited[ESE_LOGICAL_PORT]
@@ -383,7 +387,8 @@ def plan_delete(client, template, gw_id, configs, request_id=None):
                                                     kv.mod_revision))
         return planned
     planned = _consistent(build) if any(
-        not config[2] for _kv, config in configs.values()) else []
+        not config[2] or part in redo
+        for part, (_kv, config) in configs.items()) else []
     return planned, compare, versions
 
 
@@ -395,6 +400,8 @@ def parts_outcome(client, gw_id, expected):
         read in one transaction.
     """
     wanted = list(expected)
+    if not wanted:
+        return []
     state_keys = [keys.state(esi_type, rid) for esi_type, rid in wanted]
     _, found = client.txn([], [etcd.get(key) for key in state_keys],
                           key=state_keys[0])

@@ -269,7 +269,7 @@ class GwInterface(esi_resource.EsiResource):
                      'jobs': ', '.join(j for ids in done for j in ids)})
         return {'version': 1, 'action': records.CREATE}
 
-    def _expected(self, action):
+    def _expected(self, action=records.CREATE):
         """{(type, id): (version, action)} each part's create answers."""
         gw_id = self.resource_id
         found = {}
@@ -325,8 +325,14 @@ class GwInterface(esi_resource.EsiResource):
         if not configs:
             gw_parts.forget(client, gw_id)
             return None
+        # A part whose earlier delete failed is deleted again.
+        redo = {(esi_type, rid) for (esi_type, rid), (_kv, config)
+                in configs.items() if config[2] and
+                not lifecycle.delete_under_way(config[1], lifecycle.read_state(
+                    client, esi_type, rid))}
         planned, compare, versions = gw_parts.plan_delete(
-            client, self._template, gw_id, configs, self._request_id())
+            client, self._template, gw_id, configs, self._request_id(),
+            redo)
         if planned:
             try:
                 done = actions.commit(client, planned, compare)
@@ -350,6 +356,20 @@ class GwInterface(esi_resource.EsiResource):
             return False
         gw_parts.forget(self.client(), self.resource_id)
         return True
+
+    def handle_create_cancel(self, cookie):
+        """Withdraw the unclaimed jobs of the interface and of its parts."""
+        super(GwInterface, self).handle_create_cancel(cookie)
+        if not cookie or self.resource_id is None:
+            return
+        for (esi_type, rid), (version, _action) in self._expected(
+                records.CREATE).items():
+            # A port's create (version 1) and its attachment (2).
+            for each in range(1, version + 1):
+                self.client_plugin().withdraw(
+                    self.name, esi_type, rid, {
+                        'version': each, 'action': records.CREATE
+                        if each == 1 else records.MODIFY})
 
     def _resolve_attribute(self, name):
         if self.resource_id is None:

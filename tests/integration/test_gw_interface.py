@@ -222,6 +222,9 @@ def test_refused_before_the_vpn_interface_exists(heat, stand_in):
     for event in esi_fixtures.history(heat, '/', since):
         assert not event.kv.key.startswith(('/config/', '/jobs/')), \
             event.kv.key
+    # Nothing to delete either.
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
 
 
 def test_delete_goes_in_dependency_order_and_leaves_no_key(heat, stand_in):

@@ -188,3 +188,75 @@ def test_a_network_updates_in_place_and_a_refusal_says_why(engine):
 def template_format_parse(text):
     from heat.common import template_format
     return template_format.parse(text)
+
+
+def rendered(name, values_):
+    """(HOT text, stack parameters) of heat_template *name*, as heat_worker.
+
+    Its template_file rendered with the jinja_* values, the others split
+    off as the stack's parameters (heat_esi.worker.handlers.heat).
+    """
+    from heat_esi.worker.handlers import heat as heat_handler
+    with open(os.path.join(templates.default_dir(), name + '.yaml')) as f:
+        template = yaml.safe_load(f)
+    parameters, context, _timeout = heat_handler.split_params(values_, 10)
+    return heat_handler.render(template, context), parameters
+
+
+def test_a_gw_interface_port_and_its_logical_port_create(engine):
+    from tests import gw_seeds
+    net_id, port_id = str(uuid.uuid4()), str(uuid.uuid4())
+    network = create(engine, 'network', {'uuid': net_id, 'name': net_id,
+                                         'admin_state_up': True})
+    net_out = outputs(network)
+    subnet_contrail_id = str(uuid.uuid4())
+    params = network_seeds.with_id(gw_seeds.jobs(
+        'CreateGwInterface_02.md')['heat_worker']['params'],
+        gw_seeds.PORT_ID, port_id)
+    found = {}
+    for param in params:
+        if param['type'] == 'output_key':
+            found[param['param']] = net_out['id']
+        elif param['type'] == 'list':
+            found[param['param']] = [subnet_contrail_id
+                                     for _ in param['value']]
+        else:
+            found[param['param']] = param['value']
+    text, parameters = rendered('port', found)
+    port = heat_engine.stack(text, params=dict(engine,
+                                               parameters=parameters))
+    port.create()
+    assert port.state == ('CREATE', 'COMPLETE'), port.status_reason
+    port_out = outputs(port)
+    project = port.context.project_name or port.context.project_id
+    assert port_out['id'] == port_id
+    assert port_out['fq_name'] == 'default-domain:%s:%s' % (project,
+                                                            port_id)
+    assert port_out['mac_address'] == ['fa:16:3e:ef:15:a2']
+    assert port_out['virtual_network'] == [net_id]
+    # One instance ip per fixed ip, on the subnet's Contrail id.
+    ips = sorted((res.properties['ip_address'], res.properties['subnet_id'])
+                 for res in port.resources.values()
+                 if res.type() == 'OS::Contrail::InstanceIp')
+    assert ips == [('172.16.101.151', subnet_contrail_id),
+                   ('172.16.101.152', subnet_contrail_id)]
+
+    physical = create(engine, 'ese_physical_port_new', {
+        'physical_port_name': 'xe-0/0/3',
+        'physical_device': str(uuid.uuid4())})
+    lport_params = {p['param']: p['value'] for p in gw_seeds.jobs(
+        'CreateGwInterface_03.md')['heat_worker']['params']}
+    lport_params.update(physical_port_id=outputs(physical)['id'],
+                        virtual_machine_interface_ids=[port_id])
+    text, parameters = rendered('ese_logical_port', lport_params)
+    lport = heat_engine.stack(text, params=dict(engine,
+                                                parameters=parameters))
+    lport.create()
+    assert lport.state == ('CREATE', 'COMPLETE'), lport.status_reason
+    lport_out = outputs(lport)
+    assert lport_out['name'] == 'xe-0/0/3.1025'
+    assert uuid.UUID(lport_out['id'])
+    unit = lport['logical_interface']
+    assert (unit.properties['vlan'], unit.properties['type'],
+            unit.properties['virtual_machine_interfaces']) == (
+                1025, 'L2', [port_id])

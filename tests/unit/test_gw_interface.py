@@ -21,6 +21,7 @@ from heat_esi import client
 from heat_esi import gw_interface_parts as gw_parts
 from heat_esi import keys
 from heat_esi import records
+from heat_esi import states
 from heat_esi import template_mappings
 from heat_esi import templates
 from tests import fakes
@@ -342,3 +343,121 @@ def test_two_equal_addresses_are_refused(store, resource):
     with pytest.raises(exception.StackValidationFailed,
                        match='the three addresses must differ'):
         res.validate()
+
+
+# --- the Heat resource -------------------------------------------------------
+
+def test_a_create_retried_writes_nothing_more_and_a_cancel_withdraws_all(
+        store, resource):
+    res = resource()
+    cookie = res.handle_create()
+    gw = res.resource_id
+    configs = gw_parts.read_configs(store, gw)
+    assert sorted(t for t, _r in configs) == [
+        'ese_logical_port', 'ese_logical_port', 'gw_interface', 'port',
+        'port']
+    jobs = written_jobs(store)
+    assert len(jobs) == 2 + 2 * 2 + 2 * 2 + 2 * 3
+    before = store.revision()
+    assert res.handle_create() == cookie
+    assert written_jobs(store) == jobs and store.revision() == before
+    res.handle_create_cancel(cookie)
+    assert store.get_prefix(keys.JOBS_ALL)[0] == []
+    assert res.FnGetAtt('ese_logical_port_ids') == [
+        gw_parts.logical_port_id(gw, side) for side in gw_parts.SIDES]
+
+
+# --- the stacks' templates ---------------------------------------------------
+
+@pytest.mark.parametrize('document, esi_type', [
+    ('CreateGwInterface_01.md', 'gw_interface'),
+    ('CreateGwInterface_02.md', 'port'),
+    ('CreateGwInterface_03.md', 'ese_logical_port'),
+])
+def test_the_rendered_stack_declares_exactly_the_jobs_parameters(
+        store, document, esi_type):
+    from heat.common import template_format
+    from heat_esi.worker.handlers import heat as heat_handler
+    body = gw_seeds.config(document)
+    name = template_mappings.template_name('heat_worker', esi_type, body)
+    template = templates.fetch(store, name)
+    store.put(keys.config('gw_interface', gw_seeds.GW_ID), records.config(
+        gw_seeds.config('CreateGwInterface_01.md'), 1))
+    store.put(keys.config('port', gw_seeds.PORT_ID), records.config(
+        gw_seeds.config('CreateGwInterface_02.md'), 1))
+    params = job_params(store, esi_type, 'heat_worker', body)
+    # As the worker resolves them: an output_key param is a stack's id.
+    values = {p['param']: (['c0ffee00-0000-4000-8000-000000000000'] *
+                           len(p['value']) if p['type'] == 'list' else
+                           'c0ffee00-0000-4000-8000-000000000000'
+                           if p['type'] == 'output_key' else p['value'])
+              for p in params}
+    parameters, context, timeout = heat_handler.split_params(values, 10)
+    hot = template_format.parse(heat_handler.render(template, context))
+    assert sorted(hot['parameters']) == sorted(parameters)
+    kinds = [res['type'] for res in hot['resources'].values()]
+    if esi_type == 'gw_interface':
+        assert timeout == 60
+        assert kinds == ['OS::Contrail::NetconfNamedConfigs'] * 2
+        for device in gw_parts.SIDES:
+            props = hot['resources']['netconf_configure_%s' % device][
+                'properties']
+            assert sorted(props) == ['configs', 'device_ip', 'device_port',
+                                     'lock_timeout']
+            assert props['device_ip'] == {
+                'get_param': '%s_device_ip' % device}
+    elif esi_type == 'port':
+        # One instance ip per fixed ip.
+        assert sorted(kinds) == ['OS::Contrail::InstanceIp'] * 2 + [
+            'OS::Contrail::VirtualMachineInterface']
+    else:
+        assert kinds == ['OS::Contrail::LogicalInterface']
+
+
+def test_a_delete_begun_already_is_waited_for_not_written_again(
+        store, resource):
+    res = resource()
+    res.handle_create()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)        # as a worker finishing them
+    cookie = res.handle_delete()
+    written = len(store.get_prefix(keys.JOBS_ALL)[0])
+    assert written == 5 * 2
+    before = store.revision()
+    again = res.handle_delete()
+    assert store.revision() == before
+    assert sorted(map(tuple, again['parts'])) == sorted(
+        map(tuple, cookie['parts']))
+    assert res.check_delete_complete(again) is False
+    for esi_type, rid, version in cookie['parts']:
+        store.put(keys.state(esi_type, rid), records.state(
+            states.completed('logical_delete'), version))
+    assert res.check_delete_complete(again) is True
+    for esi_type, rid, _version in cookie['parts']:
+        assert store.get(keys.config(esi_type, rid)) is None
+        assert store.get(keys.state(esi_type, rid)) is None
+
+
+def test_a_part_whose_delete_failed_is_deleted_again(store, resource):
+    res = resource()
+    res.handle_create()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)
+    cookie = res.handle_delete()
+    for kv in store.get_prefix(keys.JOBS_ALL)[0]:
+        store.delete(kv.key)
+    versions = {(t, r): v for t, r, v in cookie['parts']}
+    port = ('port', gw_parts.port_id(res.resource_id, 'primary'))
+    for (esi_type, rid), version in versions.items():
+        store.put(keys.state(esi_type, rid), records.state(
+            states.failed('logical_delete') if (esi_type, rid) == port
+            else states.completed('logical_delete'), version,
+            error='the stack port_%s failed' % rid if (esi_type, rid) ==
+            port else ''))
+    with pytest.raises(exception.ResourceInError):
+        res.check_delete_complete(cookie)
+    again = res.handle_delete()
+    versions[port] += 1
+    assert {(t, r): v for t, r, v in again['parts']} == versions
+    jobs = written_jobs(store)
+    assert {(t, r) for t, r, _a, _h, _v in jobs} == {port}
