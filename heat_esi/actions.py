@@ -97,9 +97,13 @@ class Planned(object):
             self.ops.insert(0, etcd.put(config_key, config))
         self._again = again
 
-    def again(self):
-        """The same action planned anew, from heat_templates read again."""
-        return self._again()
+    def again(self, renamed=None):
+        """The same action planned anew, from heat_templates read again.
+
+        :param renamed: {old job id: new job id} of the plans made anew
+            before this one: its depends_on follows them.
+        """
+        return self._again(renamed or {})
 
     def landed(self, client):
         """Whether a commit whose answer was lost wrote this plan.
@@ -168,11 +172,12 @@ def plan(client, template, esi_type, resource_id, action, body, version,
     used = [(keys.heat_template(name), revision)
             for name, _, revision in _distinct(found.values())]
 
-    def again():
+    def again(renamed):
         return plan(client, template, esi_type, resource_id, action, body,
                     version, marked=marked, request_id=request_id,
-                    depends_on=depends_on, handler=handler,
-                    with_config=with_config, refresh=True)
+                    depends_on=[renamed.get(job_id, job_id)
+                                for job_id in depends_on],
+                    handler=handler, with_config=with_config, refresh=True)
     return Planned(keys.config(esi_type, resource_id),
                    records.config(body, version, marked) if with_config
                    else None, made, used, again)
@@ -204,7 +209,7 @@ def commit(client, planned_list, compare=(), extra_puts=(), key=None):
     unknown = None
     for attempt in range(ATTEMPTS):
         if attempt:
-            planned_list = [planned.again() for planned in planned_list]
+            planned_list = _again(planned_list)
         used = _used(planned_list)
         writes = [op for planned in planned_list for op in planned.ops]
         writes += list(extra_puts)
@@ -257,6 +262,19 @@ def write(client, template, esi_type, resource_id, handler, action,
                    handler=handler, with_config=with_config)
     done = commit(client, [planned], compare)
     return None if done is None else done[0]
+
+
+def _again(planned_list):
+    """Every plan made anew, in order, each naming the others' new jobs.
+
+    A plan whose first job waits for an earlier plan's (depends_on) waits
+    for that plan's new jobs, not for the ones never written.
+    """
+    renamed, made = {}, []
+    for planned in planned_list:
+        made.append(planned.again(renamed))
+        renamed.update(zip(planned.job_ids, made[-1].job_ids))
+    return made
 
 
 def _used(planned_list):

@@ -275,6 +275,46 @@ class EsiClientPlugin(client_plugin.ClientPlugin):
                       'key': keys.config(esi_type, resource_id)})
         return job_ids
 
+    def plan(self, esi_type, resource_id, action, body, version, **kwargs):
+        """actions.plan of one resource's action, for commit().
+
+        With the templates cached here and the request's id, as write().
+
+        :param kwargs: actions.plan's (marked, depends_on, with_config).
+        """
+        ctx = self.context
+        try:
+            return actions.plan(
+                self.client(),
+                lambda handler, refresh: self.template(
+                    esi_type, handler, body, refresh),
+                esi_type, resource_id, action, body, version,
+                request_id=getattr(ctx, 'global_request_id', None) or
+                getattr(ctx, 'request_id', None), **kwargs)
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+
+    def commit(self, who, planned, compare=(), extra_puts=()):
+        """Write several plans, and *extra_puts*, in one transaction.
+
+        See actions.commit.
+
+        :param who: the resource writing, for the log.
+        :returns: the job ids of each plan, or None when *compare* failed.
+        """
+        try:
+            done = actions.commit(self.client(), planned, compare,
+                                  extra_puts)
+        except exceptions.TemplateError as exc:
+            raise exception.Error(str(exc))
+        if done is not None:
+            LOG.info('%(res)s: wrote %(keys)s and jobs %(jobs)s', {
+                'res': who,
+                'keys': ', '.join(p.config_key for p in planned
+                                  if p.config is not None),
+                'jobs': ', '.join(j for ids in done for j in ids)})
+        return done
+
     def resume_create(self, who, esi_type, resource_id):
         """The create's config is there already: a retried create.
 

@@ -65,6 +65,8 @@ TEMPLATE_MAPPINGS = {
         'gw_interface': 'Cgw_interface_monitoring',
         'port': 'Cport_monitoring',
         'ese_logical_port': 'Cese_logical_port_monitoring',
+        'vpn_gateway': 'Cvpn_gateway_monitoring',
+        'vpn_interface': 'Cvpn_interface_monitoring',
     },
     # ESI's own mappings of the types whose stack heat_worker runs
     # (memo/template_mappings.md of the ESI run).
@@ -80,6 +82,8 @@ TEMPLATE_MAPPINGS = {
                  'then_mapping': {'constant': None},
                  'else_mapping': 'Cport'},
         'ese_logical_port': 'Cese_logical_port',
+        'vpn_gateway': 'Cvpn_gateway',
+        'vpn_interface': 'Cvpn_interface',
         'static_route': 'ACstatic_route_&Pservice_type',
     },
 }

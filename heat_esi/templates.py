@@ -63,18 +63,24 @@ RELATIONS = {
     ('vpn_gateway', 'qos_option_id'): 'qos_option',
     ('vpn_gateway', 'uplink_interface_id'): 'ha_interface',
     ('vpn_gateway', 'downlink_interface_id'): 'ha_interface',
+    ('vpn_interface', 'vpn_gw_id'): 'vpn_gateway',
     ('qos_option', 'vpn_service_id'): 'vpn_service',
     ('qos_option', 'ha_router_id'): 'ha_router',
     ('static_route', 'vpn_gw_id'): 'vpn_gateway',
 }
 
 # How a parameter gets its value (see build_params). ``field`` follows
-# relations to a value of /config; ``output_key`` and ``list`` name outputs
-# of resources' Heat stacks, which the worker reads when it runs the job;
-# ``secret`` names a field of a /config that the heat_worker reads when it
-# runs the job, so that the value itself never enters the job.
+# relations to a value of /config; ``nested`` reads a field inside one of
+# the resource's own (ESI's {"nested": [a, b]}); ``concatenate`` joins the
+# text of constant, field and nested parts (ESI's "AC...&F..."); ``output_key``
+# and ``list`` name outputs of resources' Heat stacks, which the worker
+# reads when it runs the job; ``secret`` names a field of a /config that the
+# heat_worker reads when it runs the job, so that the value itself never
+# enters the job.
 MAPPING_KINDS = ('field', 'constant', 'version', 'output_key', 'list',
-                 'secret')
+                 'nested', 'concatenate', 'secret')
+# The kinds a part of ``concatenate`` may be.
+PART_KINDS = ('field', 'constant', 'nested')
 # The handlers that resolve a ``secret`` param: they pass it to Heat as a
 # hidden stack parameter and mask it in whatever they log.
 SECRET_HANDLERS = ('heat_worker',)
@@ -167,6 +173,10 @@ def validate(name, body):
             _validate_output_key(name, param, mapping)
         elif kind == 'list':
             _validate_list(name, param, mapping)
+        elif kind == 'nested':
+            _validate_nested(name, param, mapping)
+        elif kind == 'concatenate':
+            _validate_concatenate(name, param, mapping)
         elif kind == 'secret':
             _validate_secret(name, param, mapping, body['handler'])
     if not isinstance(body['template_file'], str):
@@ -185,6 +195,39 @@ def _validate_field(name, param, mapping):
             '%s maps the secret field %s: secrets stay in /config and '
             'never enter a job' % (where, mapping['field']))
     _validate_path(where, mapping.get('path'))
+
+
+def _validate_nested(name, param, mapping,
+                     where=None):
+    where = where or 'heat_template %s: parameter %s' % (name, param)
+    names = mapping['nested']
+    if not isinstance(names, list) or not names or not all(
+            isinstance(n, str) for n in names):
+        raise exceptions.TemplateError(
+            '%s: "nested" must be a list of field names, outermost first'
+            % where)
+    if set(names) & records.SECRET_FIELDS:
+        raise exceptions.TemplateError(
+            '%s maps a secret field: secrets stay in /config and never '
+            'enter a job' % where)
+
+
+def _validate_concatenate(name, param, mapping):
+    where = 'heat_template %s: parameter %s: concatenate' % (name, param)
+    parts = mapping['concatenate']
+    if not isinstance(parts, list) or not parts:
+        raise exceptions.TemplateError('%s must be a list of parts' % where)
+    for index, part in enumerate(parts):
+        kind = _kind(name, '%s part %d' % (param, index), part)
+        there = '%s part %d' % (where, index)
+        if kind not in PART_KINDS:
+            raise exceptions.TemplateError(
+                '%s is %s; a part is one of %s'
+                % (there, kind, ', '.join(PART_KINDS)))
+        if kind == 'field':
+            _validate_field(name, param, part)
+        elif kind == 'nested':
+            _validate_nested(name, param, part, there)
 
 
 def _validate_secret(name, param, mapping, handler):
@@ -375,6 +418,11 @@ def build_params(template, esi_type, body, version, lookup,
             value = _output_list(where, param, mapping['list'], esi_type,
                                  body, lookup, resources, missing_ok)
             ptype = kind
+        elif kind == 'nested':
+            value = _nested(where, mapping, esi_type, body)
+        elif kind == 'concatenate':
+            value = _concatenate(where, mapping, esi_type, body, version,
+                                 lookup, resources, missing_ok)
         elif kind == 'secret':
             value = _secret(where, mapping, esi_type, body, lookup,
                             resources, missing_ok)
@@ -449,6 +497,42 @@ def _follow(where, mapping, esi_type, body, lookup, resources,
         resources.append({'resource_type': target_type,
                           'resource_id': cur_body[field]})
     return cur_body[field]
+
+
+def _nested(where, mapping, esi_type, body):
+    """The field inside fields of *body* that ``nested`` names."""
+    value = body
+    for index, name in enumerate(mapping['nested']):
+        if not isinstance(value, dict) or name not in value:
+            raise exceptions.TemplateError(
+                '%s: %s has no field %s' % (
+                    where, esi_type,
+                    ':'.join(mapping['nested'][:index + 1])))
+        value = value[name]
+    return value
+
+
+def _concatenate(where, mapping, esi_type, body, version, lookup,
+                 resources, missing_ok):
+    """The text of each part, joined; None if a part's resource is gone.
+
+    As ESI's A mapping: None is the empty text, booleans JSON's spelling.
+    """
+    texts = []
+    for part in mapping['concatenate']:
+        if 'constant' in part:
+            value = part['constant']
+        elif 'nested' in part:
+            value = _nested(where, part, esi_type, body)
+        else:
+            value = _follow(where, part, esi_type, body, lookup, resources,
+                            missing_ok)
+            if value is None and missing_ok:
+                return None
+        if isinstance(value, bool):
+            value = 'true' if value else 'false'
+        texts.append('' if value is None else str(value))
+    return ''.join(texts)
 
 
 def _secret(where, mapping, esi_type, body, lookup, resources, missing_ok):

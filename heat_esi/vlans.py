@@ -175,3 +175,65 @@ def in_use(pool_state, restricted):
     :raises ValueError: *pool_state* cannot be read (see decode).
     """
     return decode(pool_state) - ALWAYS_SET - set(restricted)
+
+
+# --- gateways' VLANs -------------------------------------------------------
+# A gateway takes one VLAN of its downlink HA interface's pool (the first
+# free one) and its own uplink VLAN from its uplink HA interface's pool; a
+# delete gives both back. ESI keeps the counts with the bitmap:
+# vlan_ids_available (its clear bits) and gateway_instances_count.
+
+def first_free(pool_state):
+    """The lowest VLAN id whose bit is clear in *pool_state*, or None.
+
+    :raises ValueError: *pool_state* cannot be read (see decode).
+    """
+    taken = decode(pool_state)
+    for vid in range(MIN_ID, COUNT):
+        if vid not in taken:
+            return vid
+    return None
+
+
+def take(interface, vid):
+    """The HA interface body *interface* with VLAN *vid* given to a gateway.
+
+    Its bit set, vlan_ids_available one less, gateway_instances_count one
+    more; nothing else changes.
+
+    :raises ValueError: the pool cannot be read, or *vid* is not free in it
+        (restricted, reserved or another gateway's), said in words.
+    """
+    taken = decode(interface['vlan_pool_state'])
+    if not MIN_ID <= vid <= MAX_ID:
+        raise ValueError('VLAN %s is outside the VLAN ids %d-%d'
+                         % (vid, MIN_ID, MAX_ID))
+    if vid in taken:
+        raise ValueError('VLAN %d is not available on ha_interface %s '
+                         '(restricted, reserved or another gateway\'s)'
+                         % (vid, interface.get('id')))
+    return dict(interface, vlan_pool_state=encode(taken | {vid}),
+                vlan_ids_available=COUNT - len(taken) - 1,
+                gateway_instances_count=interface.get(
+                    'gateway_instances_count', 0) + 1)
+
+
+def give_back(interface, vid):
+    """The HA interface body *interface* with a gateway's VLAN *vid* freed.
+
+    None when *vid* is not a gateway's there (already free, or reserved or
+    restricted since): nothing to give back, and the counts stay exact.
+
+    :raises ValueError: the pool cannot be read.
+    """
+    taken = decode(interface['vlan_pool_state'])
+    try:
+        restricted = parse(interface.get('restricted_vlans') or '')
+    except ValueError:
+        restricted = set()
+    if vid not in taken or vid in ALWAYS_SET or vid in restricted:
+        return None
+    return dict(interface, vlan_pool_state=encode(taken - {vid}),
+                vlan_ids_available=COUNT - len(taken) + 1,
+                gateway_instances_count=max(interface.get(
+                    'gateway_instances_count', 1) - 1, 0))

@@ -108,6 +108,17 @@ def test_a_template_changed_meanwhile_makes_every_plan_again(store):
             'uuid']
 
 
+def test_plans_made_again_wait_for_each_others_new_jobs(store):
+    first = plan(store, FIRST)
+    second = plan(store, SECOND, depends_on=first.job_ids)
+    changed = dict(plans.NETWORK_TEMPLATES['network'],
+                   parameter_mappings={'uuid': {'field': 'id'}})
+    templates.store(store, {'network': changed})
+    done = actions.commit(store, [first, second])
+    jobs = plans.jobs(store)
+    assert sorted(jobs[done[1][0]][1]['dependency']) == sorted(done[0])
+
+
 def test_a_lost_answer_of_a_commit_that_landed_is_not_written_again(store):
     first, second = plan(store, FIRST), plan(store, SECOND)
     store.fail(fakes.OUTCOME_UNKNOWN, landed=True, only=['txn'])

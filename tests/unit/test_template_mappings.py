@@ -89,8 +89,8 @@ def test_bad_mappings_are_named(mapping, says):
 
 def test_a_type_without_mapping_is_named():
     with pytest.raises(exceptions.TemplateError) as err:
-        tm.template_name('monitoring_worker', 'vpn_gateway', {})
-    assert 'no template mapping of vpn_gateway for handler ' \
+        tm.template_name('monitoring_worker', 'no_such_type', {})
+    assert 'no template mapping of no_such_type for handler ' \
         'monitoring_worker' in str(err.value)
 
 

@@ -77,7 +77,7 @@ def test_unknown_mapping_kind_names_template_and_parameter():
     with pytest.raises(exceptions.TemplateError,
                        match='heat_template t_monitoring: parameter x has '
                              'an unknown mapping kind'):
-        template(x={'concatenate': ['a', 'b']})
+        template(x={'join': ['a', 'b']})
 
 
 def test_missing_field_is_named():
