@@ -116,13 +116,23 @@ class Ids(object):
         return json.loads(text)
 
 
+# /state holds these as JSON text: compared as the values they spell.
+JSON_TEXT_FIELDS = ('state_monitoring', 'heat_outputs')
+
+
 def normal(value):
-    """*value* with job ids' random suffixes blanked, params by name."""
+    """*value* with job ids' random suffixes blanked, params by name.
+
+    The JSON text of a /state's state_monitoring and heat_outputs is read,
+    so that the order of its keys does not count.
+    """
     value = json.loads(JOB_SUFFIX.sub(r'\1*', json.dumps(value)))
 
     def walk(v):
         if isinstance(v, dict):
-            v = {k: walk(x) for k, x in v.items()}
+            v = {k: walk(json.loads(x) if (
+                k in JSON_TEXT_FIELDS and isinstance(x, str)) else x)
+                for k, x in v.items()}
             if isinstance(v.get('params'), list):
                 v['params'] = sorted(v['params'], key=lambda p: p['param'])
             return v

@@ -64,3 +64,12 @@ def test_every_document_is_there_and_names_itself():
         found = vpn_documents.points(esi_type)
         assert found[0][0] == '(1)'
         assert vpn_documents.seed_id(esi_type) in found[0][1]
+
+
+def test_the_json_text_of_a_state_is_compared_as_its_value():
+    seed = {'state': {'state_monitoring': '{"a": "UP", "b": "UP"}'}}
+    vpn_documents.compare(vpn_documents.Ids({}), seed, {
+        'state': {'state_monitoring': '{"b": "UP", "a": "UP"}'}}, 'state')
+    with pytest.raises(AssertionError):
+        vpn_documents.compare(vpn_documents.Ids({}), seed, {
+            'state': {'state_monitoring': '{"a": "UP"}'}}, 'state')
