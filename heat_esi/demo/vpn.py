@@ -74,7 +74,7 @@ GATEWAY_PARAMETERS = {'name': 'sample-ha-router',
                       'secondary_uplink_name': 'ge-0/0/1',
                       'primary_downlink_name': 'ae0',
                       'secondary_downlink_name': 'ae0',
-                      'restricted_vlans': '0-1024,4094'}
+                      'downlink_restricted_vlans': '0-1024,4094'}
 HANDLERS = demo_network.HANDLERS
 MONITOR_INTERVAL = 1.0
 # The types whose devices or sessions the demo's monitor polls into

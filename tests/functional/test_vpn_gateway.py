@@ -60,7 +60,7 @@ GATEWAY_PARAMETERS = {'name': 'sample-ha-router',
                       'secondary_uplink_name': 'ge-0/0/1',
                       'primary_downlink_name': 'ae0',
                       'secondary_downlink_name': 'ae0',
-                      'restricted_vlans': '0-1024,4094'}
+                      'downlink_restricted_vlans': '0-1024,4094'}
 TOR_STACK, GATEWAY_STACK, CATALOG_STACK = 'vpn-tor', 'vpn-ha', 'vpn-catalog'
 VPN_STACK = 'blue-vpn'          # the README's
 
