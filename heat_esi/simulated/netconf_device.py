@@ -675,7 +675,12 @@ def _find(parent, element):
 
 
 def _merge(target, source, default):
-    """Apply edit-config *source*'s children to *target* (RFC 6241 7.2)."""
+    """Apply edit-config *source*'s children to *target* (RFC 6241 7.2).
+
+    Returns whether something was deleted: a container that a delete left
+    empty goes too, as on JUNOS, where an empty container is no statement.
+    """
+    deleted = False
     for element in source:
         if not isinstance(element.tag, str):
             continue
@@ -689,6 +694,7 @@ def _merge(target, source, default):
                                    'data-missing', 'application')
                 continue
             target.remove(existing)
+            deleted = True
         elif op == 'replace':
             if existing is not None:
                 target.replace(existing, _plain(element))
@@ -707,12 +713,15 @@ def _merge(target, source, default):
             if not children:
                 if element.text is not None and element.text.strip():
                     existing.text = element.text.strip()
-            else:
-                _merge(existing, element, 'merge' if op != 'none'
-                       else 'none')
+            elif _merge(existing, element,
+                        'merge' if op != 'none' else 'none'):
+                deleted = True
+                if len(existing) == 0 and not (existing.text or '').strip():
+                    target.remove(existing)
         else:
             raise RpcError('bad operation %s' % op, 'bad-attribute',
                            'application')
+    return deleted
 
 
 def _subtree(data, flt):
