@@ -23,6 +23,7 @@ from heat.engine import constraints
 from heat.engine import properties
 from heat.engine import support
 
+from heat_esi import actions
 from heat_esi import esi_resource
 from heat_esi import etcd
 from heat_esi import exceptions
@@ -30,7 +31,12 @@ from heat_esi import keys
 from heat_esi import records
 from heat_esi import resource_properties
 from heat_esi import states
+from heat_esi import template_mappings
 from heat_esi import vlans
+
+# The units a gateway has on its HA interfaces: (interface, VLAN) fields.
+UNITS = (('downlink_interface_id', 'downlink_vlan_id'),
+         ('uplink_interface_id', 'uplink_vlan_id'))
 
 # How many times a create or delete is written again when another
 # gateway's took or gave back a VLAN of the same HA interface meanwhile:
@@ -236,6 +242,32 @@ def release(read_config, body):
                              if new is not config[0]])
 
 
+def predecessors(client, body):
+    """Jobs in flight of deleted gateways that had the VLANs of *body*.
+
+    A delete gives its VLANs back when it is written, before its jobs
+    take the units and the VRF off the routers: a new gateway on one of
+    those VLANs (the same unit names, the same vrf_name) must configure
+    the routers after them, not be undone by them.
+    """
+    units = {(body[iface], body[vlan]) for iface, vlan in UNITS}
+    prefix = keys.config_prefix('vpn_gateway')
+    found = []
+    for kv in client.get_prefix(prefix)[0]:
+        try:
+            other, _version, marked = records.parse_config(kv.key,
+                                                           kv.value)
+        except exceptions.MalformedValue:
+            continue
+        if marked and other.get('id') != body['id'] and units & {
+                (other.get(iface), other.get(vlan))
+                for iface, vlan in UNITS}:
+            found += actions.jobs_in_flight(
+                client, template_mappings.handlers('vpn_gateway'),
+                'vpn_gateway', other['id'], records.MODIFY)
+    return found
+
+
 class VpnGateway(esi_resource.EsiResource):
     """A tenant's VPN gateway: a VRF on the HA routers of a VPN service.
 
@@ -374,7 +406,9 @@ class VpnGateway(esi_resource.EsiResource):
                 return cookie
             taken = self._allocate(self.resource_id)
             planned = plugin.plan(self.esi_type, self.resource_id,
-                                  records.CREATE, taken.body, 1)
+                                  records.CREATE, taken.body, 1,
+                                  depends_on=predecessors(self.client(),
+                                                          taken.body))
             if plugin.commit(self.name, [planned],
                              [etcd.absent(config_key)] + taken.compare,
                              taken.puts) is not None:

@@ -43,6 +43,7 @@ class StandIn(object):
     def __init__(self, client):
         self.client = client
         self.finished = []
+        self.held = set()       # resource ids whose jobs wait
         self.stop = threading.Event()
         self.start = client.revision() + 1
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -58,8 +59,9 @@ class StandIn(object):
                     job = json.loads(event.kv.value)[1]
                     pending[job['id']] = job
             for job_id, job in list(pending.items()):
-                if not any(self.client.get(keys.job(dep)) is not None
-                           for dep in job['dependency']):
+                if job['resource_id'] not in self.held and not any(
+                        self.client.get(keys.job(dep)) is not None
+                        for dep in job['dependency']):
                     self._finish(job)
                     del pending[job_id]
 
@@ -260,3 +262,37 @@ def test_twenty_creates_at_once_never_share_a_vlan(heat, stand_in):
     # Each gateway's jobs were written once.
     jobs = esi_fixtures.history(heat, keys.JOBS_ALL, stand_in.start)
     assert len([e for e in jobs if e.kv.version == 1]) == 40
+
+
+def test_a_vlan_given_back_is_configured_after_the_deletes_jobs(
+        heat, stand_in):
+    # The delete gives the VLANs back as it is written; the new gateway on
+    # them (the same units, the same VRF) waits for the old one's jobs.
+    first_stack = created()     # a resource needs its stack referenced
+    old = first_stack['gw0']
+    stand_in.held.add(old.resource_id)
+    old.handle_delete()
+    deleting = [kv.key.rsplit('/', 1)[1] for kv in heat.get_prefix(
+        keys.JOBS_ALL)[0] if old.resource_id in kv.key]
+    assert len(deleting) == 2
+    new = gateways_stack()
+    new.store()
+    res = new['gw0']
+    res.resource_id_set(str(uuid.uuid4()))
+    res.handle_create()
+    body = esi_fixtures.json_at(heat, keys.config('vpn_gateway',
+                                                  res.resource_id))['body']
+    assert (body['downlink_vlan_id'], body['uplink_vlan_id']) == (
+        '1025', '122')
+    first = [json.loads(kv.value)[1] for kv in heat.get_prefix(
+        keys.JOBS_ALL)[0] if res.resource_id in kv.key and
+        json.loads(kv.value)[1]['is_first']]
+    assert len(first) == 1
+    assert set(deleting) <= set(first[0]['dependency'])
+    stand_in.held.discard(old.resource_id)
+    esi_fixtures.wait_until(
+        lambda: heat.get(keys.state('vpn_gateway', res.resource_id)),
+        timeout=WAIT, message='the new gateway answered')
+    order = stand_in.finished
+    assert max(order.index(j) for j in deleting) < order.index(
+        first[0]['id'])
