@@ -119,7 +119,7 @@ def users(client, esi_type, resource_id, owns):
         each said once; marked and unreadable configs are left out.
     """
     fields = collections.defaultdict(list)
-    for esi_type_of_user, field in templates.referrers(esi_type):
+    for esi_type_of_user, field in templates.referrers(esi_type, lists=True):
         fields[esi_type_of_user].append(field)
     if not fields:
         return []
@@ -134,8 +134,10 @@ def users(client, esi_type, resource_id, owns):
                                                               kv.value)
             except exceptions.MalformedValue:
                 continue
-            if marked or resource_id not in [body.get(name)
-                                             for name in names]:
+            if marked or not any(
+                    resource_id == value or (isinstance(value, list) and
+                                             resource_id in value)
+                    for value in (body.get(name) for name in names)):
                 continue
             user = ('%s %s (%s)' % (user_type, body.get('id'),
                                     body.get('name'))

@@ -69,6 +69,14 @@ RELATIONS = {
     ('static_route', 'vpn_gw_id'): 'vpn_gateway',
 }
 
+# Relation fields that hold a list of ids: (esi_type, field) -> the type
+# of each. Only the in-use refusal follows them (lifecycle.users); the
+# property's items have the target's constraint.
+LIST_RELATIONS = {
+    ('vpn_service', 'uplink_interfaces'): 'ha_interface',
+    ('vpn_service', 'downlink_interfaces'): 'ha_interface',
+}
+
 # How a parameter gets its value (see build_params). ``field`` follows
 # relations to a value of /config; ``nested`` reads a field inside one of
 # the resource's own (ESI's {"nested": [a, b]}); ``concatenate`` joins the
@@ -93,7 +101,7 @@ def referenced_types():
     client plugin (getter_name) and its entry point in setup.cfg (a unit
     test checks that they match), and cannot be deleted while in use.
     """
-    return sorted(set(RELATIONS.values()))
+    return sorted(set(RELATIONS.values()) | set(LIST_RELATIONS.values()))
 
 
 def constraint_name(esi_type):
@@ -115,13 +123,18 @@ def references(esi_type):
             if source == esi_type]
 
 
-def referrers(esi_type):
+def referrers(esi_type, lists=False):
     """[(esi type, field)] of the relations that point to *esi_type*.
 
     Sorted: whoever reads them does so in a stable order.
+
+    :param lists: the LIST_RELATIONS too.
     """
-    return sorted(key for key, target in RELATIONS.items()
-                  if target == esi_type)
+    found = [key for key, target in RELATIONS.items() if target == esi_type]
+    if lists:
+        found += [key for key, target in LIST_RELATIONS.items()
+                  if target == esi_type]
+    return sorted(found)
 
 
 def monitoring_template_name(esi_type):

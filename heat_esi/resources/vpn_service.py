@@ -23,8 +23,12 @@ from heat_esi import resource_properties
 from heat_esi import templates
 
 
-def interfaces_property(esi_type, link_type, **kwargs):
-    """The schema of a list of HA interface ids of one link type."""
+def interfaces_property(esi_type, name, link_type, **kwargs):
+    """The schema of a list of HA interface ids of one link type.
+
+    Its items' type is the list relation's (templates.LIST_RELATIONS):
+    an HA interface cannot be deleted while a service lists it.
+    """
     return properties.Schema(
         properties.Schema.LIST,
         _('IDs of the ESI HA interfaces (link_type %s) that the gateways of '
@@ -32,7 +36,8 @@ def interfaces_property(esi_type, link_type, **kwargs):
         schema=properties.Schema(
             properties.Schema.STRING,
             constraints=[constraints.CustomConstraint(
-                templates.constraint_name('ha_interface'))]),
+                templates.constraint_name(
+                    templates.LIST_RELATIONS[(esi_type, name)]))]),
         constraints=[constraints.Length(min=1)],
         **kwargs)
 
@@ -91,10 +96,10 @@ class VpnService(esi_resource.EsiResource):
     properties_schema = resource_properties.naming_properties(
         _('VPN service'))
     properties_schema.update({
-        UPLINK_INTERFACES: interfaces_property(esi_type, 'uplink',
-                                               required=True),
-        DOWNLINK_INTERFACES: interfaces_property(esi_type, 'downlink',
-                                                 required=True),
+        UPLINK_INTERFACES: interfaces_property(
+            esi_type, UPLINK_INTERFACES, 'uplink', required=True),
+        DOWNLINK_INTERFACES: interfaces_property(
+            esi_type, DOWNLINK_INTERFACES, 'downlink', required=True),
         ZONE: resource_properties.text_property(
             _('Availability zone of the service, such as jp1-zone1.'),
             min_length=1, required=True),

@@ -20,6 +20,7 @@ import pytest
 
 from heat_esi import etcd
 from heat_esi import keys
+from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import states
 from tests import esi_fixtures
@@ -320,3 +321,24 @@ def test_a_route_on_a_missing_gateway_is_refused(heat):
     with pytest.raises(heat_exc.StackValidationFailed) as err:
         stk.validate()
     assert 'vpn_gw_id' in str(err.value)
+
+
+def test_a_static_route_delete_is_one_heat_job_then_nothing_left(
+        heat, stand_in):
+    seeds.register_gateway(heat)
+    stk = create(('route', 'static_route', {}))
+    rid = stk['route'].resource_id
+    # The gateway cannot go while the route names it.
+    assert 'static_route %s (sample-static-route)' % rid in ', '.join(
+        lifecycle.users(
+            heat, 'vpn_gateway', seeds.GATEWAY, lambda body: True))
+    since = heat.revision() + 1
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    jobs = [json.loads(event.kv.value)[1] for event in esi_fixtures.history(
+        heat, keys.JOBS_ALL, since) if event.kv.version == 1]
+    assert [(job['action'], job['handler'], job['is_first'], job['is_last'])
+            for job in jobs] == [('logical_delete', 'heat_worker', True,
+                                  True)]
+    assert seeds.PASSWORD not in json.dumps(jobs)
+    assert esi_fixtures.resource_keys(heat, rid) == []

@@ -214,3 +214,19 @@ def test_read_complete_ends_an_action_of_a_type_without_a_plan():
                               2, None) == lifecycle.UNEXPECTED
     assert states.status({}, state, {}) == states.ACTIVE
     assert lifecycle.last_action_problem(state, 2) is None
+
+
+def test_an_ha_interface_a_service_lists_is_in_use():
+    fake = fakes.FakeEtcd()
+    _rid, service = seeds.config('vpn_service')
+    fake.put(keys.config('vpn_service', seeds.SERVICE),
+             records.config(service, 1))
+    for rid in (seeds.UPLINK, seeds.DOWNLINK):
+        assert lifecycle.users(fake, 'ha_interface', rid,
+                               lambda body: True) == [
+            'vpn_service %s (sample-vpn-service)' % seeds.SERVICE]
+    assert lifecycle.users(fake, 'ha_interface', 'another',
+                           lambda body: True) == []
+    assert lifecycle.users(fake, 'ha_interface', seeds.UPLINK,
+                           lambda body: False) == [
+        'a vpn_service of another project']
