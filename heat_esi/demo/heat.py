@@ -246,3 +246,7 @@ class InProcessHeat(object):
                 pass
         if self.api is not None:
             self.api.shutdown()
+        # oslo.log made Heat's log the place of uncaught exceptions; the
+        # demo removes that log with its directory, and an error that ends
+        # it must still be printed.
+        sys.excepthook = sys.__excepthook__
