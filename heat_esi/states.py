@@ -32,7 +32,13 @@ PENDING_CREATE, PENDING_UPDATE, PENDING_DELETE = (
 # Element states. A worker answers a job with ACTIVE (the seed's point (3)),
 # a monitor writes UP or DOWN (point (5)).
 ACTIVE, UP, DOWN = 'ACTIVE', 'UP', 'DOWN'
-HEALTHY = (UP, ACTIVE)
+# The healthy states of sessions, as ESI's NETCONF plugins answer them: a
+# BGP session ESTABLISHED (job and monitor alike), a VRRP group master or
+# backup as wanted (a job's state_monitoring in lower case, /monitoring in
+# upper case, as the seeds show).
+ESTABLISHED = 'ESTABLISHED'
+MASTER, BACKUP = 'MASTER', 'BACKUP'
+HEALTHY = (UP, ACTIVE, ESTABLISHED, MASTER, BACKUP, 'master', 'backup')
 # How an element state reads in Heat's attributes and outputs: one
 # vocabulary from create to every later poll.
 VOCABULARY = {ACTIVE: UP}

@@ -280,5 +280,43 @@ def _text(element):
     return etree.tostring(element)
 
 
+TYPE_NAMES = ('ESI::Netconf::NamedConfigs',
+              'OS::Contrail::NetconfNamedConfigs')
+
+
+def register_policy():
+    """Make Heat's resource type policy restrict both names of the type.
+
+    heat-engine enforces ``resource_types:<type>`` only for the rules it
+    has registered (an unregistered one allows all, whatever a policy file
+    says): the defaults are added to Heat's list here, when heat-engine
+    loads its plugins, which it does before it builds its enforcer. The
+    default is one of [netconf] roles, or an admin; a policy file may
+    override it. The resource checks the same itself (NamedConfigs
+    validate and create), for a heat-engine that enforces no policy.
+    """
+    from heat.policies import base as policy_base
+    from heat.policies import resource_types
+    from oslo_policy import policy
+    try:
+        roles = list(cfg.CONF.netconf.roles or [])
+    except cfg.Error:
+        roles = ['esi_netconf']
+    check = ' or '.join(['role:%s' % role for role in roles] +
+                        [policy_base.RULE_CONTEXT_IS_ADMIN])
+    known = set(rule.name for rule in resource_types.resource_types_policies)
+    for type_name in TYPE_NAMES:
+        name = resource_types.POLICY_ROOT % type_name
+        if name not in known:
+            resource_types.resource_types_policies.append(policy.RuleDefault(
+                name=name, check_str=check,
+                description='Configure the operator\'s routers over '
+                            'NETCONF ([netconf] roles of heat.conf).',
+                scope_types=['project']))
+
+
+register_policy()
+
+
 def resource_mapping():
     return {'ESI::Netconf::NamedConfigs': NetconfNamedConfigs}

@@ -282,3 +282,28 @@ def test_the_command_line_device_prints_ready():
     finally:
         process.terminate()
         assert process.wait(30) == 0
+
+
+def test_concurrent_applies_to_one_router_wait_for_the_lock_and_all_land(
+        device):
+    """As many gateways created at once configure the same routers."""
+    errors = []
+
+    def apply(vlan):
+        path = UNIT_PATH[:2] + [dict(UNIT_PATH[2], name=str(vlan))]
+        try:
+            client(device).apply([junos.place('vlan-id %d;' % vlan,
+                                              path)[0]], lock_timeout=120)
+        except Exception as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=apply, args=(vlan,))
+               for vlan in range(1100, 1110)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(150)
+    assert not errors
+    units = device.running().findall('interfaces/interface/unit')
+    assert sorted(u.findtext('name') for u in units) == [
+        str(v) for v in range(1100, 1110)]
+    assert device.counts['commits'] == 10

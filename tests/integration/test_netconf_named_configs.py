@@ -336,3 +336,36 @@ def test_a_tenant_cannot_push_configuration_to_the_routers(routers):
     assert 'esi_netconf' in stk.status_reason
     for router in routers:
         assert router.running().find('routing-instances') is None
+
+
+def test_an_update_that_drops_a_fragment_takes_it_away(routers):
+    """With on_update replace, only what the new configs say is left."""
+    from heat.engine import environment as env_mod
+    from heat.engine import stack as stack_mod
+    from heat.engine import template as template_mod
+    stk = stack(routers)
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    fewer = template()
+    for res in fewer['resources'].values():
+        res['properties']['on_update'] = 'replace'
+        del res['properties']['configs'][1]     # the routing instance
+    new = stack_mod.Stack(stk.context, stk.name, template_mod.Template(
+        fewer, env=env_mod.Environment(dict(
+            environment(), parameters=parameters(routers)))))
+    stk.update(new)
+    assert stk.state == ('UPDATE', 'COMPLETE'), stk.status_reason
+    for router in routers:
+        running = router.running()
+        assert running.find('routing-instances') is None, \
+            router.running_text()
+        assert running.find(
+            'interfaces/interface[name="ae0"]/unit[name="1025"]/vlan-id'
+        ).text == '1025'
+        assert running.find(
+            'interfaces/interface[name="ge-0/0/1"]/unit[name="122"]'
+        ) is not None
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    for router in routers:
+        assert router.running().find('interfaces/interface/unit') is None

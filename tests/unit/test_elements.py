@@ -70,8 +70,9 @@ def test_every_installed_plugin_keeps_the_contract():
     conf.register_worker_opts(config)
     config([])
     found = elements.load_plugins(fakes.FakeEtcd(), config)
-    assert sorted(found) == ['etcd_reader', 'logical_port', 'physical_port',
-                             'router', 'switch', 'virtual_network', 'vmi']
+    assert sorted(found) == ['bgp_session', 'etcd_reader', 'logical_port',
+                             'physical_port', 'router', 'switch',
+                             'virtual_network', 'vmi', 'vrrp_session']
     for name, plugin in found.items():
         assert isinstance(plugin, base.Plugin), name
         assert plugin.pollable, name
