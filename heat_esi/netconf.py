@@ -24,6 +24,7 @@ credentials() finds them there by the router's address.
 """
 
 import contextlib
+import logging as std_logging
 import time
 
 from lxml import etree
@@ -35,6 +36,10 @@ from heat_esi import keys
 from heat_esi import records
 
 LOG = logging.getLogger(__name__)
+# ncclient logs at INFO each RPC it sends and each answer: the whole
+# configuration, BGP keys included. heat-engine and esi-worker log INFO;
+# only ncclient's warnings and errors are theirs to show.
+std_logging.getLogger('ncclient').setLevel(std_logging.WARNING)
 
 BASE_NS = 'urn:ietf:params:xml:ns:netconf:base:1.0'
 # Seconds between two tries of a lock another session holds.

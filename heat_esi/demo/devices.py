@@ -65,9 +65,18 @@ def simulate(plugins, client, conf):
         plugins[name] = cls(client, conf)
 
 
-# What the routers hold before any gateway: the QoS option's filters,
-# which ESI's templates name and never create.
+# What the routers hold before any gateway: their uplink and downlink,
+# tagged (a gateway adds VLAN units to them), and the QoS option's
+# filters, which ESI's templates name and never create.
 OPERATOR_CONFIG = """
+interfaces {
+    interface ge-0/0/1 {
+        vlan-tagging;
+    }
+    interface ae0 {
+        vlan-tagging;
+    }
+}
 firewall {
     family inet {
         filter FILTER_10M-GA-UP-VPN {

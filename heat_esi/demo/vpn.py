@@ -363,11 +363,14 @@ class VpnDemo(demo_network.NetworkDemo):
         return seen
 
     def secrets_shown(self, texts):
-        """The names of the secrets that appear in any of *texts*."""
-        return sorted(name for name, value in (
-            ('bgp_md5', self.bgp_md5), ('the routers\' password',
-                                        self.password))
-            if any(value in text for text in texts))
+        """['<secret> in <where>'] of the secrets in *texts*.
+
+        *texts* are [(where, text)].
+        """
+        return sorted({'%s in %s' % (name, where) for name, value in (
+            ('bgp_md5', self.bgp_md5),
+            ('the routers\' password', self.password))
+            for where, text in texts if value in text})
 
     def run_vpn(self):
         heat = self.heat_client()
@@ -407,11 +410,12 @@ class VpnDemo(demo_network.NetworkDemo):
         # Every value written, the stack's events and outputs, Heat's log:
         # the secrets are in the resources' /config and nowhere else.
         with open(self.heat.log, errors='replace') as f:
-            texts = [f.read(), json.dumps(outputs)]
-        texts += [v for k, values in written.items() for v in values
+            texts = [('Heat\'s log', f.read()),
+                     ('the stack\'s outputs', json.dumps(outputs))]
+        texts += [(k, v) for k, values in written.items() for v in values
                   if not k.startswith(keys.CONFIG)]
-        texts += [e.resource_status_reason or '' for e in
-                  heat.events.list(stack_id)]
+        texts += [('the stack\'s events', e.resource_status_reason or '')
+                  for e in heat.events.list(stack_id)]
         leaked = self.secrets_shown(texts)
         say()
         say('secrets outside /config: %s' % (', '.join(leaked) or 'none'))

@@ -111,9 +111,12 @@ def test_points_as_the_documents_number_them(demo, capsys):
 
 
 def test_secrets_are_found_wherever_they_are(demo):
-    assert demo.secrets_shown(['nothing', 'here']) == []
-    assert demo.secrets_shown(['x%sx' % demo.bgp_md5]) == ['bgp_md5']
-    assert demo.secrets_shown([demo.password]) == ['the routers\' password']
+    assert demo.secrets_shown([('a', 'nothing'), ('b', 'here')]) == []
+    assert demo.secrets_shown([('a', 'x%sx' % demo.bgp_md5), ('b', ''),
+                               ('c', demo.bgp_md5)]) == [
+        'bgp_md5 in a', 'bgp_md5 in c']
+    assert demo.secrets_shown([('log', demo.password)]) == [
+        'the routers\' password in log']
 
 
 def test_a_bgp_key_is_shown_as_junos_shows_one(demo, capsys):
