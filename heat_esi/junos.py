@@ -49,6 +49,11 @@ CONTAINER_PAIRS = frozenset(['family'])
 # Leaves whose value ends a filter reference, not a list entry: under
 # ``family inet { filter { input F; } }`` the keyword ``filter`` is a
 # container.
+# Statements whose value is a secret: to_text shows them as JUNOS does, as
+# SECRET-DATA, not the value (a BGP session's md5 key lands on the router,
+# and must not reach a log or the demo's output).
+SECRETS = frozenset(['authentication-key', 'secret', 'password',
+                     'encrypted-password', 'pre-shared-key'])
 XML_TYPES = ('tag', 'named_tag')
 CONFIG_TYPES = ('tag', 'name', 'named_tag')
 
@@ -88,6 +93,15 @@ def _tokens(text):
             line += value.count('\n')
 
 
+def _shown(words):
+    """A statement for an error message: its keyword, not its values.
+
+    A value may be a secret (an authentication-key): an error goes into a
+    stack's status, which the project reads.
+    """
+    return '"%s" (%d words)' % (exceptions.short(words[0])[1:-1], len(words))
+
+
 def _statement(words, line):
     """The element of one statement ``keyword value ...`` without block."""
     keyword = words[0]
@@ -105,7 +119,7 @@ def _statement(words, line):
             raise ConfigSyntaxError(
                 'line %d: cannot place %s (a %s entry takes "name" then '
                 'pairs of keyword and value)' % (
-                    line, exceptions.short(' '.join(words)), keyword))
+                    line, _shown(words), keyword))
         for index in range(0, len(rest), 2):
             etree.SubElement(element, rest[index]).text = rest[index + 1]
         return [element]
@@ -115,7 +129,7 @@ def _statement(words, line):
         return [element]
     raise ConfigSyntaxError('line %d: cannot place %s (a statement is '
                             '"keyword value;" or "keyword [ values ];")'
-                            % (line, exceptions.short(' '.join(words))))
+                            % (line, _shown(words)))
 
 
 def _block_head(words, line):
@@ -130,7 +144,7 @@ def _block_head(words, line):
         etree.SubElement(element, 'name').text = words[1]
         return element, element
     raise ConfigSyntaxError('line %d: cannot place the block of %s' % (
-        line, exceptions.short(' '.join(words))))
+        line, _shown(words)))
 
 
 def parse_text(text):
@@ -323,7 +337,10 @@ def to_text(configuration, indent=0):
             lines.extend(to_text(child, indent + 1))
             lines.append('%s}' % pad)
         elif name is None and (child.text or '').strip():
-            lines.append('%s%s %s;' % (pad, head, child.text.strip()))
+            if tag in SECRETS:
+                lines.append('%s%s "********"; ## SECRET-DATA' % (pad, head))
+            else:
+                lines.append('%s%s %s;' % (pad, head, child.text.strip()))
         else:
             lines.append('%s%s;' % (pad, head))
     return lines if indent else '\n'.join(lines) + ('\n' if lines else '')

@@ -1,6 +1,14 @@
-"""NETCONF test devices for the tests: fixtures-friendly helpers."""
+"""NETCONF test routers for the tests (heat_esi.simulated.netconf_device).
+
+start() gives a started router whose login is ``esi`` and password
+PASSWORD; register() writes its edge router's /config (where the NETCONF
+plugins and NamedConfigs find the credentials); known_hosts() and
+netconf_section() give a heat-engine or esi-worker what it needs to trust
+the routers' host keys with [netconf] hostkey_verify on.
+"""
 
 from heat_esi.simulated import netconf_device
+from tests import esi_fixtures
 
 PASSWORD = 'nc-S3cret-pw'
 
@@ -13,7 +21,22 @@ def start(name='router', host='127.0.0.1', **kwargs):
     return device
 
 
-def texts(configuration):
-    """The configuration as JUNOS text, for an assertion's message."""
-    from heat_esi import junos
-    return junos.to_text(configuration)
+def register(client, router_id, device, **body):
+    """The edge router *router_id* at *device*'s address, with its login."""
+    return esi_fixtures.register(
+        client, 'edge_router', router_id, **dict(dict(
+            name=device.name, ip=device.host, ssh_port=device.port,
+            login=device.username, password=device.password), **body))
+
+
+def known_hosts(path, *devices):
+    """Write an OpenSSH known_hosts file of *devices* at *path*; its path."""
+    with open(str(path), 'w') as f:
+        f.write(''.join(d.known_hosts_line() for d in devices))
+    return str(path)
+
+
+def netconf_section(known_hosts_path, timeout=5):
+    """The [netconf] section of a worker (WorkerProcess *sections*)."""
+    return {'netconf': {'known_hosts_file': known_hosts_path,
+                        'timeout': timeout}}

@@ -54,6 +54,13 @@ def test_bad_text_is_refused_naming_the_line(text, says):
     assert 'line 1' in str(caught.value)
 
 
+def test_an_error_names_the_keyword_never_a_value():
+    with pytest.raises(junos.ConfigSyntaxError) as caught:
+        junos.parse_text('neighbor 192.0.2.1 authentication-key K3y-md5 x')
+    assert 'K3y-md5' not in str(caught.value)
+    assert '"neighbor"' in str(caught.value)
+
+
 def test_a_path_places_the_fragment_and_names_what_to_remove():
     path = [{'xml_type': 'tag', 'tag': 'interfaces'},
             {'xml_type': 'named_tag', 'tag': 'interface', 'name': ' ae0 '},
@@ -91,6 +98,13 @@ def test_the_text_shows_what_show_configuration_shows():
     assert junos.to_text(root) == (
         'interfaces {\n    interface ae0 {\n        unit 5 {\n'
         '            vlan-id 5;\n        }\n    }\n}\n')
+    # A secret shows as JUNOS shows it, never its value.
+    bgp = etree.Element('configuration')
+    bgp.extend(junos.parse_text('group g { neighbor 192.0.2.1 '
+                                'authentication-key md5-S3cret; }'))
+    assert 'md5-S3cret' not in junos.to_text(bgp)
+    assert 'authentication-key "********"; ## SECRET-DATA' in \
+        junos.to_text(bgp)
 
 
 def test_ncclient_errors_become_netconf_errors_without_the_password():
