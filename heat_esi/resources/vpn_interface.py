@@ -298,6 +298,19 @@ class VpnInterface(esi_resource.EsiResource):
             lifecycle.expected_action('vpn_gateway', records.MODIFY),
             'vpn_gateway', gateway['id'])
 
+    def handle_create_cancel(self, cookie):
+        """Withdraw the gateway's unclaimed modify jobs too.
+
+        They would re-render the gateway for an interface whose own jobs
+        were withdrawn; the interface's delete rewrites the gateway again.
+        """
+        super(VpnInterface, self).handle_create_cancel(cookie)
+        gateway = (cookie or {}).get('gateway')
+        if gateway:
+            self.client_plugin().withdraw(
+                self.name, 'vpn_gateway', gateway['id'],
+                {'version': gateway['version'], 'action': records.MODIFY})
+
     def _write_next(self, kv, body, version, action, marked=False):
         """A delete also rewrites the gateway without the interface."""
         if action != records.LOGICAL_DELETE:

@@ -221,3 +221,26 @@ def test_an_update_of_the_peers_modifies_the_interface_alone(
     assert (body['version'], body['body']['bgp_remote_as']) == (2, '65000')
     assert not [j for j in jobs_since(heat, since)
                 if j[1]['resource_id'] == gw]
+
+
+def test_a_cancelled_create_withdraws_the_gateways_modify_too(
+        heat, stand_in):
+    gw_stack = gateways.created()
+    gw = gw_stack['gw0'].resource_id
+    stk = heat_engine.stack({
+        'heat_template_version': '2018-08-31',
+        'resources': {'vi': {'type': 'ESI::VpnInterface',
+                             'properties': interface_props(gw)}}})
+    stk.store()
+    res = stk['vi']
+    res.resource_id_set('c0ffee00-0000-4000-8000-00000000000a')
+    stand_in.held.update([gw, res.resource_id])
+    cookie = res.handle_create()
+    assert cookie['gateway'] == {'id': gw, 'version': 2}
+
+    def queued():
+        return [kv.key for kv in heat.get_prefix(keys.JOBS_ALL)[0]
+                if gw in kv.key or res.resource_id in kv.key]
+    assert len(queued()) == 5
+    res.handle_create_cancel(cookie)
+    assert queued() == []
