@@ -342,3 +342,36 @@ def test_a_static_route_delete_is_one_heat_job_then_nothing_left(
                                   True)]
     assert seeds.PASSWORD not in json.dumps(jobs)
     assert esi_fixtures.resource_keys(heat, rid) == []
+
+
+def test_the_static_route_stack_is_valid_hot_with_the_jobs_params(heat):
+    """The heat_worker's render of static_route_vpn, made by the engine.
+
+    OS::Contrail::NetconfNamedConfigs is a no-op here (the NETCONF
+    implementation is tested with its device): what is checked is that
+    the job's params are the template's parameters, of their types.
+    """
+    from heat_esi import templates
+    from heat_esi.worker.handlers import heat as heat_handler
+    seeds.register_gateway(heat)
+    _rid, body = seeds.config('static_route')
+    template = templates.fetch(heat, 'static_route_vpn')
+    built = templates.build_params(template, 'static_route', body, 1,
+                                   templates.config_lookup(heat))
+    parameters, context, timeout = heat_handler.split_params(
+        {p['param']: p['value'] for p in built}, 10)
+    assert timeout == 60 and context == {}
+    stk = heat_engine.stack(
+        heat_handler.render(template, context), params={
+            'parameters': parameters,
+            'resource_registry': {
+                'OS::Contrail::NetconfNamedConfigs': 'OS::Heat::None'}})
+    stk.create()
+    assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
+    assert sorted(stk.resources) == ['netconf_configure_primary',
+                                     'netconf_configure_secondary']
+    shown = dict(stk.parameters)
+    assert (shown['primary_device_ip'], shown['secondary_device_ip'],
+            shown['primary_device_port'], shown['vrf_name']) == (
+        '10.79.5.185', '10.79.5.184', 830,
+        'vrf_gw_sample-ha-router-downlink_1025')
