@@ -250,26 +250,6 @@ class _Pending(object):
         return getattr(self._client, name)
 
 
-def _consistent(build):
-    """The plans of build(refresh), re-planned together when commit asks.
-
-    actions.commit() re-plans each Planned on its own (again()) when a
-    heat_template changed; a plan here names job ids of the plans before
-    it (depends_on), so all are made again at once, from the same read,
-    and each again() hands out its own.
-    """
-    planned = build(False)
-    fresh = []
-
-    def again(index):
-        if index == 0 or not fresh:
-            fresh[:] = build(True)
-        return fresh[index]
-    for index, each in enumerate(planned):
-        each.again = (lambda i=index: again(i))
-    return planned
-
-
 def plan_create(client, template, gw_body, derived, request_id=None):
     """The plans of a gw_interface's create: itself, 2 ports, 2 logical ports.
 
@@ -289,31 +269,31 @@ def plan_create(client, template, gw_body, derived, request_id=None):
         pending[(ESE_LOGICAL_PORT, lport['id'])] = lport
     seen = _Pending(client, pending)
 
-    def build(refresh):
-        def plan(esi_type, rid, action, body, version, depends_on=(),
-                 with_config=True):
-            return actions.plan(seen, template(esi_type, body), esi_type,
-                                rid, action, body, version,
-                                request_id=request_id, depends_on=depends_on,
-                                with_config=with_config, refresh=refresh)
-        gw = plan(GW_INTERFACE, gw_id, records.CREATE, gw_body, 1)
-        ports, logical, attached = [], [], []
-        for side in SIDES:
-            body = port_body(gw_body, derived, side)
-            # Its /config is version 2's, written below: one key, once.
-            ports.append(plan(PORT, body['id'], records.CREATE, body, 1,
-                              depends_on=gw.job_ids[:1], with_config=False))
-        for side, port in zip(SIDES, ports):
-            body = logical_port_body(gw_body, derived, side)
-            logical.append(plan(ESE_LOGICAL_PORT, body['id'], records.CREATE,
-                                body, 1, depends_on=port.job_ids[:1]))
-        for side, port, lport in zip(SIDES, ports, logical):
-            body = attached_body(port_body(gw_body, derived, side),
-                                 logical_port_id(gw_id, side))
-            attached.append(plan(PORT, body['id'], records.MODIFY, body, 2,
-                                 depends_on=port.job_ids + lport.job_ids))
-        return [gw] + ports + logical + attached
-    return _consistent(build)
+    # A commit that plans again renames the job ids that depends_on names
+    # (actions.Planned.again).
+    def plan(esi_type, rid, action, body, version, depends_on=(),
+             with_config=True):
+        return actions.plan(seen, template(esi_type, body), esi_type, rid,
+                            action, body, version, request_id=request_id,
+                            depends_on=depends_on, with_config=with_config)
+
+    gw = plan(GW_INTERFACE, gw_id, records.CREATE, gw_body, 1)
+    ports, logical, attached = [], [], []
+    for side in SIDES:
+        body = port_body(gw_body, derived, side)
+        # Its /config is version 2's, written below: one key, once.
+        ports.append(plan(PORT, body['id'], records.CREATE, body, 1,
+                          depends_on=gw.job_ids[:1], with_config=False))
+    for side, port in zip(SIDES, ports):
+        body = logical_port_body(gw_body, derived, side)
+        logical.append(plan(ESE_LOGICAL_PORT, body['id'], records.CREATE,
+                            body, 1, depends_on=port.job_ids[:1]))
+    for side, port, lport in zip(SIDES, ports, logical):
+        body = attached_body(port_body(gw_body, derived, side),
+                             logical_port_id(gw_id, side))
+        attached.append(plan(PORT, body['id'], records.MODIFY, body, 2,
+                             depends_on=port.job_ids + lport.job_ids))
+    return [gw] + ports + logical + attached
 
 
 def create_conditions(gw_id):
@@ -348,47 +328,38 @@ def plan_delete(client, template, gw_id, configs, request_id=None,
     :param configs: read_configs().
     :param redo: the marked parts whose delete is not under way (it
         failed): deleted again, at their next version.
-    :returns: ([Planned], [compare]) for actions.commit, and
-        {(esi_type, id): version} of each part's delete.
+    :returns: ([Planned], [compare]) for actions.commit (no plan when
+        every part's delete is under way), and {(esi_type, id): version}
+        of each part's delete.
     """
     # A part already marked: its delete under way is waited for.
     versions = {part: config[1] for part, (_kv, config) in configs.items()
                 if config[2] and part not in redo}
-    compare = []
-
-    def build(refresh):
-        planned = []
-        waited = {ESE_LOGICAL_PORT: [], PORT: []}
-        for esi_type, rid in parts(gw_id) + [(GW_INTERFACE, gw_id)]:
-            if (esi_type, rid) not in configs:
-                continue
-            kv, (body, version, marked) = configs[(esi_type, rid)]
-            if marked and (esi_type, rid) not in redo:
-                continue
-            if esi_type == PORT:
-                depends_on = [job for lport in waited[ESE_LOGICAL_PORT]
-                              for job in lport]
-            elif esi_type == GW_INTERFACE:
-                depends_on = [job for port in waited[PORT] for job in port]
-            else:
-                depends_on = []
-            body = dict(body, status=states.PENDING_DELETE)
-            each = actions.plan(
-                client, template(esi_type, body), esi_type, rid,
-                records.LOGICAL_DELETE, body, version + 1, marked=True,
-                request_id=request_id, depends_on=depends_on,
-                refresh=refresh)
-            if esi_type in waited:
-                waited[esi_type].append(each.job_ids)
-            planned.append(each)
-            if not refresh:
-                versions[(esi_type, rid)] = version + 1
-                compare.append(etcd.mod_revision_is(kv.key,
-                                                    kv.mod_revision))
-        return planned
-    planned = _consistent(build) if any(
-        not config[2] or part in redo
-        for part, (_kv, config) in configs.items()) else []
+    compare, planned = [], []
+    waited = {ESE_LOGICAL_PORT: [], PORT: []}
+    for esi_type, rid in parts(gw_id) + [(GW_INTERFACE, gw_id)]:
+        if (esi_type, rid) not in configs:
+            continue
+        kv, (body, version, marked) = configs[(esi_type, rid)]
+        if marked and (esi_type, rid) not in redo:
+            continue
+        if esi_type == PORT:
+            depends_on = [job for lport in waited[ESE_LOGICAL_PORT]
+                          for job in lport]
+        elif esi_type == GW_INTERFACE:
+            depends_on = [job for port in waited[PORT] for job in port]
+        else:
+            depends_on = []
+        body = dict(body, status=states.PENDING_DELETE)
+        each = actions.plan(
+            client, template(esi_type, body), esi_type, rid,
+            records.LOGICAL_DELETE, body, version + 1, marked=True,
+            request_id=request_id, depends_on=depends_on)
+        if esi_type in waited:
+            waited[esi_type].append(each.job_ids)
+        planned.append(each)
+        versions[(esi_type, rid)] = version + 1
+        compare.append(etcd.mod_revision_is(kv.key, kv.mod_revision))
     return planned, compare, versions
 
 

@@ -269,7 +269,7 @@ class GwInterface(esi_resource.EsiResource):
                      'jobs': ', '.join(j for ids in done for j in ids)})
         return {'version': 1, 'action': records.CREATE}
 
-    def _expected(self, action=records.CREATE):
+    def _expected(self):
         """{(type, id): (version, action)} each part's create answers."""
         gw_id = self.resource_id
         found = {}
@@ -291,6 +291,8 @@ class GwInterface(esi_resource.EsiResource):
             LOG.warning('%s: cannot read its parts\' state yet: %s',
                         self.name, exc)
             return False
+        # Every answer is looked at: a part that failed fails the action
+        # even while another is still under way.
         return all([tenant_errors.outcome(state, version, action, esi_type,
                                           rid)
                     for esi_type, rid, state, version, action in answers])
@@ -298,14 +300,15 @@ class GwInterface(esi_resource.EsiResource):
     def check_create_complete(self, cookie):
         # The interface's own jobs, then its ports' and logical ports'.
         return self._check_done(cookie) and \
-            self._parts_done(self._expected(records.CREATE))
+            self._parts_done(self._expected())
 
     def handle_delete(self):
         if self.resource_id is None:
             return None
         gw_id = self.resource_id
         own = {rid for _type, rid in gw_parts.parts(gw_id)}
-        # Its own ports and logical ports name it: they go with it.
+        # Its own ports and logical ports name it: they go with it. A user
+        # is said '<type> <id> (<name>)' (lifecycle.users).
         users = [user for user in lifecycle.users(
             self.client(), self.esi_type, gw_id, self.client_plugin().owns)
             if user.split(' ')[1:2] and user.split(' ')[1] not in own]
@@ -362,8 +365,8 @@ class GwInterface(esi_resource.EsiResource):
         super(GwInterface, self).handle_create_cancel(cookie)
         if not cookie or self.resource_id is None:
             return
-        for (esi_type, rid), (version, _action) in self._expected(
-                records.CREATE).items():
+        for (esi_type, rid), (version, _action) in \
+                self._expected().items():
             # A port's create (version 1) and its attachment (2).
             for each in range(1, version + 1):
                 self.client_plugin().withdraw(

@@ -18,6 +18,7 @@ from heat_esi import keys
 from heat_esi.resources import edge_router
 from heat_esi.resources import er_physical_interface
 from heat_esi.resources import ese_physical_port
+from heat_esi.resources import gw_interface
 from heat_esi.resources import ha_interface
 from heat_esi.resources import ha_router
 from heat_esi.resources import static_route
@@ -31,7 +32,7 @@ IF_NAME = 'lo'
 TYPES = (edge_router.EdgeRouter, er_physical_interface.ErPhysicalInterface,
          ha_router.HaRouter, ha_interface.HaInterface,
          ese_physical_port.EsePhysicalPort, subnet.Subnet,
-         static_route.StaticRoute)
+         static_route.StaticRoute, gw_interface.GwInterface)
 
 
 @pytest.fixture
@@ -76,7 +77,9 @@ def test_every_referenced_type_refuses_its_delete():
                           'er_physical_interface', 'ese_device', 'network',
                           # issue 22's (the VPN gateway's relations)
                           'ha_interface', 'vpn_service', 'qos_option',
-                          'vpn_gateway'}
+                          'vpn_gateway',
+                          # a gw_interface's ports and ESE logical ports'
+                          'gw_interface', 'ese_physical_port'}
     for rtype in referenced:
         assert templates.referrers(rtype), rtype
     assert templates.referrers('edge_router') == [

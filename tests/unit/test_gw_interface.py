@@ -263,6 +263,26 @@ def test_the_create_writes_five_resources_ordered_by_dependency(store):
     assert len(jobs) == 2 + 2 * 2 + 2 * 2 + 2 * 3
 
 
+def test_a_template_changed_before_the_commit_keeps_the_dependencies(store):
+    gw_body = gw_seeds.config('CreateGwInterface_01.md')
+    planned = gw_parts.plan_create(store, template(store), gw_body,
+                                   derived(store))
+    # Changed after the plans were made: commit() plans every one again.
+    shipped = templates.load_dir()
+    templates.store(store, {'port': dict(shipped['port'], watch=['x'])})
+    assert actions.commit(store, planned,
+                          gw_parts.create_conditions(gw_seeds.GW_ID))
+    jobs = written_jobs(store)
+    ids = {job['id'] for job in jobs.values()}
+    assert not ids & {job_id for each in planned for job_id in each.job_ids}
+    for job in jobs.values():
+        assert set(job['dependency']) <= ids, job['id']
+    port = gw_parts.port_id(gw_seeds.GW_ID, 'primary')
+    assert jobs[('port', port, 'create', 'heat_worker', 1)][
+        'dependency'] == [jobs[('gw_interface', gw_seeds.GW_ID, 'create',
+                                'heat_worker', 1)]['id']]
+
+
 def test_a_second_create_of_the_same_interface_writes_nothing(store):
     create(store)
     before = store.revision()
