@@ -116,7 +116,10 @@ class NetconfRouter(object):
         return self.device.known_hosts_line()
 
     def running(self):
-        """The running configuration, as ``show configuration`` prints it."""
+        """The running configuration, as ``show configuration`` prints it.
+
+        Secrets (the BGP keys) show as SECRET-DATA, as JUNOS shows them.
+        """
         return self.device.running_text()
 
     def stop(self):

@@ -245,7 +245,7 @@ def test_demo_vpn_configures_both_routers_and_leaves_nothing():
                          'vrf_gw_sample-ha-router-downlink_1025',
                          'vrrp-group', 'FILTER_10M-GA-UP-VPN', 'static',
                          # The BGP key, as JUNOS shows one.
-                         'authentication-key "******"; ## SECRET-DATA'):
+                         'authentication-key "********"; ## SECRET-DATA'):
             assert fragment in text, (role, fragment, text)
     assert len(re.findall(r'running configuration after the delete\n'
                           r'\(the same as before the VPN gateway', out)) == 2

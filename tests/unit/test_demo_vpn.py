@@ -117,17 +117,3 @@ def test_secrets_are_found_wherever_they_are(demo):
         'bgp_md5 in a', 'bgp_md5 in c']
     assert demo.secrets_shown([('log', demo.password)]) == [
         'the routers\' password in log']
-
-
-def test_a_bgp_key_is_shown_as_junos_shows_one(demo, capsys):
-    router = mock.Mock(role='primary', host='127.0.0.2', port=830)
-    router.running.return_value = (
-        'neighbor 192.168.8.1 {\n    authentication-key "%s";\n}\n'
-        % demo.bgp_md5)
-    demo.routers = [router]
-    seen = demo.show_routers('after the create')
-    out = capsys.readouterr().out
-    assert demo.bgp_md5 not in out
-    assert 'authentication-key "******"; ## SECRET-DATA' in out
-    # What the demo compares is the configuration itself.
-    assert demo.bgp_md5 in seen['127.0.0.2']
