@@ -217,13 +217,20 @@ monitor_opts = [
                  help='Seconds between two polls of one device.'),
     cfg.ListOpt('resource_types',
                 default=['edge_router', 'er_physical_interface',
-                         'ese_device', 'ese_physical_port', 'network'],
+                         'ese_device', 'ese_physical_port', 'network',
+                         'vpn_interface', 'gw_interface', 'port',
+                         'ese_logical_port'],
                 help='Resource types whose devices are polled: edge '
                      'routers (the router element), their physical '
                      'interfaces (the interface element), ESE devices '
                      '(the switch element), their ports (the port '
-                     'element) and networks (the virtual_network element, '
-                     'from the network\'s stack).'),
+                     'element), networks (the virtual_network element, '
+                     'from the network\'s stack), a VPN gateway\'s VPN '
+                     'interfaces (their BGP sessions over NETCONF and '
+                     'uplink units over SNMP), gateway interfaces (their '
+                     'VRRP groups over NETCONF), ports (their Contrail '
+                     'interface, once attached) and ESE logical ports (over '
+                     'SNMP).'),
     cfg.FloatOpt('poll_timeout', default=10.0, min=0.5,
                  help='Seconds one poll of one resource (every element of '
                       'its template) may take. A device still polled then '

@@ -174,8 +174,33 @@ def expected_job(esi_type, job, device_ports):
     return [handler, fields, count]
 
 
+def differences(expected, ours, path=''):
+    """['path: expected X, got Y'] where *ours* is not *expected*."""
+    if isinstance(expected, dict) and isinstance(ours, dict):
+        found = []
+        for name in sorted(set(expected) | set(ours)):
+            here = '%s.%s' % (path, name)
+            if name not in ours:
+                found.append('%s: missing (expected %r)' % (
+                    here, expected[name]))
+            elif name not in expected:
+                found.append('%s: not expected (got %r)' % (here,
+                                                            ours[name]))
+            else:
+                found += differences(expected[name], ours[name], here)
+        return found
+    if isinstance(expected, list) and isinstance(ours, list) and \
+            len(expected) == len(ours):
+        return [d for i, (a, b) in enumerate(zip(expected, ours))
+                for d in differences(a, b, '%s[%d]' % (path, i))]
+    if expected != ours:
+        return ['%s: expected %r, got %r' % (path, expected, ours)]
+    return []
+
+
 def compare(ids, seed, ours, where):
     """Assert *ours* is *seed* with the run's ids; learns them first."""
     ids.learn(normal(seed), normal(ours), where)
     expected = normal(ids.swap(seed))
-    assert normal(ours) == expected, where
+    found = differences(expected, normal(ours))
+    assert not found, '%s:\n  %s' % (where, '\n  '.join(found[:20]))

@@ -73,3 +73,14 @@ def test_the_json_text_of_a_state_is_compared_as_its_value():
     with pytest.raises(AssertionError):
         vpn_documents.compare(vpn_documents.Ids({}), seed, {
             'state': {'state_monitoring': '{"a": "UP"}'}}, 'state')
+
+
+def test_a_difference_is_named_by_its_place():
+    seed = {'body': {'name': 'a', 'ids': [A, B]}}
+    ours = {'body': {'name': 'b', 'ids': [OURS_A, OURS_B], 'x': 1}}
+    with pytest.raises(AssertionError) as raised:
+        vpn_documents.compare(vpn_documents.Ids({}), seed, ours, 'here')
+    said = str(raised.value)
+    assert "here:\n  .body.name: expected 'a', got 'b'" in said
+    assert '.body.x: not expected (got 1)' in said
+    assert '.body.ids' not in said
