@@ -21,11 +21,26 @@ Figures (one run, on this machine):
 ``python benchmarks/bench_monitor.py [--devices 100] [--cap 60]`` prints
 them as JSON. With PYTHONPATH pointing at another tree's heat_esi, the
 worker runs that code (the figures "before" a change).
+
+``--swarm 10000`` measures the monitor's scale instead (issue 23): that
+many edge routers, answered by one tests/snmp_swarm.py process (one UDP
+socket for every 127.64.x.y address), one in ``--silent-every`` (10) of
+them never answering. Once each has its /monitoring, the worker's CPU is
+read over ``--cycles`` further cycles: cpu_ms_per_poll, and from it
+devices_per_core_60s, the devices one core keeps at a 60 s interval;
+cycle_s is the wall time of one cycle (it must stay below the interval).
+With ``--before TREE`` (a checkout of the code before a change), each
+round runs TREE's worker on ``--before-devices`` routers, then this
+tree's on as many and on ``--swarm``, so that the machine's noise hits
+both sides.
 """
 
 import argparse
+import collections
+import ipaddress
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -40,12 +55,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 from heat_esi.demo.etcd import free_port  # noqa: E402
+from heat_esi import etcd  # noqa: E402
 from heat_esi import keys  # noqa: E402
 from heat_esi import records  # noqa: E402
 from heat_esi import templates  # noqa: E402
 from tests import esi_fixtures  # noqa: E402
 from tests import hostile_snmp  # noqa: E402
+from tests import scrape  # noqa: E402
 from tests import snmp_agents  # noqa: E402
+from tests import snmp_swarm  # noqa: E402
 
 HOSTILE_IP = '127.0.3.1'
 HOSTILE_PROJECT = 'b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0'
@@ -224,6 +242,139 @@ def job_figures(server, client, tmp, jobs, job_timeout, cap):
         hostile.stop()
 
 
+def _write_routers(client, count):
+    """*count* edge routers at 127.64.0.1 and on; their {rid: ip}."""
+    first = ipaddress.ip_address('127.64.0.1')
+    found, ops = {}, []
+    for i in range(count):
+        rid = str(uuid.uuid4())
+        ip = str(first + i)
+        found[rid] = ip
+        ops += [etcd.put(keys.config('edge_router', rid), records.config(
+                    {'id': rid, 'name': 'r-' + rid[:4], 'ip': ip,
+                     'status': 'ACTIVE', 'tenant_id': OTHER_PROJECT}, 1)),
+                etcd.put(keys.state('edge_router', rid), records.state(
+                    'CREATE_COMPLETED', 1, {'router': 'ACTIVE'}))]
+        if len(ops) + 2 > common.TXN_OPS:
+            client.txn([], ops, key='/config/')
+            ops = []
+    if ops:
+        client.txn([], ops, key='/config/')
+    return found
+
+
+def _polls(port):
+    found = scrape.families(port)
+    return sum(scrape.value(found, 'esi_worker_monitor_polls_total',
+                            result=result)
+               for result in ('up', 'down', 'error'))
+
+
+def swarm_figures(server, client, tmp, devices, silent_every, interval,
+                  cycles, max_polls, cap, tree=None):
+    """The monitor's CPU per device poll with *devices* routers.
+
+    :param tree: the heat_esi tree the worker runs (None: this one).
+    """
+    port = snmp_agents.free_udp_port('127.0.0.1')
+    swarm = snmp_swarm.SwarmAgent(port, snmp_agents.COMMUNITY,
+                                  silent_every).start()
+    worker = None
+    saved = os.environ.get('PYTHONPATH')
+    try:
+        ips = _write_routers(client, devices)
+        silent = sum(snmp_swarm.silent(ip, silent_every)
+                     for ip in ips.values())
+        sections = snmp_agents.worker_sections(port, interval=interval)
+        sections['snmp'].update(request_timeout=REQUEST_TIMEOUT,
+                                uptime_interval=1.0)
+        sections['monitor'].update(resource_types='edge_router',
+                                   max_polls=max_polls)
+        metrics_port = free_port()
+        if tree:
+            os.environ['PYTHONPATH'] = tree
+        worker = common.worker(server, 'swarm', sections=sections,
+                               metrics_port=metrics_port).start()
+        if tree:
+            if saved is None:
+                del os.environ['PYTHONPATH']
+            else:
+                os.environ['PYTHONPATH'] = saved
+        started = time.monotonic()
+        prefix = keys.monitoring_prefix('edge_router')
+        common.wait_count(client, prefix, devices, timeout=cap,
+                          interval=1.0)
+        out = {'tree': tree or 'this', 'devices': devices,
+               'silent': silent, 'interval_s': interval,
+               'max_polls': max_polls,
+               'first_cycle_s': time.monotonic() - started}
+        polls0 = _polls(metrics_port)
+        meter = common.CpuMeter(worker=worker.proc.pid,
+                                etcd=server.proc.pid).start()
+        deadline = time.monotonic() + cap
+        polls = 0
+        while polls < cycles * devices and time.monotonic() < deadline:
+            time.sleep(0.5)
+            polls = _polls(metrics_port) - polls0
+        used = meter.stop()
+        states = [json.loads(kv.value).get('router') for kv in
+                  client.get_prefix(prefix)[0]]
+        out.update({
+            'polls': polls, 'wall_s': meter.wall,
+            'cycle_s': meter.wall / (polls / devices) if polls else None,
+            'cpu_ms_per_poll': used['worker'] / max(polls, 1) * 1000,
+            'etcd_cpu_ms_per_poll': used['etcd'] / max(polls, 1) * 1000,
+            'up': states.count('UP'), 'down': states.count('DOWN')})
+        # Why routers are DOWN, as the worker logged it (addresses and
+        # numbers left out): the silent ones' timeouts, and nothing else.
+        why = collections.Counter(
+            re.sub(r'[0-9.]+', 'N', line.split('router DOWN (', 1)[1])[:100]
+            for line in worker.log().splitlines()
+            if 'router DOWN (' in line)
+        out['why_down_logged'] = dict(why.most_common(5))
+        out['devices_per_core_60s'] = (
+            60.0 / (out['cpu_ms_per_poll'] / 1000) if polls else None)
+        return out
+    finally:
+        if saved is None:
+            os.environ.pop('PYTHONPATH', None)
+        else:
+            os.environ['PYTHONPATH'] = saved
+        if worker is not None:
+            worker.stop()
+        swarm.stop()
+
+
+def swarm_run(devices, before_devices, silent_every, interval, cycles,
+              max_polls, cap, before=None, rounds=1):
+    """swarm_figures of each side, alternated, each on a fresh etcd."""
+    tmp = tempfile.mkdtemp(prefix='bench-swarm-')
+    sides = []
+    for _ in range(rounds):
+        if before:
+            sides.append((before, before_devices))
+            sides.append((None, before_devices))
+        sides.append((None, devices))
+    found = []
+    try:
+        for tree, count in sides:
+            server, client = common.start_etcd()
+            try:
+                _clear(client)
+                found.append(swarm_figures(
+                    server, client, tmp, count, silent_every, interval,
+                    cycles, max_polls, cap, tree))
+            except Exception as exc:
+                found.append({'tree': tree or 'this', 'devices': count,
+                              'error': str(exc)[:300]})
+            finally:
+                server.cleanup()
+            print(json.dumps(found[-1]), file=sys.stderr, flush=True)
+        return found
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _clear(client):
     """Remove every resource and what was written about it."""
     for rtype in ('edge_router', 'er_physical_interface'):
@@ -260,7 +411,21 @@ def main(argv=None):
     parser.add_argument('--job-timeout', type=float, default=5.0)
     parser.add_argument('--cap', type=float, default=60.0,
                         help='seconds to wait for any one figure')
+    parser.add_argument('--swarm', type=int, default=0,
+                        help='routers for the scale figures (issue 23)')
+    parser.add_argument('--before-devices', type=int, default=1000)
+    parser.add_argument('--before', help='the tree of the "before" side')
+    parser.add_argument('--silent-every', type=int, default=10)
+    parser.add_argument('--cycles', type=int, default=2)
+    parser.add_argument('--max-polls', type=int, default=2000)
+    parser.add_argument('--rounds', type=int, default=1)
     args = parser.parse_args(argv)
+    if args.swarm:
+        print(json.dumps(swarm_run(
+            args.swarm, args.before_devices, args.silent_every,
+            args.interval, args.cycles, args.max_polls, args.cap,
+            args.before, args.rounds), indent=2))
+        return
     print(json.dumps(run(args.devices, args.victims, args.interval,
                          args.jobs, args.job_timeout, args.cap), indent=2))
 

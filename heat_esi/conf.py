@@ -225,12 +225,12 @@ monitor_opts = [
                      'interfaces (the interface element), ESE devices '
                      '(the switch element), their ports (the port '
                      'element), networks (the virtual_network element, '
-                     'from the network\'s stack), a VPN gateway\'s VPN '
-                     'interfaces (their BGP sessions over NETCONF and '
-                     'uplink units over SNMP), gateway interfaces (their '
-                     'VRRP groups over NETCONF), ports (their Contrail '
-                     'interface, once attached) and ESE logical ports (over '
-                     'SNMP).'),
+                     'from the network\'s stack), VPN interfaces (their '
+                     'BGP sessions, over NETCONF), gateway interfaces '
+                     '(their VRRP sessions, over NETCONF), ports (the vmi '
+                     'element, once attached) and ESE logical ports (the '
+                     'logical_port element). A VPN gateway is not polled: '
+                     'ESI kept no /monitoring for it.'),
     cfg.FloatOpt('poll_timeout', default=10.0, min=0.5,
                  help='Seconds one poll of one resource (every element of '
                       'its template) may take. A device still polled then '

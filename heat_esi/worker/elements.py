@@ -219,11 +219,14 @@ class Pipeline(object):
                 exceptions.MalformedValue) as exc:
             raise exceptions.JobFailed('%s %s: %s' % (esi_type, rid, exc))
 
-    def for_config(self, esi_type, rid, body, version):
+    def for_config(self, esi_type, rid, body, version, read=None):
         """Return the Elements of a resource as its /config describes it.
 
         The params are built from the body as heat-engine built its job's.
 
+        :param read: {key: KV} of the heat_templates read by the caller
+            (the monitor, once per cycle rather than once per device); a
+            template not in it is read now.
         :raises JobFailed: naming the resource and what is wrong.
         """
         try:
@@ -231,7 +234,8 @@ class Pipeline(object):
                                                    body, version)
             if name is None:
                 return Elements(None, esi_type, rid, {})
-            _, template = self._template(name)
+            _, template = self._template(
+                name, (read or {}).get(keys.heat_template(name), False))
             params = templates.build_params(
                 template, esi_type, body, version,
                 templates.config_lookup(self.client))

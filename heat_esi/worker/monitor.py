@@ -354,11 +354,18 @@ class Monitor(object):
             await asyncio.wait(started)
 
     def _owned(self):
-        """The targets (see _targets) of the devices this member polls."""
+        """The targets (see _targets) of the devices this member polls.
+
+        Each carries the heat_templates as read once for the cycle (its
+        "read"): one read per cycle, not one per device polled.
+        """
         self._register()
         members = [keys.under(keys.MONITORS, kv.key)
                    for kv in self.client.get_prefix(keys.MONITORS)[0]]
-        return [target for esi_type in self.resource_types
+        read = {kv.key: kv for kv in self.client.get_prefix(
+            keys.heat_template(''))[0]}
+        return [dict(target, read=read)
+                for esi_type in self.resource_types
                 for target in self._targets(esi_type)
                 if targets.owner(target['rid'], members) == self.member_id]
 
@@ -426,7 +433,7 @@ class Monitor(object):
         return asyncio.wrap_future(future, loop=loop)
 
     async def _poll(self, device, pool, esi_type, rid, body, version,
-                    config_revision, current):
+                    config_revision, current, read=None):
         """Poll one resource's devices; write /monitoring if it changed.
 
         :returns: {"state": {element: UP|DOWN}, "why": {element: reason},
@@ -435,7 +442,8 @@ class Monitor(object):
         deadline = base.Deadline(self.poll_timeout, '[monitor] poll_timeout')
         try:
             found = await self._in_thread(self.pipeline.for_config, esi_type,
-                                          rid, body, version, pool=pool)
+                                          rid, body, version, read,
+                                          pool=pool)
             polled = await self.pipeline.poll_async(
                 found, self._stop, deadline,
                 functools.partial(self._run_plugin, device))

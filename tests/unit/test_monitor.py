@@ -215,3 +215,22 @@ def test_a_poll_request_never_waits_for_a_cycles_backlog():
         assert answer['state'] == {'router': 'UP'}
     finally:
         mon.stop()
+
+
+def test_a_cycle_reads_the_heat_templates_once_for_all_its_devices():
+    # Issue 23: a read per device polled was half the monitor's CPU.
+    client = fakes.FakeEtcd()
+    lease = routers(client)
+    mon = monitor.Monitor(client, {'router': Quick()}, lease, member_id='m')
+    try:
+        mon.cycle()
+        for rid in ROUTERS:
+            assert client.get(keys.monitoring('edge_router', rid)).value \
+                == '{"router": "UP", "version": 1}'
+        template = keys.heat_template('edge_router_monitoring')
+        assert [r for r in client.requests if r[1] == template] == [
+            ('put', template)]      # routers() writing it
+        assert client.requests.count(
+            ('get_prefix', keys.heat_template(''))) == 1
+    finally:
+        mon.stop()

@@ -780,6 +780,9 @@ def test_the_jobs_of_a_plan_written_at_once_run_in_order(
                    for job_id, value in made], key=keys.job(first))
     start()
     assert logs.wait('job %s waits for %s' % (last, first))
+    # The wait is logged when the last job is found, which may be before
+    # the first one has started: wait for that start, then for nothing.
+    wait_until(lambda: handler.ran)
     assert handler.ran == [first]
     gate.set()
     assert state(store)['worker_state'] == 'CREATE_COMPLETED'

@@ -24,11 +24,8 @@ worker into a scanner of other networks or a leak of the community.
 
 import asyncio
 from concurrent import futures
-import contextlib
 import ipaddress
-import socket
 import threading
-import weakref
 
 from oslo_log import log as logging
 
@@ -37,6 +34,7 @@ from heat_esi import exceptions
 from heat_esi import states
 from heat_esi.worker import plugins
 from heat_esi.worker.plugins import base
+from heat_esi.worker.plugins import v2c
 
 LOG = logging.getLogger(__name__)
 
@@ -74,9 +72,6 @@ _AUTH_INDICATIONS = ('UnknownCommunityName', 'AuthenticationError',
 _AUTH_STATUSES = ('authorizationError', 'noAccess')
 
 
-# One pysnmp engine per event loop: building one costs 0.1 to 0.2 s of CPU,
-# and its socket serves every request in flight on its loop.
-_ENGINES = weakref.WeakKeyDictionary()
 _JOBS_LOOP = []
 _JOBS_LOOP_LOCK = threading.Lock()
 
@@ -85,7 +80,8 @@ def _jobs_loop():
     """The event loop of the jobs' SNMP reads, in a thread of its own.
 
     Started once per process: the job slots hand it their reads and wait,
-    so that they share one engine rather than build one per read.
+    so that they share its socket (v2c.client) rather than open one per
+    read.
     """
     with _JOBS_LOOP_LOCK:
         if not _JOBS_LOOP:
@@ -98,13 +94,8 @@ def _jobs_loop():
                 loop.run_forever()
             threading.Thread(target=run, name='snmp', daemon=True).start()
             ready.wait()
-            asyncio.run_coroutine_threadsafe(_warm(), loop).result()
             _JOBS_LOOP.append(loop)
         return _JOBS_LOOP[0]
-
-
-async def _warm():
-    Snmp._engine()
 
 
 def failure(where, timeout, err, status):
@@ -122,7 +113,7 @@ def failure(where, timeout, err, status):
 
 
 class Snmp(object):
-    """SNMP v2c reads with pysnmp's asyncio API.
+    """SNMP v2c reads on asyncio (v2c.Client: one socket per event loop).
 
     The coroutines (get_async, find_async) run on the caller's event loop,
     many at once on the monitor's; get() and find() run one in a loop of
@@ -205,46 +196,31 @@ class Snmp(object):
         return self.run(self.get_async(address, community, oid), deadline,
                         'SNMP GET from %s' % address)
 
-    @staticmethod
-    def _engine():
-        from pysnmp.hlapi.v3arch import asyncio as hlapi
-        loop = asyncio.get_running_loop()
-        engine = _ENGINES.get(loop)
-        if engine is None:
-            engine = _ENGINES[loop] = hlapi.SnmpEngine()
-        return engine
-
-    def _target(self, address):
-        from pysnmp.hlapi.v3arch import asyncio as hlapi
-        transport = (hlapi.Udp6TransportTarget if address.version == 6
-                     else hlapi.UdpTransportTarget)
-        # The address is numeric: resolved here, without the thread that
-        # pysnmp's create() would take for a DNS lookup.
-        family = socket.AF_INET6 if address.version == 6 else \
-            socket.AF_INET
-        target = transport.__new__(transport)
-        found = socket.getaddrinfo(str(address), self.port, family,
-                                   socket.SOCK_DGRAM, socket.IPPROTO_UDP,
-                                   socket.AI_NUMERICHOST)[0][4]
-        target.transport_address = found if address.version == 6 else \
-            found[:2]
-        target.__init__(timeout=self.timeout, retries=self.retries)
-        return target
-
     async def get_async(self, address, community, oid):
         """The value of *oid* on the device at *address* (an ip_address).
 
         :raises NoAnswer: no answer within request_timeout, or an error.
         """
-        from pysnmp.hlapi.v3arch import asyncio as hlapi
-        err, status, index, binds = await hlapi.get_cmd(
-            self._engine(), hlapi.CommunityData(community, mpModel=1),
-            self._target(address), hlapi.ContextData(),
-            hlapi.ObjectType(hlapi.ObjectIdentity(oid)))
-        if err or status:
-            raise failure('%s:%s' % (address, self.port), self.timeout, err,
-                          status)
+        status, binds = await self._request(address, community, v2c.GET,
+                                            oid)
+        if status:
+            raise failure('%s:%s' % (address, self.port), self.timeout,
+                          None, status)
         return binds[0][1]
+
+    async def _request(self, address, community, kind, oid, repetitions=0):
+        """(error status, binds) of one request to the device."""
+        try:
+            status, _, binds = await v2c.client().request(
+                address, self.port, community, kind, [oid], self.timeout,
+                self.retries, 0, repetitions)
+        except (v2c.RequestTimedOut, v2c.SendFailed) as exc:
+            raise failure('%s:%s' % (address, self.port), self.timeout,
+                          exc, None)
+        if not status and not binds:
+            raise NoAnswer('SNMP error from %s:%s: an answer without '
+                           'values' % (address, self.port))
+        return status, binds
 
     async def find_async(self, address, community, oid, match):
         """The first (oid, value) of the table *oid* whose value *match*es.
@@ -255,30 +231,37 @@ class Snmp(object):
         :raises NoAnswer: no answer, an error, or the table goes on past
             [snmp] max_walk_rows.
         """
-        from pysnmp.hlapi.v3arch import asyncio as hlapi
+        table = tuple(int(arc) for arc in oid.split('.'))
         rows = 0
-        # GETBULK: a tenth of the requests, and of the CPU per row, of a
-        # GETNEXT walk, which matters for a table of thousands of rows.
-        walk = hlapi.bulk_walk_cmd(
-            self._engine(), hlapi.CommunityData(community, mpModel=1),
-            self._target(address), hlapi.ContextData(), 0, WALK_BULK,
-            hlapi.ObjectType(hlapi.ObjectIdentity(oid)),
-            lexicographicMode=False)
-        async with contextlib.aclosing(walk):
-            async for err, status, index, binds in walk:
-                if err or status:
-                    raise failure('%s:%s' % (address, self.port),
-                                  self.timeout, err, status)
-                for name, value in binds:
-                    rows += 1
-                    if match(value):
-                        return str(name), value
-                    if rows >= self.max_walk_rows:
-                        raise NoAnswer(
-                            'the walk of %s on %s went on past %d rows '
-                            '([snmp] max_walk_rows)'
-                            % (oid, address, self.max_walk_rows))
-        return None
+        after = table
+        while True:
+            # GETBULK: a tenth of the requests, and of the CPU per row, of
+            # a GETNEXT walk, which matters for a table of thousands of
+            # rows.
+            status, binds = await self._request(
+                address, community, v2c.GETBULK, '.'.join(map(str, after)),
+                WALK_BULK)
+            if status:
+                raise failure('%s:%s' % (address, self.port), self.timeout,
+                              None, status)
+            for name, value in binds:
+                name_arcs = tuple(name)
+                if name_arcs[:len(table)] != table or \
+                        isinstance(value, v2c.V2C.EndOfMibView):
+                    return None         # past the table's last row
+                if name_arcs <= after:
+                    raise NoAnswer('SNMP error from %s:%s: OIDs not '
+                                   'increasing in the walk of %s'
+                                   % (address, self.port, oid))
+                after = name_arcs
+                rows += 1
+                if match(value):
+                    return str(name), value
+                if rows >= self.max_walk_rows:
+                    raise NoAnswer(
+                        'the walk of %s on %s went on past %d rows '
+                        '([snmp] max_walk_rows)'
+                        % (oid, address, self.max_walk_rows))
 
 
 def _integer(value, what):
