@@ -22,6 +22,9 @@ ROUTERS = (('primary', '792c7a6d-19b5-4d6f-b9f6-1e5b1eb45198', '10.79.5.185'),
            ('secondary', '3ca3a59a-4f92-4a8a-9ec1-1c55a97c794e',
             '10.79.5.184'))
 SEED_SSH_PORT = 830
+# The ToR switch's management address (CreateEseDevice_01), in the
+# logical ports' monitoring jobs.
+SEED_SWITCH_IP = '10.161.0.34'
 # The documents, by what they show.
 DOCUMENTS = {
     'vpn_service': 'CreateVpnService_01.md',
@@ -64,6 +67,16 @@ def seed_id(esi_type):
     return points(esi_type)[0][1].rsplit('/', 1)[1]
 
 
+def _id_pattern(text):
+    """A regex of *text* in which each id may be any id."""
+    parts, at = [], 0
+    for match in UUID.finditer(text):
+        parts += [re.escape(text[at:match.start()]),
+                  '(%s)' % UUID.pattern]
+        at = match.end()
+    return ''.join(parts + [re.escape(text[at:])])
+
+
 class Ids(object):
     """A one-to-one map of a document's ids (and values) onto a run's.
 
@@ -90,11 +103,20 @@ class Ids(object):
         self.map[seed] = ours
 
     def learn(self, seed, ours, where=''):
-        """Bind each id of *seed* to what *ours* has in its place."""
-        if isinstance(seed, str):
-            if (UUID.fullmatch(seed) or MAC.fullmatch(seed)) and \
-                    isinstance(ours, str):
+        """Bind each id of *seed* to what *ours* has in its place.
+
+        An id inside a text (a job id, a port's name "Port for : <id>") is
+        learned where the rest of the text is the same.
+        """
+        if isinstance(seed, str) and isinstance(ours, str):
+            if UUID.fullmatch(seed) or MAC.fullmatch(seed):
                 self.bind(seed, ours, where)
+                return
+            inner = UUID.findall(seed)
+            found = inner and re.fullmatch(_id_pattern(seed), ours)
+            if found:
+                for old, new in zip(inner, found.groups()):
+                    self.bind(old, new, where)
         elif isinstance(seed, dict) and isinstance(ours, dict):
             for name, value in seed.items():
                 if name in ours:

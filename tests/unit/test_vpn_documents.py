@@ -84,3 +84,15 @@ def test_a_difference_is_named_by_its_place():
     assert "here:\n  .body.name: expected 'a', got 'b'" in said
     assert '.body.x: not expected (got 1)' in said
     assert '.body.ids' not in said
+
+
+def test_an_id_inside_a_text_is_learned_where_the_rest_is_the_same():
+    ids = vpn_documents.Ids({})
+    vpn_documents.compare(ids, {'name': 'Port for : %s' % A, 'ese': A},
+                          {'name': 'Port for : %s' % OURS_A,
+                           'ese': OURS_A}, 'port')
+    assert ids.map == {A: OURS_A}
+    with pytest.raises(AssertionError, match='expected'):
+        vpn_documents.compare(vpn_documents.Ids({}),
+                              {'name': 'Port for : %s' % A},
+                              {'name': 'Port of : %s' % OURS_A}, 'port')
