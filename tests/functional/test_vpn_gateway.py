@@ -21,6 +21,7 @@ that refuses a configuration; a delete across stacks refused while in
 use; the delete, which leaves nothing in etcd or on the routers.
 """
 
+import copy
 import importlib.util
 import json
 import os
@@ -286,14 +287,29 @@ def output_shape(outputs):
     return sorted((o['output_key'], o['description']) for o in outputs)
 
 
-def contrail_outputs(seed, ours):
-    """Put the stand-ins' output values in the document's (a Contrail's).
+def outputs_aside(seed, ours, *path):
+    """(*seed*, *ours*) without their stack outputs, once of one shape.
 
     A port's and a logical port's stack hold Contrail objects, whose ids
-    the stand-ins make up: their outputs are compared by their shape.
+    the stand-ins make up: their outputs (at *path*; JSON text in /state)
+    are compared by their shape, the rest of the value as it is.
     """
-    assert output_shape(ours) == output_shape(seed)
-    return ours
+    seed, ours = copy.deepcopy(seed), copy.deepcopy(ours)
+    here, there = seed, ours
+    for name in path[:-1]:
+        here, there = here[name], there[name]
+    expected, got = here.pop(path[-1]), there.pop(path[-1])
+    if isinstance(expected, str):
+        expected, got = json.loads(expected), json.loads(got)
+    assert output_shape(got) == output_shape(expected), path
+    return seed, ours
+
+
+# What heat-esi's monitor writes beyond ESI's document: every element it
+# polls, where CreateVpnInterface_01 (7) shows only the BGP sessions. A
+# difference reported to the lead, held here exactly.
+MORE_MONITORING = {'vpn_interface': {'primary_uplink': 'UP',
+                                     'secondary_uplink': 'UP'}}
 
 
 @pytest.mark.parametrize('esi_type', sorted(vpn_documents.DOCUMENTS))
@@ -322,7 +338,8 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
             esi_fixtures.wait_until(
                 lambda: seen() is not None, timeout=60, interval=0.5,
                 message=where)
-            vpn_documents.compare(ids, value, seen(), where)
+            vpn_documents.compare(ids, dict(
+                value, **MORE_MONITORING.get(esi_type, {})), seen(), where)
         else:
             if esi_type == 'vpn_interface' and \
                     key.startswith(keys.CONFIG):
@@ -337,13 +354,10 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
                 # as ESI's CreateGwInterface_06 shows it).
                 ours = port_version_1(client, rid, ours)
             if contrail and key.startswith(keys.HEAT_STACKS):
-                value['output'] = contrail_outputs(value['output'],
-                                                   ours['output'])
+                value, ours = outputs_aside(value, ours, 'output')
             if contrail and key.startswith(keys.STATE):
-                value['state']['heat_outputs'] = json.dumps(
-                    contrail_outputs(json.loads(value['state'][
-                        'heat_outputs']), json.loads(
-                            ours['state']['heat_outputs'])))
+                value, ours = outputs_aside(value, ours, 'state',
+                                            'heat_outputs')
             vpn_documents.compare(ids, value, ours, where)
     # (2) the version-1 jobs of the resource, the first put of each.
     written = {}
@@ -362,10 +376,10 @@ def test_the_points_are_the_documents(cloud, created, esi_type):
     ours = puts(created, state_key)
     for i, (where, key, value) in enumerate(seed_states):
         assert key == state_key, where
+        mine = ours[i]
         if contrail:
-            value['heat_outputs'] = contrail_outputs(
-                value['heat_outputs'], ours[i]['heat_outputs'])
-        vpn_documents.compare(ids, value, ours[i], where)
+            value, mine = outputs_aside(value, mine, 'heat_outputs')
+        vpn_documents.compare(ids, value, mine, where)
 
 
 def leaves(element, path=''):
