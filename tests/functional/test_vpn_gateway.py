@@ -9,8 +9,9 @@ two NETCONF test devices (heat_esi.simulated.netconf_device) on 127.0.0.2
 and 127.0.0.3, whose host keys heat-engine and the worker check; their
 SNMP side, and the ToR switch's on 127.0.0.4, is tests/router_snmp.py,
 which shows a JUNOS router's interface names. heat-engine is restarted
-once with the module's [netconf] options (the cloud's heat.conf has
-none); the worker is the module's own.
+once with the module's [netconf] options, unless the cloud's heat.conf
+names a known_hosts file already (cloud.netconf_known_hosts); the worker
+is the module's own.
 
 One create serves every test of the module (they run in order; the last
 ones delete): each document's points (CreateVpnService_01 ...
@@ -125,20 +126,26 @@ def devices_and_worker(cloud, tmp_path_factory):
         for role, host in ROUTERS:
             routers[role] = devices.NetconfRouter(role, host, LOGIN,
                                                   password).start()
-        known_hosts = os.path.join(directory, 'known_hosts')
-        with open(known_hosts, 'w') as f:
+        # A cloud whose heat.conf names a known_hosts file already
+        # (netconf_known_hosts) gets the routers' keys there: heat-engine
+        # reads it at each connection. Otherwise heat-engine, which reads
+        # [netconf] at start, is restarted once with this module's file,
+        # and left so (the options only name this module's routers).
+        known_hosts = getattr(cloud, 'netconf_known_hosts', None)
+        restart = known_hosts is None
+        if restart:
+            known_hosts = os.path.join(directory, 'known_hosts')
+        with open(known_hosts, 'a') as f:
             f.writelines(r.known_hosts_line() for r in routers.values())
         netconf = {'hostkey_verify': 'true', 'known_hosts_file': known_hosts}
-        # heat-engine reads [netconf] at start: restarted once with it.
-        # Left so after the module (a later one may restart it again): the
-        # options only name this module's routers.
-        conf = os.path.join(directory, 'netconf.conf')
-        with open(conf, 'w') as f:
-            f.write('[netconf]\n' + ''.join(
-                '%s = %s\n' % kv for kv in netconf.items()))
-        cloud.heat.args += ['--config-file', conf]
-        services._stop(cloud.heat.engine)
-        cloud.heat.start_engine()
+        if restart:
+            conf = os.path.join(directory, 'netconf.conf')
+            with open(conf, 'w') as f:
+                f.write('[netconf]\n' + ''.join(
+                    '%s = %s\n' % kv for kv in netconf.items()))
+            cloud.heat.args += ['--config-file', conf]
+            services._stop(cloud.heat.engine)
+            cloud.heat.start_engine()
         port = snmp_agents.free_udp_port(SWITCH)
         agent = router_snmp.RouterAgent(
             [host for _, host in ROUTERS] + [SWITCH], port,
@@ -149,7 +156,8 @@ def devices_and_worker(cloud, tmp_path_factory):
             ('EDGE_ROUTER_COMMUNITY', 'ESE_NODE_COMMUNITY'))
         sections['heat_worker'] = {'poll_interval': 0.5}
         sections['netconf'] = netconf
-        cloud.heat.wait_for_engine()
+        if restart:
+            cloud.heat.wait_for_engine()
         worker = cloud.start_worker(name='vpn-worker', sections=sections,
                                     environment=environment(directory))
         yield {'routers': routers, 'password': password, 'worker': worker}
