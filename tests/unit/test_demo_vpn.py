@@ -117,3 +117,13 @@ def test_secrets_are_found_wherever_they_are(demo):
         'bgp_md5 in a', 'bgp_md5 in c']
     assert demo.secrets_shown([('log', demo.password)]) == [
         'the routers\' password in log']
+
+
+def test_the_workers_environment_selects_both_implementations(demo):
+    import yaml
+    with open(vpn.environment(demo.dir)) as f:
+        registry = yaml.safe_load(f)['resource_registry']
+    assert registry['OS::Contrail::NetconfNamedConfigs'] == \
+        'ESI::Netconf::NamedConfigs'
+    assert registry['OS::Contrail::VirtualNetwork'].startswith(
+        'ESI::Simulated::Contrail::')
