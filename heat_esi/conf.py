@@ -267,13 +267,18 @@ heat_worker_opts = [
                choices=['public', 'internal', 'admin'],
                help='Which of heat-api\'s catalog endpoints the worker '
                     'calls.'),
-    cfg.StrOpt('environment', default='',
-               help='Path of a Heat environment file (YAML) sent with every '
-                    'stack the heat_worker creates or updates, read once '
-                    'at start. Empty (the default) in production with '
-                    'Contrail; the demo and the tests name '
-                    'etc/heat-esi/simulated-contrail.yaml, which maps '
-                    'OS::Contrail::* to simulated stand-ins.'),
+    cfg.ListOpt('environment', default=[],
+                help='Paths of Heat environment files (YAML), comma '
+                     'separated, sent with every stack the heat_worker '
+                     'creates or updates, read once at start and merged in '
+                     'order as "openstack stack create -e a -e b" merges '
+                     'them (a later file overrides an earlier one). A '
+                     'single path, as before, is a list of one. Empty (the '
+                     'default) in production with Contrail; the demo and '
+                     'the tests name etc/heat-esi/simulated-contrail.yaml '
+                     '(OS::Contrail::* mapped to simulated stand-ins) and '
+                     'etc/heat-esi/netconf.yaml '
+                     '(OS::Contrail::NetconfNamedConfigs over NETCONF).'),
     cfg.FloatOpt('poll_interval', default=1.0, min=0.05,
                  help='Seconds between two reads of a stack\'s status '
                       'while it is being created, updated or deleted.'),

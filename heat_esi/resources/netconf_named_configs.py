@@ -18,6 +18,7 @@ properties for deployments without Contrail; etc/heat-esi/netconf.yaml
 registers it under that name.
 """
 
+import re
 import uuid
 
 from oslo_config import cfg
@@ -33,13 +34,26 @@ from heat.engine import support
 from heat_esi import client
 from heat_esi import exceptions
 from heat_esi import junos
+from heat_esi import keys
 from heat_esi import netconf
+from heat_esi import records
 
 LOG = logging.getLogger(__name__)
 # Resource data: the resource_id, once the router has committed this
 # resource's configuration (the id, not a flag: a database that reuses a
 # deleted resource's row id must not make a new one look applied).
 APPLIED = 'applied'
+# The /config fields a ``secrets`` reference may name: a tenant's own
+# secrets that its routers' configuration holds. A device password is a
+# secret too, and never one of these.
+REFERABLE_SECRETS = frozenset(['bgp_md5'])
+# What a placeholder stands for wherever the value is not needed (the
+# removal chains keep only what identifies a statement, never a leaf).
+MASK = 'SECRET-DATA'
+# <type>/<id>/<field>, and the /config's version the heat_worker saw (it
+# makes a new value a new property, for Heat to update; the value read is
+# the current one).
+_REFERENCE = re.compile(r'^([a-z_]+)/([^/@\s]+)/([a-z_0-9]+)(?:@\d+)?$')
 
 
 class NetconfNamedConfigs(resource.Resource):
@@ -61,6 +75,14 @@ class NetconfNamedConfigs(resource.Resource):
     that router's /config only. The ``username`` and ``password``
     properties, kept for ESI's original templates, are not used.
 
+    ``secrets`` maps placeholders of the fragments to a secret's place
+    (``<resource_type>/<id>/<field>``, e.g. ``vpn_interface/<id>/bgp_md5``):
+    the value is read from that resource's /config when the configuration
+    is sent, and substituted there only, so that it is in none of Heat's
+    properties, events or resource data, and masked in every error. Only
+    the fields of REFERABLE_SECRETS of a resource of the stack's own
+    project may be named.
+
     The router belongs to the operator: creating or updating the resource
     takes one of the roles of [netconf] roles (heat.conf), which only the
     esi-worker's service user should have.
@@ -72,10 +94,10 @@ class NetconfNamedConfigs(resource.Resource):
 
     PROPERTIES = (
         DEVICE_IP, PORT, DEVICE_PORT, USERNAME, PASSWORD, LOCK_TIMEOUT,
-        ON_UPDATE, CONFIGS,
+        ON_UPDATE, CONFIGS, SECRETS,
     ) = (
         'device_ip', 'port', 'device_port', 'username', 'password',
-        'lock_timeout', 'on_update', 'configs',
+        'lock_timeout', 'on_update', 'configs', 'secrets',
     )
 
     _CONFIG_KEYS = (CONFIG, PATH) = ('config', 'path')
@@ -179,6 +201,15 @@ class NetconfNamedConfigs(resource.Resource):
                 },
             ),
         ),
+        SECRETS: properties.Schema(
+            properties.Schema.MAP,
+            _('Placeholders of the configs\' text, each mapped to a '
+              'reference <resource_type>/<id>/<field> of a secret (a '
+              'bgp_md5) that is read from that resource\'s /config, and '
+              'put in the text, only when the configuration is sent.'),
+            default={},
+            update_allowed=True,
+        ),
     }
 
     # --- what the properties say --------------------------------------------
@@ -186,23 +217,108 @@ class NetconfNamedConfigs(resource.Resource):
     def _port(self, props):
         return props[self.DEVICE_PORT] or props[self.PORT]
 
-    @staticmethod
-    def _placed(props):
+    def _placed(self, props, values=None):
         """(elements to merge, removal chains) of *props*' configs.
+
+        *values* ({placeholder: secret}) fill the placeholders of
+        ``secrets``; without them each stands for MASK (enough to validate,
+        and for the removal chains, which keep no leaf value).
 
         :raises ConfigSyntaxError: naming the config and what is wrong.
         """
+        placeholders = props.get(self.SECRETS) or {}
+        if values is None:
+            values = dict.fromkeys(placeholders, MASK)
         tops = []
         chains = []
         for index, entry in enumerate(props['configs'] or []):
+            config = _substituted(entry['config'], values)
             try:
-                tops.append(junos.place(entry['config'], entry['path'])[0])
-                chains.extend(junos.removal_chains(entry['config'],
-                                                   entry['path']))
+                tops.append(junos.place(config, entry['path'])[0])
+                chains.extend(junos.removal_chains(config, entry['path']))
             except junos.ConfigSyntaxError as exc:
                 raise junos.ConfigSyntaxError('configs[%d]: %s'
                                               % (index, exc))
         return tops, chains
+
+    def _check_references(self, props):
+        """[(placeholder, (type, id, field))] of *props*' secrets.
+
+        :raises StackValidationFailed: a reference that is not one, or
+            names a field that is not a referable secret.
+        """
+        found = []
+        secrets = props.get(self.SECRETS) or {}
+        for placeholder, ref in sorted(secrets.items()):
+            match = _REFERENCE.match(ref if isinstance(ref, str) else '')
+            if not placeholder or match is None:
+                # Never quoted: it might be the secret itself, misplaced.
+                raise exception.StackValidationFailed(message=_(
+                    'secrets: %s must map to a reference '
+                    '<resource_type>/<id>/<field>')
+                    % (placeholder or '(empty)'))
+            if match.group(3) not in REFERABLE_SECRETS:
+                raise exception.StackValidationFailed(message=_(
+                    'secrets: %(p)s names field %(f)s, which is not one of '
+                    'the secrets a configuration may hold (%(ok)s)') % {
+                        'p': placeholder, 'f': match.group(3),
+                        'ok': ', '.join(sorted(REFERABLE_SECRETS))})
+            found.append((placeholder, match.groups()[:3]))
+        return found
+
+    def _secret_values(self, props):
+        """{placeholder: value} read from /config, for this apply only.
+
+        :raises StackValidationFailed: a reference to nothing, to another
+            project's resource, or to a field it does not have; named by
+            placeholder and reference, never with a value.
+        """
+        values = {}
+        project = self.context.project_id
+        for placeholder, (esi_type, rid, field) in \
+                self._check_references(props):
+            where = '%s/%s/%s' % (esi_type, rid, field)
+            key = keys.config(esi_type, rid)
+            kv = self.client().get(key)
+            body = None
+            if kv is not None:
+                try:
+                    body, _v, _m = records.parse_config(key, kv.value)
+                except exceptions.MalformedValue:
+                    body = None
+            if not isinstance(body, dict):
+                raise exception.StackValidationFailed(message=_(
+                    'secrets: %(p)s refers to %(w)s, which has no /config')
+                    % {'p': placeholder, 'w': where})
+            if not project or body.get('tenant_id') != project:
+                # The same answer as a missing one would leak existence.
+                raise exception.StackValidationFailed(message=_(
+                    'secrets: %(p)s refers to %(w)s, which is not a '
+                    'resource of this stack\'s project') % {
+                        'p': placeholder, 'w': where})
+            value = body.get(field)
+            if value in (None, ''):
+                raise exception.StackValidationFailed(message=_(
+                    'secrets: %(p)s refers to %(w)s, which has no value')
+                    % {'p': placeholder, 'w': where})
+            values[placeholder] = _quoted(str(value))
+        return values
+
+    def _masked(self, exc, values):
+        """*exc* with every secret of *values* masked (a router echoes)."""
+        text = str(exc)
+        for quoted in values.values():
+            for form in (quoted, quoted[1:-1]):
+                text = text.replace(form, MASK)
+        if text == str(exc):
+            return exc
+        if isinstance(exc, exceptions.NetconfError):
+            detail = exc.detail
+            for quoted in values.values():
+                for form in (quoted, quoted[1:-1]):
+                    detail = str(detail).replace(form, MASK)
+            return type(exc)(exc.device, detail)
+        return exceptions.EsiError(text)
 
     def _device(self, props):
         return netconf.device_for(self.client(), cfg.CONF,
@@ -225,6 +341,7 @@ class NetconfNamedConfigs(resource.Resource):
     def validate(self):
         super(NetconfNamedConfigs, self).validate()
         self._allowed()
+        self._check_references(self.properties)
         try:
             self._placed(self.properties)
         except junos.ConfigSyntaxError as exc:
@@ -232,13 +349,20 @@ class NetconfNamedConfigs(resource.Resource):
 
     def handle_create(self):
         self._allowed()
-        tops, _ = self._placed(self.properties)
+        values = self._secret_values(self.properties)
+        tops, _ = self._placed(self.properties, values)
         device = self._device(self.properties)
         # Set first: a create cut short after the commit (the stack failed
         # elsewhere and Heat cancelled this one) must still be removed by
         # the delete.
         self.resource_id_set(str(uuid.uuid4()))
-        device.apply(tops, self.properties[self.LOCK_TIMEOUT])
+        try:
+            device.apply(tops, self.properties[self.LOCK_TIMEOUT])
+        except Exception as exc:
+            masked = self._masked(exc, values)
+            if masked is exc:
+                raise
+            raise masked from None
         self.data_set(APPLIED, self.resource_id)
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
@@ -246,14 +370,23 @@ class NetconfNamedConfigs(resource.Resource):
             return
         self._allowed()
         new = json_snippet.properties(self.properties_schema, self.context)
-        tops, chains = self._placed(new)
+        values = self._secret_values(new)
+        tops, _ = self._placed(new, values)
+        _, chains = self._placed(new)
         _, old_chains = self._placed(self.properties)
         if new[self.ON_UPDATE] == 'replace':
             gone = old_chains
         else:
             kept = set(_text(c) for c in chains)
             gone = [c for c in old_chains if _text(c) not in kept]
-        self._device(new).apply(tops, new[self.LOCK_TIMEOUT], remove=gone)
+        try:
+            self._device(new).apply(tops, new[self.LOCK_TIMEOUT],
+                                    remove=gone)
+        except Exception as exc:
+            masked = self._masked(exc, values)
+            if masked is exc:
+                raise
+            raise masked from None
         self.data_set(APPLIED, self.resource_id)
 
     def handle_delete(self):
@@ -273,6 +406,22 @@ class NetconfNamedConfigs(resource.Resource):
             # gone from ESI).
             LOG.warning('%s: nothing removed after its failed create: %s',
                         self.name, exc)
+
+
+def _quoted(value):
+    """*value* as one JUNOS word, whatever it holds."""
+    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _substituted(config, values):
+    """*config* with each placeholder of *values* replaced, longest first.
+
+    Longest first: a placeholder that begins another ($KEY, $KEY2) must
+    not take part of it.
+    """
+    for placeholder in sorted(values, key=len, reverse=True):
+        config = (config or '').replace(placeholder, values[placeholder])
+    return config
 
 
 def _text(element):

@@ -22,15 +22,16 @@ point 2):
   (its own stack, or a referenced resource's);
 - ``list``: a list of such params, resolved each;
 - ``secret``: ``{resource_type, resource_id, field}``, a field of that
-  resource's /config that holds a secret (a BGP MD5 key), read when the
-  job runs so that the value is never in a job.
+  resource's /config that holds a secret (a BGP MD5 key): it resolves to
+  the reference ``<resource_type>/<resource_id>/<field>@<version>``, never
+  the value, which ESI::Netconf::NamedConfigs (its ``secrets``) reads from
+  /config when it sends the configuration to the router.
 
 Both handlers resolve them the same way: the heat_worker before it renders
 a stack, the monitoring_worker before it renders its elements. Only the
-heat_worker resolves a secret (it passes it to Heat as a hidden stack
-parameter, and holds it masked while it runs the job, see
-redact.holding); the monitoring_worker and the monitor refuse a secret
-param rather than put its value into elements.
+heat_worker resolves a secret (it passes the reference to Heat as a stack
+parameter, which the template still declares hidden); the
+monitoring_worker and the monitor refuse a secret param.
 """
 
 import json
@@ -138,31 +139,34 @@ def _secret_ref(param):
 
 
 def _read_secret(param, client, secrets):
-    """The value of a secret param, read from /config; added to *secrets*.
+    """The reference of a secret param: ``<resource_type>/<id>/<field>``.
 
-    Errors name the param, the resource and the field, never a value.
+    ``@<version>`` of the resource's /config follows when it has one.
+
+    The value stays in /config: the stack gets this reference, which the
+    resource that needs the value (ESI::Netconf::NamedConfigs ``secrets``)
+    reads when it sends the configuration, so that the value is in none of
+    Heat's parameters, properties or events. *secrets* is kept for values
+    a caller must mask (none are read here).
     """
     if secrets is None:
         raise exceptions.JobFailed(
             '%s is a secret, which only the heat_worker resolves: a '
             'monitoring template must not map one' % _where(param))
     esi_type, rid, field = _secret_ref(param)
-    key = keys.config(esi_type, rid)
-    kv = client.get(key)
-    if kv is None:
-        raise exceptions.JobFailed(
-            '%s: the secret is field %s of %s %s, which has no /config '
-            '(%s)' % (_where(param), field, esi_type, rid, key))
-    body, _, _ = records.parse_config(key, kv.value)
-    if not isinstance(body, dict) or field not in body:
-        raise exceptions.JobFailed(
-            '%s: the secret is field %s of %s %s, whose /config (%s) has '
-            'no field %s' % (_where(param), field, esi_type, rid, key,
-                             field))
-    value = body[field]
-    if value is not None and not isinstance(value, bool):
-        secrets.add(value if isinstance(value, str) else str(value))
-    return value
+    reference = '%s/%s/%s' % (esi_type, rid, field)
+    # With the /config's version: a new value (an update of the bgp_md5)
+    # changes the stack parameter, so that Heat updates the resource that
+    # reads it; the same reference would look unchanged to Heat.
+    kv = client.get(keys.config(esi_type, rid))
+    if kv is not None:
+        try:
+            _body, version, _marked = records.parse_config(kv.key, kv.value)
+        except exceptions.MalformedValue:
+            version = None
+        if isinstance(version, int) and not isinstance(version, bool):
+            reference += '@%d' % version
+    return reference
 
 
 def _resolve(param, stacks, depth, secrets=None):

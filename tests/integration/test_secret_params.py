@@ -3,9 +3,10 @@
 tests/integration/secret_stack.py (a child process: heat-api and
 heat-engine in process, as the demo runs them) writes a resource whose
 job template maps a secret, and a worker running the heat_worker makes
-its stack. The stack got the value as a hidden parameter (``stack show``
-masks it); etcd held the value only in the resource's /config, in its
-whole history; the worker's log, at DEBUG, never shows it.
+its stack. The stack got a reference to the value as a hidden parameter
+(``stack show`` masks it); etcd held the value only in the resource's
+/config, in its whole history; the worker's log, at DEBUG, shows the
+reference, never the value.
 """
 
 import json
@@ -35,7 +36,7 @@ def test_the_stack_gets_the_secret_hidden_and_nothing_else_holds_it(
         shown['state']
     assert shown['state']['error'] == ''
     assert shown['stack_status'] == 'CREATE_COMPLETE'
-    # Heat got it, and shows it as a hidden parameter.
+    # Heat got the reference, and shows it as a hidden parameter.
     assert shown['parameters']['md5'] == '******'
     assert shown['parameters']['name'] == 'peer-%s' % rid[:8]
 
@@ -51,11 +52,12 @@ def test_the_stack_gets_the_secret_hidden_and_nothing_else_holds_it(
 
     log = (tmp_path / 'heat.log').read_text()
     # The worker logged the job and, at DEBUG, keystoneauth its request
-    # with the stack's parameters: the secret masked.
+    # with the stack's parameters: the reference, never the value.
     assert 'secret_test_%s' % rid in log
     requests = [line for line in log.splitlines()
                 if 'REQ: curl' in line and 'POST' in line]
-    assert requests and all('"md5": "(masked)"' in line
-                            for line in requests), requests
+    reference = '"md5": "secret_test/%s/bgp_md5@1"' % rid
+    assert requests and all(reference in line for line in requests), \
+        requests
     assert secret not in log
     assert secret not in result.stdout + result.stderr

@@ -25,7 +25,7 @@ def worker_conf():
 
 def test_the_worker_calls_the_demos_endpoint_without_a_token(caplog):
     wconf = worker_conf()
-    assert wconf.heat_worker.environment == simulated.environment_file()
+    assert wconf.heat_worker.environment == [simulated.environment_file()]
     with caplog.at_level(logging.WARNING, logger=heat_api.__name__):
         api = heat_api.HeatApi(wconf)
     assert 'for the demo and the tests only' in caplog.text

@@ -28,6 +28,7 @@ from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as ks_exc
 from oslo_config import cfg
 import pytest
+import yaml
 
 from heat_esi.cmd import worker as worker_cmd
 from heat_esi import conf as heat_esi_conf
@@ -733,3 +734,44 @@ def test_no_orchestration_in_the_catalog_fails_the_job(world):
     with pytest.raises(exceptions.JobFailed) as err:
         world.run(world.claim())
     assert 'no orchestration endpoint (interface public' in str(err.value)
+
+
+def test_several_environment_files_are_merged_in_order(tmp_path, mapped):
+    first = tmp_path / 'simulated.yaml'
+    first.write_text('resource_registry:\n'
+                     '  OS::Contrail::VirtualNetwork: A::One\n'
+                     '  OS::Contrail::NetconfNamedConfigs: A::Two\n')
+    second = tmp_path / 'netconf.yaml'
+    second.write_text('resource_registry:\n'
+                      '  OS::Contrail::NetconfNamedConfigs: B::Two\n')
+    world = World(tmp_path, environment='%s,%s' % (first, second))
+    world.run(world.claim())
+    fields = world.heat.stacks[(PROJECT, NAME)].fields
+    # The later file wins, as with openstack stack create -e a -e b.
+    assert fields['environment'] == {'resource_registry': {
+        'OS::Contrail::VirtualNetwork': 'A::One',
+        'OS::Contrail::NetconfNamedConfigs': 'B::Two'}}
+    assert 'files' not in fields
+
+
+def test_an_environment_that_names_a_template_sends_it(tmp_path, mapped):
+    nested = tmp_path / 'nested.yaml'
+    nested.write_text('heat_template_version: 2013-05-23\n')
+    env = tmp_path / 'env.yaml'
+    env.write_text('resource_registry:\n  My::Type: nested.yaml\n')
+    world = World(tmp_path, environment=str(env))
+    world.run(world.claim())
+    fields = world.heat.stacks[(PROJECT, NAME)].fields
+    url = fields['environment']['resource_registry']['My::Type']
+    assert url.endswith('/nested.yaml')
+    assert list(fields['files']) == [url]
+    assert yaml.safe_load(fields['files'][url]) == {
+        'heat_template_version': '2013-05-23'}
+
+
+def test_a_bad_file_among_several_is_named(tmp_path, mapped):
+    good = tmp_path / 'good.yaml'
+    good.write_text('resource_registry: {}\n')
+    with pytest.raises(exceptions.ConfigError) as err:
+        World(tmp_path, environment='%s,%s' % (good, tmp_path / 'gone.yaml'))
+    assert 'gone.yaml cannot be read' in str(err.value)

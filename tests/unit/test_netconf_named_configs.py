@@ -61,3 +61,76 @@ def test_heats_resource_type_policy_restricts_both_names():
     # Other types stay as they were.
     assert enforcer.enforce(utils.dummy_context(roles=['member']),
                             'OS::Heat::None', is_registered_policy=True)
+
+
+# --- secrets: a reference in the properties, the value read when applied ----
+
+MD5 = 'n0t-in-heat'
+IFACE = '6c1e1a52-0000-4000-8000-000000000001'
+BGP = ('apply-groups G;\nneighbor 10.0.0.1 authentication-key $BGP_MD5;\n')
+BGP_PATH = [{'config_type': 'tag', 'xml_type': 'tag', 'tag': 'protocols'},
+            {'config_type': 'tag', 'xml_type': 'tag', 'tag': 'bgp'},
+            {'config_type': 'named_tag', 'xml_type': 'named_tag',
+             'tag': 'group', 'name': 'CloudGW1'}]
+
+
+def with_secret(ref='vpn_interface/%s/bgp_md5' % IFACE, project='tenant-a',
+                body=None):
+    from heat_esi import keys
+    from heat_esi import records
+    from tests import fakes
+    store = fakes.FakeEtcd()
+    store.put(keys.config('vpn_interface', IFACE), records.config(
+        body if body is not None else {'id': IFACE, 'tenant_id': 'tenant-a',
+                                       'bgp_md5': MD5}, 1))
+    res = resource(configs=[{'config': BGP, 'path': BGP_PATH}])
+    res.properties['secrets'] = {'$BGP_MD5': ref}
+    res.context.project_id = project
+    res.client = lambda: store
+    return res
+
+
+def test_the_value_is_substituted_only_when_applied():
+    from lxml import etree
+    res = with_secret()
+    # Without the values (validate, delete's removal chains): masked.
+    tops, chains = res._placed(res.properties)
+    assert MD5 not in etree.tostring(tops[0]).decode()
+    assert b'SECRET-DATA' in etree.tostring(tops[0])
+    values = res._secret_values(res.properties)
+    tops, _ = res._placed(res.properties, values)
+    key = tops[0].find('.//neighbor/authentication-key')
+    assert key is not None and key.text == MD5
+    # The delete removes the group, which needs no value.
+    assert [etree.tostring(c) for c in chains] == [
+        etree.tostring(c) for c in res._placed(res.properties, values)[1]]
+
+
+@pytest.mark.parametrize('ref, project, body, why', [
+    ('vpn_interface/%s/bgp_md5' % IFACE, 'tenant-b', None,
+     'is not a resource of this stack\'s project'),
+    ('edge_router/%s/password' % IFACE, 'tenant-a', None,
+     'names field password, which is not one of the secrets'),
+    ('vpn_interface/gone/bgp_md5', 'tenant-a', None, 'which has no /config'),
+    ('%s' % MD5, 'tenant-a', None,
+     'must map to a reference <resource_type>/<id>/<field>'),
+    ('vpn_interface/%s/bgp_md5' % IFACE, 'tenant-a',
+     {'id': IFACE, 'tenant_id': 'tenant-a'}, 'which has no value'),
+])
+def test_a_reference_that_may_not_be_read_is_refused(ref, project, body, why):
+    res = with_secret(ref, project, body)
+    with pytest.raises(exception.StackValidationFailed) as caught:
+        res._secret_values(res.properties)
+    assert why in str(caught.value)
+    assert '$BGP_MD5' in str(caught.value)
+    assert MD5 not in str(caught.value)
+
+
+def test_a_routers_error_that_echoes_the_value_is_masked():
+    from heat_esi import exceptions
+    res = with_secret()
+    values = res._secret_values(res.properties)
+    masked = res._masked(exceptions.NetconfRefused(
+        '192.0.2.1:830', 'syntax error at "%s"' % MD5), values)
+    assert isinstance(masked, exceptions.NetconfRefused)
+    assert MD5 not in str(masked) and 'SECRET-DATA' in str(masked)

@@ -10,12 +10,13 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Secret params: a reference in the job, the value read by the heat_worker.
+"""Secret params: a reference in the job and in the stack, never the value.
 
 heat_esi.templates builds the ``secret`` param from a mapping, the
-heat_worker (heat_esi.worker.params, handlers/heat.py) reads its value
-from /config when the job runs and passes it to Heat as a hidden stack
-parameter; the value is in no job, error or log line.
+heat_worker (heat_esi.worker.params, handlers/heat.py) passes it to Heat
+as a reference ``<type>/<id>/<field>`` in a hidden stack parameter, which
+ESI::Netconf::NamedConfigs reads from /config only when it sends the
+configuration; the value is in no job, stack, error or log line.
 """
 
 import json
@@ -26,7 +27,6 @@ import pytest
 
 from heat_esi import exceptions
 from heat_esi import keys
-from heat_esi import logs
 from heat_esi import records
 from heat_esi import redact
 from heat_esi import templates
@@ -34,7 +34,6 @@ from heat_esi.worker import params
 from tests import fakes
 from tests.unit.test_heat_handler import _error   # noqa: H306
 from tests.unit.test_heat_handler import BODY
-from tests.unit.test_heat_handler import Clock
 from tests.unit.test_heat_handler import mapped   # noqa: F401
 from tests.unit.test_heat_handler import NAME
 from tests.unit.test_heat_handler import PROJECT
@@ -149,34 +148,34 @@ def etcd_with(body, esi_type='network', rid=RID):
     return client
 
 
-def test_the_worker_reads_the_secret_from_config_when_it_runs():
+REF = 'network/%s/bgp_md5@1' % RID
+
+
+def test_the_worker_passes_a_reference_never_the_value():
     client = etcd_with(dict(BODY, bgp_md5=MD5))
     found = set()
     assert params.resolve(client, secret_job(), secrets=found) == {
-        'uuid': RID, 'md5': MD5}
-    assert found == {MD5}
+        'uuid': RID, 'md5': REF}
+    # No value read, none to hold: NamedConfigs reads it when it applies.
+    assert found == set()
     assert params.secret_params(secret_job()) == ['md5']
-    # Nothing read with the claim: the value is only read when it runs.
     assert params.prefetch_keys(secret_job()) == ()
 
 
-def test_a_secret_of_a_resource_gone_fails_naming_param_resource_field():
-    with pytest.raises(exceptions.JobFailed) as err:
-        params.resolve(fakes.FakeEtcd(), secret_job(), secrets=set())
-    assert str(err.value) == (
-        "param 'md5': the secret is field bgp_md5 of network %s, which has "
-        "no /config (%s)" % (RID, keys.config('network', RID)))
+def test_a_secret_of_a_resource_gone_is_still_only_a_reference():
+    # The resource that reads it (NamedConfigs secrets) refuses it then,
+    # naming the reference; a delete does not need it at all.
+    assert params.resolve(fakes.FakeEtcd(), secret_job(),
+                          secrets=set())['md5'] == 'network/%s/bgp_md5' % RID
 
 
-def test_a_secret_field_gone_fails_naming_param_resource_field():
-    client = etcd_with(dict(BODY, password=MD5))
-    with pytest.raises(exceptions.JobFailed) as err:
-        params.resolve(client, secret_job(), secrets=set())
-    assert str(err.value) == (
-        "param 'md5': the secret is field bgp_md5 of network %s, whose "
-        "/config (%s) has no field bgp_md5"
-        % (RID, keys.config('network', RID)))
-    assert MD5 not in str(err.value)
+def test_a_new_version_of_the_secret_is_a_new_reference():
+    # Heat updates the resource that reads it only if a property changed.
+    client = etcd_with(dict(BODY, bgp_md5=MD5))
+    client.put(keys.config('network', RID),
+               records.config(dict(BODY, bgp_md5=MD5 + '2'), 2))
+    assert params.resolve(client, secret_job(), secrets=set())['md5'] == \
+        'network/%s/bgp_md5@2' % RID
 
 
 def test_a_malformed_reference_is_refused_without_quoting_it():
@@ -227,13 +226,13 @@ def _use_template(self, text):
 World.use_template = _use_template
 
 
-def test_the_stack_gets_the_secret_as_a_hidden_parameter(world):
+def test_the_stack_gets_the_reference_as_a_hidden_parameter(world):
     claim = world.claim(params=SECRET_PARAMS)
     assert MD5 not in json.dumps(claim.job)
     world.run(claim)
     stack = world.heat.stacks[(PROJECT, NAME)]
-    assert stack.fields['parameters'] == {'uuid': RID, 'md5': MD5}
-    # Held only while the job ran.
+    assert stack.fields['parameters'] == {'uuid': RID, 'md5': REF}
+    assert MD5 not in json.dumps(stack.fields)
     assert redact.held() == set()
 
 
@@ -248,40 +247,25 @@ def test_a_secret_the_template_does_not_hide_fails_the_job(world):
     assert world.heat.calls == []
 
 
-def test_heats_errors_and_log_lines_show_the_secret_masked(world, caplog):
+def test_no_request_or_log_of_the_worker_holds_the_value(world, caplog):
     logger = logging.getLogger('heatclient.fake')
-    seen = []
 
     def refuse(**fields):
         # A client library's debug dump of the request, while the job runs.
         logger.warning('REQ: POST /stacks %s', json.dumps(fields))
-        seen.append(redact.text(json.dumps(fields['parameters'])))
-        raise _error(heat_exc.HTTPBadRequest,
-                     'Parameter value %s is invalid' % MD5)
+        raise _error(heat_exc.HTTPBadRequest, 'Parameter value is invalid')
     world.heat.client = lambda project: type(
         'C', (), {'stacks': type('S', (), {
             'get': Stacks(world.heat, project).get,
             'create': staticmethod(refuse)})()})()
     world.api.client = world.heat.client
-    logs.install(logging.getLogger())
-    caplog.handler.addFilter(logs.Redacting())
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(exceptions.JobFailed) as err:
             world.run(world.claim(params=SECRET_PARAMS))
     assert 'heat-api refused stack %s: HTTP 400' % NAME in str(err.value)
     assert MD5 not in str(err.value)
-    assert '(masked)' in str(err.value)
-    assert seen == ['{"uuid": "%s", "md5": "(masked)"}' % RID]
-    assert 'REQ: POST /stacks' in caplog.text
+    assert 'REQ: POST /stacks' in caplog.text and REF in caplog.text
     assert MD5 not in caplog.text
-
-
-def test_a_failed_stack_whose_reason_quotes_the_secret_is_masked(world):
-    world.heat.failing = 'md5 %s refused by the device' % MD5
-    with pytest.raises(exceptions.JobFailed) as err:
-        world.run(world.claim(params=SECRET_PARAMS), Clock())
-    assert str(err.value) == ('network %s: stack %s CREATE_FAILED: md5 '
-                              '(masked) refused by the device' % (RID, NAME))
 
 
 def test_holding_masks_values_added_later_and_only_while_held():
@@ -314,26 +298,3 @@ def test_a_stack_that_would_show_the_secret_is_refused(text, why):
     # As a Jinja value it would be in the template itself.
     with pytest.raises(exceptions.JobFailed):
         params.check_hidden('t', HIDDEN_HOT, ['md5'], {'uuid': RID})
-
-
-def test_outputs_that_carry_the_secret_are_masked_in_etcd(world):
-    claim = world.claim(params=SECRET_PARAMS)
-    original = Stacks.get
-
-    def get(self, ident, resolve_outputs=True):
-        shown = original(self, ident, resolve_outputs)
-        if resolve_outputs:
-            shown.outputs = [{'output_key': 'peer',
-                              'output_value': 'md5 %s' % MD5,
-                              'description': ''}]
-        return shown
-    Stacks.get = get
-    try:
-        result = world.run(claim)
-    finally:
-        Stacks.get = original
-    assert result.heat_outputs == [{'output_key': 'peer',
-                                    'output_value': 'md5 (masked)',
-                                    'description': ''}]
-    kv = world.client.get(keys.heat_stack('network', RID))
-    assert MD5 not in kv.value and '(masked)' in kv.value

@@ -9,6 +9,8 @@ item 1: the device's login stays in the edge router's /config).
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 from heat.common import template_format
+import json
+
 import pytest
 
 from heat_esi import keys
@@ -39,9 +41,10 @@ def rendered(store, esi_type):
     template = templates.fetch(store, name)
     params = templates.build_params(template, esi_type, body, 1,
                                     templates.config_lookup(store))
-    # As the worker resolves them: a secret is read from /config.
-    values = {p['param']: body[p['value']['field']]
-              if p['type'] == 'secret' else p['value'] for p in params}
+    # As the worker resolves them: a secret is a reference to /config.
+    values = {p['param']: '%(resource_type)s/%(resource_id)s/%(field)s'
+              % p['value'] if p['type'] == 'secret' else p['value']
+              for p in params}
     parameters, context, timeout = heat_handler.split_params(values, 10)
     return parameters, template_format.parse(
         heat_handler.render(template, context)), timeout
@@ -64,18 +67,24 @@ def test_the_stack_declares_exactly_the_jobs_parameters(store, esi_type):
             'get_param': '%s_device_port' % device}
 
 
-def test_the_md5_reaches_the_stack_as_a_hidden_parameter(store):
+def test_the_md5_reaches_the_stack_as_a_reference_only(store):
+    rid, body = vpn_seeds.config('vpn_interface')
     parameters, hot, _timeout = rendered(store, 'vpn_interface')
-    assert parameters['md5'] == 'test'
+    assert parameters['md5'] == 'vpn_interface/%s/bgp_md5' % rid
     assert hot['parameters']['md5']['hidden'] is True
-    # The configuration names the parameter, never the value.
-    configs = hot['resources']['netconf_configure_primary']['properties'][
-        'configs']
-    bgp = configs[1]['config']['str_replace']
-    assert bgp['params']['$KEY'] == {'get_param': 'md5'}
-    assert 'neighbor $NEIGHBOR_IP authentication-key $KEY;' in \
-        bgp['template']
-    assert 'local-address  192.168.8.2 ;' in bgp['template']
+    for device in ('primary', 'secondary'):
+        props = hot['resources']['netconf_configure_%s' % device][
+            'properties']
+        # NamedConfigs reads the value when it applies the configuration.
+        assert props['secrets'] == {'$BGP_MD5': {'get_param': 'md5'}}
+        bgp = props['configs'][1]['config']['str_replace']
+        assert '$KEY' not in bgp['params']
+        assert 'neighbor $NEIGHBOR_IP authentication-key $BGP_MD5;' in \
+            bgp['template']
+    assert 'local-address  192.168.8.2 ;' in hot['resources'][
+        'netconf_configure_primary']['properties']['configs'][1]['config'][
+        'str_replace']['template']
+    assert body['bgp_md5'] not in json.dumps(hot)
 
 
 def test_the_gateways_units_are_on_its_vlans(store):

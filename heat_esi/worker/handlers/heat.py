@@ -20,10 +20,12 @@ job's params, resolved (heat_esi.worker.params):
   rendered in a sandbox, the values as data;
 - ``heat_timeout`` is the stack's ``timeout_mins`` ([heat_worker]
   default_timeout_mins without it);
-- every other param is a stack parameter; a ``secret`` param (read from
-  /config now, never in the job) only one that the rendered template
-  declares ``hidden: true``, so that Heat shows it masked, and its value
-  is masked in whatever the job logs or records.
+- every other param is a stack parameter; a ``secret`` param is a
+  reference ``<type>/<id>/<field>`` (never the value, which only
+  ESI::Netconf::NamedConfigs ``secrets`` reads from /config, when it sends
+  a configuration), only one that the rendered template declares
+  ``hidden: true``; whatever value the job still holds (a parameter named
+  like a secret) is masked in what it logs or records.
 
 The stack is a top-level stack named ``<type>_<id>`` in the resource's
 project (its ``tenant_id``), with rollback disabled and the [heat_worker]
@@ -39,6 +41,7 @@ its record.
 import json
 import time
 
+from heatclient.common import template_utils
 import jinja2
 from jinja2 import sandbox
 from oslo_log import log as logging
@@ -78,13 +81,8 @@ def _running(status):
     return status.endswith('_IN_PROGRESS') or status.startswith('INIT_')
 
 
-def load_environment(path):
-    """The Heat environment in the file *path* ({} when *path* is empty).
-
-    :raises ConfigError: the file cannot be read or is not a YAML map.
-    """
-    if not path:
-        return {}
+def _read_environment(path):
+    """Check that the file *path* is a YAML map, naming it if not."""
     where = '[heat_worker] environment %s' % path
     try:
         with open(path) as f:
@@ -95,12 +93,37 @@ def load_environment(path):
     except yaml.YAMLError as exc:
         raise exceptions.ConfigError('%s is not valid YAML: %s'
                                      % (where, ' '.join(str(exc).split())))
-    if environment is None:
-        return {}
-    if not isinstance(environment, dict):
+    if environment is not None and not isinstance(environment, dict):
         raise exceptions.ConfigError('%s is not a Heat environment (a map '
                                      'with resource_registry, ...)' % where)
-    return environment
+
+
+def load_environment(paths):
+    """(environment, files) of the Heat environment files *paths*.
+
+    *paths* is a list (a single path is a list of one); they are merged
+    in order by python-heatclient, as ``openstack stack create -e a -e b``
+    merges them, and *files* holds the templates their resource_registry
+    names by path. ({}, {}) when there is none.
+
+    :raises ConfigError: a file cannot be read or is not a YAML map.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    paths = [p for p in paths or () if p]
+    if not paths:
+        return {}, {}
+    for path in paths:
+        _read_environment(path)
+    try:
+        files, environment = template_utils.\
+            process_multiple_environments_and_files(env_paths=paths)
+    except Exception as exc:
+        # heatclient reads the templates an environment names.
+        raise exceptions.ConfigError(
+            '[heat_worker] environment %s cannot be used: %s'
+            % (', '.join(paths), ' '.join(str(exc).split())))
+    return environment or {}, files or {}
 
 
 def render(template, context):
@@ -200,7 +223,8 @@ class HeatHandler(base.Handler):
         self.poll_interval = opts.poll_interval
         self.default_timeout_mins = opts.default_timeout_mins
         # Read once: a bad file stops the worker at start, not each job.
-        self.environment = load_environment(opts.environment)
+        self.environment, self.environment_files = load_environment(
+            opts.environment)
         self.heat = heat if heat is not None else heat_api.HeatApi(conf)
 
     def check_credentials(self):
@@ -313,6 +337,8 @@ class HeatHandler(base.Handler):
                   'timeout_mins': timeout, 'disable_rollback': True}
         if self.environment:
             fields['environment'] = self.environment
+        if self.environment_files:
+            fields['files'] = self.environment_files
         return fields
 
     # --- create, update, delete -------------------------------------------
