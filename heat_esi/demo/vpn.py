@@ -42,8 +42,6 @@ import os
 import secrets
 import time
 
-import yaml
-
 from heat_esi.demo import devices
 from heat_esi.demo import network as demo_network
 from heat_esi.demo import run as demo_run
@@ -114,24 +112,16 @@ PARTS = (('vpn_gateway', 'vpn_gateway'), ('vpn_interface', 'vpn_interface'),
          ('gw_interface', 'gw_interface'), ('static_route', 'static_route'))
 
 
-def environment(directory):
-    """Write the worker's Heat environment; its path.
+def environment():
+    """The worker's Heat environment files ([heat_worker] environment).
 
-    The Contrail stand-ins' registry (simulated-contrail.yaml) and
-    netconf.yaml's, which maps OS::Contrail::NetconfNamedConfigs onto
-    heat-esi's NETCONF implementation, in one file: [heat_worker]
-    environment names one.
+    The Contrail stand-ins' (simulated-contrail.yaml), and netconf.yaml,
+    which maps OS::Contrail::NetconfNamedConfigs onto heat-esi's NETCONF
+    implementation.
     """
-    here = os.path.dirname(simulated.environment_file())
-    registry = {}
-    for name in (os.path.basename(simulated.environment_file()),
-                 'netconf.yaml'):
-        with open(os.path.join(here, name)) as f:
-            registry.update(yaml.safe_load(f).get('resource_registry', {}))
-    path = os.path.join(directory, 'vpn-environment.yaml')
-    with open(path, 'w') as f:
-        yaml.safe_dump({'resource_registry': registry}, f)
-    return path
+    stand_ins = simulated.environment_file()
+    return [stand_ins, os.path.join(os.path.dirname(stand_ins),
+                                    'netconf.yaml')]
 
 
 class VpnDemo(demo_network.NetworkDemo):
@@ -196,7 +186,7 @@ class VpnDemo(demo_network.NetworkDemo):
         conf.register_worker_opts(wconf)
         wconf([], project='heat-esi')
         demo_network.configure_worker(wconf, self.endpoint)
-        wconf.set_override('environment', environment(self.dir),
+        wconf.set_override('environment', environment(),
                            group=conf.HEAT_WORKER_GROUP)
         for group, options in self.netconf_options().items():
             for name, value in options.items():

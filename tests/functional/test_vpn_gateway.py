@@ -78,19 +78,11 @@ def readme_command():
     raise AssertionError('no command of vpn_gateway.yaml in the README')
 
 
-def environment(directory):
-    """The worker's Heat environment: the stand-ins' and netconf.yaml's."""
-    import yaml
-    registry = {}
-    etc = os.path.dirname(simulated.environment_file())
-    for name in (os.path.basename(simulated.environment_file()),
-                 'netconf.yaml'):
-        with open(os.path.join(etc, name)) as f:
-            registry.update(yaml.safe_load(f)['resource_registry'])
-    path = os.path.join(directory, 'vpn-environment.yaml')
-    with open(path, 'w') as f:
-        yaml.safe_dump({'resource_registry': registry}, f)
-    return path
+def environment():
+    """The worker's Heat environments: the stand-ins' and netconf.yaml."""
+    stand_ins = simulated.environment_file()
+    return ','.join([stand_ins, os.path.join(os.path.dirname(stand_ins),
+                                             'netconf.yaml')])
 
 
 def grant_netconf_role(cloud, project='a'):
@@ -159,7 +151,7 @@ def devices_and_worker(cloud, tmp_path_factory):
         if restart:
             cloud.heat.wait_for_engine()
         worker = cloud.start_worker(name='vpn-worker', sections=sections,
-                                    environment=environment(directory))
+                                    environment=environment())
         yield {'routers': routers, 'password': password, 'worker': worker}
     finally:
         if worker is not None:
