@@ -321,15 +321,14 @@ class VpnDemo(demo_network.NetworkDemo):
             for key, value in shown:
                 if what == 'jobs':
                     say('* Jobs for %s' % json.loads(value)[0])
-                elif what == 'config' and json.loads(value)['version'] > 1:
-                    # A gateway interface's port: its version 1 is its
-                    # jobs' resource_input (below), its /config written
+                say(key)
+                say(json.dumps(json.loads(value), indent=4))
+                if what == 'config' and json.loads(value)['version'] > 1:
+                    # A gateway interface's port: its /config is written
                     # attached already, in the interface's transaction.
                     say('(written as version %d at once: version 1 is the '
                         'resource_input of its jobs at (2))'
                         % json.loads(value)['version'])
-                say(key)
-                say(json.dumps(json.loads(value), indent=4))
         # A later version (a gateway once its VPN interface exists, a port
         # once attached) is ESI's too: its /config is shown.
         configs = written.get(where['config'], [])
