@@ -62,11 +62,11 @@ TEMPLATE_MAPPINGS = {
         'ese_device': 'Cese_device_monitoring',
         'ese_physical_port': 'Cese_physical_port_monitoring',
         'network': 'Cnetwork_monitoring',
+        'vpn_gateway': 'Cvpn_gateway_monitoring',
+        'vpn_interface': 'Cvpn_interface_monitoring',
         'gw_interface': 'Cgw_interface_monitoring',
         'port': 'Cport_monitoring',
         'ese_logical_port': 'Cese_logical_port_monitoring',
-        'vpn_gateway': 'Cvpn_gateway_monitoring',
-        'vpn_interface': 'Cvpn_interface_monitoring',
     },
     # ESI's own mappings of the types whose stack heat_worker runs
     # (memo/template_mappings.md of the ESI run).
@@ -75,6 +75,9 @@ TEMPLATE_MAPPINGS = {
         'ese_physical_port': 'ACese_physical_port_&Pexisting',
         'network': 'Cnetwork',
         'subnet': 'Csubnet',
+        'vpn_gateway': 'Cvpn_gateway',
+        'vpn_interface': 'Cvpn_interface',
+        'static_route': 'ACstatic_route_&Pservice_type',
         'gw_interface': 'ACgw_interface_&Pservice_type',
         # ESI's: no stack for a DHCP port, nor for an empty one.
         'port': {'if_mapping': {'regexp': ['Pdevice_owner',
@@ -82,9 +85,6 @@ TEMPLATE_MAPPINGS = {
                  'then_mapping': {'constant': None},
                  'else_mapping': 'Cport'},
         'ese_logical_port': 'Cese_logical_port',
-        'vpn_gateway': 'Cvpn_gateway',
-        'vpn_interface': 'Cvpn_interface',
-        'static_route': 'ACstatic_route_&Pservice_type',
     },
 }
 

@@ -49,6 +49,14 @@ RELATIONS = {
     ('ha_interface', 'secondary_interface_id'): 'er_physical_interface',
     ('ese_physical_port', 'ese_device_id'): 'ese_device',
     ('subnet', 'network_id'): 'network',
+    ('vpn_gateway', 'vpn_service_id'): 'vpn_service',
+    ('vpn_gateway', 'qos_option_id'): 'qos_option',
+    ('vpn_gateway', 'uplink_interface_id'): 'ha_interface',
+    ('vpn_gateway', 'downlink_interface_id'): 'ha_interface',
+    ('vpn_interface', 'vpn_gw_id'): 'vpn_gateway',
+    ('qos_option', 'vpn_service_id'): 'vpn_service',
+    ('qos_option', 'ha_router_id'): 'ha_router',
+    ('static_route', 'vpn_gw_id'): 'vpn_gateway',
     # A gw_interface, and the ports and ESE logical ports it brings.
     ('gw_interface', 'vpn_gw_id'): 'vpn_gateway',
     ('gw_interface', 'network_id'): 'network',
@@ -59,14 +67,6 @@ RELATIONS = {
     ('ese_logical_port', 'gw_interface_id'): 'gw_interface',
     ('ese_logical_port', 'ese_physical_port_id'): 'ese_physical_port',
     ('ese_logical_port', 'network_id'): 'network',
-    ('vpn_gateway', 'vpn_service_id'): 'vpn_service',
-    ('vpn_gateway', 'qos_option_id'): 'qos_option',
-    ('vpn_gateway', 'uplink_interface_id'): 'ha_interface',
-    ('vpn_gateway', 'downlink_interface_id'): 'ha_interface',
-    ('vpn_interface', 'vpn_gw_id'): 'vpn_gateway',
-    ('qos_option', 'vpn_service_id'): 'vpn_service',
-    ('qos_option', 'ha_router_id'): 'ha_router',
-    ('static_route', 'vpn_gw_id'): 'vpn_gateway',
 }
 
 # Relation fields that hold a list of ids: (esi_type, field) -> the type
