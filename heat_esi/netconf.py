@@ -36,8 +36,9 @@ from heat_esi import keys
 from heat_esi import records
 
 LOG = logging.getLogger(__name__)
-# ncclient logs every message it sends at debug level: a configuration's
-# authentication-key would reach heat-engine's log when debug is on.
+# ncclient logs at INFO each RPC it sends and each answer: the whole
+# configuration, BGP keys included. heat-engine and esi-worker log INFO;
+# only ncclient's warnings and errors are theirs to show.
 std_logging.getLogger('ncclient').setLevel(std_logging.WARNING)
 
 BASE_NS = 'urn:ietf:params:xml:ns:netconf:base:1.0'

@@ -64,8 +64,8 @@ def ini_blocks():
     kind: 'systemd' (a unit), 'heat_worker' (only [heat_worker], the
     worker's Keystone credentials: read by esi-worker, loaded apart by the
     tests that give it a Keystone), 'esi-worker' (a block with a group only
-    the worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), or 'etcd'
-    (only [esi_etcd], for both).
+    the worker reads), 'heat' (heat.conf: [DEFAULT] or [esi]), 'etcd'
+    (only [esi_etcd], for both) or 'netconf' (only [netconf], for both).
     """
     found = []
     for page, block in blocks('ini'):
@@ -80,6 +80,8 @@ def ini_blocks():
             kind = 'heat'
         elif sections == {'esi_etcd'}:
             kind = 'etcd'
+        elif sections == {'netconf'}:
+            kind = 'netconf'
         else:
             raise AssertionError('an ini block of unknown use in %s:\n%s'
                                  % (page, block))

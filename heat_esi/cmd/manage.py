@@ -14,7 +14,8 @@
 
   heat-esi templates load [--dir DIR]   store the heat_templates in etcd
   heat-esi plugin-dir                   print the directory for plugin_dirs
-  heat-esi demo [--gateway|--network]   run the whole create path once
+  heat-esi demo [--gateway|--network|--vpn]
+                                        run the whole create path once
   heat-esi status [--watch]             workers, backlog, failures
   heat-esi jobs list|show|retry|purge   the jobs in etcd
 
@@ -111,6 +112,12 @@ def parser():
                             'templates/hot/tenant_network.yaml (a network '
                             'and its subnet) through the heat_worker, '
                             'Contrail simulated, instead of one HA router')
+    which.add_argument('--vpn', action='store_true',
+                       help='create a whole VPN gateway of '
+                            'templates/hot/vpn_gateway.yaml on an HA '
+                            'gateway, its JUNOS configuration applied over '
+                            'NETCONF to two simulated routers, instead of '
+                            'one HA router')
     dem.set_defaults(func=demo)
     status.add_parser(sub)
     jobs.add_parser(sub)

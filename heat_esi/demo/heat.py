@@ -83,12 +83,14 @@ def _ini(value):
 
 def write_heat_conf(directory, transport_url, etcd_client, extra=(),
                     database=None, management_networks=LOOPBACK_NETWORKS,
-                    simulated=False):
+                    simulated=False, sections=None):
     """Write heat.conf (and its api-paste.ini) in *directory*; its path.
 
     *extra* are lines of [DEFAULT]. *database* is an SQLAlchemy URL;
     without one, sqlite in *directory*, which is enough for a create and a
     delete, not for in-place updates. *simulated*: see settings().
+    *sections* are further groups, {group: {option: value}}, such as the
+    demo's [netconf].
     """
     heat_etc = os.path.join(sys.prefix, 'etc', 'heat')
     paste = os.path.join(directory, 'api-paste.ini')
@@ -116,6 +118,9 @@ def write_heat_conf(directory, transport_url, etcd_client, extra=(),
     for group, name, value in ours:
         if group != 'DEFAULT':
             lines += ['[%s]' % group, '%s = %s' % (name, _ini(value))]
+    for group, options in sorted((sections or {}).items()):
+        lines += ['[%s]' % group] + ['%s = %s' % (name, _ini(value))
+                                     for name, value in options.items()]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path
@@ -177,14 +182,17 @@ class InProcessHeat(object):
     from the X-Auth-Project header. A caller therefore needs no token: the
     demo's heat_worker reaches it with keystoneauth1's ``none`` auth_type
     and this endpoint. *simulated*: heat-engine loads the Contrail
-    stand-ins too (settings()).
+    stand-ins too (settings()). *sections*: further heat.conf groups
+    (write_heat_conf()).
     """
 
-    def __init__(self, directory, etcd_client, project, simulated=False):
+    def __init__(self, directory, etcd_client, project, simulated=False,
+                 sections=None):
         self.dir = directory
         self.etcd_client = etcd_client
         self.project = project
         self.simulated = simulated
+        self.sections = sections
         self.log = os.path.join(directory, 'heat.log')
         self.engine = None
         self.api = None
@@ -194,7 +202,8 @@ class InProcessHeat(object):
         from oslo_log import log as logging
         heat_conf = write_heat_conf(self.dir, 'fake://', self.etcd_client,
                                     ['log_file = %s' % self.log],
-                                    simulated=self.simulated)
+                                    simulated=self.simulated,
+                                    sections=self.sections)
         from heat.common import config
         from heat.common import messaging
         logging.register_options(cfg.CONF)
@@ -237,3 +246,7 @@ class InProcessHeat(object):
                 pass
         if self.api is not None:
             self.api.shutdown()
+        # oslo.log made Heat's log the place of uncaught exceptions; the
+        # demo removes that log with its directory, and an error that ends
+        # it must still be printed.
+        sys.excepthook = sys.__excepthook__

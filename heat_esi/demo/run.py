@@ -25,6 +25,9 @@ layout, deletes the stack and cleans up everything it started or wrote.
   points (1) to (5) of every resource.
 - With --network, the tenant network of templates/hot/tenant_network.yaml
   through both handlers, Contrail simulated: heat_esi.demo.network.
+- With --vpn, a whole VPN gateway of templates/hot/vpn_gateway.yaml on an
+  HA gateway, its configuration applied over NETCONF to two test devices:
+  heat_esi.demo.vpn.
 
 On a shared etcd (--etcd-url) it touches nothing it did not create: its
 stacks run in a project of their own, its worker takes only that project's
@@ -415,6 +418,10 @@ def run(args):
         # Its own module: the worker's second handler and Heat's stand-ins.
         from heat_esi.demo import network
         return network.run(args)
+    if getattr(args, 'vpn', False):
+        # Its own module: NETCONF devices, and the operator's stacks first.
+        from heat_esi.demo import vpn
+        return vpn.run(args)
     demo = Demo(args)
     gateway = getattr(args, 'gateway', False)
     try:

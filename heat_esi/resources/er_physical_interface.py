@@ -91,16 +91,17 @@ class ErPhysicalInterface(esi_resource.EsiResource):
             'name': self._name(),
         }
         # Optional in ESI's body: present only when the interface is cabled
-        # to an ESE port.
+        # to an ESE port. An empty id names none: a template's parameter
+        # (ha_gateway.yaml's) defaults to it.
         port = self.properties[self.CONNECTED_ESE_PORT_ID]
-        if port is not None:
+        if port:
             body[self.CONNECTED_ESE_PORT_ID] = port
         return body
 
     def _update_body(self, body, prop_diff):
         new = super(ErPhysicalInterface, self)._update_body(body, prop_diff)
         if self.CONNECTED_ESE_PORT_ID in prop_diff and \
-                prop_diff[self.CONNECTED_ESE_PORT_ID] is None:
+                not prop_diff[self.CONNECTED_ESE_PORT_ID]:
             del new[self.CONNECTED_ESE_PORT_ID]
         return new
 

@@ -171,3 +171,87 @@ def test_demo_network_on_an_existing_etcd_leaves_only_what_was_there(
     after = sorted((kv.key, kv.value, kv.mod_revision)
                    for kv in etcd_client.get_prefix('/')[0])
     assert after == before
+
+
+# The parts demo --vpn shows, in order, and the points of ESI's documents
+# it shows a key of: the catalog's two (CreateVpnService_01,
+# CreateQosOption_01), then the tenant's (CreateVpnGateway_01 ...
+# CreateStaticRoute_01; a gateway interface's two ports and two logical
+# ports follow it, CreateGwInterface_02 and _03).
+VPN_PARTS = ['vpn_service', 'qos_option', 'vpn_gateway', 'vpn_interface',
+             'network', 'subnet', 'gw_interface', 'port', 'port',
+             'ese_logical_port', 'ese_logical_port', 'static_route']
+VPN_POINTS = {
+    'vpn_service': ['(1)', '(2)'],
+    'qos_option': ['(1)', '(2)'],
+    'vpn_gateway': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)'],
+    'vpn_interface': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)'],
+    'network': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)'],
+    'subnet': ['(1)', '(2)', '(3)', '(4)', '(5)'],
+    'gw_interface': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)'],
+    'port': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)'],
+    # (7), /monitoring: in ESI's watcher log, not in its document.
+    'ese_logical_port': ['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)'],
+    'static_route': ['(1)', '(2)', '(3)', '(4)', '(5)'],
+}
+
+
+def test_demo_vpn_configures_both_routers_and_leaves_nothing():
+    # The README's command is this one, through tox.
+    with open(os.path.join(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))), 'README.md')) as f:
+        assert 'python3 -m tox -e demo -- --vpn ' in f.read()
+    before = children_of_me()
+    result = subprocess.run(DEMO + ['demo', '--vpn'], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    # What is simulated, said plainly.
+    for said in ('edge routers: SIMULATED by two NETCONF test devices',
+                 'SNMP checks: SIMULATED', 'Contrail: SIMULATED'):
+        assert said in out
+    assert 'stack vpn-gateway-demo: CREATE_COMPLETE' in out
+    # The hidden parameters are masked where the commands are shown.
+    assert '--parameter bgp_md5=****** ' in out
+    assert '--parameter password=****** ' in out
+    parts = [s for s in re.split(r'^## ', out, flags=re.M)[1:]
+             if s.split(' ', 1)[0] in VPN_POINTS]
+    assert [s.split(' ', 1)[0] for s in parts] == VPN_PARTS
+    for section in parts:
+        esi_type, rid = section.split('\n', 1)[0].split(' ')
+        points = re.findall(r'at the point of (\(\d\)) in etcd\n'
+                            r'(?:\* Jobs for \w+\n)?(/\S+)', section)
+        assert [p for p, _ in points] == VPN_POINTS[esi_type], section
+        for _, key in points:
+            assert rid in key, key
+    sections = dict((s.split(' ', 1)[0], s) for s in parts)
+    assert '"worker_state": "READ_COMPLETE"' in sections['vpn_service']
+    # The BGP sessions and the VRRP groups, as the monitor found them on
+    # the routers.
+    assert re.search(r'point of \(7\) in etcd\n/monitoring/\S+\n\{[^}]*'
+                     r'"primary": "ESTABLISHED"', sections['vpn_interface'])
+    assert re.search(r'point of \(7\) in etcd\n/monitoring/\S+\n\{[^}]*'
+                     r'"primary": "MASTER"', sections['gw_interface'])
+    # The gateway's second version, once its VPN interface exists.
+    assert '### Later version of vpn_gateway' in sections['vpn_gateway']
+    # Each router's running configuration, after the create, holds every
+    # part's; after the delete, only what it held before.
+    routers = re.findall(r'^## (primary|secondary) router \S+, running '
+                         r'configuration after the create\n(.*?)(?=^#|\Z)',
+                         out, flags=re.M | re.S)
+    assert [role for role, _ in routers] == ['primary', 'secondary']
+    for role, text in routers:
+        for fragment in ('unit 122', 'unit 1025',
+                         'vrf_gw_sample-ha-router-downlink_1025',
+                         'vrrp-group', 'FILTER_10M-GA-UP-VPN', 'static',
+                         # The BGP key, as JUNOS shows one.
+                         'authentication-key "********"; ## SECRET-DATA'):
+            assert fragment in text, (role, fragment, text)
+    assert len(re.findall(r'running configuration after the delete\n'
+                          r'\(the same as before the VPN gateway', out)) == 2
+    assert 'routers with configuration of the VPN gateway left: none' in out
+    assert 'secrets outside /config: none' in out
+    assert 'worker stacks left: none' in out
+    # The tenant's stack and the operator's three, each leaving no key.
+    assert out.count('left in etcd: none') == 4
+    assert children_of_me() == before      # its etcd is stopped

@@ -83,6 +83,7 @@ def test_every_block_is_valid_for_the_program_that_reads_it(tmp_path):
         if kind == 'systemd':
             continue
         kinds = {'etcd': ['heat', 'esi-worker'],
+                 'netconf': ['heat', 'esi-worker'],
                  'heat_worker': ['esi-worker']}.get(kind, [kind])
         path = tmp_path / ('%d.conf' % i)
         path.write_text(block)

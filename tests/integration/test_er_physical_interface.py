@@ -216,12 +216,13 @@ def register_router(client, rid=SEED_ROUTER, project=esi_fixtures.PROJECT):
                           project=project, name='r', ip=ROUTER_IP)
 
 
-@pytest.mark.parametrize('port', [None, '5c1d0b2e-ese-port'])
+@pytest.mark.parametrize('port', [None, '', '5c1d0b2e-ese-port'])
 def test_connected_ese_port_id_only_when_given(heat, stand_in, port):
     register_router(heat)
     stand_in()
     props = {'name': 'ae0', 'device_id': SEED_ROUTER}
-    if port:
+    if port is not None:
+        # An empty id (ha_gateway.yaml's default) names no port either.
         props['connected_ese_port_id'] = port
     stk = heat_engine.stack(interface_only(**props))
     stk.create()
@@ -232,7 +233,7 @@ def test_connected_ese_port_id_only_when_given(heat, stand_in, port):
               'name']
     assert list(body) == fields + (['connected_ese_port_id'] if port
                                    else [])
-    assert body.get('connected_ese_port_id') == port
+    assert body.get('connected_ese_port_id') == (port or None)
     _, job = job_of(heat, 'er_physical_interface', rid)
     assert job[1]['resource_input'] == body
     assert [(p['param'], p['value']) for p in job[1]['params']] == [
