@@ -8,6 +8,8 @@ finishes (the stack itself is the heat_worker's). heat-esi differs from
 ESI by design in the ids and in the static route's job, which has no
 device username or password (the NETCONF resource reads them from the
 edge router's /config). A gateway's /config is written from its seed.
+The static route's stack, rendered as the heat_worker renders it, runs
+on two NETCONF test routers standing in for the seed's edge routers.
 """
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
@@ -16,14 +18,20 @@ import json
 import threading
 
 from heat.common import exception as heat_exc
+from oslo_config import cfg
 import pytest
 
 from heat_esi import etcd
+from heat_esi import junos
 from heat_esi import keys
 from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import states
+from heat_esi import templates
+from heat_esi.worker.handlers import heat as heat_handler
 from tests import esi_fixtures
+from tests.integration import test_netconf_named_configs as named
+from tests import netconf_devices
 from tests import vpn_catalog_seeds as seeds
 
 RESOURCE_TYPES = seeds.RESOURCE_TYPES
@@ -344,28 +352,91 @@ def test_a_static_route_delete_is_one_heat_job_then_nothing_left(
     assert esi_fixtures.resource_keys(heat, rid) == []
 
 
-def test_the_static_route_stack_is_valid_hot_with_the_jobs_params(heat):
+# The gateway's VRF on each router, as the gateway's create left it
+# (esi-vpn-run/09_vpn_gateway.md): the static route goes into it.
+BASELINE = (
+    'system { host-name %s; }\n'
+    'interfaces { interface ae0 { description lag; '
+    'unit 1025 { vlan-id 1025; } } }\n'
+    'routing-instances { instance vrf_gw_sample-ha-router-downlink_1025 { '
+    'instance-type virtual-router; interface ae0.1025; } }')
+VRF = ('routing-instances/instance[name="vrf_gw_sample-ha-router-'
+       'downlink_1025"]')
+# 14.6: what lands on MX-1 and MX-2 alike, in the gateway's VRF.
+LANDED = 'routing-options { static { route 192.168.0.0/24 ' \
+    'next-hop 172.16.101.1; } }'
+
+
+@pytest.fixture
+def routers(heat, tmp_path):
+    """Two NETCONF test routers (127.0.0.2, 127.0.0.3) with the VRF.
+
+    Their host keys are in [netconf] known_hosts_file; the seed's edge
+    routers still stand at the seed's addresses until a test moves them
+    (netconf_devices.register).
+    """
+    started = []
+    known = tmp_path / 'known_hosts'
+    try:
+        for host, name in (('127.0.0.2', 'mx2'), ('127.0.0.3', 'mx1')):
+            device = netconf_devices.start(name, host=host)
+            started.append(device)
+            device.load_running(BASELINE % name)
+        cfg.CONF.set_override('known_hosts_file', netconf_devices.known_hosts(
+            known, *started), 'netconf')
+        yield started
+    finally:
+        cfg.CONF.clear_override('known_hosts_file', 'netconf')
+        for device in started:
+            device.stop()
+
+
+def vrf_routes(router):
+    """The gateway VRF's routing-options on *router*, canonical; or None."""
+    found = router.running().find(VRF + '/routing-options')
+    return None if found is None else named.canonical(found)
+
+
+def test_the_static_route_stack_is_valid_hot_with_the_jobs_params(
+        heat, routers):
     """The heat_worker's render of static_route_vpn, made by the engine.
 
-    OS::Contrail::NetconfNamedConfigs is a no-op here (the NETCONF
-    implementation is tested with its device): what is checked is that
-    the job's params are the template's parameters, of their types.
+    The job's params, built from the seed's resources, are the template's
+    parameters, of their types; with the edge routers moved to two NETCONF
+    test routers, the stack (OS::Contrail::NetconfNamedConfigs as
+    etc/heat-esi/netconf.yaml maps it) puts 14.6's route into the gateway's
+    VRF on both, and its delete takes it away again.
     """
-    from heat_esi import templates
-    from heat_esi.worker.handlers import heat as heat_handler
     seeds.register_gateway(heat)
     _rid, body = seeds.config('static_route')
     template = templates.fetch(heat, 'static_route_vpn')
-    built = templates.build_params(template, 'static_route', body, 1,
-                                   templates.config_lookup(heat))
-    parameters, context, timeout = heat_handler.split_params(
-        {p['param']: p['value'] for p in built}, 10)
+
+    def split_params():
+        built = templates.build_params(template, 'static_route', body, 1,
+                                       templates.config_lookup(heat))
+        return heat_handler.split_params(
+            {p['param']: p['value'] for p in built}, 10)
+    parameters, context, timeout = split_params()
     assert timeout == 60 and context == {}
-    stk = heat_engine.stack(
-        heat_handler.render(template, context), params={
-            'parameters': parameters,
-            'resource_registry': {
-                'OS::Contrail::NetconfNamedConfigs': 'OS::Heat::None'}})
+    assert (parameters['primary_device_ip'],
+            parameters['secondary_device_ip'],
+            parameters['primary_device_port'], parameters['vrf_name']) == (
+        '10.79.5.185', '10.79.5.184', 830,
+        'vrf_gw_sample-ha-router-downlink_1025')
+
+    # The seed's edge routers, now at the test routers' addresses.
+    (_t, primary), (_t, secondary) = seeds.infrastructure()[:2]
+    for router, device in zip((primary, secondary), routers):
+        netconf_devices.register(heat, router['id'], device)
+    parameters, context, _timeout = split_params()
+    assert (parameters['primary_device_ip'],
+            parameters['secondary_device_ip']) == ('127.0.0.2', '127.0.0.3')
+    before = [named.canonical(r.running()) for r in routers]
+    ctx = heat_engine.context()
+    ctx.roles = ['esi_netconf']
+    stk = heat_engine.stack(heat_handler.render(template, context), ctx=ctx,
+                            params=dict(named.environment(),
+                                        parameters=parameters))
     stk.create()
     assert stk.state == ('CREATE', 'COMPLETE'), stk.status_reason
     assert sorted(stk.resources) == ['netconf_configure_primary',
@@ -373,5 +444,13 @@ def test_the_static_route_stack_is_valid_hot_with_the_jobs_params(heat):
     shown = dict(stk.parameters)
     assert (shown['primary_device_ip'], shown['secondary_device_ip'],
             shown['primary_device_port'], shown['vrf_name']) == (
-        '10.79.5.185', '10.79.5.184', 830,
+        '127.0.0.2', '127.0.0.3', routers[0].port,
         'vrf_gw_sample-ha-router-downlink_1025')
+    landed, = junos.parse_text(LANDED)
+    for router in routers:
+        assert vrf_routes(router) == named.canonical(landed), \
+            router.running_text()
+
+    stk.delete()
+    assert stk.state == ('DELETE', 'COMPLETE'), stk.status_reason
+    assert [named.canonical(r.running()) for r in routers] == before
