@@ -18,89 +18,70 @@ import argparse
 import heapq
 import select
 import socket
-import sys
 import time
 
-from pyasn1.codec.ber import decoder
-from pyasn1.codec.ber import encoder
-from pysnmp.proto import api
-from pysnmp.proto import rfc1902
+from tests import snmp_agents
 
-SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
-IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
-IF_OPER_STATUS = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8)
-
-V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+SYS_UPTIME = snmp_agents.SYS_UPTIME
+IF_NAME = snmp_agents.IF_NAME
+IF_OPER_STATUS = snmp_agents.IF_OPER_STATUS
 
 
-class Hostile(object):
+class Hostile(snmp_agents.Responder):
 
     def __init__(self, args):
+        super(Hostile, self).__init__(args.community)
         self.args = args
-        self.started = time.monotonic()
         self.pending = []       # heap of (due, seq, datagram, address)
         self.seq = 0
 
     def uptime(self):
         if self.args.huge_uptime:
-            return rfc1902.OctetString(b'9' * 60000)
-        return rfc1902.TimeTicks(
-            int((time.monotonic() - self.started) * 100) + 1)
+            return snmp_agents.octets(b'9' * 60000)
+        return super(Hostile, self).uptime()
 
     def row(self, index):
         name = ('ge-0/0/%d' % index).encode()
         if self.args.value_size:
             name = (name * (self.args.value_size // len(name) + 1))[
                 :self.args.value_size]
-        return IF_NAME + (index,), rfc1902.OctetString(name)
+        return IF_NAME + (index,), snmp_agents.octets(name)
 
-    def answer(self, pdu):
-        """Return ([(oid, value)], delay) answering a request PDU."""
+    def varbinds(self, request):
+        """[(oid, value)] answering *request*."""
         found = []
-        delay = 0.0
-        for oid, _ in V2C.apiPDU.get_varbinds(pdu):
-            oid = tuple(oid)
-            if pdu.isSameTypeWith(V2C.GetRequestPDU()):
-                delay = self.args.get_delay
+        for oid in request.oids:
+            if request.kind == snmp_agents.GET:
                 if oid == SYS_UPTIME:
                     found.append((oid, self.uptime()))
                 elif oid[:len(IF_OPER_STATUS)] == IF_OPER_STATUS:
-                    found.append((oid, rfc1902.Integer(2)))     # down(2)
+                    found.append((oid, snmp_agents.integer(2)))  # down(2)
                 else:
-                    found.append((oid, V2C.NoSuchInstance()))
+                    found.append((oid, snmp_agents.NO_SUCH_INSTANCE))
                 continue
             # GETNEXT and GETBULK: the next ifName rows, forever.
-            delay = self.args.row_delay
             if oid[:len(IF_NAME)] == IF_NAME and len(oid) > len(IF_NAME):
                 index = oid[len(IF_NAME)] + 1
             else:
                 index = 1
             count = 1
-            if pdu.isSameTypeWith(V2C.GetBulkRequestPDU()):
+            if request.kind == snmp_agents.GETBULK:
                 # As many as fit one datagram, as an agent does.
-                count = max(1, min(
-                    int(V2C.apiBulkPDU.get_max_repetitions(pdu)), 50,
-                    60000 // (self.args.value_size + 40)))
+                count = max(1, min(request.max_repetitions, 50,
+                                   60000 // (self.args.value_size + 40)))
             if oid < IF_NAME or oid[:len(IF_NAME)] == IF_NAME:
                 found += [self.row(index + i) for i in range(count)]
             else:
-                found.append((oid, V2C.EndOfMibView()))
-        return found, delay
+                found.append((oid, snmp_agents.END_OF_MIB_VIEW))
+        return found
 
     def handle(self, data, address, sock):
-        try:
-            message, _ = decoder.decode(data, asn1Spec=V2C.Message())
-        except Exception:
+        answered = self.respond(data)
+        if answered is None:
             return
-        if bytes(V2C.apiMessage.get_community(message)) != \
-                self.args.community.encode():
-            return          # as net-snmp does: a wrong community is dropped
-        pdu = V2C.apiMessage.get_pdu(message)
-        found, delay = self.answer(pdu)
-        response = V2C.apiMessage.get_response(message)
-        reply = V2C.apiMessage.get_pdu(response)
-        V2C.apiPDU.set_varbinds(reply, found)
-        out = encoder.encode(response)
+        request, out = answered
+        delay = (self.args.get_delay if request.kind == snmp_agents.GET
+                 else self.args.row_delay)
         self.seq += 1
         heapq.heappush(self.pending, (time.monotonic() + delay, self.seq,
                                       out, address))
@@ -139,38 +120,18 @@ def main(argv=None):
     Hostile(parser.parse_args(argv)).serve()
 
 
-class HostileAgent(object):
+class HostileAgent(snmp_agents.AgentProcess):
     """The hostile agent as a process of the test, on *host*:*port*."""
 
+    name = 'hostile agent'
+
     def __init__(self, host, port, community, **options):
-        self.host, self.port = host, port
-        self.argv = [sys.executable, '-m', 'tests.hostile_snmp',
-                     '--host', host, '--port', str(port),
-                     '--community', community]
+        args = ['--host', host, '--port', port, '--community', community]
         for name, value in sorted(options.items()):
             flag = '--' + name.replace('_', '-')
-            self.argv += [flag] if value is True else [flag, str(value)]
-        self.proc = None
-
-    def start(self):
-        import os
-        import subprocess
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.proc = subprocess.Popen(self.argv, cwd=root,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        line = self.proc.stdout.readline()
-        if b'listening' not in line:
-            self.stop()
-            raise RuntimeError('hostile agent did not start: %r' % line)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
+            args += [flag] if value is True else [flag, value]
+        super(HostileAgent, self).__init__('tests.hostile_snmp', *args)
+        self.host, self.port = host, port
 
 
 if __name__ == '__main__':

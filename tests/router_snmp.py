@@ -14,81 +14,59 @@ its ports are open.
 
 import argparse
 import bisect
-import os
 import select
 import socket
-import subprocess
-import sys
-import time
 
-from pyasn1.codec.ber import decoder
-from pyasn1.codec.ber import encoder
-from pysnmp.proto import api
-from pysnmp.proto import rfc1902
+from tests import snmp_agents
 
-SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
-IF_OPER_STATUS = (1, 3, 6, 1, 2, 1, 2, 2, 1, 8)
-IF_NAME = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
-
-V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+SYS_UPTIME = snmp_agents.SYS_UPTIME
+IF_OPER_STATUS = snmp_agents.IF_OPER_STATUS
+IF_NAME = snmp_agents.IF_NAME
 
 
-class Agent(object):
+class Agent(snmp_agents.Responder):
 
     def __init__(self, interfaces, community):
-        self.community = community.encode()
-        self.started = time.monotonic()
+        super(Agent, self).__init__(community)
         self.mib = {}
         for index, name in enumerate(interfaces, 1):
-            self.mib[IF_NAME + (index,)] = rfc1902.OctetString(name.encode())
-            self.mib[IF_OPER_STATUS + (index,)] = rfc1902.Integer(1)
+            self.mib[IF_NAME + (index,)] = snmp_agents.octets(name.encode())
+            self.mib[IF_OPER_STATUS + (index,)] = snmp_agents.integer(1)
         self.mib[SYS_UPTIME] = None         # computed when asked
         self.oids = sorted(self.mib)
 
     def value(self, oid):
         if oid == SYS_UPTIME:
-            return rfc1902.TimeTicks(
-                int((time.monotonic() - self.started) * 100) + 1)
+            return self.uptime()
         return self.mib[oid]
 
     def next(self, oid):
         at = bisect.bisect_right(self.oids, oid)
         if at == len(self.oids):
-            return oid, V2C.EndOfMibView()
+            return oid, snmp_agents.END_OF_MIB_VIEW
         found = self.oids[at]
         return found, self.value(found)
 
-    def answer(self, pdu):
+    def varbinds(self, request):
         found = []
-        for oid, _ in V2C.apiPDU.get_varbinds(pdu):
-            oid = tuple(oid)
-            if pdu.isSameTypeWith(V2C.GetRequestPDU()):
+        for oid in request.oids:
+            if request.kind == snmp_agents.GET:
                 found.append((oid, self.value(oid) if oid in self.mib
-                              else V2C.NoSuchInstance()))
-            elif pdu.isSameTypeWith(V2C.GetBulkRequestPDU()):
-                count = max(1, min(
-                    int(V2C.apiBulkPDU.get_max_repetitions(pdu)), 50))
-                for _ in range(count):
+                              else snmp_agents.NO_SUCH_INSTANCE))
+            elif request.kind == snmp_agents.GETBULK:
+                for _ in range(max(1, min(request.max_repetitions, 50))):
                     oid, value = self.next(oid)
                     found.append((oid, value))
-                    if isinstance(value, type(V2C.EndOfMibView())):
+                    if value == snmp_agents.END_OF_MIB_VIEW:
                         break
             else:
                 found.append(self.next(oid))
         return found
 
     def handle(self, data, address, sock):
-        try:
-            message, _ = decoder.decode(data, asn1Spec=V2C.Message())
-        except Exception:
-            return
-        if bytes(V2C.apiMessage.get_community(message)) != self.community:
-            return          # as net-snmp does: a wrong community is dropped
-        response = V2C.apiMessage.get_response(message)
-        reply = V2C.apiMessage.get_pdu(response)
-        V2C.apiPDU.set_varbinds(reply, self.answer(
-            V2C.apiMessage.get_pdu(message)))
-        sock.sendto(encoder.encode(response), address)
+        answered = self.respond(data)
+        if answered is not None:
+            sock.sendto(answered[1], address)
 
     def serve(self, hosts, port):
         socks = []
@@ -113,36 +91,19 @@ def main(argv=None):
     Agent(args.interface, args.community).serve(args.host, args.port)
 
 
-class RouterAgent(object):
+class RouterAgent(snmp_agents.AgentProcess):
     """The agent as a process of the test: *hosts* on UDP *port*."""
 
+    name = 'router agent'
+
     def __init__(self, hosts, port, community, interfaces):
-        self.hosts, self.port = hosts, port
-        self.argv = [sys.executable, '-m', 'tests.router_snmp',
-                     '--port', str(port), '--community', community]
+        args = ['--port', port, '--community', community]
         for host in hosts:
-            self.argv += ['--host', host]
+            args += ['--host', host]
         for name in interfaces:
-            self.argv += ['--interface', name]
-        self.proc = None
-
-    def start(self):
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.proc = subprocess.Popen(self.argv, cwd=root,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        line = self.proc.stdout.readline()
-        if b'listening' not in line:
-            self.stop()
-            raise RuntimeError('router agent did not start: %r' % line)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
+            args += ['--interface', name]
+        super(RouterAgent, self).__init__('tests.router_snmp', *args)
+        self.hosts, self.port = hosts, port
 
 
 if __name__ == '__main__':

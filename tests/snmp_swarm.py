@@ -13,8 +13,8 @@ An address whose last two octets, as a number, are a multiple of
 import argparse
 import socket
 import struct
-import sys
-import time
+
+from tests import snmp_agents
 
 IP_PKTINFO = getattr(socket, 'IP_PKTINFO', 8)
 
@@ -27,78 +27,27 @@ def silent(address, every):
     return (octets[2] * 256 + octets[3]) % every == 0
 
 
-def _tlv(data, pos):
-    """(tag, start, end) of the BER element at *pos* of *data*."""
-    tag, length = data[pos], data[pos + 1]
-    start = pos + 2
-    if length & 0x80:
-        count = length & 0x7f
-        length = int.from_bytes(data[start:start + count], 'big')
-        start += count
-    if start + length > len(data):
-        raise ValueError('truncated')
-    return tag, start, start + length
+class Swarm(snmp_agents.Responder):
+    """The agent's answers: sysUpTime to a GET, nothing else.
 
-
-def _wrap(tag, body):
-    n = len(body)
-    if n < 0x80:
-        return bytes((tag, n)) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, 'big')
-    return bytes((tag, 0x80 | len(size))) + size + body
-
-
-class Swarm(object):
-    """The agent's answers, in BER built by hand.
-
-    pyasn1 would cost the agent half a millisecond per request, which
-    would make it, not the monitor measured, the bottleneck of a burst.
+    In BER built by hand (snmp_agents.Responder): pyasn1 would make the
+    swarm, not the monitor measured, the bottleneck of a burst.
     """
 
-    UPTIME_OID = bytes((0x06, 8, 0x2b, 6, 1, 2, 1, 1, 3, 0))
-
     def __init__(self, args):
+        super(Swarm, self).__init__(args.community)
         self.args = args
-        self.started = time.monotonic()
-        self.community = args.community.encode()
+
+    def varbinds(self, request):
+        return [(oid, self.uptime() if oid == snmp_agents.SYS_UPTIME
+                 else snmp_agents.NO_SUCH_INSTANCE) for oid in request.oids]
 
     def answer(self, data):
         """The encoded response to the GET request *data*, or None."""
-        try:
-            tag, start, end = _tlv(data, 0)
-            _, vstart, vend = _tlv(data, start)          # version
-            version = data[start:vend]
-            tag_c, cstart, cend = _tlv(data, vend)       # community
-            if tag_c != 0x04 or data[cstart:cend] != self.community:
-                return None     # as net-snmp does: a wrong community
-            community = data[vend:cend]
-            tag_p, pstart, pend = _tlv(data, cend)
-            if tag != 0x30 or tag_p != 0xa0:
-                return None     # only GET
-            _, _, rend = _tlv(data, pstart)              # request id
-            request_id = data[pstart:rend]
-            _, _, eend = _tlv(data, rend)
-            _, _, iend = _tlv(data, eend)
-            _, bstart, bend = _tlv(data, iend)
-            binds = b''
-            pos = bstart
-            while pos < bend:
-                _, vb_start, vb_end = _tlv(data, pos)
-                _, _, oend = _tlv(data, vb_start)
-                oid = data[vb_start:oend]
-                if oid == self.UPTIME_OID:
-                    ticks = int((time.monotonic() - self.started) * 100) + 1
-                    value = _wrap(0x43, ticks.to_bytes(
-                        (ticks.bit_length() + 8) // 8, 'big'))
-                else:
-                    value = b'\x81\x00'        # noSuchInstance
-                binds += _wrap(0x30, oid + value)
-                pos = vb_end
-        except (IndexError, ValueError):
-            return None
-        pdu = _wrap(0xa2, request_id + b'\x02\x01\x00\x02\x01\x00' +
-                    _wrap(0x30, binds))
-        return _wrap(0x30, version + community + pdu)
+        answered = self.respond(data)
+        if answered is None or answered[0].kind != snmp_agents.GET:
+            return None     # only GET
+        return answered[1]
 
     def serve(self):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -136,35 +85,16 @@ def main(argv=None):
     Swarm(parser.parse_args(argv)).serve()
 
 
-class SwarmAgent(object):
+class SwarmAgent(snmp_agents.AgentProcess):
     """The swarm as a process of the caller, on 127.0.0.0/8:*port*."""
 
+    name = 'SNMP swarm'
+
     def __init__(self, port, community, silent_every=0):
+        super(SwarmAgent, self).__init__(
+            'tests.snmp_swarm', '--port', port, '--community', community,
+            '--silent-every', silent_every)
         self.port = port
-        self.argv = [sys.executable, '-m', 'tests.snmp_swarm',
-                     '--port', str(port), '--community', community,
-                     '--silent-every', str(silent_every)]
-        self.proc = None
-
-    def start(self):
-        import os
-        import subprocess
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self.proc = subprocess.Popen(self.argv, cwd=root,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        line = self.proc.stdout.readline()
-        if b'listening' not in line:
-            self.stop()
-            raise RuntimeError('SNMP swarm did not start: %r' % line)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
 
 
 if __name__ == '__main__':
