@@ -32,7 +32,7 @@ from heat_esi.worker.handlers import heat as heat_handler
 from tests import esi_fixtures
 from tests.integration import test_netconf_named_configs as named
 from tests import netconf_devices
-from tests import vpn_catalog_seeds as seeds
+from tests import vpn_seeds as seeds
 
 RESOURCE_TYPES = seeds.RESOURCE_TYPES
 READ_COMPLETE = {'state': {'worker_state': 'READ_COMPLETE'}, 'version': 1,

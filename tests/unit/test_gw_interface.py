@@ -17,44 +17,27 @@ from heat.common import exception
 import pytest
 
 from heat_esi import actions
-from heat_esi import client
 from heat_esi import gw_interface_parts as gw_parts
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
 from heat_esi import template_mappings
 from heat_esi import templates
-from tests import fakes
 from tests import gw_seeds
+from tests import vpn_seeds
 
 
 @pytest.fixture
 def store(monkeypatch):
     """heat-engine's fake etcd: the templates and the seeds' world."""
-    fake = fakes.FakeEtcd(
-        endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
-        max_watch_wait=0.05)
-    heat_engine.setup(0)
-    monkeypatch.setattr(client, 'etcd_client', lambda: fake)
-    templates.store(fake, templates.load_dir())
-    gw_seeds.write_world(fake)
-    yield fake
-    fake.close()
+    with vpn_seeds.fake_etcd(monkeypatch, gw_seeds.write_world) as fake:
+        yield fake
 
 
 @pytest.fixture
 def resource():
-    stacks = []     # a resource holds its stack by a weak reference
-
-    def make(**props):
-        stacks.append(heat_engine.stack({
-            'heat_template_version': '2018-08-31',
-            'resources': {'res': {'type': 'ESI::GwInterface',
-                                  'properties': dict(gw_seeds.PROPERTIES,
-                                                     **props)}}},
-            ctx=heat_engine.context(project_id=gw_seeds.PROJECT)))
-        return stacks[-1]['res']
-    return make
+    return vpn_seeds.resource_maker('ESI::GwInterface', gw_seeds.PROPERTIES,
+                                    project=gw_seeds.PROJECT)
 
 
 def read(store):

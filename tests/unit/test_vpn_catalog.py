@@ -14,7 +14,6 @@ from heat.common import exception
 import pytest
 import yaml
 
-from heat_esi import client
 from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
@@ -25,7 +24,7 @@ from heat_esi import template_mappings
 from heat_esi import templates
 from heat_esi.worker.handlers import heat
 from tests import fakes
-from tests import vpn_catalog_seeds as seeds
+from tests import vpn_seeds as seeds
 
 CREDENTIALS = ('primary_device_username', 'primary_device_password',
                'secondary_device_username', 'secondary_device_password')
@@ -34,30 +33,17 @@ CREDENTIALS = ('primary_device_username', 'primary_device_password',
 @pytest.fixture
 def store(monkeypatch):
     """heat-engine's fake etcd: the templates, the seed's HA gateway."""
-    fake = fakes.FakeEtcd(
-        endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
-        max_watch_wait=0.05)
-    heat_engine.setup(0)
-    monkeypatch.setattr(client, 'etcd_client', lambda: fake)
-    templates.store(fake, templates.load_dir())
-    seeds.register_infrastructure(fake)
-    yield fake
-    fake.close()
+    with seeds.fake_etcd(monkeypatch, seeds.register_infrastructure) as fake:
+        yield fake
 
 
 @pytest.fixture
 def resource():
-    stacks = []     # a resource holds its stack by a weak reference
-
-    def make(esi_type, **props):
-        props = dict(seeds.SEED_PROPERTIES[esi_type], **props)
-        stacks.append(heat_engine.stack({
-            'heat_template_version': '2018-08-31',
-            'resources': {'res': {'type': seeds.RESOURCE_TYPES[esi_type],
-                                  'properties': props}}},
-            ctx=heat_engine.context(project_id=seeds.PROJECT)))
-        return stacks[-1]['res']
-    return make
+    """resource(esi_type, **props): the seed's, in a stack of its own."""
+    makers = {esi_type: seeds.resource_maker(seeds.RESOURCE_TYPES[esi_type],
+                                             seeds.SEED_PROPERTIES[esi_type])
+              for esi_type in seeds.CATALOG}
+    return lambda esi_type, **props: makers[esi_type](**props)
 
 
 def seed_body(esi_type, rid, **ids):
@@ -68,7 +54,7 @@ def seed_body(esi_type, rid, **ids):
     return body
 
 
-@pytest.mark.parametrize('esi_type', sorted(seeds.RESOURCE_TYPES))
+@pytest.mark.parametrize('esi_type', sorted(seeds.CATALOG))
 def test_the_config_is_the_seeds_point_1(store, resource, esi_type):
     if esi_type == 'qos_option':
         _rid, service = seeds.config('vpn_service')

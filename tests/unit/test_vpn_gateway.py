@@ -13,7 +13,6 @@ import uuid
 from heat.common import exception
 import pytest
 
-from heat_esi import client
 from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
@@ -21,36 +20,19 @@ from heat_esi.resources import vpn_gateway
 from heat_esi import template_mappings
 from heat_esi import templates
 from heat_esi import vlans
-from tests import fakes
 from tests import vpn_seeds
 
 
 @pytest.fixture
 def store(monkeypatch):
-    fake = fakes.FakeEtcd(
-        endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
-        max_watch_wait=0.05)
-    heat_engine.setup(0)
-    monkeypatch.setattr(client, 'etcd_client', lambda: fake)
-    templates.store(fake, templates.load_dir())
-    vpn_seeds.put_world(fake)
-    yield fake
-    fake.close()
+    with vpn_seeds.fake_etcd(monkeypatch, vpn_seeds.put_world) as fake:
+        yield fake
 
 
 @pytest.fixture
 def resource():
-    stacks = []     # a resource holds its stack by a weak reference
-
-    def make(**props):
-        props = dict(vpn_seeds.SEED_PROPERTIES['vpn_gateway'], **props)
-        stacks.append(heat_engine.stack({
-            'heat_template_version': '2018-08-31',
-            'resources': {'gw': {'type': 'ESI::VpnGateway',
-                                 'properties': props}}},
-            ctx=heat_engine.context(project_id=vpn_seeds.PROJECT)))
-        return stacks[-1]['gw']
-    return make
+    return vpn_seeds.resource_maker(
+        'ESI::VpnGateway', vpn_seeds.SEED_PROPERTIES['vpn_gateway'], 'gw')
 
 
 def reader(store):

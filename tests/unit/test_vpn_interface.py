@@ -8,18 +8,15 @@ are tests/integration/test_vpn_interface.py's.
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
-import uuid
 
 from heat.common import exception
 import pytest
 import yaml
 
-from heat_esi import client
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import template_mappings
 from heat_esi import templates
-from tests import fakes
 from tests import vpn_seeds
 
 SECRET = 'Never-Shown-9'
@@ -27,32 +24,16 @@ SECRET = 'Never-Shown-9'
 
 @pytest.fixture
 def store(monkeypatch):
-    fake = fakes.FakeEtcd(
-        endpoints=['http://fake-etcd-%s:2379' % uuid.uuid4().hex[:8]],
-        max_watch_wait=0.05)
-    heat_engine.setup(0)
-    monkeypatch.setattr(client, 'etcd_client', lambda: fake)
-    templates.store(fake, templates.load_dir())
-    vpn_seeds.put_world(fake)
-    rid, body = vpn_seeds.config('vpn_gateway')
-    fake.put(keys.config('vpn_gateway', rid), records.config(body, 1))
-    yield fake
-    fake.close()
+    with vpn_seeds.fake_etcd(monkeypatch, vpn_seeds.put_world,
+                             vpn_seeds.put_gateway) as fake:
+        yield fake
 
 
 @pytest.fixture
 def resource():
-    stacks = []     # a resource holds its stack by a weak reference
-
-    def make(**props):
-        props = dict(vpn_seeds.SEED_PROPERTIES['vpn_interface'], **props)
-        stacks.append(heat_engine.stack({
-            'heat_template_version': '2018-08-31',
-            'resources': {'vi': {'type': 'ESI::VpnInterface',
-                                 'properties': props}}},
-            ctx=heat_engine.context(project_id=vpn_seeds.PROJECT)))
-        return stacks[-1]['vi']
-    return make
+    return vpn_seeds.resource_maker(
+        'ESI::VpnInterface', vpn_seeds.SEED_PROPERTIES['vpn_interface'],
+        'vi')
 
 
 def test_the_body_is_the_seeds_point_1(store, resource):

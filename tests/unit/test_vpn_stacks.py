@@ -13,25 +13,18 @@ import json
 
 import pytest
 
-from heat_esi import keys
-from heat_esi import records
 from heat_esi import template_mappings
 from heat_esi import templates
 from heat_esi.worker.handlers import heat as heat_handler
-from tests import fakes
 from tests import vpn_seeds
 
 
 @pytest.fixture
-def store():
-    fake = fakes.FakeEtcd()
-    heat_engine.setup(0)    # Heat's options, which template_format reads
-    templates.store(fake, templates.load_dir())
-    vpn_seeds.put_world(fake)
-    rid, body = vpn_seeds.config('vpn_gateway')
-    fake.put(keys.config('vpn_gateway', rid), records.config(body, 1))
-    yield fake
-    fake.close()
+def store(monkeypatch):
+    # heat_engine.setup: Heat's options, which template_format reads.
+    with vpn_seeds.fake_etcd(monkeypatch, vpn_seeds.put_world,
+                             vpn_seeds.put_gateway) as fake:
+        yield fake
 
 
 def rendered(store, esi_type):
