@@ -246,6 +246,27 @@ def without_device_logins(params):
                             r'(username|password|login)$', p['param'])]
 
 
+def netconf_properties(hot):
+    """{device: properties} of a VPN stack's two NETCONF resources.
+
+    Asserted on the way: the stack (a heat_worker's render, parsed) has
+    netconf_configure_primary and _secondary only, each an
+    OS::Contrail::NetconfNamedConfigs given its device's address and port
+    as the stack parameters <device>_device_ip and <device>_device_port.
+    """
+    assert sorted(hot['resources']) == ['netconf_configure_primary',
+                                        'netconf_configure_secondary']
+    found = {}
+    for device in ('primary', 'secondary'):
+        res = hot['resources']['netconf_configure_%s' % device]
+        assert res['type'] == 'OS::Contrail::NetconfNamedConfigs'
+        props = found[device] = res['properties']
+        assert props['device_ip'] == {'get_param': '%s_device_ip' % device}
+        assert props['device_port'] == {
+            'get_param': '%s_device_port' % device}
+    return found
+
+
 # --- the unit tests' heat-engine --------------------------------------------
 
 @contextlib.contextmanager

@@ -103,17 +103,9 @@ def test_the_static_route_stack_is_esis_without_credentials(store):
     params = set(template['parameter_mappings'])
     # Every param but heat_timeout is a stack parameter, and only they.
     assert set(hot['parameters']) == params - {'heat_timeout'}
-    assert sorted(hot['resources']) == ['netconf_configure_primary',
-                                        'netconf_configure_secondary']
-    for device in ('primary', 'secondary'):
-        res = hot['resources']['netconf_configure_%s' % device]
-        assert res['type'] == 'OS::Contrail::NetconfNamedConfigs'
-        props = res['properties']
+    for props in seeds.netconf_properties(hot).values():
         assert sorted(props) == ['configs', 'device_ip', 'device_port',
                                  'lock_timeout']
-        assert props['device_ip'] == {'get_param': '%s_device_ip' % device}
-        assert props['device_port'] == {
-            'get_param': '%s_device_port' % device}
         path = [(hop['tag'], hop.get('name')) for hop in
                 props['configs'][0]['path']]
         assert path == [('routing-instances', None),

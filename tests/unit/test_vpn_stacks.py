@@ -48,16 +48,8 @@ def test_the_stack_declares_exactly_the_jobs_parameters(store, esi_type):
     parameters, hot, timeout = rendered(store, esi_type)
     assert sorted(hot['parameters']) == sorted(parameters)
     assert timeout == 60
-    assert sorted(hot['resources']) == ['netconf_configure_primary',
-                                        'netconf_configure_secondary']
-    for device in ('primary', 'secondary'):
-        res = hot['resources']['netconf_configure_%s' % device]
-        assert res['type'] == 'OS::Contrail::NetconfNamedConfigs'
-        props = res['properties']
+    for props in vpn_seeds.netconf_properties(hot).values():
         assert not {'username', 'password', 'port'} & set(props)
-        assert props['device_ip'] == {'get_param': '%s_device_ip' % device}
-        assert props['device_port'] == {
-            'get_param': '%s_device_port' % device}
 
 
 def test_the_md5_reaches_the_stack_as_a_reference_only(store):
