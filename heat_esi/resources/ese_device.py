@@ -141,11 +141,10 @@ class EseDevice(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('ESE device'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the switch as last monitored, such as '
               '{"switch": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

@@ -102,11 +102,10 @@ class EsePhysicalPort(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('ESE physical port'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the port as last monitored, such as '
               '{"port": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

@@ -75,11 +75,10 @@ class Network(esi_resource.EsiResource):
 
     attributes_schema = resource_properties.state_attributes(_('network'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the virtual network as last monitored, such as '
               '{"network": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

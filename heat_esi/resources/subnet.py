@@ -155,10 +155,9 @@ class Subnet(esi_resource.EsiResource):
 
     attributes_schema = resource_properties.state_attributes(_('subnet'))
     attributes_schema.update({
-        DHCP_SERVER_ADDRESS: attributes.Schema(
+        DHCP_SERVER_ADDRESS: resource_properties.live_attribute(
             _('Address of the subnet\'s DHCP server.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
     })
 
