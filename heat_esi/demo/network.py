@@ -57,7 +57,8 @@ MONITOR_INTERVAL = 1.0
 # answer at once.
 POLL_INTERVAL = 0.2
 # The points of ESI's documents (CreateNetwork_01, CreateSubnet_01):
-# (point, what key, which of its values: the first or the last written).
+# (point, what key, which of its values: the first or the last written,
+# or the first with a given field; see _chosen).
 # A network's job_state is written by each of its two jobs: (4) after the
 # heat_worker's, (5) after the monitoring_worker's.
 POINTS = {
@@ -100,11 +101,27 @@ def configure_worker(wconf, endpoint, poll_interval=POLL_INTERVAL):
     wconf.set_override('poll_interval', poll_interval, group=group)
 
 
+def _chosen(values, which):
+    """The value of a point among the *values* of its key, in a list.
+
+    *which*: 'first' or 'last' written, or the name of a field: the first
+    value that has it. An empty list when none is.
+    """
+    if which == 'first':
+        return values[:1]
+    if which == 'last':
+        return values[-1:]
+    return [v for v in values if which in json.loads(v)][:1]
+
+
 class NetworkDemo(demo_run.Demo):
     """The demo of a tenant network: Heat first, then a two-handler worker.
 
     The worker's heat_worker needs heat-api's address when it loads.
     """
+
+    # The points of each type that print_points shows.
+    points = POINTS
 
     def start_heat(self):
         from heat_esi.demo import heat as demo_heat
@@ -163,25 +180,32 @@ class NetworkDemo(demo_run.Demo):
         return found
 
     def print_points(self, rtype, rid, written):
+        """Print the points of *rid* as ESI's documents number them.
+
+        From self.points[rtype] (see POINTS): each point's key and the
+        value it names, among *written* ({key: [values written, in order]},
+        see history()). The jobs are the version-1 create jobs; a resource
+        written again later (a VPN gateway once its VPN interface exists,
+        a port once attached) has its last /config shown after the points.
+        """
         where = {'config': keys.config(rtype, rid),
                  'heat_stack': keys.heat_stack(rtype, rid),
                  'job_state': keys.job_state(rtype, rid),
                  'state': keys.state(rtype, rid),
                  'monitoring': keys.monitoring(rtype, rid)}
-        jobs = [k for k in written if k.startswith(keys.JOBS_ALL + 'create:')
-                and demo_run.keys_rid(k) == rid]
-        for point, what, which in POINTS[rtype]:
+        jobs = [k for k in written
+                if k.startswith(keys.JOBS_ALL + 'create:') and
+                demo_run.keys_rid(k) == rid and
+                keys.parse_job_id(k.rsplit('/', 1)[1])['version'] == 1]
+        for point, what, which in self.points[rtype]:
             say()
             say('### Checking stored data at the point of %s in etcd'
                 % point)
             if what == 'jobs':
                 shown = [(k, written[k][0]) for k in jobs]
-            elif where[what] in written:
-                values = written[where[what]]
-                shown = [(where[what],
-                          values[0] if which == 'first' else values[-1])]
             else:
-                shown = []
+                shown = [(where[what], value) for value in
+                         _chosen(written.get(where[what], []), which)]
             if not shown:
                 say('(not written)')
             for key, value in shown:
@@ -189,6 +213,18 @@ class NetworkDemo(demo_run.Demo):
                     say('* Jobs for %s' % json.loads(value)[0])
                 say(key)
                 say(json.dumps(json.loads(value), indent=4))
+                if what == 'config' and json.loads(value)['version'] > 1:
+                    # A gateway interface's port: its /config is written
+                    # attached already, in the interface's transaction.
+                    say('(written as version %d at once: version 1 is the '
+                        'resource_input of its jobs at (2))'
+                        % json.loads(value)['version'])
+        configs = written.get(where['config'], [])
+        if len(configs) > 1:
+            say()
+            say('### Later version of %s %s' % (rtype, rid))
+            say(where['config'])
+            say(json.dumps(json.loads(configs[-1]), indent=4))
 
     def show_stacks(self, heat, title):
         """Print the project's Heat stacks; their names."""

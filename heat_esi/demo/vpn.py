@@ -127,6 +127,8 @@ def environment():
 class VpnDemo(demo_network.NetworkDemo):
     """The demo of a VPN gateway: devices, Heat, then a two-handler worker."""
 
+    points = POINTS
+
     def __init__(self, args):
         super(VpnDemo, self).__init__(args)
         self.routers = []
@@ -292,51 +294,6 @@ class VpnDemo(demo_network.NetworkDemo):
         return shown[:at] + [('port', rid) for rid in brought['ports']] + [
             ('ese_logical_port', rid) for rid in
             brought['ese_logical_ports']] + shown[at:]
-
-    def print_points(self, rtype, rid, written):
-        where = {'config': keys.config(rtype, rid),
-                 'heat_stack': keys.heat_stack(rtype, rid),
-                 'job_state': keys.job_state(rtype, rid),
-                 'state': keys.state(rtype, rid),
-                 'monitoring': keys.monitoring(rtype, rid)}
-        jobs = [k for k in written
-                if k.startswith(keys.JOBS_ALL + 'create:') and
-                demo_run.keys_rid(k) == rid and
-                keys.parse_job_id(k.rsplit('/', 1)[1])['version'] == 1]
-        for point, what, which in POINTS[rtype]:
-            say()
-            say('### Checking stored data at the point of %s in etcd'
-                % point)
-            shown = []
-            if what == 'jobs':
-                shown = [(k, written[k][0]) for k in jobs]
-            elif where[what] in written:
-                values = written[where[what]]
-                if which != 'first':
-                    values = [v for v in values if which in json.loads(v)]
-                if values:
-                    shown = [(where[what], values[0])]
-            if not shown:
-                say('(not written)')
-            for key, value in shown:
-                if what == 'jobs':
-                    say('* Jobs for %s' % json.loads(value)[0])
-                say(key)
-                say(json.dumps(json.loads(value), indent=4))
-                if what == 'config' and json.loads(value)['version'] > 1:
-                    # A gateway interface's port: its /config is written
-                    # attached already, in the interface's transaction.
-                    say('(written as version %d at once: version 1 is the '
-                        'resource_input of its jobs at (2))'
-                        % json.loads(value)['version'])
-        # A later version (a gateway once its VPN interface exists, a port
-        # once attached) is ESI's too: its /config is shown.
-        configs = written.get(where['config'], [])
-        if len(configs) > 1:
-            say()
-            say('### Later version of %s %s' % (rtype, rid))
-            say(where['config'])
-            say(json.dumps(json.loads(configs[-1]), indent=4))
 
     def show_routers(self, title, before=None):
         """Print each router's running configuration; {host: text}."""
