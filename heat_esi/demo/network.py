@@ -33,26 +33,19 @@ import json
 import time
 
 from keystoneauth1 import loading as ks_loading
-from oslo_config import cfg
 
-from heat_esi.cmd import worker as worker_cmd
 from heat_esi import conf
 from heat_esi.demo import run as demo_run
 from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import simulated
 from heat_esi.worker import elements
-from heat_esi.worker.monitor import Monitor
-from heat_esi.worker import service
 
 say = demo_run.say
 
 STACK_NAME = 'tenant-network-demo'
 TEMPLATE = 'tenant_network.yaml'
 HANDLERS = ('monitoring_worker', 'heat_worker')
-# The monitor polls the network (the virtual_network element reads the
-# network's own stack record) this often, in seconds.
-MONITOR_INTERVAL = 1.0
 # Seconds between two reads of a worker's stack: short, as the stand-ins
 # answer at once.
 POLL_INTERVAL = 0.2
@@ -124,46 +117,36 @@ class NetworkDemo(demo_run.Demo):
     points = POINTS
 
     def start_heat(self):
-        from heat_esi.demo import heat as demo_heat
-        self.heat = demo_heat.InProcessHeat(self.dir, self.client,
-                                            demo_run.PROJECT,
-                                            simulated=True).start()
-        self.endpoint = self.heat.endpoint
-        say('heat: heat-api and heat-engine started at %s (noauth, '
-            'in-memory messaging; log in %s)' % (self.endpoint,
-                                                 self.heat.log))
-        say('Contrail: SIMULATED. No Contrail runs here: heat-engine loads '
-            'stand-ins of OS::Contrail::VirtualNetwork and VnSubnet '
-            '(heat_esi/simulated) and the worker selects them with %s; '
-            'their uuids and fq_names are made up, no network exists.'
-            % simulated.environment_file())
+        super(NetworkDemo, self).start_heat(simulated=True,
+                                            sections=self.heat_sections())
+        say(self.contrail_said())
+
+    def heat_sections(self):
+        """Further heat.conf groups of the demo's Heat: none."""
+        return None
+
+    def contrail_said(self):
+        """What the demo says of Contrail once Heat runs."""
+        return ('Contrail: SIMULATED. No Contrail runs here: heat-engine '
+                'loads stand-ins of OS::Contrail::VirtualNetwork and '
+                'VnSubnet (heat_esi/simulated) and the worker selects them '
+                'with %s; their uuids and fq_names are made up, no network '
+                'exists.' % simulated.environment_file())
+
+    def worker_conf(self):
+        """The worker's options: [heat_worker] for the demo's Heat."""
+        wconf = demo_run.worker_conf()
+        configure_worker(wconf, self.endpoint)
+        return wconf
 
     def start_worker(self):
-        wconf = cfg.ConfigOpts()
-        conf.register_worker_opts(wconf)
-        wconf([], project='heat-esi')
-        configure_worker(wconf, self.endpoint)
+        wconf = self.worker_conf()
         plugins = elements.load_plugins(self.client, wconf)
-        handlers = worker_cmd.load_handlers(list(HANDLERS), self.client,
-                                            wconf, plugins)
-        problem = worker_cmd.check_credentials(handlers)
-        if problem:
-            raise RuntimeError(problem)
-        self.worker = service.Worker(self.client, handlers,
-                                     shutdown_grace=5, accept=self.own_job)
-        self.worker.start()
+        self.start_handlers(wconf, plugins, HANDLERS)
         say('esi-worker: started (in this process) with %s; its heat_worker '
             'calls %s without Keystone ([heat_worker] auth_type none: demo '
             'only)' % (' and '.join(HANDLERS), self.endpoint))
-        self.monitor = Monitor(self.client, plugins,
-                               lambda: self.worker.lease_id,
-                               interval=MONITOR_INTERVAL,
-                               resource_types=['network'],
-                               member_id=self.worker.member_id,
-                               member_value=self.worker.member_value)
-        self.monitor.start()
-        say('monitor: polling network every %s s (in this process)'
-            % MONITOR_INTERVAL)
+        self.start_monitor(plugins, ['network'])
 
     def history(self, start_revision, rids):
         """{key: [values written, in order]} of the keys of *rids*.
