@@ -65,6 +65,19 @@ def naming_properties(what):
     }
 
 
+def tags_property(what):
+    """The tags property of an ESI resource: a map that ESI keeps as it is.
+
+    No constraint on its keys or values: ESI's API takes any map.
+    """
+    return properties.Schema(
+        properties.Schema.MAP,
+        _('Tags of the %s, a map kept as it is.') % what,
+        default={},
+        update_allowed=True
+    )
+
+
 def reference_property(esi_type, field, description, **kwargs):
     """The schema of a property that names another ESI resource.
 

@@ -130,12 +130,7 @@ class EseDevice(esi_resource.EsiResource):
             constraints=[constraints.Length(max=validation.MAX_TEXT_LENGTH)],
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the device, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('device')),
     })
 
     attributes_schema = resource_properties.state_attributes(

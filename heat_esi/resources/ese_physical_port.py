@@ -91,12 +91,7 @@ class EsePhysicalPort(esi_resource.EsiResource):
             default='',
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the port, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('port')),
     })
 
     attributes_schema = resource_properties.state_attributes(

@@ -65,12 +65,7 @@ class Network(esi_resource.EsiResource):
             default='data',
             constraints=[constraints.AllowedValues(PLANES)]
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the network, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('network')),
     })
 
     attributes_schema = resource_properties.state_attributes(_('network'))

@@ -145,12 +145,7 @@ class Subnet(esi_resource.EsiResource):
                 }),
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the subnet, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('subnet')),
     })
 
     attributes_schema = resource_properties.state_attributes(_('subnet'))
