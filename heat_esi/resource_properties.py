@@ -65,6 +65,19 @@ def naming_properties(what):
     }
 
 
+def tags_property(what):
+    """The tags property of an ESI resource: a map that ESI keeps as it is.
+
+    No constraint on its keys or values: ESI's API takes any map.
+    """
+    return properties.Schema(
+        properties.Schema.MAP,
+        _('Tags of the %s, a map kept as it is.') % what,
+        default={},
+        update_allowed=True
+    )
+
+
 def reference_property(esi_type, field, description, **kwargs):
     """The schema of a property that names another ESI resource.
 
@@ -81,26 +94,34 @@ def reference_property(esi_type, field, description, **kwargs):
         **kwargs)
 
 
+def live_attribute(description, schema_type):
+    """An attribute that reads etcd: not cached (CACHE_NONE).
+
+    Workers and monitors change what it reads after the action, and Heat
+    would otherwise show in outputs the value it saw first. Every such
+    attribute is declared with this, so that none is cached by mistake.
+    """
+    return attributes.Schema(description, type=schema_type,
+                             cache_mode=attributes.Schema.CACHE_NONE)
+
+
 def state_attributes(what):
     """The status and worker_state attributes of every ESI resource.
 
-    Like every attribute that reads etcd, they are not cached
-    (CACHE_NONE): workers and monitors change them after the action, and
-    Heat would otherwise show in outputs the value it saw first.
+    Like every attribute that reads etcd, they are live attributes (see
+    live_attribute).
     """
     return {
-        'status': attributes.Schema(
+        'status': live_attribute(
             _('Status of the %s: ACTIVE once the worker found it up, DOWN '
               'when its monitoring says so, ERROR when the worker failed, '
               'otherwise the PENDING_* status of its configuration.') % what,
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
-        'worker_state': attributes.Schema(
+        'worker_state': live_attribute(
             _('Last state reported by the worker, such as '
               'CREATE_COMPLETED.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
     }
 

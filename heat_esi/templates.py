@@ -494,10 +494,22 @@ def _walk(where, path, esi_type, body, lookup, resources, ignore_missing,
     return cur_type, cur_id, cur_body
 
 
+def _walk_mapping(where, mapping, esi_type, body, lookup, resources,
+                  missing_ok, read_last=True):
+    """_walk along a mapping's path (none: the resource itself).
+
+    A resource that is gone is ignored when the caller says so
+    (*missing_ok*) or the mapping does (ignore_missing).
+    """
+    return _walk(where, mapping.get('path') or [], esi_type, body, lookup,
+                 resources, missing_ok or mapping.get('ignore_missing'),
+                 read_last=read_last)
+
+
 def _follow(where, mapping, esi_type, body, lookup, resources,
             missing_ok=False):
-    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
-                  resources, missing_ok or mapping.get('ignore_missing'))
+    found = _walk_mapping(where, mapping, esi_type, body, lookup, resources,
+                          missing_ok)
     if found is None:
         return None
     cur_type, _cur_id, cur_body = found
@@ -554,8 +566,8 @@ def _secret(where, mapping, esi_type, body, lookup, resources, missing_ok):
     The field must be in that resource's /config now, so that a mistake
     is refused at once, not when the worker runs the job.
     """
-    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
-                  resources, missing_ok or mapping.get('ignore_missing'))
+    found = _walk_mapping(where, mapping, esi_type, body, lookup, resources,
+                          missing_ok)
     if found is None:
         return None
     cur_type, cur_id, cur_body = found
@@ -582,9 +594,8 @@ def _output_key(where, mapping, esi_type, body, lookup, resources,
     The resource at the end of the path exists (unless *missing_ok*): a
     job must not name the stack of a resource that is gone.
     """
-    found = _walk(where, mapping.get('path') or [], esi_type, body, lookup,
-                  resources, missing_ok or mapping.get('ignore_missing'),
-                  read_last=not missing_ok)
+    found = _walk_mapping(where, mapping, esi_type, body, lookup, resources,
+                          missing_ok, read_last=not missing_ok)
     if found is None:
         return None
     if found[1] is None:

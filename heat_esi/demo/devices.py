@@ -26,32 +26,27 @@ The demo says so when it uses them.
 from heat_esi.worker.plugins import snmp
 
 
-class Router(snmp.Router):
+class _Up(object):
+    """A plugin's probe replaced: the device answers up, no packet sent."""
+
+    async def probe_async(self, props, abort):
+        return True
+
+
+class Router(_Up, snmp.Router):
     """The router plugin over a simulated router whose uptime grows."""
 
-    async def probe_async(self, props, abort):
-        return True
 
-
-class PhysicalPort(snmp.PhysicalPort):
+class PhysicalPort(_Up, snmp.PhysicalPort):
     """The physical_port plugin over a simulated interface that is up."""
 
-    async def probe_async(self, props, abort):
-        return True
 
-
-class Switch(snmp.Switch):
+class Switch(_Up, snmp.Switch):
     """The switch plugin over a simulated ToR switch whose uptime grows."""
 
-    async def probe_async(self, props, abort):
-        return True
 
-
-class LogicalPort(snmp.LogicalPort):
+class LogicalPort(_Up, snmp.LogicalPort):
     """The logical_port plugin over a simulated VLAN unit that is up."""
-
-    async def probe_async(self, props, abort):
-        return True
 
 
 # Element type -> simulated plugin class.

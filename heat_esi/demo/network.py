@@ -33,31 +33,25 @@ import json
 import time
 
 from keystoneauth1 import loading as ks_loading
-from oslo_config import cfg
 
-from heat_esi.cmd import worker as worker_cmd
 from heat_esi import conf
 from heat_esi.demo import run as demo_run
 from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import simulated
 from heat_esi.worker import elements
-from heat_esi.worker.monitor import Monitor
-from heat_esi.worker import service
 
 say = demo_run.say
 
 STACK_NAME = 'tenant-network-demo'
 TEMPLATE = 'tenant_network.yaml'
 HANDLERS = ('monitoring_worker', 'heat_worker')
-# The monitor polls the network (the virtual_network element reads the
-# network's own stack record) this often, in seconds.
-MONITOR_INTERVAL = 1.0
 # Seconds between two reads of a worker's stack: short, as the stand-ins
 # answer at once.
 POLL_INTERVAL = 0.2
 # The points of ESI's documents (CreateNetwork_01, CreateSubnet_01):
-# (point, what key, which of its values: the first or the last written).
+# (point, what key, which of its values: the first or the last written,
+# or the first with a given field; see _chosen).
 # A network's job_state is written by each of its two jobs: (4) after the
 # heat_worker's, (5) after the monitoring_worker's.
 POINTS = {
@@ -100,53 +94,59 @@ def configure_worker(wconf, endpoint, poll_interval=POLL_INTERVAL):
     wconf.set_override('poll_interval', poll_interval, group=group)
 
 
+def _chosen(values, which):
+    """The value of a point among the *values* of its key, in a list.
+
+    *which*: 'first' or 'last' written, or the name of a field: the first
+    value that has it. An empty list when none is.
+    """
+    if which == 'first':
+        return values[:1]
+    if which == 'last':
+        return values[-1:]
+    return [v for v in values if which in json.loads(v)][:1]
+
+
 class NetworkDemo(demo_run.Demo):
     """The demo of a tenant network: Heat first, then a two-handler worker.
 
     The worker's heat_worker needs heat-api's address when it loads.
     """
 
+    # The points of each type that print_points shows.
+    points = POINTS
+
     def start_heat(self):
-        from heat_esi.demo import heat as demo_heat
-        self.heat = demo_heat.InProcessHeat(self.dir, self.client,
-                                            demo_run.PROJECT,
-                                            simulated=True).start()
-        self.endpoint = self.heat.endpoint
-        say('heat: heat-api and heat-engine started at %s (noauth, '
-            'in-memory messaging; log in %s)' % (self.endpoint,
-                                                 self.heat.log))
-        say('Contrail: SIMULATED. No Contrail runs here: heat-engine loads '
-            'stand-ins of OS::Contrail::VirtualNetwork and VnSubnet '
-            '(heat_esi/simulated) and the worker selects them with %s; '
-            'their uuids and fq_names are made up, no network exists.'
-            % simulated.environment_file())
+        super(NetworkDemo, self).start_heat(simulated=True,
+                                            sections=self.heat_sections())
+        say(self.contrail_said())
+
+    def heat_sections(self):
+        """Further heat.conf groups of the demo's Heat: none."""
+        return None
+
+    def contrail_said(self):
+        """What the demo says of Contrail once Heat runs."""
+        return ('Contrail: SIMULATED. No Contrail runs here: heat-engine '
+                'loads stand-ins of OS::Contrail::VirtualNetwork and '
+                'VnSubnet (heat_esi/simulated) and the worker selects them '
+                'with %s; their uuids and fq_names are made up, no network '
+                'exists.' % simulated.environment_file())
+
+    def worker_conf(self):
+        """The worker's options: [heat_worker] for the demo's Heat."""
+        wconf = demo_run.worker_conf()
+        configure_worker(wconf, self.endpoint)
+        return wconf
 
     def start_worker(self):
-        wconf = cfg.ConfigOpts()
-        conf.register_worker_opts(wconf)
-        wconf([], project='heat-esi')
-        configure_worker(wconf, self.endpoint)
+        wconf = self.worker_conf()
         plugins = elements.load_plugins(self.client, wconf)
-        handlers = worker_cmd.load_handlers(list(HANDLERS), self.client,
-                                            wconf, plugins)
-        problem = worker_cmd.check_credentials(handlers)
-        if problem:
-            raise RuntimeError(problem)
-        self.worker = service.Worker(self.client, handlers,
-                                     shutdown_grace=5, accept=self.own_job)
-        self.worker.start()
+        self.start_handlers(wconf, plugins, HANDLERS)
         say('esi-worker: started (in this process) with %s; its heat_worker '
             'calls %s without Keystone ([heat_worker] auth_type none: demo '
             'only)' % (' and '.join(HANDLERS), self.endpoint))
-        self.monitor = Monitor(self.client, plugins,
-                               lambda: self.worker.lease_id,
-                               interval=MONITOR_INTERVAL,
-                               resource_types=['network'],
-                               member_id=self.worker.member_id,
-                               member_value=self.worker.member_value)
-        self.monitor.start()
-        say('monitor: polling network every %s s (in this process)'
-            % MONITOR_INTERVAL)
+        self.start_monitor(plugins, ['network'])
 
     def history(self, start_revision, rids):
         """{key: [values written, in order]} of the keys of *rids*.
@@ -163,25 +163,32 @@ class NetworkDemo(demo_run.Demo):
         return found
 
     def print_points(self, rtype, rid, written):
+        """Print the points of *rid* as ESI's documents number them.
+
+        From self.points[rtype] (see POINTS): each point's key and the
+        value it names, among *written* ({key: [values written, in order]},
+        see history()). The jobs are the version-1 create jobs; a resource
+        written again later (a VPN gateway once its VPN interface exists,
+        a port once attached) has its last /config shown after the points.
+        """
         where = {'config': keys.config(rtype, rid),
                  'heat_stack': keys.heat_stack(rtype, rid),
                  'job_state': keys.job_state(rtype, rid),
                  'state': keys.state(rtype, rid),
                  'monitoring': keys.monitoring(rtype, rid)}
-        jobs = [k for k in written if k.startswith(keys.JOBS_ALL + 'create:')
-                and demo_run.keys_rid(k) == rid]
-        for point, what, which in POINTS[rtype]:
+        jobs = [k for k in written
+                if k.startswith(keys.JOBS_ALL + 'create:') and
+                demo_run.keys_rid(k) == rid and
+                keys.parse_job_id(k.rsplit('/', 1)[1])['version'] == 1]
+        for point, what, which in self.points[rtype]:
             say()
             say('### Checking stored data at the point of %s in etcd'
                 % point)
             if what == 'jobs':
                 shown = [(k, written[k][0]) for k in jobs]
-            elif where[what] in written:
-                values = written[where[what]]
-                shown = [(where[what],
-                          values[0] if which == 'first' else values[-1])]
             else:
-                shown = []
+                shown = [(where[what], value) for value in
+                         _chosen(written.get(where[what], []), which)]
             if not shown:
                 say('(not written)')
             for key, value in shown:
@@ -189,6 +196,18 @@ class NetworkDemo(demo_run.Demo):
                     say('* Jobs for %s' % json.loads(value)[0])
                 say(key)
                 say(json.dumps(json.loads(value), indent=4))
+                if what == 'config' and json.loads(value)['version'] > 1:
+                    # A gateway interface's port: its /config is written
+                    # attached already, in the interface's transaction.
+                    say('(written as version %d at once: version 1 is the '
+                        'resource_input of its jobs at (2))'
+                        % json.loads(value)['version'])
+        configs = written.get(where['config'], [])
+        if len(configs) > 1:
+            say()
+            say('### Later version of %s %s' % (rtype, rid))
+            say(where['config'])
+            say(json.dumps(json.loads(configs[-1]), indent=4))
 
     def show_stacks(self, heat, title):
         """Print the project's Heat stacks; their names."""

@@ -94,6 +94,14 @@ def say(text=''):
     print(text, flush=True)
 
 
+def worker_conf():
+    """A worker's options, as esi-worker reads them with no file."""
+    wconf = cfg.ConfigOpts()
+    conf.register_worker_opts(wconf)
+    wconf([], project='heat-esi')
+    return wconf
+
+
 def hot_dir():
     here = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
@@ -166,19 +174,13 @@ class Demo(object):
             say('  %s %s (%s)' % (rid, name, ip))
 
     def start_worker(self, simulated=False):
-        wconf = cfg.ConfigOpts()
-        conf.register_worker_opts(wconf)
-        wconf([], project='heat-esi')
+        wconf = worker_conf()
         # Loaded once, as esi-worker does: the job handler and the monitor
         # run the same plugins (the simulated ones, with --gateway).
         plugins = elements.load_plugins(self.client, wconf)
         if simulated:
             devices.simulate(plugins, self.client, wconf)
-        handlers = worker_cmd.load_handlers(['monitoring_worker'],
-                                            self.client, wconf, plugins)
-        self.worker = service.Worker(self.client, handlers,
-                                     shutdown_grace=5, accept=self.own_job)
-        self.worker.start()
+        self.start_handlers(wconf, plugins, ['monitoring_worker'])
         say('esi-worker: started (in this process)')
         if not simulated:
             return
@@ -188,15 +190,37 @@ class Demo(object):
             say('monitor: not started on a shared etcd (it would poll '
                 'devices that are not the demo\'s), so no point (5)')
             return
+        self.start_monitor(plugins, MONITORED)
+
+    def start_handlers(self, wconf, plugins, names):
+        """Start the demo's worker, in this process, with handlers *names*.
+
+        It takes only the demo's jobs (own_job); a handler that refuses
+        its credentials stops the demo at once, as it stops esi-worker.
+        """
+        handlers = worker_cmd.load_handlers(list(names), self.client,
+                                            wconf, plugins)
+        problem = worker_cmd.check_credentials(handlers)
+        if problem:
+            raise RuntimeError(problem)
+        self.worker = service.Worker(self.client, handlers,
+                                     shutdown_grace=5, accept=self.own_job)
+        self.worker.start()
+
+    def start_monitor(self, plugins, resource_types):
+        """Poll the devices of *resource_types* in this process.
+
+        Every MONITOR_INTERVAL, as a member of the demo's worker.
+        """
         self.monitor = Monitor(self.client, plugins,
                                lambda: self.worker.lease_id,
                                interval=MONITOR_INTERVAL,
-                               resource_types=MONITORED,
+                               resource_types=list(resource_types),
                                member_id=self.worker.member_id,
                                member_value=self.worker.member_value)
         self.monitor.start()
         say('monitor: polling %s every %s s (in this process)'
-            % (', '.join(MONITORED), MONITOR_INTERVAL))
+            % (', '.join(resource_types), MONITOR_INTERVAL))
 
     def own_job(self, job_id):
         """Whether *job_id* is a job of the demo's project.
@@ -217,10 +241,16 @@ class Demo(object):
             return False
         return body.get('tenant_id') == PROJECT
 
-    def start_heat(self):
+    def start_heat(self, simulated=False, sections=None):
+        """Start heat-api and heat-engine in this process.
+
+        *simulated*: with heat-esi's stand-ins of Contrail's types;
+        *sections*: further heat.conf groups (see demo.heat.InProcessHeat).
+        """
         from heat_esi.demo import heat as demo_heat
-        self.heat = demo_heat.InProcessHeat(self.dir, self.client,
-                                            PROJECT).start()
+        self.heat = demo_heat.InProcessHeat(self.dir, self.client, PROJECT,
+                                            simulated=simulated,
+                                            sections=sections).start()
         self.endpoint = self.heat.endpoint
         say('heat: heat-api and heat-engine started at %s (noauth, '
             'in-memory messaging; log in %s)' % (self.endpoint,

@@ -42,13 +42,13 @@ import os
 import secrets
 import time
 
+from heat_esi import conf
 from heat_esi.demo import devices
 from heat_esi.demo import network as demo_network
 from heat_esi.demo import run as demo_run
 from heat_esi import keys
 from heat_esi import simulated
 from heat_esi.worker import elements
-from heat_esi.worker.monitor import Monitor
 
 say = demo_run.say
 
@@ -73,7 +73,6 @@ GATEWAY_PARAMETERS = {'name': 'sample-ha-router',
                       'secondary_downlink_name': 'ae0',
                       'downlink_restricted_vlans': '0-1024,4094'}
 HANDLERS = demo_network.HANDLERS
-MONITOR_INTERVAL = 1.0
 # The types whose devices or sessions the demo's monitor polls into
 # /monitoring.
 MONITORED = ('vpn_interface', 'gw_interface', 'ese_logical_port', 'port',
@@ -127,6 +126,8 @@ def environment():
 class VpnDemo(demo_network.NetworkDemo):
     """The demo of a VPN gateway: devices, Heat, then a two-handler worker."""
 
+    points = POINTS
+
     def __init__(self, args):
         super(VpnDemo, self).__init__(args)
         self.routers = []
@@ -150,18 +151,13 @@ class VpnDemo(demo_network.NetworkDemo):
         say('SNMP checks: SIMULATED, always up (routers, interfaces, the '
             'ToR switch and its ports: no packet is sent)')
 
-    def start_heat(self):
-        from heat_esi.demo import heat as demo_heat
-        self.heat = demo_heat.InProcessHeat(
-            self.dir, self.client, demo_run.PROJECT, simulated=True,
-            sections=self.netconf_options()).start()
-        self.endpoint = self.heat.endpoint
-        say('heat: heat-api and heat-engine started at %s (noauth, '
-            'in-memory messaging; log in %s)' % (self.endpoint,
-                                                 self.heat.log))
-        say('Contrail: SIMULATED (stand-ins of its Heat types, as with '
-            '--network); OS::Contrail::NetconfNamedConfigs is heat-esi\'s '
-            'own NETCONF implementation (etc/heat-esi/netconf.yaml)')
+    def heat_sections(self):
+        return self.netconf_options()
+
+    def contrail_said(self):
+        return ('Contrail: SIMULATED (stand-ins of its Heat types, as with '
+                '--network); OS::Contrail::NetconfNamedConfigs is heat-esi\'s '
+                'own NETCONF implementation (etc/heat-esi/netconf.yaml)')
 
     def netconf_options(self):
         """{group: {option: value}}: [netconf] for the demo's devices.
@@ -176,31 +172,21 @@ class VpnDemo(demo_network.NetworkDemo):
         return {'netconf': {'hostkey_verify': 'true',
                             'known_hosts_file': path}}
 
-    def start_worker(self):
-        from oslo_config import cfg
-
-        from heat_esi.cmd import worker as worker_cmd
-        from heat_esi import conf
-        from heat_esi.worker import service
-        wconf = cfg.ConfigOpts()
-        conf.register_worker_opts(wconf)
-        wconf([], project='heat-esi')
-        demo_network.configure_worker(wconf, self.endpoint)
+    def worker_conf(self):
+        """The network demo's, with NETCONF: both environment files."""
+        wconf = super(VpnDemo, self).worker_conf()
         wconf.set_override('environment', environment(),
                            group=conf.HEAT_WORKER_GROUP)
         for group, options in self.netconf_options().items():
             for name, value in options.items():
                 wconf.set_override(name, value, group=group)
+        return wconf
+
+    def start_worker(self):
+        wconf = self.worker_conf()
         plugins = elements.load_plugins(self.client, wconf)
         devices.simulate(plugins, self.client, wconf)
-        handlers = worker_cmd.load_handlers(list(HANDLERS), self.client,
-                                            wconf, plugins)
-        problem = worker_cmd.check_credentials(handlers)
-        if problem:
-            raise RuntimeError(problem)
-        self.worker = service.Worker(self.client, handlers,
-                                     shutdown_grace=5, accept=self.own_job)
-        self.worker.start()
+        self.start_handlers(wconf, plugins, HANDLERS)
         say('esi-worker: started (in this process) with %s; its heat_worker '
             'calls %s without Keystone (demo only)'
             % (' and '.join(HANDLERS), self.endpoint))
@@ -208,15 +194,7 @@ class VpnDemo(demo_network.NetworkDemo):
             say('monitor: not started on a shared etcd (it would poll '
                 'what is not the demo\'s), so no /monitoring point')
             return
-        self.monitor = Monitor(self.client, plugins,
-                               lambda: self.worker.lease_id,
-                               interval=MONITOR_INTERVAL,
-                               resource_types=list(MONITORED),
-                               member_id=self.worker.member_id,
-                               member_value=self.worker.member_value)
-        self.monitor.start()
-        say('monitor: polling %s every %s s (in this process)'
-            % (', '.join(MONITORED), MONITOR_INTERVAL))
+        self.start_monitor(plugins, MONITORED)
 
     # --- the stacks --------------------------------------------------------
 
@@ -292,51 +270,6 @@ class VpnDemo(demo_network.NetworkDemo):
         return shown[:at] + [('port', rid) for rid in brought['ports']] + [
             ('ese_logical_port', rid) for rid in
             brought['ese_logical_ports']] + shown[at:]
-
-    def print_points(self, rtype, rid, written):
-        where = {'config': keys.config(rtype, rid),
-                 'heat_stack': keys.heat_stack(rtype, rid),
-                 'job_state': keys.job_state(rtype, rid),
-                 'state': keys.state(rtype, rid),
-                 'monitoring': keys.monitoring(rtype, rid)}
-        jobs = [k for k in written
-                if k.startswith(keys.JOBS_ALL + 'create:') and
-                demo_run.keys_rid(k) == rid and
-                keys.parse_job_id(k.rsplit('/', 1)[1])['version'] == 1]
-        for point, what, which in POINTS[rtype]:
-            say()
-            say('### Checking stored data at the point of %s in etcd'
-                % point)
-            shown = []
-            if what == 'jobs':
-                shown = [(k, written[k][0]) for k in jobs]
-            elif where[what] in written:
-                values = written[where[what]]
-                if which != 'first':
-                    values = [v for v in values if which in json.loads(v)]
-                if values:
-                    shown = [(where[what], values[0])]
-            if not shown:
-                say('(not written)')
-            for key, value in shown:
-                if what == 'jobs':
-                    say('* Jobs for %s' % json.loads(value)[0])
-                say(key)
-                say(json.dumps(json.loads(value), indent=4))
-                if what == 'config' and json.loads(value)['version'] > 1:
-                    # A gateway interface's port: its /config is written
-                    # attached already, in the interface's transaction.
-                    say('(written as version %d at once: version 1 is the '
-                        'resource_input of its jobs at (2))'
-                        % json.loads(value)['version'])
-        # A later version (a gateway once its VPN interface exists, a port
-        # once attached) is ESI's too: its /config is shown.
-        configs = written.get(where['config'], [])
-        if len(configs) > 1:
-            say()
-            say('### Later version of %s %s' % (rtype, rid))
-            say(where['config'])
-            say(json.dumps(json.loads(configs[-1]), indent=4))
 
     def show_routers(self, title, before=None):
         """Print each router's running configuration; {host: text}."""

@@ -101,11 +101,10 @@ class EdgeRouter(esi_resource.EsiResource):
 
     attributes_schema = resource_properties.state_attributes(_('edge router'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the router as last monitored, such as '
               '{"router": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

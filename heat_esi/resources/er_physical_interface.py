@@ -73,11 +73,10 @@ class ErPhysicalInterface(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('physical interface'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the interface as last monitored, such as '
               '{"interface": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

@@ -130,22 +130,16 @@ class EseDevice(esi_resource.EsiResource):
             constraints=[constraints.Length(max=validation.MAX_TEXT_LENGTH)],
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the device, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('device')),
     })
 
     attributes_schema = resource_properties.state_attributes(
         _('ESE device'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the switch as last monitored, such as '
               '{"switch": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

@@ -91,22 +91,16 @@ class EsePhysicalPort(esi_resource.EsiResource):
             default='',
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the port, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('port')),
     })
 
     attributes_schema = resource_properties.state_attributes(
         _('ESE physical port'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the port as last monitored, such as '
               '{"port": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

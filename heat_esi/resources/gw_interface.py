@@ -129,11 +129,10 @@ class GwInterface(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('gw interface'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('VRRP state of each router as last monitored, such as '
               '{"primary": "UP", "secondary": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
         PORT_IDS: attributes.Schema(
             _('IDs of the two ports of the interface (primary, secondary).'),

@@ -135,31 +135,26 @@ class HaInterface(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('HA interface'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of each physical interface of the pair as monitored '
               'now, such as {"primary": "UP", "secondary": "DOWN"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
-        VLAN_IDS_AVAILABLE: attributes.Schema(
+        VLAN_IDS_AVAILABLE: resource_properties.live_attribute(
             _('Number of VLAN ids gateways can still use.'),
-            type=attributes.Schema.INTEGER,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.INTEGER
         ),
-        AVAILABLE_BE_BANDWIDTH: attributes.Schema(
+        AVAILABLE_BE_BANDWIDTH: resource_properties.live_attribute(
             _('Best-effort bandwidth not given to gateways yet.'),
-            type=attributes.Schema.INTEGER,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.INTEGER
         ),
-        AVAILABLE_GA_BANDWIDTH: attributes.Schema(
+        AVAILABLE_GA_BANDWIDTH: resource_properties.live_attribute(
             _('Guaranteed bandwidth not given to gateways yet.'),
-            type=attributes.Schema.INTEGER,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.INTEGER
         ),
-        GATEWAY_INSTANCES_COUNT: attributes.Schema(
+        GATEWAY_INSTANCES_COUNT: resource_properties.live_attribute(
             _('Number of gateways on the interface.'),
-            type=attributes.Schema.INTEGER,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.INTEGER
         ),
     })
 

@@ -76,16 +76,14 @@ class HaRouter(esi_resource.EsiResource):
 
     attributes_schema = resource_properties.state_attributes(_('HA router'))
     attributes_schema.update({
-        AVAILABLE_GATEWAYS: attributes.Schema(
+        AVAILABLE_GATEWAYS: resource_properties.live_attribute(
             _('Number of gateways that can still be added.'),
-            type=attributes.Schema.INTEGER,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.INTEGER
         ),
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of each router of the pair as monitored now, such as '
               '{"primary": "UP", "secondary": "DOWN"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

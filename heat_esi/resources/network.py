@@ -65,21 +65,15 @@ class Network(esi_resource.EsiResource):
             default='data',
             constraints=[constraints.AllowedValues(PLANES)]
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the network, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('network')),
     })
 
     attributes_schema = resource_properties.state_attributes(_('network'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the virtual network as last monitored, such as '
               '{"network": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 

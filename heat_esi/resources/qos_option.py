@@ -99,10 +99,9 @@ class QosOption(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('QoS option'))
     attributes_schema.update({
-        HA_ROUTER_ID: attributes.Schema(
+        HA_ROUTER_ID: resource_properties.live_attribute(
             _('ID of the HA router of the VPN service\'s interfaces.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE),
+            attributes.Schema.STRING),
     })
 
     def _ha_router_id(self):

@@ -145,20 +145,14 @@ class Subnet(esi_resource.EsiResource):
                 }),
             update_allowed=True
         ),
-        TAGS: properties.Schema(
-            properties.Schema.MAP,
-            _('Tags of the subnet, a map kept as it is.'),
-            default={},
-            update_allowed=True
-        ),
+        TAGS: resource_properties.tags_property(_('subnet')),
     })
 
     attributes_schema = resource_properties.state_attributes(_('subnet'))
     attributes_schema.update({
-        DHCP_SERVER_ADDRESS: attributes.Schema(
+        DHCP_SERVER_ADDRESS: resource_properties.live_attribute(
             _('Address of the subnet\'s DHCP server.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
     })
 

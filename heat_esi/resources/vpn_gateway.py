@@ -341,26 +341,22 @@ class VpnGateway(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('VPN gateway'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of the downlink HA interface as monitored now, such '
               'as {"downlink": "UP"}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
-        DOWNLINK_VLAN_ID: attributes.Schema(
+        DOWNLINK_VLAN_ID: resource_properties.live_attribute(
             _('VLAN the gateway took from the downlink HA interface.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
-        VRF_NAME: attributes.Schema(
+        VRF_NAME: resource_properties.live_attribute(
             _('Name of the gateway\'s routing instance on the routers.'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
-        CONNECTED_VPN_INTERFACE: attributes.Schema(
+        CONNECTED_VPN_INTERFACE: resource_properties.live_attribute(
             _('ID of the VPN interface connected to the gateway, or "".'),
-            type=attributes.Schema.STRING,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.STRING
         ),
     })
 

@@ -158,11 +158,10 @@ class VpnInterface(esi_resource.EsiResource):
     attributes_schema = resource_properties.state_attributes(
         _('VPN interface'))
     attributes_schema.update({
-        STATE_MONITORING: attributes.Schema(
+        STATE_MONITORING: resource_properties.live_attribute(
             _('State of each BGP session and uplink unit as monitored now, '
               'such as {"primary": "UP", "primary_uplink": "UP", ...}.'),
-            type=attributes.Schema.MAP,
-            cache_mode=attributes.Schema.CACHE_NONE
+            attributes.Schema.MAP
         ),
     })
 
