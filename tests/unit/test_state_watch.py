@@ -7,11 +7,13 @@ import pytest
 
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import state_watch
 from tests import fakes
 
 KEY = keys.state('ha_router', 'r1')
+OTHER = keys.state('ha_router', 'r2')
 
 
 def _enough(version):
@@ -27,6 +29,17 @@ def store():
 
 def _gets(store, key):
     return [r for r in store.requests if r == ('get', key)]
+
+
+def _watches(store):
+    return [r for r in store.requests if r == ('watch', keys.STATE)]
+
+
+def _until(predicate, timeout=5):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.005)
 
 
 def test_an_answer_expected_before_the_write_needs_no_read(store):
@@ -101,10 +114,7 @@ def test_a_lost_stream_makes_the_checks_read_again(store):
     store.close()
     # The stream ends with the store: what was expected is forgotten, and
     # the next check reads (here, fails to: etcd is gone).
-    deadline = time.monotonic() + 5
-    while watch._thread is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert watch._thread is None
+    _until(lambda: watch._stream is None)
     with pytest.raises(exceptions.EtcdError):
         watch.wait(KEY, _enough(1), 0.1)
 
@@ -116,3 +126,109 @@ def test_done_forgets_the_key(store):
     store.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
     assert watch.wait(KEY, _enough(1), 5)['version'] == 1
     assert len(_gets(store, KEY)) == 1
+
+
+def test_the_revision_is_read_through_state(store):
+    # heat-engine's etcd role may read /state, not the whole key space.
+    state_watch.of(store).expect(KEY)
+    assert ('revision', keys.STATE) in store.requests
+    assert ('revision', '(revision)') not in store.requests
+
+
+def test_a_stream_refused_for_its_token_is_opened_again(store):
+    # What etcd.watch raises when etcd refuses the stream's token even
+    # after a new one: the stream ends, the waiters read once, and the
+    # next check opens it again.
+    watch = state_watch.of(store)
+    store.fail(exceptions.EtcdError(store.endpoint, keys.STATE,
+                                    'etcdserver: invalid auth token'),
+               only={'watch'})
+    watch.expect(KEY)
+    _until(lambda: watch._stream is None)
+    store.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
+    assert watch.wait(KEY, _enough(1), 5)['version'] == 1
+    assert len(_gets(store, KEY)) == 1
+    # Opened again (after a short back-off), the stream serves: the next
+    # answer needs no read.
+    _until(lambda: watch.expect(OTHER) or watch.opened == 2)
+    _until(lambda: len(_watches(store)) == 2)
+    store.put(OTHER, records.state('CREATE_COMPLETED', 1, {}))
+    assert watch.wait(OTHER, _enough(1), 5)['version'] == 1
+    assert not _gets(store, OTHER)
+
+
+def test_a_new_token_opens_the_stream_again(store):
+    watch = state_watch.of(store)
+    watch.expect(KEY)
+    _until(lambda: _watches(store))
+    store.authentications += 1      # the client authenticated again
+    store.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
+    assert watch.wait(KEY, _enough(1), 5)['version'] == 1
+    assert watch.opened == 2
+    # Its waiter read /state once rather than trust the old stream.
+    assert len(_gets(store, KEY)) == 1
+    _until(lambda: len(_watches(store)) == 2)
+
+
+def test_a_new_client_gets_a_new_stream_and_the_waiters_read(store):
+    old = state_watch.of(store)
+    old.expect(KEY)
+    _until(lambda: _watches(store))
+    other = fakes.FakeEtcd()
+    try:
+        other.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
+        watch = state_watch.of(other)
+        assert watch is not old and watch.client is other
+        assert watch.wait(KEY, _enough(1), 5)['version'] == 1
+        assert len(_gets(other, KEY)) == 1
+        assert _watches(other)
+        # The old one serves no more: a check still holding it reads.
+        store.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
+        assert old.wait(KEY, _enough(1), 5)['version'] == 1
+        assert len(_gets(store, KEY)) == 1
+    finally:
+        other.close()
+
+
+class _SilentEtcd(fakes.FakeEtcd):
+    """A fake whose watch streams open, then say nothing until closed."""
+
+    def watch(self, prefix, start_revision, prev_kv=False, timeout=None,
+              progress=False):
+        with self._cond:
+            self._failure('watch', prefix, False)
+            while not self._closed:
+                self._cond.wait()
+        raise exceptions.EtcdUnavailable(self.endpoint, prefix, 'closed')
+        yield
+
+
+def test_a_silent_stream_costs_a_read_not_a_hang(monkeypatch):
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', 0.2)
+    store = _SilentEtcd()
+    try:
+        watch = state_watch.of(store)
+        watch.expect(KEY)
+        store.put(KEY, records.state('CREATE_COMPLETED', 1, {}))
+        started = time.monotonic()
+        # The stream never delivers it: the waiter reads once CHECK_WAIT
+        # passed since it registered, well within its own timeout.
+        assert watch.wait(KEY, _enough(1), 5)['version'] == 1
+        assert 0.1 < time.monotonic() - started < 2
+        assert len(_gets(store, KEY)) == 1
+    finally:
+        store.close()
+
+
+def test_a_silent_stream_is_read_at_each_check_wait(monkeypatch):
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', 0.1)
+    store = _SilentEtcd()
+    try:
+        watch = state_watch.of(store)
+        watch.expect(KEY)
+        # No answer: a check of 0.35 s reads about every CHECK_WAIT, and
+        # returns what is there at its end.
+        assert watch.wait(KEY, _enough(1), 0.35) is None
+        assert 2 <= len(_gets(store, KEY)) <= 4
+    finally:
+        store.close()
