@@ -155,12 +155,21 @@ def heat_side(servers, runs, primary, secondary):
             for label, (v, c) in times.items()}
 
 
-# A side's process, run in the root of its tree: that tree's heat_esi,
-# tests and benchmarks (benchmarks/common.py puts its own root first).
+# A side's process, run in the root of its tree with that tree first on
+# PYTHONPATH: that tree's heat_esi and tests (imported first, so that
+# common.py's path does not replace them), measured by this file, so that
+# a tree from before a change is measured the same way.
 _SIDE = """
-import json, sys
-sys.path.insert(0, 'benchmarks')
-import bench_heat, common
+import importlib.util, json, os, sys
+from tests import heat_engine
+import heat_esi
+print('side: heat_esi of %s' % os.path.dirname(heat_esi.__file__),
+      file=sys.stderr)
+sys.path.insert(0, os.path.dirname(sys.argv[3]))
+spec = importlib.util.spec_from_file_location('bench_heat', sys.argv[3])
+bench_heat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_heat)
+common = bench_heat.common
 sizes, runs = [int(s) for s in sys.argv[1].split(',')], int(sys.argv[2])
 server, _ = common.start_etcd()
 try:
@@ -186,7 +195,8 @@ def main(argv=None):
     for tree in sides:
         env = dict(os.environ, PYTHONPATH=tree)
         out = subprocess.run(
-            [sys.executable, '-c', _SIDE, args.sizes, str(args.runs)],
+            [sys.executable, '-c', _SIDE, args.sizes, str(args.runs),
+             os.path.abspath(__file__)],
             cwd=tree, env=env, stdout=subprocess.PIPE, check=True).stdout
         side = {'tree': tree}
         for size, figures in json.loads(
