@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from heat_esi import etcd
 from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import lifecycle
@@ -232,3 +233,80 @@ def test_a_silent_stream_is_read_at_each_check_wait(monkeypatch):
         assert 2 <= len(_gets(store, KEY)) <= 4
     finally:
         store.close()
+
+
+# --- what it uses of heat_esi.etcd, on a scripted gateway --------------------
+
+A = 'http://10.0.0.1:2379'
+
+
+@pytest.fixture
+def gateway(monkeypatch):
+    return fakes.Gateway(monkeypatch)
+
+
+def _authenticated():
+    return etcd.Etcd(endpoints=[A], timeout=2, username='heat',
+                     password='s3cret-pa55')
+
+
+def _token(value):
+    return fakes.response(body={'header': {}, 'token': value})
+
+
+def _put(key, revision):
+    return {'type': 'PUT', 'kv': {
+        'key': etcd._b64(key), 'value': etcd._b64('v'),
+        'create_revision': str(revision), 'mod_revision': str(revision),
+        'version': '1'}}
+
+
+CREATED = {'result': {'header': {'revision': '10'}, 'created': True}}
+
+
+def test_the_revision_is_read_through_the_key_given(gateway):
+    gateway.on(A, fakes.response(body={'header': {'revision': '7'}}))
+    assert etcd.Etcd(endpoints=[A]).revision(keys.STATE) == 7
+    assert gateway.calls[0].body == {'key': etcd._b64(keys.STATE)}
+
+
+def test_a_stream_whose_token_etcd_refuses_is_opened_again(gateway):
+    # The open stream ends with etcd refusing its token: it is opened
+    # again from the revision after the last event, with a new token when
+    # etcd refuses the old one then too.
+    refused = {'result': {'header': {'revision': '11'}, 'created': True,
+                          'canceled': True,
+                          'cancel_reason': 'etcdserver: permission denied'}}
+    gateway.on(A, _token('t1'), fakes.stream(
+        CREATED, {'result': {'header': {'revision': '11'},
+                             'events': [_put('/state/a', 11)]}},
+        {'error': {'grpc_code': 16,
+                   'message': 'etcdserver: invalid auth token'}}),
+        fakes.stream(refused), _token('t2'), fakes.stream(
+            CREATED, {'result': {'header': {'revision': '12'},
+                                 'events': [_put('/state/b', 12)]}}))
+    client = _authenticated()
+    seen = []
+    for event in client.watch(keys.STATE, 5):
+        seen.append((event.kv.key, event.kv.mod_revision))
+        if len(seen) == 2:
+            break
+    assert seen == [('/state/a', 11), ('/state/b', 12)]
+    assert [(call.path, call.headers.get('Authorization'),
+             (call.body or {}).get('create_request', {}).get(
+                 'start_revision')) for call in gateway.calls] == [
+        ('auth/authenticate', None, None), ('watch', 't1', 5),
+        ('watch', 't1', 12), ('auth/authenticate', None, None),
+        ('watch', 't2', 12)]
+    assert client.authentications == 2
+
+
+def test_progress_notifications_are_yielded_when_asked(gateway):
+    progress = {'result': {'header': {'revision': '11'}}}
+    gateway.on(A, fakes.stream(
+        CREATED, progress, {'result': {'header': {'revision': '12'},
+                                       'events': [_put('/state/a', 12)]}}))
+    events = etcd.Etcd(endpoints=[A]).watch(keys.STATE, 5, progress=True)
+    types = [next(events).type, next(events).type]
+    assert types == [etcd.PROGRESS, etcd.PUT]
+    events.close()
