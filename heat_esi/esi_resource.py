@@ -118,11 +118,20 @@ class EsiResource(resource.Resource):
     def _write(self, compare, body, version, action, **kwargs):
         # Before the jobs: their answer then reaches the check by the
         # engine's /state watch, and the check reads nothing.
-        state_watch.of(self.client()).expect(
-            keys.state(self.esi_type, self.resource_id))
-        return self.client_plugin().write(
-            self.name, self.esi_type, self.resource_id, compare, body,
-            version, action, **kwargs)
+        state_key = keys.state(self.esi_type, self.resource_id)
+        watch = state_watch.of(self.client())
+        watch.expect(state_key)
+        written = None
+        try:
+            written = self.client_plugin().write(
+                self.name, self.esi_type, self.resource_id, compare, body,
+                version, action, **kwargs)
+        finally:
+            if written is None:
+                # No job written now: an answer may be in already (a
+                # retried create), so the check reads /state.
+                watch.done(state_key)
+        return written
 
     def _read_config(self, foreign=None):
         return self.client_plugin().read_own_config(

@@ -125,6 +125,22 @@ def test_a_retried_create_writes_nothing_twice(etcd_of_heat, router):
     assert store.dump() == before
 
 
+def test_a_retried_create_answered_already_is_done_at_once(
+        etcd_of_heat, monkeypatch, router):
+    # The retry, by a heat-engine started since (a /state watch of its
+    # own), writes nothing: the answer came before it, and the check
+    # reads it instead of waiting for it on the watch.
+    store = etcd_of_heat
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', WAIT)
+    router.handle_create()
+    answer(store, router, 'CREATE_COMPLETED')
+    monkeypatch.setattr(state_watch, '_CURRENT', None)
+    assert router.handle_create() == CREATE
+    started = time.monotonic()
+    assert router.check_create_complete(CREATE)
+    assert time.monotonic() - started < WAIT / 2
+
+
 def test_a_create_whose_answer_was_lost_is_not_written_again(etcd_of_heat,
                                                              router):
     store = etcd_of_heat
