@@ -43,6 +43,7 @@ from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import resource_properties
 from heat_esi import stack_check
+from heat_esi import state_watch
 from heat_esi import states
 from heat_esi import templates
 from heat_esi import tenant_errors
@@ -115,9 +116,22 @@ class EsiResource(resource.Resource):
         return self.client_plugin().not_found(self.esi_type, self.resource_id)
 
     def _write(self, compare, body, version, action, **kwargs):
-        return self.client_plugin().write(
-            self.name, self.esi_type, self.resource_id, compare, body,
-            version, action, **kwargs)
+        # Before the jobs: their answer then reaches the check by the
+        # engine's /state watch, and the check reads nothing.
+        state_key = keys.state(self.esi_type, self.resource_id)
+        watch = state_watch.of(self.client())
+        watch.expect(state_key)
+        written = None
+        try:
+            written = self.client_plugin().write(
+                self.name, self.esi_type, self.resource_id, compare, body,
+                version, action, **kwargs)
+        finally:
+            if written is None:
+                # No job written now: an answer may be in already (a
+                # retried create), so the check reads /state.
+                watch.done(state_key)
+        return written
 
     def _read_config(self, foreign=None):
         return self.client_plugin().read_own_config(
@@ -288,13 +302,21 @@ class EsiResource(resource.Resource):
 
     def _check_done(self, cookie):
         """Whether the job of *cookie* is done (tenant_errors.outcome)."""
+        state_key = keys.state(self.esi_type, self.resource_id)
+        watch = state_watch.of(self.client())
         try:
-            state = self._read_state(min_version=cookie['version'])
+            state = watch.wait(state_key, lambda state: (
+                state is not None and state['version'] >= cookie['version']),
+                lifecycle.CHECK_WAIT)
+        except exceptions.MalformedValue as exc:
+            raise exception.Error(str(exc))
         except exceptions.EtcdError as exc:
             # A short etcd outage must not fail the stack: Heat's timeout
             # bounds the wait.
             LOG.warning('%s: cannot read its state yet: %s', self.name, exc)
             return False
+        if state is not None and state['version'] >= cookie['version']:
+            watch.done(state_key)
         done = tenant_errors.outcome(     # the plan's last job answers
             state, cookie['version'],
             lifecycle.expected_action(self.esi_type, cookie['action']),

@@ -80,6 +80,9 @@ KV = collections.namedtuple(
 
 Event = collections.namedtuple('Event', 'type kv prev_kv')
 PUT, DELETE = 'PUT', 'DELETE'
+# The type of the Event a watch asked for progress yields at each progress
+# notification of etcd (kv None): all before it has been delivered.
+PROGRESS = 'PROGRESS'
 
 
 def _b64(text):
@@ -380,6 +383,9 @@ class Etcd(object):
         self._failed_until = {}         # endpoint index -> monotonic time
         self._auth_lock = threading.Lock()
         self._token = None
+        # Tokens got so far: a long watch opened before the last one was
+        # opened with an older token (see state_watch).
+        self.authentications = 0
         # requests.Session is not thread safe; one per thread.
         self._local = threading.local()
 
@@ -498,6 +504,7 @@ class Etcd(object):
                 raise _MemberFailed(classify(exc, self.timeout)[1], False)
             if resp.status_code == 200:
                 self._token = resp.json().get('token', '')
+                self.authentications += 1
                 LOG.info('authenticated to etcd at %s as %s',
                          self.endpoints[index], self.username)
                 return
@@ -612,10 +619,14 @@ class Etcd(object):
         return ([_kv(r) for r in result.get('kvs') or []],
                 int(result['header']['revision']))
 
-    def revision(self):
-        """The current revision of the store."""
-        result = self._post('kv/range', {'key': _b64('\0')}, '(revision)',
-                            True)
+    def revision(self, key='\0'):
+        """The current revision of the store.
+
+        :param key: the key read to learn it: one the user may read (with
+            RBAC, heat-engine's role reads its prefixes only).
+        """
+        result = self._post('kv/range', {'key': _b64(key)},
+                            '(revision)' if key == '\0' else key, True)
         return int(result['header']['revision'])
 
     # Writes ------------------------------------------------------------
@@ -715,7 +726,8 @@ class Etcd(object):
 
     # Watches -----------------------------------------------------------
 
-    def watch(self, prefix, start_revision, prev_kv=False, timeout=None):
+    def watch(self, prefix, start_revision, prev_kv=False, timeout=None,
+              progress=False):
         """Yield the Events under *prefix* from *start_revision* on.
 
         Runs until the caller stops iterating or, when *timeout* is given,
@@ -725,6 +737,9 @@ class Etcd(object):
         or broken stream is re-opened, on the next member when there is
         one, from the revision after the last one seen.
 
+        :param progress: also yield an Event of type PROGRESS (kv None)
+            for each progress notification: what waits on the stream
+            then knows it is alive while no key changes.
         :raises WatchCompacted: the revision to start or resume from is no
             longer in history.
         :raises EtcdUnavailable: no member could serve the watch.
@@ -740,6 +755,7 @@ class Etcd(object):
         create['progress_notify'] = True
         resume_from = start_revision
         lost = 0
+        reopened_for_auth = False
         while True:
             create['start_revision'] = resume_from
             index, resp, lines = self._open_watch(create, prefix,
@@ -747,6 +763,7 @@ class Etcd(object):
             try:
                 for result in self._results(lines, prefix):
                     lost = 0
+                    reopened_for_auth = False
                     events = result.get('events') or []
                     for event in _events(events):
                         resume_from = event.kv.mod_revision + 1
@@ -757,6 +774,8 @@ class Etcd(object):
                         resume_from = max(
                             resume_from,
                             int(result['header']['revision']) + 1)
+                        if progress:
+                            yield Event(PROGRESS, None, None)
             except _StreamLost as exc:
                 reason = str(exc)
                 if reason == 'silent':
@@ -768,6 +787,18 @@ class Etcd(object):
                              'connection? Re-opening it from revision %s',
                              prefix, self.endpoints[index],
                              self.watch_silence, resume_from)
+                    continue
+                if self.username and not reopened_for_auth and (
+                        token_rejected(None, reason) or
+                        'permission denied' in reason):
+                    # etcd refused the token of the open stream: opening
+                    # it again renews the token if etcd refuses it then
+                    # too (_start_watch), and resumes where it stopped.
+                    LOG.info('watch on %s at %s: etcd refused its token '
+                             '(%s); re-opening it from revision %s',
+                             prefix, self.endpoints[index], reason,
+                             resume_from)
+                    reopened_for_auth = True
                     continue
                 self._failed(index, reason)
                 lost += 1

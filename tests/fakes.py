@@ -136,6 +136,7 @@ class FakeEtcd(object):
         self._failures = []
         self._late = []             # writes whose answer was lost
         self._closed = False
+        self.authentications = 0    # tokens got (a test may count one)
 
     @property
     def endpoint(self):
@@ -288,9 +289,9 @@ class FakeEtcd(object):
                     self._revision)
         return self._request('get_prefix', prefix, False, apply)
 
-    def revision(self):
-        return self._request('revision', '(revision)', False,
-                             lambda: self._revision)
+    def revision(self, key='\0'):
+        return self._request('revision', '(revision)' if key == '\0'
+                             else key, False, lambda: self._revision)
 
     # --- writes --------------------------------------------------------------
 
@@ -382,12 +383,14 @@ class FakeEtcd(object):
 
     # --- watches -------------------------------------------------------------
 
-    def watch(self, prefix, start_revision, prev_kv=False, timeout=None):
+    def watch(self, prefix, start_revision, prev_kv=False, timeout=None,
+              progress=False):
         """Yield the Events under *prefix* from *start_revision* on.
 
         Without *timeout*, until :meth:`close` (then EtcdUnavailable, as a
         real watch whose members are all gone); with it, until that many
-        seconds pass without an event.
+        seconds pass without an event. etcd's progress notifications are
+        not faked: *progress* changes nothing.
 
         :raises WatchCompacted: *start_revision* is no longer in history.
         """

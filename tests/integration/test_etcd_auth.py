@@ -6,12 +6,16 @@ doc/source/admin/etcd.rst.
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
+import threading
 import time
 
 import pytest
 import requests
 
+from heat_esi import client as esi_client
 from heat_esi import exceptions
+from heat_esi import keys
+from heat_esi import state_watch
 from heat_esi import templates
 from tests import esi_fixtures
 from tests import etcd_cluster
@@ -66,6 +70,35 @@ def create(expect='COMPLETE'):
     stk.create()
     assert stk.state == ('CREATE', expect), stk.status_reason
     return stk
+
+
+def routers_template(count):
+    one = heat_engine.ha_router_template()['resources']['ha']
+    return {'heat_template_version': '2018-08-31',
+            'resources': {'ha%d' % i: one for i in range(count)}}
+
+
+class Creating(object):
+    """A stack of *count* HA routers created in a thread of its own."""
+
+    def __init__(self, count):
+        self.stack = heat_engine.stack(routers_template(count))
+        self.thread = threading.Thread(target=self.stack.create,
+                                       daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def finish(self, timeout):
+        """The stack's state once its create ended within *timeout* s."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), 'the stack create hangs'
+        return self.stack.state
+
+
+def jobs_written(root, count):
+    return len(root.get_prefix(keys.JOBS_ALL, keys_only=True)[0]) >= count
 
 
 def test_worker_and_plugin_keep_working_across_token_expiry(secured,
@@ -131,3 +164,72 @@ def test_a_role_without_the_prefix_is_refused_clearly(secured):
     with pytest.raises(exceptions.EtcdError) as caught:
         client.put('/config/v2.0/ha_routers/x', 'forbidden')
     assert 'permission denied (user esi)' in str(caught.value)
+
+
+def test_a_token_that_expires_while_resources_wait(secured, tmp_path):
+    # heat-engine's /state stream outlives the token it was opened with:
+    # the resources that wait on it get their answers by it, and after a
+    # new token (the next write renews it) it is opened again.
+    cluster, root_password = secured
+    undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
+        username='heat', password=USERS['heat'][0]))
+    root = cluster.client(username='root', password=root_password)
+    worker = None
+    try:
+        before = len(root.get_prefix(keys.JOBS_ALL, keys_only=True)[0])
+        creating = Creating(3).start()
+        esi_fixtures.wait_until(lambda: jobs_written(root, before + 3),
+                                timeout=30, message='the three jobs')
+        watch = state_watch.of(esi_client.etcd_client())
+        tokens = watch.client.authentications
+        # No worker yet: they wait while heat-engine's token expires.
+        wait_for_token_expiry(cluster)
+        worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0],
+                           name='expiry').start()
+        answered = time.monotonic()
+        assert creating.finish(60) == ('CREATE', 'COMPLETE'), \
+            creating.stack.status_reason
+        assert time.monotonic() - answered < 30
+        # The next stack's writes renew the token; the stream opened with
+        # the old one is opened again, and its checks are answered.
+        opened = watch.opened
+        wait_for_token_expiry(cluster)
+        create()
+        assert watch.client.authentications > tokens
+        assert watch.opened > opened
+        assert USERS['heat'][0] not in worker.log()
+    finally:
+        if worker is not None:
+            worker.stop()
+        undo()
+
+
+def test_etcd_restarted_while_resources_wait(secured, tmp_path):
+    # The stream breaks with etcd, and etcd forgets every token: the
+    # checks read meanwhile (and fail, then succeed), the stream is opened
+    # again with a new token, and the stack completes.
+    cluster, root_password = secured
+    undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
+        username='heat', password=USERS['heat'][0]))
+    root = cluster.client(username='root', password=root_password)
+    worker = None
+    try:
+        before = len(root.get_prefix(keys.JOBS_ALL, keys_only=True)[0])
+        creating = Creating(3).start()
+        esi_fixtures.wait_until(lambda: jobs_written(root, before + 3),
+                                timeout=30, message='the three jobs')
+        watch = state_watch.of(esi_client.etcd_client())
+        opened = watch.opened
+        cluster.members[0].stop()
+        cluster.restart(0)
+        worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0],
+                           name='restart').start()
+        assert creating.finish(90) == ('CREATE', 'COMPLETE'), \
+            creating.stack.status_reason
+        assert watch.opened > opened
+        # Another stack is answered on the new stream.
+        create()
+    finally:
+        if worker is not None:
+            worker.stop()
+        undo()

@@ -12,6 +12,7 @@ from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
 import threading
+import time
 import uuid
 
 from heat.common import exception
@@ -20,7 +21,9 @@ import pytest
 from heat_esi import client
 from heat_esi import exceptions
 from heat_esi import keys
+from heat_esi import lifecycle
 from heat_esi import records
+from heat_esi import state_watch
 from heat_esi import templates
 from tests import esi_fixtures
 from tests import fakes
@@ -44,6 +47,8 @@ def etcd_of_heat(monkeypatch):
     heat_engine.setup(0)
     # The client plugin's etcd client, the one client heat-engine has.
     monkeypatch.setattr(client, 'etcd_client', lambda: store)
+    # A check of a quiet /state waits as long as the fake's watches.
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', 0.05)
     templates.store(store, templates.load_dir())
     esi_fixtures.register_edge_routers(store)
     store.put(keys.MEMBERS + 'worker-1', {'id': 'worker-1'})
@@ -120,6 +125,22 @@ def test_a_retried_create_writes_nothing_twice(etcd_of_heat, router):
     assert store.dump() == before
 
 
+def test_a_retried_create_answered_already_is_done_at_once(
+        etcd_of_heat, monkeypatch, router):
+    # The retry, by a heat-engine started since (a /state watch of its
+    # own), writes nothing: the answer came before it, and the check
+    # reads it instead of waiting for it on the watch.
+    store = etcd_of_heat
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', WAIT)
+    router.handle_create()
+    answer(store, router, 'CREATE_COMPLETED')
+    monkeypatch.setattr(state_watch, '_CURRENT', None)
+    assert router.handle_create() == CREATE
+    started = time.monotonic()
+    assert router.check_create_complete(CREATE)
+    assert time.monotonic() - started < WAIT / 2
+
+
 def test_a_create_whose_answer_was_lost_is_not_written_again(etcd_of_heat,
                                                              router):
     store = etcd_of_heat
@@ -194,13 +215,16 @@ def test_an_answer_that_comes_during_the_check_is_seen(etcd_of_heat,
                                                        monkeypatch, router):
     store = etcd_of_heat
     router.handle_create()
-    state_key = keys.state('ha_router', router.resource_id)
     monkeypatch.setattr(store, 'max_watch_wait', WAIT)
+    monkeypatch.setattr(lifecycle, 'CHECK_WAIT', WAIT)
+    watch = state_watch.of(store)
 
     def worker():
-        # Once heat-engine watches /state, the worker answers.
-        if store.wait_for_request(lambda name, key: (name, key) == (
-                'watching', state_key)):
+        # Once heat-engine's check waits for /state, the worker answers.
+        deadline = time.monotonic() + WAIT
+        while not watch.waiting and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if watch.waiting:
             answer(store, router, 'CREATE_COMPLETED')
     thread = threading.Thread(target=worker)
     thread.start()
