@@ -72,9 +72,14 @@ QUICK = {'jobs': 200, 'worker_counts': [1, 2, 3], 'devices': 60,
          'interval': 2.0, 'ttl': 3, 'max_polls': 200, 'put_count': 50}
 
 
+# etcd's own defaults, as deployed: the tests' quick elections (50 / 500
+# ms) make a loaded two-core machine change leaders mid-run.
+ELECTION = ['--heartbeat-interval', '100', '--election-timeout', '1000']
+
+
 def start_cluster():
     """Three members with the templates and two active edge routers."""
-    cluster = EtcdCluster().start()
+    cluster = EtcdCluster(args=ELECTION).start()
     client = cluster.client()
     templates.store(client, templates.load_dir())
     esi_fixtures.register_edge_routers(client)
@@ -102,6 +107,22 @@ def worker(cluster, directory, name, index, **options):
         'endpoints': ','.join(endpoints[first:] + endpoints[:first])}
     return esi_fixtures.WorkerProcess(directory, 0, name=name, debug=False,
                                       sections=sections, **options)
+
+
+def wait_count(client, prefix, count, timeout, interval=0.1):
+    """common.wait_count, through a leader change (a read is retried)."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while time.monotonic() < deadline:
+        polls += 1
+        try:
+            if common.count_keys(client, prefix) >= count:
+                return polls
+        except exceptions.EtcdError:
+            pass            # the leader changed under load: read again
+        time.sleep(interval)
+    raise RuntimeError('fewer than %d keys under %s after %s s'
+                       % (count, prefix, timeout))
 
 
 def put_cost(cluster, client, count):
@@ -142,8 +163,8 @@ def throughput(cluster, client, directory, n_workers, count, tag):
         meter = common.CpuMeter(**pids).start()
         for p in procs:
             p.signal(signal.SIGCONT)
-        polls = common.wait_count(client, STATES + prefix, count,
-                                  timeout=max(600, count / 5))
+        polls = wait_count(client, STATES + prefix, count,
+                           timeout=max(600, count / 5))
         wall = time.perf_counter() - meter._t0
         for p in procs:
             common.settle(p.proc.pid, quiet=0.2)
@@ -250,9 +271,8 @@ def monitor_figures(cluster, client, directory, devices, interval, ttl,
         # cycle already shares it out among all of them.
         ips = bench_monitor._write_routers(client, devices)
         started = time.monotonic()
-        common.wait_count(client, MONITORED, devices,
-                          timeout=10 * interval + devices / 50.0,
-                          interval=0.2)
+        wait_count(client, MONITORED, devices,
+                   timeout=10 * interval + devices / 50.0, interval=0.2)
         out = {'devices': devices, 'workers': n_workers,
                'interval_s': interval, 'lease_ttl_s': ttl,
                'max_polls': max_polls,
