@@ -213,7 +213,7 @@ class Monitor(object):
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         ready.set()
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         due = 0.0               # loop.time() when the next cycle is due
         while not self._stop.is_set():
             # Woken before then (a member left), only the devices new to

@@ -59,12 +59,17 @@ def watch_departures(client, stop, on_departure):
     The key goes when its worker's lease expires (a worker killed) or is
     revoked: its devices are the others' from then on, and they would
     otherwise find out only at their next cycle, up to an interval later.
-    The list that (re)opens the watch calls it too: a member may have left
-    while the watch was down.
+    A list that reopens the watch calls it too: a member may have left
+    while the watch was down (the first list need not: the first cycle
+    reads the members anyway).
     """
+    listed = []
+
     def read_all():
         revision = client.get_prefix(keys.MONITORS, keys_only=True)[1]
-        on_departure()
+        if listed:
+            on_departure()
+        listed.append(revision)
         return revision
 
     def on_event(event):
