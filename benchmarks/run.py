@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_heat  # noqa: E402  (first: it picks oslo.service's backend)
+import bench_distributed  # noqa: E402,H306  (after bench_heat)
 import bench_fairness  # noqa: E402,H306  (after bench_heat)
 import bench_http  # noqa: E402
 import bench_network  # noqa: E402
@@ -41,6 +42,7 @@ FULL = {
     'http_connections': 1000, 'http_samples': 50,
     'fair_backlog': 80, 'fair_slots': 8, 'fair_check_timeout': 2.0,
     'fair_samples': 3, 'network_runs': 5,
+    'distributed': bench_distributed.FULL,
 }
 QUICK = {
     'put_count': 100, 'jobs': 100, 'latency_samples': 20,
@@ -52,6 +54,7 @@ QUICK = {
     'http_connections': 150, 'http_samples': 5,
     'fair_backlog': 20, 'fair_slots': 2, 'fair_check_timeout': 1.0,
     'fair_samples': 2, 'network_runs': 1,
+    'distributed': bench_distributed.QUICK,
 }
 
 FLAT = 1.10     # "flat within 10 %"
@@ -109,6 +112,8 @@ def measure(p, profile_path, log=print):
     out['fairness'] = bench_fairness.run(
         p['fair_backlog'], p['fair_slots'], p['fair_check_timeout'],
         p['fair_samples'])
+    # Issue 23: 1-3 workers and their monitors on a 3-member etcd cluster.
+    out['distributed'] = bench_distributed.run(p['distributed'], log)
     if os.path.exists(profile_path):
         out['profile'] = bench_worker.top_of_profile(profile_path)
     out['machine']['load_after'] = os.getloadavg()
@@ -232,6 +237,7 @@ def table(r):
             label, '{:,}'.format(big), '{:,}'.format(small)),
             '%.2fx (%.3g vs %.3g ms)' % (ratio, b, a),
             'flat within 10 %', ratio <= FLAT))
+    rows += bench_distributed.rows(r['distributed'])
     return rows
 
 

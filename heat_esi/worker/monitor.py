@@ -21,7 +21,8 @@ Workers share the devices through etcd: each registers
 /esi-worker/monitors/<id> under its lease, and a device belongs to the live
 member that ranks first for it (rendezvous hashing), so one worker polls it
 per interval, and a dead worker's devices move to the others as soon as its
-lease expires.
+lease expires: its member key's deletion wakes the others, which poll the
+devices new to them at once (targets.watch_departures).
 
 A stack check asks for a poll now: it writes
 /esi-worker/poll/v2.0/<plural>/<id> = {"request": token}; the owner of the
@@ -38,6 +39,10 @@ device has one poll at a time: a hostile or broken device holds one task
 (and at most one of the monitor's threads, for a plugin that needs one)
 however many cycles and stack checks ask for it, and a poll request is
 answered by the first poll that starts after it.
+
+The module is over 500 lines because cycles, poll requests and single polls
+share each device's lock and the one event loop; what needs neither (the
+targets, their owner, the member watch) is in targets.py.
 """
 
 import asyncio
@@ -167,16 +172,23 @@ class Monitor(object):
         ready.wait(10)
         threading.Thread(target=self._answer_requests, name='poll-requests',
                          daemon=True).start()
+        threading.Thread(target=targets.watch_departures,
+                         args=(self.client, self._stop, self._wake_up),
+                         name='monitor-members', daemon=True).start()
         return thread
 
-    def stop(self):
-        self._stop.set()
+    def _wake_up(self):
+        """End the wait for the next cycle now (from any thread)."""
         loop = self._loop
         if loop is not None:
             try:
                 loop.call_soon_threadsafe(self._wake.set)
             except RuntimeError:
                 pass            # the loop has ended already
+
+    def stop(self):
+        self._stop.set()
+        self._wake_up()
         self._etcd_pool.shutdown(wait=False, cancel_futures=True)
         self._request_pool.shutdown(wait=False, cancel_futures=True)
         self._plugin_pool.shutdown(wait=False, cancel_futures=True)
@@ -201,16 +213,25 @@ class Monitor(object):
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         ready.set()
+        loop = self._loop
+        due = 0.0               # loop.time() when the next cycle is due
         while not self._stop.is_set():
+            # Woken before then (a member left), only the devices new to
+            # this member are polled: the others keep their interval.
+            only_new = loop.time() < due
+            self._wake.clear()
             try:
-                await self._cycle()
+                await self._cycle(only_new=only_new)
             except exceptions.EtcdError as exc:
                 LOG.warning('monitoring cycle skipped: %s', exc)
             except Exception:
                 LOG.exception('monitoring cycle failed')
             self._cycled = time.monotonic()
+            if not only_new:
+                due = loop.time() + self.interval
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(),
+                                       max(due - loop.time(), 0))
             except asyncio.TimeoutError:
                 pass
         for task in list(self._tasks):
@@ -335,11 +356,17 @@ class Monitor(object):
             for device in self._devices.values():
                 device.lock = asyncio.Lock()    # that loop's is gone
 
-    async def _cycle(self, wait=False):
-        """Start a poll of each owned device that has none under way."""
+    async def _cycle(self, wait=False, only_new=False):
+        """Start a poll of each owned device that has none under way.
+
+        :param only_new: only of those this member did not own before.
+        """
         owned = await self._in_thread(self._owned)
         started = []
         for target in owned:
+            if only_new and (target['esi_type'],
+                             target['rid']) in self._devices:
+                continue
             device = self._device(target['esi_type'], target['rid'])
             if device.busy():
                 continue        # the poll under way stands for this one

@@ -14,7 +14,9 @@
 
 completed() reads the resources of an ESI type whose last action completed
 (their /config, /state and /monitoring in one transaction); owner() is
-the rendezvous hashing that gives each device to one live member.
+the rendezvous hashing that gives each device to one live member;
+watch_departures() tells a monitor when a member leaves, so that the
+others take its devices at once.
 """
 
 import hashlib
@@ -26,6 +28,7 @@ from heat_esi import exceptions
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
+from heat_esi.worker import intake
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +51,33 @@ def owner(resource_id, members):
     return max(members, key=lambda m: hashlib.sha256(
         ('%s/%s' % (m, resource_id)).encode('utf-8', 'surrogateescape'))
         .digest())
+
+
+def watch_departures(client, stop, on_departure):
+    """Call on_departure() when a monitor's member key goes, until *stop*.
+
+    The key goes when its worker's lease expires (a worker killed) or is
+    revoked: its devices are the others' from then on, and they would
+    otherwise find out only at their next cycle, up to an interval later.
+    A list that reopens the watch calls it too: a member may have left
+    while the watch was down (the first list need not: the first cycle
+    reads the members anyway).
+    """
+    listed = []
+
+    def read_all():
+        revision = client.get_prefix(keys.MONITORS, keys_only=True)[1]
+        if listed:
+            on_departure()
+        listed.append(revision)
+        return revision
+
+    def on_event(event):
+        if event.type == etcd.DELETE:
+            on_departure()
+
+    intake.ListThenWatch(client, keys.MONITORS, read_all, on_event, stop,
+                         'monitor member watch', delay=(1.0, 1.0)).run()
 
 
 def completed(client, esi_type, rid=None):

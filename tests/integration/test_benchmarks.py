@@ -55,6 +55,17 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
         assert len(fair[name]['behind_s']) == 2
         assert fair[name]['job_unit_s'] >= 1.0      # check_timeout
         assert fair[name]['added_max_jobs'] >= 0
+    dist = results['distributed']
+    assert sorted(dist['throughput']) == ['1', '2', '3']
+    for n, run in dist['throughput'].items():
+        assert run['workers'] == int(n) and run['jobs_per_s'] > 0
+        assert run['worker_ms'] > 0 and run['etcd_ms'] > 0
+    own = dist['monitor']['ownership']
+    assert sum(own['written']) == dist['monitor']['devices']
+    assert own['written_twice'] == own['not_the_expected_owner'] == 0
+    over = dist['monitor']['failover']
+    assert over['taken_over'] == over['owned'] > 0
+    assert over['lease_expired_s'] > 0
     # py-spy sampled the draining worker, inside heat_esi's code.
     assert results['profile']['samples'] > 0
     assert results['profile']['in_heat_esi'] > 0
@@ -63,7 +74,8 @@ def test_quick_run_measures_every_figure_and_draws_them(tmp_path):
     for text in ('OS::Heat::None', 'network + subnet stack', 'put-units',
                  'job write -> /state', 'RSS', '400 vs 20 resident', '<= 1.5x',
                  'idle connections on its metrics port',
-                 'flat within 10 %', "one project's backlog"):
+                 'flat within 10 %', "one project's backlog",
+                 '3-member etcd cluster', 'monitor ownership', 'failover'):
         assert text in proc.stdout, text
     with open(tmp_path / 'performance.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'

@@ -234,3 +234,54 @@ def test_a_cycle_reads_the_heat_templates_once_for_all_its_devices():
             ('get_prefix', keys.heat_template(''))) == 1
     finally:
         mon.stop()
+
+
+class Recording(base.Plugin):
+    """Polls every device at once, and records the address of each poll."""
+
+    def __init__(self):
+        self.polled = []
+
+    async def poll_async(self, props, abort):
+        self.polled.append(props['ip'])
+        return states.UP, ''
+
+
+def test_a_departed_members_devices_are_polled_at_once_and_only_they():
+    # Issue 23: without the member watch, the others would wait for their
+    # next cycle (here 60 s) to find a killed worker's devices theirs.
+    client = fakes.FakeEtcd()
+    client.put(keys.heat_template('edge_router_monitoring'), records.config(
+        templates.load_dir()['edge_router_monitoring'], 1))
+    ips = ['192.0.2.%d' % i for i in range(1, 41)]
+    for i, ip in enumerate(ips):
+        rid = 'router-%d' % i
+        client.put(keys.config('edge_router', rid), records.config(
+            {'id': rid, 'ip': ip}, 1))
+        client.put(keys.state('edge_router', rid),
+                   records.state('CREATE_COMPLETED', 1))
+    leases = {name: client.grant_lease(60) for name in 'ab'}
+    plugins = {name: Recording() for name in 'ab'}
+    mons = {name: monitor.Monitor(client, {'router': plugins[name]},
+                                  lambda n=name: leases[n], member_id=name,
+                                  interval=60)
+            for name in 'ab'}
+    for mon in mons.values():
+        mon._register()         # both, before either's first cycle
+    for mon in mons.values():
+        mon.start()
+    try:
+        esi_fixtures.wait_until(lambda: sorted(
+            plugins['a'].polled + plugins['b'].polled) == sorted(ips), 10)
+        first_a = list(plugins['a'].polled)
+        of_b = set(plugins['b'].polled)
+        assert first_a and of_b and not of_b & set(first_a)
+        client.expire(leases['b'])          # b was killed
+        esi_fixtures.wait_until(
+            lambda: of_b <= set(plugins['a'].polled), 10,
+            message="b's devices polled by a")
+        # a's own devices keep their interval: none was polled again.
+        assert sorted(plugins['a'].polled) == sorted(first_a + list(of_b))
+    finally:
+        for mon in mons.values():
+            mon.stop()
