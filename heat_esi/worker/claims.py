@@ -44,9 +44,10 @@ def claim(client, kv, handler, body, lease_id, prefetch=(),
           handler_names=()):
     """Try to claim the job read as *kv*; return a Claim, or None if taken.
 
-    The claim rewrites the job value once (records.job_value, secrets left
-    out), and that write is what counts the claims: the etcd version of
-    /jobs/all/<id> goes up by one (records.earlier_claims). The keys in
+    The claim writes the job's key once more, and that write is what
+    counts the claims: the etcd version of /jobs/all/<id> goes up by one
+    (records.earlier_claims). It keeps the value (etcd.touch) unless the
+    value holds what records.job_value leaves out. The keys in
     *prefetch* are read in the same transaction (one round trip less).
     *handler_names*: the handlers whose later jobs a failure of this one
     may drop (Claim.finish).
@@ -55,12 +56,18 @@ def claim(client, kv, handler, body, lease_id, prefetch=(),
     claim_id = str(uuid.uuid4())
     earlier = records.earlier_claims(kv, held=False)
     working = keys.working(job_id)
+    # The job's key is written once more, its version counting the claim:
+    # as it is when its value is what job_value() writes (no value sent),
+    # else rewritten by job_value() (secrets out, the seed's 0).
+    if records.kept_by_claim(kv.value):
+        count = etcd.touch(kv.key)
+    else:
+        count = etcd.put(kv.key, records.job_value(handler, body))
     try:
         ok, responses = client.txn(
             [etcd.absent(working),
              etcd.mod_revision_is(kv.key, kv.mod_revision)],
-            [etcd.put(working, claim_id, lease=lease_id),
-             etcd.put(kv.key, records.job_value(handler, body))] +
+            [etcd.put(working, claim_id, lease=lease_id), count] +
             [etcd.get(key) for key in prefetch],
             [etcd.get(working)])
     except exceptions.EtcdOutcomeUnknown as exc:
