@@ -18,6 +18,37 @@ exclude them (a paused process can outlive its lease). So each write for a
 claimed job is a transaction that succeeds only while the working key still
 holds this claim id, and a refused write means the job belongs to someone
 else now.
+
+What counts the claims ([worker] max_attempts, the operator's attempts) is
+the etcd version of /jobs/all/<id>: the claim's transaction writes that
+key once more. The count must survive a worker killed before any other
+write, and a lone worker restarted after its lease expired, so it is a
+write that no lease takes away, made in the claim's own transaction; the
+transaction's comparison (claim key absent, job as read) keeps a retried
+or late request from counting twice. The write is etcd's ignore_value put
+(etcd.touch): the request carries no value and ESI's value stays as it
+is; only a value holding what records.job_value leaves out is rewritten.
+
+Measured (benchmarks/bench_worker.py --claim-shapes, medians of five
+rounds, load average 8-18, a put-unit of 1.62 ms): a claim's transaction
+cost 2.31 ms rewriting the value, 2.18 ms touching the key, 2.35 ms with
+a small count key instead (which a finish must delete as well), 1.94 ms
+with no count at all; so the count now costs about 0.15 put-unit. What
+was weighed and left:
+
+- the count in job_state: job_state is written once per job, as the seed
+  shows it; a claim-time write would be a second write with another
+  value, and the handler's own write comes too late to count a worker
+  killed before it;
+- a count key only when a claim is taken over: a dead claim that no
+  worker saw go (the only worker, restarted after its lease expired)
+  leaves no trace, and a job that kills its worker would never reach
+  max_attempts;
+- /jobs/working/ watched with etcd's NOPUT filter: a filter holds for a
+  whole watch, so it takes a second stream, which delivers a finish's
+  claim deletion apart from its job deletion and sends every worker to
+  read each finished job again; the touch's event already tells other
+  workers that the job is taken.
 """
 
 import json
