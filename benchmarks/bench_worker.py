@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+import requests
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
@@ -60,6 +62,7 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None,
         else:
             os.environ['PYTHONPATH'] = saved
     revision0 = client.revision()
+    wire0 = etcd_wire(server)
     spy = None
     try:
         for p in procs:
@@ -87,6 +90,8 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None,
         # etcd revisions (one per write transaction) the jobs took, the
         # benchmark's own job writes left out.
         revisions = client.revision() - revision0 - (count + 49) // 50
+        wire = {k: v - wire0.get(k, 0.0)
+                for k, v in etcd_wire(server).items()}
         for p in procs:
             common.settle(p.proc.pid, quiet=0.2)
         used = meter.stop()
@@ -109,7 +114,28 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None,
             'etcd_ms': etcd_cpu / count * 1000,
             'total_ms': (worker_cpu + etcd_cpu) / count * 1000,
             'etcd_ms_subtracted': etcd_own / count * 1000,
-            'revisions_per_job': revisions / count}
+            'revisions_per_job': revisions / count,
+            'received_bytes_per_job': wire['received'] / count,
+            'sent_bytes_per_job': wire['sent'] / count}
+
+
+# etcd's counters of the bytes its clients sent and were sent (watch
+# events included): a figure of the work per job that the machine's load
+# does not blur. The benchmark's own polls are counted too (a few bytes
+# per job).
+_WIRE = {'etcd_network_client_grpc_received_bytes_total': 'received',
+         'etcd_network_client_grpc_sent_bytes_total': 'sent'}
+
+
+def etcd_wire(server):
+    """{'received': bytes, 'sent': bytes} so far, from etcd's /metrics."""
+    found = {'received': 0.0, 'sent': 0.0}
+    text = requests.get(server.url + '/metrics', timeout=10).text
+    for line in text.splitlines():
+        name, _, value = line.partition(' ')
+        if name in _WIRE:
+            found[_WIRE[name]] += float(value)
+    return found
 
 
 def before_after(before, count, workers=(1, 2), rounds=2, put_count=2000):
@@ -142,12 +168,18 @@ def before_after(before, count, workers=(1, 2), rounds=2, put_count=2000):
             mine = [x for x in runs if x['workers'] == n
                     and x['side'] == side]
             summary['%s, %d worker(s)' % (side, n)] = {
+                'put_units_median': round(statistics.median(
+                    x['put_units'] for x in mine), 2),
                 'put_units': [round(x['put_units'], 2) for x in mine],
                 'total_ms': [round(x['total_ms'], 2) for x in mine],
                 'worker_share': [round(x['worker_ms'] / x['total_ms'], 2)
                                  for x in mine],
                 'revisions_per_job': [round(x['revisions_per_job'], 2)
                                       for x in mine],
+                'received_bytes_per_job': [
+                    round(x['received_bytes_per_job']) for x in mine],
+                'sent_bytes_per_job': [round(x['sent_bytes_per_job'])
+                                       for x in mine],
                 'jobs_per_s': [round(x['jobs_per_s']) for x in mine]}
     return {'summary': summary, 'runs': runs,
             'load': os.getloadavg()}
