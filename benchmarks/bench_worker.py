@@ -2,8 +2,17 @@
 
 Each function takes a running etcd (benchmarks.common.start_etcd) and
 returns plain numbers, so that run.py can tabulate, store and draw them.
+
+``python benchmarks/bench_worker.py --before TREE`` measures the CPU per
+job in put-units for this tree's worker and for TREE's (a checkout of the
+code before a change: its worker runs with PYTHONPATH=TREE), the two sides
+alternated round by round in one etcd, so that the machine's drift falls
+on both; it prints JSON. ``--claim-shapes N`` measures instead what a
+claim's transaction costs by how it counts the claim (claim_shapes).
 """
 
+import argparse
+import json
 import os
 import signal
 import statistics
@@ -11,6 +20,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,7 +35,8 @@ from heat_esi import records  # noqa: E402
 STATES = '/state/v2.0/ha_routers/'
 
 
-def cpu_per_job(server, client, n_workers, count, tag, profile=None):
+def cpu_per_job(server, client, n_workers, count, tag, profile=None,
+                tree=None):
     """Measure the CPU per ha_router job of real workers draining a backlog.
 
     *n_workers* real workers drain *count* jobs that are all ready at once.
@@ -35,9 +47,22 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None):
 
     :param profile: a path: py-spy samples the (single) worker meanwhile
         and writes its collapsed stacks there.
+    :param tree: the heat_esi tree the workers run (None: this one).
     """
-    procs = [common.worker(server, '%s-%d' % (tag, i), job_slots=8).start()
-             for i in range(n_workers)]
+    saved = os.environ.get('PYTHONPATH')
+    try:
+        if tree:
+            os.environ['PYTHONPATH'] = tree
+        procs = [common.worker(server, '%s-%d' % (tag, i),
+                               job_slots=8).start()
+                 for i in range(n_workers)]
+    finally:
+        if saved is None:
+            os.environ.pop('PYTHONPATH', None)
+        else:
+            os.environ['PYTHONPATH'] = saved
+    revision0 = client.revision()
+    wire0 = etcd_wire(server)
     spy = None
     try:
         for p in procs:
@@ -62,6 +87,11 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None):
             p.signal(signal.SIGCONT)
         polls = common.wait_count(client, STATES + prefix, count)
         wall = time.perf_counter() - meter._t0
+        # etcd revisions (one per write transaction) the jobs took, the
+        # benchmark's own job writes left out.
+        revisions = client.revision() - revision0 - (count + 49) // 50
+        wire = {k: v - wire0.get(k, 0.0)
+                for k, v in etcd_wire(server).items()}
         for p in procs:
             common.settle(p.proc.pid, quiet=0.2)
         used = meter.stop()
@@ -83,7 +113,139 @@ def cpu_per_job(server, client, n_workers, count, tag, profile=None):
             'worker_ms': worker_cpu / count * 1000,
             'etcd_ms': etcd_cpu / count * 1000,
             'total_ms': (worker_cpu + etcd_cpu) / count * 1000,
-            'etcd_ms_subtracted': etcd_own / count * 1000}
+            'etcd_ms_subtracted': etcd_own / count * 1000,
+            'revisions_per_job': revisions / count,
+            'received_bytes_per_job': wire['received'] / count,
+            'sent_bytes_per_job': wire['sent'] / count}
+
+
+# etcd's counters of the bytes its clients sent and were sent (watch
+# events included): a figure of the work per job that the machine's load
+# does not blur. The benchmark's own polls are counted too (a few bytes
+# per job).
+_WIRE = {'etcd_network_client_grpc_received_bytes_total': 'received',
+         'etcd_network_client_grpc_sent_bytes_total': 'sent'}
+
+
+def etcd_wire(server):
+    """{'received': bytes, 'sent': bytes} so far, from etcd's /metrics."""
+    found = {'received': 0.0, 'sent': 0.0}
+    text = requests.get(server.url + '/metrics', timeout=10).text
+    for line in text.splitlines():
+        name, _, value = line.partition(' ')
+        if name in _WIRE:
+            found[_WIRE[name]] += float(value)
+    return found
+
+
+def before_after(before, count, workers=(1, 2), rounds=2, put_count=2000):
+    """CPU per job in put-units, TREE *before* and this tree alternated.
+
+    Each round measures a put-unit, then each number of *workers* on both
+    sides (the side that goes first alternates with the rounds).
+    """
+    server, client = common.start_etcd()
+    runs = []
+    try:
+        for r in range(rounds):
+            unit = common.put_cost(server, client, put_count)['total_ms']
+            sides = [('before', before), ('after', None)]
+            if r % 2:
+                sides.reverse()
+            for n in workers:
+                for side, tree in sides:
+                    found = cpu_per_job(server, client, n, count,
+                                        '%s%d-%d-%s' % (side[0], n, r, 'x'),
+                                        tree=tree)
+                    found.update(side=side, round=r, put_unit_ms=unit,
+                                 put_units=found['total_ms'] / unit)
+                    runs.append(found)
+    finally:
+        server.cleanup()
+    summary = {}
+    for n in workers:
+        for side in ('before', 'after'):
+            mine = [x for x in runs if x['workers'] == n
+                    and x['side'] == side]
+            summary['%s, %d worker(s)' % (side, n)] = {
+                'put_units_median': round(statistics.median(
+                    x['put_units'] for x in mine), 2),
+                'put_units': [round(x['put_units'], 2) for x in mine],
+                'total_ms': [round(x['total_ms'], 2) for x in mine],
+                'worker_share': [round(x['worker_ms'] / x['total_ms'], 2)
+                                 for x in mine],
+                'revisions_per_job': [round(x['revisions_per_job'], 2)
+                                      for x in mine],
+                'received_bytes_per_job': [
+                    round(x['received_bytes_per_job']) for x in mine],
+                'sent_bytes_per_job': [round(x['sent_bytes_per_job'])
+                                       for x in mine],
+                'jobs_per_s': [round(x['jobs_per_s']) for x in mine]}
+    return {'summary': summary, 'runs': runs,
+            'load': os.getloadavg()}
+
+
+def claim_shapes(server, client, count, rounds=2):
+    """etcd + client CPU of a claim's transaction, by how it counts.
+
+    Each shape is *count* transactions (one at a time, a watcher of
+    /jobs/ in this process decoding their events), on jobs written first:
+    the claim key with the job's value rewritten (before), with the job's
+    key touched (etcd's ignore_value, after), with a small count key
+    outside /jobs/ instead, and the claim key alone (no count: the floor).
+    Returns ms per transaction for each shape, per round.
+    """
+    _, _, job = common.ha_job('shape')
+    text = etcd.dumps(job)
+    lease = client.grant_lease(600)
+
+    def ops(shape, i):
+        job_key = keys.job('%s-%d' % (shape, i))
+        claim = etcd.put(keys.working('%s-%d' % (shape, i)), 'c' * 36,
+                         lease=lease)
+        return {'rewrite': [claim, etcd.put(job_key, text)],
+                'touch': [claim, etcd.touch(job_key)],
+                'count_key': [claim, etcd.put('/bench/count/%d' % i, '1')],
+                'claim_only': [claim]}[shape]
+
+    found = {}
+    for _ in range(rounds):
+        for shape in ('rewrite', 'touch', 'count_key', 'claim_only'):
+            for i in range(0, count, 50):
+                client.txn([], [etcd.put(keys.job('%s-%d' % (shape, k)),
+                                         text)
+                                for k in range(i, min(i + 50, count))])
+            events = []
+            last = '%s-%d' % (shape, count - 1)
+            ready = threading.Event()
+
+            def watch(revision):
+                for ev in server.client().watch(keys.JOBS, revision,
+                                                timeout=10):
+                    events.append(ev)
+                    ready.set()
+                    if ev.kv.key == keys.working(last):
+                        return
+            watcher = threading.Thread(target=watch,
+                                       args=(client.revision() + 1,))
+            watcher.start()
+            client.put(keys.JOBS + 'bench-mark', '')
+            ready.wait(10)
+            common.settle(server.proc.pid, quiet=0.2)
+            etcd0 = common.cpu_seconds(server.proc.pid)
+            own0 = time.process_time()
+            for i in range(count):
+                client.txn([], ops(shape, i))
+            watcher.join(30)
+            own = time.process_time() - own0
+            common.settle(server.proc.pid, quiet=0.2)
+            used = common.cpu_seconds(server.proc.pid) - etcd0
+            found.setdefault(shape, []).append(
+                round((own + used) / count * 1000, 3))
+            client.delete_prefix(keys.JOBS)
+            client.delete_prefix('/bench/count/')
+    client.revoke_lease(lease)
+    return found
 
 
 def latency(server, client, samples, tag='lat'):
@@ -209,3 +371,39 @@ def _short(frame):
                 where = 'heat_esi/' + where
             break
     return '%s (%s)' % (name, where) if where else name
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--before',
+                        help='the tree of the "before" side')
+    parser.add_argument('--jobs', type=int, default=1000)
+    parser.add_argument('--workers', default='1,2')
+    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--claim-shapes', type=int, default=0,
+                        help='only the cost of a claim transaction by how '
+                        'it counts (claim_shapes), with this many claims')
+    args = parser.parse_args(argv)
+    if args.claim_shapes:
+        server, client = common.start_etcd()
+        try:
+            unit = common.put_cost(server, client, args.claim_shapes)
+            found = claim_shapes(server, client, args.claim_shapes,
+                                 args.rounds)
+        finally:
+            server.cleanup()
+        print(json.dumps({'put_unit_ms': round(unit['total_ms'], 3),
+                          'ms_per_claim': found,
+                          'load': os.getloadavg()}))
+        return
+    if not args.before:
+        parser.error('--before TREE is needed (or --claim-shapes N)')
+    found = before_after(args.before, args.jobs,
+                         [int(n) for n in args.workers.split(',')],
+                         args.rounds)
+    print(json.dumps(found['summary'], indent=1))
+    print(json.dumps({'load': found['load']}))
+
+
+if __name__ == '__main__':
+    main()

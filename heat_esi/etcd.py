@@ -193,6 +193,16 @@ def put(key, value, lease=None):
     return {'request_put': req}
 
 
+def touch(key):
+    """Operation: write *key* again with the value it holds.
+
+    etcd's ignore_value put: the key's version and mod_revision go up, and
+    the request does not carry the value. etcd refuses it when the key is
+    absent, so it goes behind a comparison that the key exists.
+    """
+    return {'request_put': {'key': _b64(key), 'ignore_value': True}}
+
+
 def delete(key):
     """Operation: delete *key* (no error when it is absent)."""
     return {'request_delete_range': {'key': _b64(key)}}

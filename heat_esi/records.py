@@ -17,6 +17,7 @@ key and raise MalformedValue naming that key and what is wrong.
 """
 
 import json
+import re
 import time
 
 from heat_esi import etcd
@@ -176,18 +177,40 @@ def job_value(handler, body):
     """Return the /jobs/all value of a job: ``[handler, job, 0]``.
 
     The third element is the seed's 0, written at creation and again by
-    each claim; it counts nothing. What counts a job's claims is the etcd
-    version of its key (see earlier_claims).
+    a claim that rewrites the value (see kept_by_claim); it counts
+    nothing. What counts a job's claims is the etcd version of its key
+    (see earlier_claims).
     """
     return [handler, body, 0]
+
+
+# The end of a job value whose third element is the seed's 0.
+_SEED_ZERO = re.compile(r',\s*0\s*\]\s*$')
+
+
+def kept_by_claim(text):
+    """True when a claim may keep the job value *text* as it is.
+
+    That is a value with nothing for job_value() to change: no secret
+    field (nor a \\u escape that could spell one) and the seed's 0 as its
+    third element. The claim then bumps the key's version without sending
+    the value again (etcd.touch); any other value is rewritten by
+    job_value(), as before.
+    """
+    if not isinstance(text, str) or '\\u' in text:
+        return False
+    if any('"%s"' % field in text for field in SECRET_FIELDS):
+        return False
+    return _SEED_ZERO.search(text) is not None
 
 
 def earlier_claims(kv, held):
     """Return how many claims of the job read as *kv* ended unfinished.
 
     The etcd version of /jobs/all/<id> is the count: heat-esi writes a job
-    once (version 1) and each claim rewrites it once, whoever held it and
-    however the claim ended (a finish deletes the key).
+    once (version 1) and each claim writes it once more (etcd.touch, or a
+    rewrite), whoever held it and however the claim ended (a finish
+    deletes the key).
 
     :param held: whether the job is claimed now (/jobs/working/<id>
         exists); its current claim is not an earlier one.

@@ -476,6 +476,10 @@ class FakeEtcd(object):
                 self.endpoint, key or problem,
                 'etcdserver: duplicate key given in txn request')
         for req in _puts(ops):
+            if req.get('ignore_value') and _raw(req['key']) not in self._data:
+                raise exceptions.EtcdError(
+                    self.endpoint, key or _text(_raw(req['key'])),
+                    'etcdserver: key not found')
             if req.get('lease') and int(req['lease']) not in self._leases:
                 raise exceptions.EtcdError(
                     self.endpoint, key or _text(_raw(req['key'])),
@@ -498,7 +502,12 @@ class FakeEtcd(object):
                     _raw(req['key']), end, req.get('keys_only', False))})
             elif 'request_put' in op:
                 req = op['request_put']
-                self._put(_raw(req['key']), _raw(req.get('value', '')),
+                value = _raw(req.get('value', ''))
+                if req.get('ignore_value'):
+                    # etcd keeps the value; a caller compares that the
+                    # key exists (etcd refuses the put otherwise).
+                    value = self._data[_raw(req['key'])].value
+                self._put(_raw(req['key']), value,
                           int(req.get('lease', 0)), revision, changes)
                 responses.append({'response_put': {}})
             elif 'request_delete_range' in op:

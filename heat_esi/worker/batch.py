@@ -50,9 +50,11 @@ class _Pending(object):
         self.result = None
         self.error = None
         self.done = False
-        # Set when the transaction is done, or when its thread is to send
-        # the next request.
-        self.wake = threading.Event()
+        # Released, once, when the transaction is done or when its thread
+        # is to send the next request. A bare lock: an Event is a Condition
+        # in Python, and this is three wake-ups per job.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 def _size(ops):
@@ -109,7 +111,7 @@ class Batcher(object):
             else:
                 self._sending = True
         if waits:
-            mine.wake.wait()
+            mine.wake.acquire()
             if mine.done:
                 return self._result(mine)
         # This thread sends: its own transaction and what is queued.
@@ -121,11 +123,11 @@ class Batcher(object):
             for item in batch:
                 item.done = True
                 if item is not mine:
-                    item.wake.set()
+                    item.wake.release()
             with self._lock:
                 if self._queue:
                     # The thread of the oldest waiting one sends next.
-                    self._queue.pop(0).wake.set()
+                    self._queue.pop(0).wake.release()
                 else:
                     self._sending = False
         return self._result(mine)

@@ -163,6 +163,10 @@ class JobIntake(object):
             # slots' lock is taken.
             project = records.job_project(event.kv.value)
         with self.cond:
+            # Slots are woken only for a job they may take: the events of
+            # a claim and of a finish (four of a job's five) leave them
+            # asleep.
+            wake = False
             if key.startswith(keys.JOBS_ALL):
                 job_id = keys.under(keys.JOBS_ALL, key)
                 if event.type == etcd.DELETE:
@@ -173,19 +177,22 @@ class JobIntake(object):
                         self.candidates.add(waiter, None, project)
                     if len(waiters) > 1:
                         self.cond.notify_all()
+                    wake = len(waiters) == 1
                 elif event.kv.version == 1:
                     self.candidates.add(
                         job_id,
                         event.kv if self.candidates.kept < KEEP_VALUES
                         else None, project)
+                    wake = True
                 elif claims.unresolved(job_id):
                     # Perhaps our own claim, landed after its read-back
                     # found nothing: a slot claims it again, finds our
                     # claim id, and adopts it (else the job would stay
                     # held under our lease, run by nobody).
                     self.candidates.add(job_id)
+                    wake = True
                 else:
-                    # Rewritten by a claim: no longer a candidate.
+                    # Written again by a claim: no longer a candidate.
                     self.candidates.discard(job_id)
             elif key.startswith(keys.JOBS_WORKING):
                 job_id = keys.under(keys.JOBS_WORKING, key)
@@ -195,9 +202,9 @@ class JobIntake(object):
                     # A claim expired or was released; if the job is still
                     # there, it is up for grabs (the claim re-reads it).
                     self.candidates.add(job_id)
-            else:
-                return
-            self.cond.notify()
+                    wake = True
+            if wake:
+                self.cond.notify()
 
     def _note_finished(self, revision, job_id):
         # A finish deletes the job, then its claim, in one transaction: the

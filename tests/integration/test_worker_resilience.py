@@ -117,3 +117,40 @@ def test_job_past_max_attempts_fails_saying_so(own_etcd, tmp_path):
         assert client.get_prefix(keys.JOBS_ALL)[0] == []
     finally:
         second.stop()
+
+
+def test_a_claim_killed_before_any_other_write_counts(own_etcd, tmp_path):
+    server, client = own_etcd
+    esi_fixtures.register_edge_routers(client, esi_fixtures.SECONDARY,
+                                       state='DOWN')
+    rid = '60000000-0000-0000-0000-000000000006'
+    job_id = esi_fixtures.write_ha_job(client, rid)
+    job = client.get(keys.job(job_id))
+    first = worker_on(server, tmp_path, name='first', claim_ttl=2,
+                      max_attempts=1).start()
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)))
+    first.proc.kill()
+    first.proc.wait()
+    # The claim was its only write: the claim key, and the job's key
+    # written again with its value unchanged (what counts the claim). (Its
+    # lease may have expired meanwhile: that deletion is etcd's.)
+    written = [ev.kv for ev in esi_fixtures.history(
+        client, '/', job.mod_revision + 1)
+        if not ev.kv.key.startswith(keys.MEMBERS)]
+    assert [kv.key for kv in written] == [keys.working(job_id),
+                                          keys.job(job_id)]
+    assert (written[1].value, written[1].version) == (job.value, 2)
+    # Its lease expires before any worker watches: nobody sees the claim
+    # go, and the next worker still counts it.
+    esi_fixtures.wait_until(lambda: client.get(keys.working(job_id)) is None,
+                            timeout=10, message='lease expiry')
+    second = worker_on(server, tmp_path, name='second', claim_ttl=2,
+                       max_attempts=1).start()
+    try:
+        state = esi_fixtures.wait_until(
+            lambda: esi_fixtures.state_of(client, rid), timeout=20)
+        assert state['state']['worker_state'] == 'CREATE_FAILED'
+        assert 'was claimed 1 times without finishing (max_attempts 1)' \
+            in state['error']
+    finally:
+        second.stop()

@@ -65,6 +65,68 @@ def test_a_claim_holds_the_job_under_the_lease(store):
     assert store.get(kv.key).version == 2
 
 
+def test_a_claim_keeps_a_clean_value_and_sends_none(store):
+    kv = new_job(store)
+    sent = []
+    txn = store.txn
+
+    def spy(compare, success, failure=(), key=None):
+        sent.append(success)
+        return txn(compare, success, failure, key=key)
+    store.txn = spy
+    claim = take(store, kv, store.grant_lease(30))
+    puts = [op['request_put'] for op in sent[0] if 'request_put' in op]
+    job_put, = [p for p in puts if p['key'] == etcd._b64(kv.key)]
+    # The job's key is written again without its value: etcd keeps it.
+    assert job_put == {'key': etcd._b64(kv.key), 'ignore_value': True}
+    after = store.get(kv.key)
+    assert (after.value, after.version) == (kv.value, 2)
+    assert claim.attempts == 0
+
+
+@pytest.mark.parametrize('stored', [
+    # An older worker's count in the third element: the seed's 0 again.
+    lambda v: json.dumps([v[0], v[1], 7]),
+    # A secret in resource_input (written the old way): left out.
+    lambda v: json.dumps([v[0], dict(v[1], resource_input={
+        'id': 'r1', 'password': 'pa55'}), 0]),
+    # A \u escape could spell a secret's name: rewritten to be sure.
+    lambda v: json.dumps([v[0], dict(v[1], resource_input={
+        'id': 'r1', 'password': 'pa55'}), 0]).replace(
+            '"password"', '"passwor\\u0064"'),
+])
+def test_a_claim_rewrites_a_value_that_is_not_as_job_value_writes(
+        store, stored):
+    job_id, value = records.job('create', HANDLER, 'ha_router', 'r1', 1, [],
+                                {'id': 'r1'})
+    store.put(keys.job(job_id), stored(value))
+    kv = store.get(keys.job(job_id))
+    claim = take(store, kv, store.grant_lease(30))
+    after = store.get(kv.key)
+    assert after.version == 2
+    assert json.loads(after.value) == [HANDLER, claim.job, 0]
+    assert 'pa55' not in after.value
+
+
+def test_a_retried_claim_request_counts_once(store):
+    kv = new_job(store)
+    lease = store.grant_lease(30)
+    # The claim landed, its answer was lost; the read-back adopts it.
+    store.fail(fakes.OUTCOME_UNKNOWN, landed=True, only=['txn'])
+    claim = take(store, kv, lease)
+    assert claim.attempts == 0
+    assert store.get(kv.key).version == 2
+    # A slot that claims it again (the job offered twice) writes nothing.
+    revision = store.revision()
+    assert take(store, kv, store.grant_lease(30)) is None
+    assert store.revision() == revision
+    # When it expires, the next claim counts exactly that one.
+    store.expire(lease)
+    again = take(store, store.get(kv.key), store.grant_lease(30))
+    assert again.attempts == 1
+    assert store.get(kv.key).version == 3
+
+
 def test_a_job_is_claimed_once(store):
     kv = new_job(store)
     first = take(store, kv, store.grant_lease(30))

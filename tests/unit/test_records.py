@@ -213,3 +213,12 @@ def test_malformed_heat_outputs_are_named(outputs, reason):
     with pytest.raises(exceptions.MalformedValue) as info:
         records.parse_state('/state/k', text)
     assert '/state/k' in str(info.value) and reason in str(info.value)
+
+
+def test_a_claim_keeps_only_a_value_job_value_would_write():
+    key, value = good_job()
+    assert records.kept_by_claim(json.dumps(value))
+    assert not records.kept_by_claim(json.dumps(value).encode())
+    assert not records.kept_by_claim(json.dumps([value[0], value[1], 10]))
+    assert not records.kept_by_claim(json.dumps(
+        [value[0], dict(value[1], resource_input={'bgp_md5': 'x'}), 0]))
