@@ -52,6 +52,8 @@ SILENT_EVERY = 10
 MAX_POLLS = 1000
 UPTIME_INTERVAL = 0.5
 REQUEST_TIMEOUT = 0.5
+# Polls measured at least, whatever the devices (see monitor_cycle).
+MIN_POLLS = 2000
 # Writers of the resident resources, each with a client of its own.
 WRITERS = 4
 
@@ -159,32 +161,35 @@ def monitor_conf(port):
     return conf
 
 
-def monitor_cycle(server, client, conf, cycles=2):
-    """Measure one monitor's cycle over the edge routers it owns.
+def monitor_cycle(server, client, conf, min_polls=MIN_POLLS):
+    """Measure a monitor's cycles over the edge routers it owns.
 
-    The swarm answers them (one in SILENT_EVERY never does); the cycle's
+    The swarm answers them (one in SILENT_EVERY never does); the cycles'
     wall and CPU time are measured, of this process and of etcd.
 
-    The first cycle writes each device's /monitoring; the last one, which
-    only polls, is returned, with the states the cycles wrote.
+    The first cycle writes each device's /monitoring; the next ones, which
+    only poll, are measured: as many as make *min_polls* polls at least (CPU
+    time comes in ticks of 10 ms: one cycle of 100 devices would be a few
+    ticks). Returned per cycle, with the states the cycles wrote.
     """
     plugins = elements.load_plugins(client, conf)
     lease = client.grant_lease(600)
     mon = monitor_mod.Monitor(client, plugins, lambda: lease,
                               interval=3600, member_id='bench',
                               max_polls=MAX_POLLS)
-    found = None
     try:
-        for _ in range(cycles):
-            common.settle(server.proc.pid, quiet=0.2)
-            meter = common.CpuMeter(etcd=server.proc.pid,
-                                    monitor=os.getpid()).start()
-            mon.cycle()
-            used = meter.stop()
-            found = {'wall_s': meter.wall, 'monitor_cpu_s': used['monitor'],
-                     'etcd_cpu_s': used['etcd']}
+        mon.cycle()
         owned = _owned(client, mon.member_id)
-        found['owned'] = len(owned)
+        cycles = max(1, -(-min_polls // max(len(owned), 1)))
+        common.settle(server.proc.pid, quiet=0.2)
+        meter = common.CpuMeter(etcd=server.proc.pid,
+                                monitor=os.getpid()).start()
+        for _ in range(cycles):
+            mon.cycle()
+        used = meter.stop()
+        found = {'wall_s': meter.wall / cycles, 'cycles': cycles,
+                 'monitor_cpu_s': used['monitor'] / cycles,
+                 'etcd_cpu_s': used['etcd'] / cycles, 'owned': len(owned)}
         monitored = {kv.key.rsplit('/', 1)[1]: json.loads(kv.value)
                      for kv in client.get_prefix(keys.monitoring_prefix(
                          'edge_router'))[0]}
@@ -214,12 +219,13 @@ STEPS = ('etcd', 'worker', 'heat', 'monitor')
 
 
 def run(sizes, jobs, samples, per_member, heat_runs, worker_jobs,
-        steps=STEPS, log=None):
+        steps=STEPS, log=None, min_polls=MIN_POLLS):
     """Every step at each size in *sizes*, alternated; see run.py.
 
     :param per_member: the monitor's share: a deployment of N devices
         has one member per *per_member* of them (at least one).
     :param steps: which of STEPS to measure.
+    :param min_polls: the monitor's polls measured at least, per size.
     """
     import bench_heat
     import bench_worker
@@ -263,7 +269,8 @@ def run(sizes, jobs, samples, per_member, heat_runs, worker_jobs,
                 result[size].update(('heat_' + k, v)
                                     for k, v in heat[size].items())
         if 'monitor' in steps:
-            _monitor_step(servers, clients, sizes, per_member, result)
+            _monitor_step(servers, clients, sizes, per_member, result,
+                          min_polls)
         return result
     finally:
         for server in servers.values():
@@ -288,7 +295,7 @@ def _etcd_steps(clients, sizes, jobs, samples, result):
             etcd_reader_ms=_median_ms(acc[size]['reader']))
 
 
-def _monitor_step(servers, clients, sizes, per_member, result):
+def _monitor_step(servers, clients, sizes, per_member, result, min_polls):
     """The monitor's cycle over its share of the swarm's routers.
 
     Each size has one member per *per_member* devices, as a deployment
@@ -311,7 +318,7 @@ def _monitor_step(servers, clients, sizes, per_member, result):
                            key=keys.MONITORS)
             try:
                 cyc = monitor_cycle(servers[size], client,
-                                    monitor_conf(port))
+                                    monitor_conf(port), min_polls)
             finally:
                 client.revoke_lease(lease)
             cpu_s = cyc['monitor_cpu_s'] + cyc['etcd_cpu_s']
@@ -319,6 +326,7 @@ def _monitor_step(servers, clients, sizes, per_member, result):
             result[size].update(
                 monitor_members=others + 1,
                 monitor_devices=cyc['owned'],
+                monitor_cycles=cyc['cycles'],
                 monitor_up=cyc['up'], monitor_down=cyc['down'],
                 monitor_wall_s=cyc['wall_s'],
                 monitor_ms_per_device=cyc['wall_s'] / owned * 1000,

@@ -37,7 +37,7 @@ FULL = {
     'stack_sizes': [1, 10, 100], 'stack_runs': {1: 5, 10: 5, 100: 3},
     'scale_sizes': [100, 10000, 100000], 'scale_claims': 100,
     'scale_samples': 300, 'scale_worker_jobs': 300, 'scale_heat_runs': 5,
-    'monitor_devices': 10000,
+    'monitor_devices': 10000, 'monitor_min_polls': 2000,
     'http_connections': 1000, 'http_samples': 50,
     'fair_backlog': 80, 'fair_slots': 8, 'fair_check_timeout': 2.0,
     'fair_samples': 3, 'network_runs': 5,
@@ -48,7 +48,7 @@ QUICK = {
     'stack_sizes': [1, 10, 100], 'stack_runs': {1: 1, 10: 1, 100: 1},
     'scale_sizes': [20, 400, 2000], 'scale_claims': 10,
     'scale_samples': 40, 'scale_worker_jobs': 40, 'scale_heat_runs': 1,
-    'monitor_devices': 100,
+    'monitor_devices': 100, 'monitor_min_polls': 40,
     'http_connections': 150, 'http_samples': 5,
     'fair_backlog': 20, 'fair_slots': 2, 'fair_check_timeout': 1.0,
     'fair_samples': 2, 'network_runs': 1,
@@ -107,7 +107,7 @@ def measure(p, profile_path, log=print):
     out['scale'] = bench_scale.run(
         p['scale_sizes'], p['scale_claims'], p['scale_samples'],
         p['monitor_devices'], p['scale_heat_runs'], p['scale_worker_jobs'],
-        log=log)
+        log=log, min_polls=p['monitor_min_polls'])
     log("another project's job behind one project's backlog ...")
     out['fairness'] = bench_fairness.run(
         p['fair_backlog'], p['fair_slots'], p['fair_check_timeout'],
