@@ -66,6 +66,41 @@ def test_a_page_boundary_on_the_last_key_ends_the_read(etcd_client,
     assert len(list(targets.completed(etcd_client, 'edge_router'))) == 10
 
 
+def test_pages_mostly_owned_are_read_whole_with_the_same_result(
+        etcd_client, monkeypatch):
+    monkeypatch.setattr(targets, 'PAGE', 10)
+    _write(etcd_client, 30)
+    etcd_client.put(keys.state('edge_router', 'r-0012'),
+                    records.state('CREATE_STARTED', 1))
+    etcd_client.put(keys.monitoring('edge_router', 'r-0013'),
+                    {'router': 'DOWN', 'version': 1})
+    # A stray key inside a page's span is no resource.
+    etcd_client.put(keys.config('edge_router', 'r-0014') + '/x', 'stray')
+
+    def owns(rid):
+        return rid != 'r-0015'
+    monkeypatch.setattr(targets, 'PER_TXN', 40)       # key by key
+    by_key = list(targets.completed(etcd_client, 'edge_router', owns=owns))
+    spans = []
+    read_span = targets._read_span
+
+    def counted(*args):
+        spans.append(args[2:4])
+        return read_span(*args)
+    monkeypatch.setattr(targets, '_read_span', counted)
+    monkeypatch.setattr(targets, 'PER_TXN', 2)        # pages whole
+    whole = list(targets.completed(etcd_client, 'edge_router', owns=owns))
+    # The stray key takes a place in its page; the last page, of one id,
+    # is read key by key.
+    assert spans == [('r-0000', 'r-0009'), ('r-0010', 'r-0018'),
+                     ('r-0019', 'r-0028')]
+    assert whole == by_key
+    assert [t['rid'] for t in whole] == [
+        'r-%04d' % i for i in range(30) if i not in (12, 15)]
+    assert [t['current'] for t in whole if t['current']] == [
+        etcd_client.get(keys.monitoring('edge_router', 'r-0013')).value]
+
+
 def test_owned_is_remembered_while_the_members_stay(monkeypatch):
     owned = targets.Owned('m1')
     hashed = []
