@@ -251,8 +251,11 @@ monitor_opts = [
                     'flight costs no thread (the SNMP plugins poll '
                     'asynchronously), but each has a request on the wire; '
                     'beyond this many, the next devices are polled as '
-                    'earlier polls end. The polls of stack checks do not '
-                    'count: they never wait for a cycle\'s.'),
+                    'earlier polls end. A router\'s poll holds its slot '
+                    'for [snmp] uptime_interval at least, so a cycle of '
+                    '10,000 routers in a 60 s interval needs about 400. '
+                    'The polls of stack checks do not count: they never '
+                    'wait for a cycle\'s.'),
 ]
 
 HEAT_WORKER_GROUP = 'heat_worker'

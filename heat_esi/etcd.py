@@ -219,6 +219,23 @@ def get_prefix(prefix):
                               'range_end': _range_end(prefix)}}
 
 
+def get_range(start, end):
+    """Operation: read the keys from *start* up to *end* (excluded)."""
+    return {'request_range': {'key': _b64(start), 'range_end': _b64(end)}}
+
+
+def get_page(prefix, start, limit, keys_only=False):
+    """Operation: read at most *limit* keys under *prefix* from *start* on.
+
+    :param keys_only: the keys and revisions without their values.
+    """
+    request = {'key': _b64(start), 'range_end': _range_end(prefix),
+               'limit': limit}
+    if keys_only:
+        request['keys_only'] = True
+    return {'request_range': request}
+
+
 _failover_callbacks = []
 
 

@@ -134,6 +134,7 @@ class Monitor(object):
         self.poll_timeout = poll_timeout
         self.max_polls = max_polls
         self._slots = (None, None)      # (loop, Semaphore of max_polls)
+        self._ours = targets.Owned(self.member_id)
         self.stall_after = (interval + STALL_GRACE if stall_after is None
                             else stall_after)
         self._registered = None       # the lease the member key is under
@@ -387,14 +388,14 @@ class Monitor(object):
         "read"): one read per cycle, not one per device polled.
         """
         self._register()
-        members = [keys.under(keys.MONITORS, kv.key)
-                   for kv in self.client.get_prefix(keys.MONITORS)[0]]
+        members = sorted(keys.under(keys.MONITORS, kv.key)
+                         for kv in self.client.get_prefix(keys.MONITORS)[0])
         read = {kv.key: kv for kv in self.client.get_prefix(
             keys.heat_template(''))[0]}
+        ours = self._ours.of(members)
         return [dict(target, read=read)
                 for esi_type in self.resource_types
-                for target in self._targets(esi_type)
-                if targets.owner(target['rid'], members) == self.member_id]
+                for target in self._targets(esi_type, owns=ours)]
 
     def _register(self):
         """Put this member's key under the current lease, once per lease."""
@@ -406,9 +407,9 @@ class Monitor(object):
                             self.member_value(), lease=lease)
             self._registered = lease
 
-    def _targets(self, esi_type, rid=None):
+    def _targets(self, esi_type, rid=None, owns=None):
         """The resources of *esi_type* to poll (see targets.completed)."""
-        return targets.completed(self.client, esi_type, rid)
+        return targets.completed(self.client, esi_type, rid, owns)
 
     # --- one poll ----------------------------------------------------------
 
