@@ -6,6 +6,7 @@ doc/source/admin/etcd.rst.
 
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
+import contextlib
 import threading
 import time
 
@@ -166,26 +167,43 @@ def test_a_role_without_the_prefix_is_refused_clearly(secured):
     assert 'permission denied (user esi)' in str(caught.value)
 
 
-def test_a_token_that_expires_while_resources_wait(secured, tmp_path):
-    # heat-engine's /state stream outlives the token it was opened with:
-    # the resources that wait on it get their answers by it, and after a
-    # new token (the next write renews it) it is opened again.
+@contextlib.contextmanager
+def routers_waiting(secured, count=3):
+    """heat-engine as user heat, creating *count* HA routers, no worker yet.
+
+    Yields (cluster, the Creating stack, heat-engine's /state watch, a list
+    into which the test puts the workers it starts: they are stopped at
+    the end).
+    """
     cluster, root_password = secured
     undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
         username='heat', password=USERS['heat'][0]))
     root = cluster.client(username='root', password=root_password)
-    worker = None
+    workers = []
     try:
         before = len(root.get_prefix(keys.JOBS_ALL, keys_only=True)[0])
-        creating = Creating(3).start()
-        esi_fixtures.wait_until(lambda: jobs_written(root, before + 3),
-                                timeout=30, message='the three jobs')
-        watch = state_watch.of(esi_client.etcd_client())
+        creating = Creating(count).start()
+        esi_fixtures.wait_until(lambda: jobs_written(root, before + count),
+                                timeout=30, message='the %d jobs' % count)
+        yield (cluster, creating, state_watch.of(esi_client.etcd_client()),
+               workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+        undo()
+
+
+def test_a_token_that_expires_while_resources_wait(secured, tmp_path):
+    # heat-engine's /state stream outlives the token it was opened with:
+    # the resources that wait on it get their answers by it, and after a
+    # new token (the next write renews it) it is opened again.
+    with routers_waiting(secured) as (cluster, creating, watch, workers):
         tokens = watch.client.authentications
         # No worker yet: they wait while heat-engine's token expires.
         wait_for_token_expiry(cluster)
         worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0],
                            name='expiry').start()
+        workers.append(worker)
         answered = time.monotonic()
         assert creating.finish(60) == ('CREATE', 'COMPLETE'), \
             creating.stack.status_reason
@@ -198,38 +216,20 @@ def test_a_token_that_expires_while_resources_wait(secured, tmp_path):
         assert watch.client.authentications > tokens
         assert watch.opened > opened
         assert USERS['heat'][0] not in worker.log()
-    finally:
-        if worker is not None:
-            worker.stop()
-        undo()
 
 
 def test_etcd_restarted_while_resources_wait(secured, tmp_path):
     # The stream breaks with etcd, and etcd forgets every token: the
     # checks read meanwhile (and fail, then succeed), the stream is opened
     # again with a new token, and the stack completes.
-    cluster, root_password = secured
-    undo = esi_fixtures.heat_on(cluster.esi_etcd_options(
-        username='heat', password=USERS['heat'][0]))
-    root = cluster.client(username='root', password=root_password)
-    worker = None
-    try:
-        before = len(root.get_prefix(keys.JOBS_ALL, keys_only=True)[0])
-        creating = Creating(3).start()
-        esi_fixtures.wait_until(lambda: jobs_written(root, before + 3),
-                                timeout=30, message='the three jobs')
-        watch = state_watch.of(esi_client.etcd_client())
+    with routers_waiting(secured) as (cluster, creating, watch, workers):
         opened = watch.opened
         cluster.members[0].stop()
         cluster.restart(0)
-        worker = worker_as(cluster, tmp_path, 'esi', USERS['esi'][0],
-                           name='restart').start()
+        workers.append(worker_as(cluster, tmp_path, 'esi', USERS['esi'][0],
+                                 name='restart').start())
         assert creating.finish(90) == ('CREATE', 'COMPLETE'), \
             creating.stack.status_reason
         assert watch.opened > opened
         # Another stack is answered on the new stream.
         create()
-    finally:
-        if worker is not None:
-            worker.stop()
-        undo()

@@ -109,14 +109,19 @@ def test_job_past_max_attempts_fails_saying_so(own_etcd, tmp_path):
     second = worker_on(server, tmp_path, name='second', claim_ttl=2,
                        max_attempts=1).start()
     try:
-        state = esi_fixtures.wait_until(
-            lambda: esi_fixtures.state_of(client, rid), timeout=20)
-        assert state['state']['worker_state'] == 'CREATE_FAILED'
-        assert 'was claimed 1 times without finishing (max_attempts 1)' \
-            in state['error']
+        assert_failed_after_one_claim(client, rid)
         assert client.get_prefix(keys.JOBS_ALL)[0] == []
     finally:
         second.stop()
+
+
+def assert_failed_after_one_claim(client, rid):
+    """The job of *rid* ends CREATE_FAILED for max_attempts 1."""
+    state = esi_fixtures.wait_until(
+        lambda: esi_fixtures.state_of(client, rid), timeout=20)
+    assert state['state']['worker_state'] == 'CREATE_FAILED'
+    assert 'was claimed 1 times without finishing (max_attempts 1)' \
+        in state['error']
 
 
 def test_a_claim_killed_before_any_other_write_counts(own_etcd, tmp_path):
@@ -147,10 +152,6 @@ def test_a_claim_killed_before_any_other_write_counts(own_etcd, tmp_path):
     second = worker_on(server, tmp_path, name='second', claim_ttl=2,
                        max_attempts=1).start()
     try:
-        state = esi_fixtures.wait_until(
-            lambda: esi_fixtures.state_of(client, rid), timeout=20)
-        assert state['state']['worker_state'] == 'CREATE_FAILED'
-        assert 'was claimed 1 times without finishing (max_attempts 1)' \
-            in state['error']
+        assert_failed_after_one_claim(client, rid)
     finally:
         second.stop()
