@@ -116,6 +116,25 @@ def seed_blocks(document=None):
     return found
 
 
+def seed_points(document):
+    """{'(1)': [(key, value), ...], ...}: every block of each point.
+
+    :param document: a file name in tests/fixtures. Unlike seed_blocks,
+        a point that shows several keys keeps each of them.
+    """
+    with open(os.path.join(FIXTURES, document)) as f:
+        text = f.read()
+    found = {}
+    parts = re.split(r'### Checking stored data at the point of (\(\d\)) '
+                     r'in etcd', text)
+    for point, section in zip(parts[1::2], parts[2::2]):
+        for block in re.findall(r'```\n(.*?)```', section, re.S):
+            key, _, value = block.strip().partition('\n')
+            found.setdefault(point, []).append((key.strip(),
+                                                json.loads(value)))
+    return found
+
+
 def operator_fields(job_value):
     """Take heat-esi's own fields out of a /jobs/all value read as JSON.
 

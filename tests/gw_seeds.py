@@ -9,8 +9,6 @@ interfaces, the ToR ports they are cabled to, the network and its subnet.
 """
 
 import json
-import os
-import re
 
 from heat_esi import keys
 from heat_esi import records
@@ -53,17 +51,7 @@ CREDENTIALS = ('primary_device_username', 'primary_device_password',
 
 def points(document):
     """{'(1)': [(key, value), ...], ...}: every block of each point."""
-    with open(os.path.join(esi_fixtures.FIXTURES, document)) as f:
-        text = f.read()
-    found = {}
-    parts = re.split(r'### Checking stored data at the point of (\(\d\)) '
-                     r'in etcd', text)
-    for point, section in zip(parts[1::2], parts[2::2]):
-        for block in re.findall(r'```\n(.*?)```', section, re.S):
-            key, _, value = block.strip().partition('\n')
-            found.setdefault(point, []).append((key.strip(),
-                                                json.loads(value)))
-    return found
+    return esi_fixtures.seed_points(document)
 
 
 def config(document):

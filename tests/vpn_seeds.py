@@ -20,7 +20,6 @@ from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import contextlib
 import json
-import os
 import re
 import uuid
 
@@ -122,18 +121,7 @@ CATALOG = ('vpn_service', 'qos_option', 'static_route')
 
 def points(esi_type):
     """{'(1)': [(key, value), ...], ...}: every block of each point."""
-    with open(os.path.join(esi_fixtures.FIXTURES,
-                           DOCUMENTS[esi_type])) as f:
-        text = f.read()
-    found = {}
-    parts = re.split(r'### Checking stored data at the point of (\(\d\)) '
-                     r'in etcd', text)
-    for point, section in zip(parts[1::2], parts[2::2]):
-        for block in re.findall(r'```\n(.*?)```', section, re.S):
-            key, _, value = block.strip().partition('\n')
-            found.setdefault(point, []).append((key.strip(),
-                                                json.loads(value)))
-    return found
+    return esi_fixtures.seed_points(DOCUMENTS[esi_type])
 
 
 def config(esi_type):

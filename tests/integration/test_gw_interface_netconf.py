@@ -25,7 +25,6 @@ from heat_esi import templates
 from heat_esi.worker import elements
 from heat_esi.worker.handlers import heat as heat_handler
 from heat_esi.worker.plugins import netconf as netconf_plugins
-from tests import esi_fixtures
 from tests import gw_seeds
 from tests.integration import test_netconf_named_configs as named_configs
 from tests import netconf_devices
@@ -75,26 +74,12 @@ SIDES = {
 def routers(heat_engine_on, tmp_path):
     """The primary router on 127.0.0.2, the secondary on 127.0.0.3."""
     gw_seeds.write_world(heat_engine_on)
-    started = []
-    known = tmp_path / 'known_hosts'
-    try:
-        for host, name, rid in zip(
-                ('127.0.0.2', '127.0.0.3'), ('mx2', 'mx1'),
-                (gw_seeds.PRIMARY_ROUTER, gw_seeds.SECONDARY_ROUTER)):
-            device = netconf_devices.start(name, host=host)
-            started.append(device)
-            device.load_running(BASELINE % name)
-            esi_fixtures.register(
-                heat_engine_on, 'edge_router', rid, name=name, ip=host,
-                ssh_port=device.port, login='esi',
-                password=netconf_devices.PASSWORD)
-        known.write_text(''.join(r.known_hosts_line() for r in started))
-        cfg.CONF.set_override('known_hosts_file', str(known), 'netconf')
+    with netconf_devices.trusted(tmp_path, BASELINE, ('mx2', '127.0.0.2'),
+                                 ('mx1', '127.0.0.3')) as started:
+        for device, rid in zip(started, (gw_seeds.PRIMARY_ROUTER,
+                                         gw_seeds.SECONDARY_ROUTER)):
+            netconf_devices.register(heat_engine_on, rid, device)
         yield started
-    finally:
-        cfg.CONF.clear_override('known_hosts_file', 'netconf')
-        for device in started:
-            device.stop()
 
 
 # The router's own configuration, and what the gateway put there before

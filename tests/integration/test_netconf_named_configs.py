@@ -212,26 +212,11 @@ def routers(heat_engine_on, tmp_path):
     Their host keys are in [netconf] known_hosts_file (hostkey_verify stays
     on, its default).
     """
-    from oslo_config import cfg
-    started = []
-    known = tmp_path / 'known_hosts'
-    try:
-        for host, name, rid in zip(('127.0.0.2', '127.0.0.3'),
-                                   ('mx1', 'mx2'), ROUTER_IDS):
-            device = netconf_devices.start(name, host=host)
-            started.append(device)
-            device.load_running(BASELINE % name)
-            esi_fixtures.register(
-                heat_engine_on, 'edge_router', rid, name=name, ip=host,
-                ssh_port=device.port, login='esi',
-                password=netconf_devices.PASSWORD)
-        known.write_text(''.join(r.known_hosts_line() for r in started))
-        cfg.CONF.set_override('known_hosts_file', str(known), 'netconf')
+    with netconf_devices.trusted(tmp_path, BASELINE, ('mx1', '127.0.0.2'),
+                                 ('mx2', '127.0.0.3')) as started:
+        for device, rid in zip(started, ROUTER_IDS):
+            netconf_devices.register(heat_engine_on, rid, device)
         yield started
-    finally:
-        cfg.CONF.clear_override('known_hosts_file', 'netconf')
-        for device in started:
-            device.stop()
 
 
 def environment():

@@ -18,7 +18,6 @@ import json
 import threading
 
 from heat.common import exception as heat_exc
-from oslo_config import cfg
 import pytest
 
 from heat_esi import etcd
@@ -375,20 +374,9 @@ def routers(heat, tmp_path):
     routers still stand at the seed's addresses until a test moves them
     (netconf_devices.register).
     """
-    started = []
-    known = tmp_path / 'known_hosts'
-    try:
-        for host, name in (('127.0.0.2', 'mx2'), ('127.0.0.3', 'mx1')):
-            device = netconf_devices.start(name, host=host)
-            started.append(device)
-            device.load_running(BASELINE % name)
-        cfg.CONF.set_override('known_hosts_file', netconf_devices.known_hosts(
-            known, *started), 'netconf')
+    with netconf_devices.trusted(tmp_path, BASELINE, ('mx2', '127.0.0.2'),
+                                 ('mx1', '127.0.0.3')) as started:
         yield started
-    finally:
-        cfg.CONF.clear_override('known_hosts_file', 'netconf')
-        for device in started:
-            device.stop()
 
 
 def vrf_routes(router):
