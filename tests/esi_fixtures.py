@@ -366,6 +366,50 @@ def resource_keys(client, resource_id):
     return found
 
 
+def _new_jobs(client, start, stop, seen):
+    """Call seen(mod_revision, job value) for each job written, until *stop*.
+
+    A job is written when its key under /jobs/all/ is made (its first
+    version). Short watches, each resumed where the last one ended: *stop*
+    is looked at between two, and no event is skipped.
+    """
+    revision = start
+    while not stop.is_set():
+        for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
+            if stop.is_set():
+                return
+            revision = event.kv.mod_revision + 1
+            if event.type == etcd.PUT and event.kv.version == 1:
+                seen(event.kv.mod_revision, json.loads(event.kv.value))
+
+
+def _watch_new_jobs(client, stop, seen):
+    """Start _new_jobs in a thread, from the revision after the current one.
+
+    The revision is read before this returns: a job written as soon as the
+    caller goes on is seen.
+    """
+    thread = threading.Thread(target=_new_jobs, args=(
+        client, client.revision() + 1, stop, seen), daemon=True)
+    thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def jobs_watched(client, seen):
+    """Call seen(mod_revision, job value) for each job written meanwhile.
+
+    From the revision after the current one, as long as the block runs.
+    """
+    stop = threading.Event()
+    thread = _watch_new_jobs(client, stop, seen)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def answer_jobs(client, stop, fail=None, error=''):
     """Start a stand-in for the worker, for tests of the Heat plugins.
 
@@ -375,21 +419,8 @@ def answer_jobs(client, stop, fail=None, error=''):
     It watches from the revision read here, before this returns: a job
     written as soon as the caller goes on is in its watch.
     """
-    start = client.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            # Short watches, each resumed where the last one ended: *stop*
-            # is looked at between two, and no event is skipped.
-            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                if stop.is_set():
-                    return
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    answer(json.loads(event.kv.value)[1])
-
-    def answer(job):
+    def answer(_revision, value):
+        job = value[1]
         failing = job['action'] == fail
         worker_state = (states.failed if failing else
                         states.completed)(job['action'])
@@ -397,9 +428,7 @@ def answer_jobs(client, stop, fail=None, error=''):
                    records.state(worker_state, job['version'],
                                  {'primary': 'ACTIVE', 'secondary': 'ACTIVE'},
                                  error if failing else ''))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    return _watch_new_jobs(client, stop, answer)
 
 
 def register(client, esi_type, rid, state=None, project=PROJECT, **body):

@@ -7,9 +7,7 @@ esi_fixtures.seed_blocks (one block per point) does not read.
 
 import contextlib
 import json
-import threading
 
-from heat_esi import etcd
 from heat_esi import keys
 from heat_esi import records
 from heat_esi import states
@@ -91,35 +89,9 @@ def plans_answered(client, monitoring, heat_outputs):
                                      job['version'], monitoring,
                                      heat_outputs=heat_outputs))
 
-    with jobs_watched(client, lambda _rev, value: finish(value[1])):
+    with esi_fixtures.jobs_watched(client,
+                                   lambda _rev, value: finish(value[1])):
         yield ran
-
-
-@contextlib.contextmanager
-def jobs_watched(client, seen):
-    """Call seen(mod_revision, job value) for each job written meanwhile.
-
-    A job is written when its key under /jobs/all/ is made (its first
-    version); from the revision after the current one, as long as the
-    block runs.
-    """
-    stop = threading.Event()
-    start = client.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in client.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    seen(event.kv.mod_revision, json.loads(event.kv.value))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def jobs_written(client, rid, since):

@@ -11,11 +11,9 @@ keeps polling them: the seeds' state_monitoring (points (5)/(6)) and
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
-import threading
 
 import pytest
 
-from heat_esi import etcd
 from heat_esi import keys
 from tests import esi_fixtures
 from tests import snmp_agents
@@ -28,23 +26,14 @@ PORT = 'lo'
 @pytest.fixture
 def heat_jobs_done(heat_engine_on):
     """A stand-in for heat_worker: each heat job finishes at once."""
-    heat, stop = heat_engine_on, threading.Event()
-    start = heat.revision() + 1
+    heat = heat_engine_on
 
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    handler, job = json.loads(event.kv.value)[:2]
-                    if handler == 'heat_worker':
-                        heat.delete(keys.job(job['id']))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield heat
-    stop.set()
-    thread.join()
+    def finish(_revision, value):
+        handler, job = value[:2]
+        if handler == 'heat_worker':
+            heat.delete(keys.job(job['id']))
+    with esi_fixtures.jobs_watched(heat, finish):
+        yield heat
 
 
 @pytest.fixture

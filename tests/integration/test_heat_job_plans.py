@@ -54,7 +54,7 @@ def router_stack(**props):
 def seen(heat):
     """[(mod_revision, job value)] of every job written, in order."""
     found = []
-    with network_seeds.jobs_watched(
+    with esi_fixtures.jobs_watched(
             heat, lambda revision, value: found.append((revision, value))):
         yield found
 

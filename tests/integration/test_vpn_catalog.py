@@ -15,12 +15,10 @@ on two NETCONF test routers standing in for the seed's edge routers.
 from tests import heat_engine  # noqa: F401  (before any heat import)
 
 import json
-import threading
 
 from heat.common import exception as heat_exc
 import pytest
 
-from heat_esi import etcd
 from heat_esi import junos
 from heat_esi import keys
 from heat_esi import lifecycle
@@ -48,26 +46,14 @@ def heat(heat_engine_on):
 @pytest.fixture
 def stand_in(heat):
     """A heat_worker stand-in: each job finishes, /state says completed."""
-    stop = threading.Event()
-    start = heat.revision() + 1
-
-    def run():
-        revision = start
-        while not stop.is_set():
-            for event in heat.watch(keys.JOBS_ALL, revision, timeout=0.2):
-                revision = event.kv.mod_revision + 1
-                if event.type == etcd.PUT and event.kv.version == 1:
-                    job = json.loads(event.kv.value)[1]
-                    heat.delete(keys.job(job['id']))
-                    heat.put(keys.state(job['resource_type'],
-                                        job['resource_id']),
-                             records.state(states.completed(job['action']),
-                                           job['version'], heat_outputs=[]))
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
+    def finish(_revision, value):
+        job = value[1]
+        heat.delete(keys.job(job['id']))
+        heat.put(keys.state(job['resource_type'], job['resource_id']),
+                 records.state(states.completed(job['action']),
+                               job['version'], heat_outputs=[]))
+    with esi_fixtures.jobs_watched(heat, finish):
+        yield
 
 
 def template(*resources):
