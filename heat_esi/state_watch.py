@@ -94,9 +94,24 @@ class _Waiter(object):
 class _Stream(object):
     """One watch stream of /state, read by a thread of its own."""
 
-    def __init__(self, start, authentications):
-        self.start = start
-        self.authentications = authentications
+    # Why a stream that did not fail is replaced.
+    REAUTHENTICATED = ('heat-engine authenticated to etcd again since it '
+                       'was opened')
+
+    def __init__(self, client):
+        self.client = client
+        self.authentications = _authentications(client)
+        # Through /state: heat-engine's etcd role may read nothing else
+        # that holds no secret.
+        self.start = client.revision(keys.STATE) + 1
+
+    def outdated(self):
+        """Whether the client got a token after this stream was opened.
+
+        etcd checked the token the stream was opened with, not the new
+        one.
+        """
+        return self.authentications != _authentications(self.client)
 
 
 class StateWatch(object):
@@ -128,10 +143,8 @@ class StateWatch(object):
         """
         with self._cond:
             stream = self._stream
-            if stream is not None and stream.authentications != \
-                    _authentications(self.client):
-                self._lost(stream, 'heat-engine authenticated to etcd '
-                                   'again since it was opened', False)
+            if stream is not None and stream.outdated():
+                self._lost(stream, stream.REAUTHENTICATED, False)
                 stream = None
             if stream is not None or self._stopped or \
                     time.monotonic() < self._retry_at:
@@ -155,10 +168,7 @@ class StateWatch(object):
             with self._cond:
                 if self._stream is not None or self._stopped:
                     return self._stream
-            # Through /state: heat-engine's etcd role may read nothing
-            # else that holds no secret.
-            start = self.client.revision(keys.STATE) + 1
-            stream = _Stream(start, _authentications(self.client))
+            stream = _Stream(self.client)
             with self._cond:
                 if self._stopped:
                     return None
@@ -178,11 +188,8 @@ class StateWatch(object):
                 with self._cond:
                     if stream is not self._stream:
                         return      # replaced: its successor serves
-                    if stream.authentications != \
-                            _authentications(self.client):
-                        reason = ('heat-engine authenticated to etcd '
-                                  'again since it was opened')
-                        failed = False
+                    if stream.outdated():
+                        reason, failed = stream.REAUTHENTICATED, False
                         break
                     self._heard = time.monotonic()
                     self._failures = 0
