@@ -11,6 +11,7 @@ from heat_esi import keys
 from heat_esi import lifecycle
 from heat_esi import records
 from heat_esi import state_watch
+from tests import esi_fixtures
 from tests import fakes
 
 KEY = keys.state('ha_router', 'r1')
@@ -36,11 +37,8 @@ def _watches(store):
     return [r for r in store.requests if r == ('watch', keys.STATE)]
 
 
-def _until(predicate, timeout=5):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, 'timed out'
-        time.sleep(0.005)
+def _until(predicate):
+    esi_fixtures.wait_until(predicate, timeout=5, interval=0.005)
 
 
 def test_an_answer_expected_before_the_write_needs_no_read(store):
